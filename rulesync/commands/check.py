@@ -1,0 +1,25 @@
+"""`rulesync check`: exit 1 when `.cursor/rules` is not exactly what `apply` would produce."""
+
+from __future__ import annotations
+
+import argparse
+
+from rulesync.commands._common import config, project_root
+from rulesync.report import emit_json, plan_doc, plan_lines, summary
+from rulesync.sync import inspect
+
+
+def run(args: argparse.Namespace) -> int:
+    project, plan = inspect(project_root(), config())
+    if args.json:
+        emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
+    elif plan.in_sync:
+        print(f"in sync: {project.tier} ({len(plan.manifest.rules)} rules)")
+    else:
+        print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
+        for line in plan_lines(plan, ".cursor/rules"):
+            print(line)
+        if not plan.changes and not plan.conflicts:
+            print("  the manifest is out of date")
+        print("run `rulesync apply` to sync")
+    return 0 if plan.in_sync else 1

@@ -1,0 +1,11 @@
+"""`rulesync daemon`."""
+
+from __future__ import annotations
+
+import argparse
+
+from rulesync.errors import RulesyncError
+
+
+def run(args: argparse.Namespace) -> int:
+    raise RulesyncError("rulesync daemon is not available yet")

@@ -1,0 +1,39 @@
+"""`rulesync phase [NEW]`: print the phase, or set it (only the `phase:` line is rewritten)."""
+
+from __future__ import annotations
+
+import argparse
+
+from rulesync.commands._common import config, project_root
+from rulesync.commands.apply import print_result
+from rulesync.marker import parse_marker, read_marker_bytes, with_phase, write_marker
+from rulesync.project import choose_library, choose_tier
+from rulesync.report import emit_json
+from rulesync.sync import sync
+
+
+def run(args: argparse.Namespace) -> int:
+    root = project_root()
+    cfg = config()
+    text = read_marker_bytes(root).decode("utf-8", errors="strict")
+    marker = parse_marker(text.encode("utf-8"), root)
+    if args.new is None:
+        tier, reasons = choose_tier(marker, choose_library(marker, cfg))
+        if args.json:
+            emit_json({"phase": marker.phase, "tier": tier, "reasons": list(reasons)})
+        elif marker.phase == "auto":
+            print(f"auto → {tier}")
+        else:
+            print(marker.phase)
+        return 0
+    new_text = with_phase(text, args.new)
+    new_marker = parse_marker(new_text.encode("utf-8"), root)
+    choose_tier(new_marker, choose_library(new_marker, cfg))  # refuse an unknown phase first
+    if new_text != text:
+        write_marker(root, new_text)
+    print(f"phase: {marker.phase} → {args.new}")
+    if args.no_apply:
+        return 0
+    result = sync(root, cfg)
+    print_result(result)
+    return result.exit_code

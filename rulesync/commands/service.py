@@ -1,0 +1,11 @@
+"""`rulesync service`."""
+
+from __future__ import annotations
+
+import argparse
+
+from rulesync.errors import RulesyncError
+
+
+def run(args: argparse.Namespace) -> int:
+    raise RulesyncError("rulesync service is not available yet")

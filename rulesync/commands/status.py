@@ -1,0 +1,65 @@
+"""`rulesync status`: phase, tier, managed rules, drift, conflicts, last commit, the service."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any
+
+from rulesync.commands._common import config, project_root
+from rulesync.git import rulesync_log
+from rulesync.report import emit_json, plan_doc, plan_lines, summary
+from rulesync.runtime import read_status, running_pid
+from rulesync.sync import inspect
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = config()
+    root = project_root()
+    project, plan = inspect(root, cfg)
+    last = None
+    if project.git is not None:
+        entries = rulesync_log(project.git.top, cfg.commit_author[1], limit=1)
+        last = entries[0] if entries else None
+    pid = running_pid()
+    record = read_status().get(os.path.abspath(root), {}) if pid else {}
+    doc: dict[str, Any] = {
+        "project": str(root),
+        "phase": project.marker.phase,
+        "tier": project.tier,
+        "library": project.library.label,
+        "managed": sorted(plan.current.rules),
+        "drift": not plan.in_sync,
+        "conflicts": [a.name for a in plan.conflicts],
+        "last_commit": (
+            {"sha": last.sha, "date": last.date, "subject": last.subject} if last else None
+        ),
+        "service": {"running": pid is not None, "pid": pid, "last_sync": record.get("last_sync")},
+        "plan": plan_doc(plan),
+    }
+    if args.json:
+        emit_json(doc)
+        return 0
+    tier = project.tier + (" (auto)" if project.marker.phase == "auto" else "")
+    print(f"project:  {root}")
+    print(f"phase:    {project.marker.phase} → tier {tier}")
+    print(f"library:  {project.library.label}")
+    print(f"managed:  {len(plan.current.rules)} rule(s) in .cursor/rules")
+    if plan.in_sync:
+        print("drift:    none")
+    else:
+        print(f"drift:    {summary(plan)}, {len(plan.conflicts)} conflict(s)")
+        for line in plan_lines(plan, ".cursor/rules"):
+            print(f"        {line}")
+    if last:
+        print(f"last commit: {last.sha[:10]} {last.date} {last.subject}")
+    elif project.git is None:
+        print("last commit: — (not a git repository)")
+    else:
+        print("last commit: — (none yet)")
+    if pid:
+        when = record.get("last_sync") or "not yet"
+        print(f"service:  running (pid {pid}), last synced this project: {when}")
+    else:
+        print("service:  not running (`rulesync service install` or `rulesync daemon`)")
+    return 0

@@ -1,0 +1,66 @@
+"""`rulesync tiers [--library L]`: the tiers in order with their resolved rule lists."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from rulesync.commands._common import config
+from rulesync.errors import InvalidInput
+from rulesync.library import Library, bundled_root, load_library
+from rulesync.marker import find_root, load_marker
+from rulesync.mdc import read_rule
+from rulesync.project import choose_library
+from rulesync.report import emit_json
+
+
+def _library(spec: str | None) -> Library:
+    cfg = config()
+    if spec == "default":
+        return load_library(bundled_root(), "default")
+    if spec:
+        return load_library(Path(spec), spec)
+    try:
+        root = find_root(Path.cwd())
+    except InvalidInput:
+        if cfg.library == "default":
+            return load_library(bundled_root(), "default")
+        return load_library(Path(cfg.library), cfg.library)
+    return choose_library(load_marker(root), cfg)
+
+
+def run(args: argparse.Namespace) -> int:
+    library = _library(args.library)
+    doc: list[dict[str, Any]] = []
+    for tier in library.tiers:
+        rules = []
+        for name, rule in library.resolve(tier.name).items():
+            info = read_rule(rule.data)
+            rules.append(
+                {
+                    "name": name,
+                    "from": rule.tier,
+                    "type": info.rule_type.value,
+                    "description": info.description,
+                }
+            )
+        doc.append(
+            {
+                "name": tier.name,
+                "extends": tier.extends,
+                "description": tier.description,
+                "rules": rules,
+            }
+        )
+    if args.json:
+        emit_json({"library": library.label, "root": str(library.root), "tiers": doc})
+        return 0
+    print(f"library: {library.label} ({library.root})")
+    for entry in doc:
+        parent = f" (extends {entry['extends']})" if entry["extends"] else ""
+        print(f"\n{entry['name']}{parent}: {entry['description']}")
+        for rule in entry["rules"]:
+            origin = "" if rule["from"] == entry["name"] else f"  [from {rule['from']}]"
+            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}")
+    return 0

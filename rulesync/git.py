@@ -1,0 +1,227 @@
+"""All of rulesync's git access: where the repository is, whether it is busy, and the commit.
+
+State checks read the git dir directly (fast, no subprocess). Commands go through GitPython's
+`repo.git.*` with each `Repo` closed after one operation, so a long-running service never
+accumulates `git cat-file` children.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from rulesync.errors import Deferred, RulesyncError
+
+if TYPE_CHECKING:
+    from git import Repo
+
+NO_HOOKS = "core.hooksPath=" + os.devnull
+
+
+@dataclass(frozen=True)
+class GitDirs:
+    """A work tree's top folder and its git dir (a worktree's own, for state files)."""
+
+    top: Path
+    git_dir: Path
+
+
+def find_git(start: Path) -> GitDirs | None:
+    """The repository holding `start`, found by walking up to `.git` (folder or gitfile)."""
+    current = Path(os.path.abspath(start))
+    for folder in (current, *current.parents):
+        dot_git = folder / ".git"
+        if dot_git.is_dir():
+            return GitDirs(folder, dot_git)
+        if dot_git.is_file():
+            try:
+                text = dot_git.read_text(encoding="utf-8", errors="replace").strip()
+            except OSError:
+                return None
+            if text.startswith("gitdir:"):
+                target = Path(text.removeprefix("gitdir:").strip())
+                return GitDirs(folder, target if target.is_absolute() else folder / target)
+            return None
+    return None
+
+
+_BUSY = (
+    ("MERGE_HEAD", "a merge is in progress (finish or abort it)"),
+    ("rebase-merge", "a rebase is in progress (finish or abort it)"),
+    ("rebase-apply", "a rebase or `git am` is in progress (finish or abort it)"),
+    ("CHERRY_PICK_HEAD", "a cherry-pick is in progress (finish or abort it)"),
+    ("REVERT_HEAD", "a revert is in progress (finish or abort it)"),
+    ("sequencer", "a cherry-pick or revert sequence is in progress (finish or abort it)"),
+    ("BISECT_LOG", "a bisect is in progress (`git bisect reset` ends it)"),
+    ("index.lock", "index.lock exists: another git process is working (rulesync never deletes it)"),
+)
+
+
+def busy_reason(dirs: GitDirs) -> str | None:
+    """Why committing now would be wrong (merge, rebase, bisect, index.lock, detached HEAD)."""
+    for name, reason in _BUSY:
+        if os.path.lexists(dirs.git_dir / name):
+            return reason
+    try:
+        head = (dirs.git_dir / "HEAD").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return "HEAD cannot be read"
+    if not head.startswith("ref:"):
+        return "HEAD is detached (check out a branch)"
+    return None
+
+
+def ensure_not_busy(dirs: GitDirs) -> None:
+    """Raise Deferred when the repository is in a state rulesync must not commit into."""
+    reason = busy_reason(dirs)
+    if reason:
+        raise Deferred(f"{dirs.top}: deferred: {reason}; rulesync will sync once it is done")
+
+
+@contextmanager
+def open_repo(top: Path) -> Iterator[Repo]:
+    """One Repo for one operation, always closed (no lingering `git cat-file`)."""
+    from git import Repo
+
+    repo = Repo(top)
+    try:
+        yield repo
+    finally:
+        repo.close()
+
+
+class GitError(RulesyncError):
+    """A git command failed."""
+
+    exit_code = 1
+
+
+def _run(repo: Repo, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+    from git.exc import GitCommandError
+
+    try:
+        out: str = repo.git.execute(["git", *args], env=env, with_extended_output=False)
+        return out
+    except GitCommandError as exc:
+        if not check:
+            return ""
+        detail = (exc.stderr or "").strip().splitlines()
+        raise GitError(
+            f"{repo.working_tree_dir}: git {args[0]} failed: {detail[-1] if detail else exc.status}"
+        ) from None
+
+
+def show_head_file(top: Path, relpath: str) -> bytes | None:
+    """A file's bytes at HEAD (None when HEAD or the file does not exist)."""
+    import subprocess
+
+    # Bytes, not text: GitPython decodes output, and a manifest must stay exact.
+    proc = subprocess.run(
+        ["git", "-C", str(top), "cat-file", "blob", f"HEAD:{relpath}"],
+        capture_output=True,
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def _identity(repo: Repo) -> tuple[str, str] | None:
+    name = _run(repo, "config", "--get", "user.name", check=False).strip()
+    email = _run(repo, "config", "--get", "user.email", check=False).strip()
+    return (name, email) if name and email else None
+
+
+def commit_paths(
+    top: Path,
+    paths: Sequence[str],
+    message: str,
+    *,
+    author: tuple[str, str],
+    run_hooks: bool = False,
+) -> str | None:
+    """Commit exactly `paths` (relative to `top`) and nothing else; return the new sha.
+
+    The user's other staged changes stay staged, outside the commit. New files are added first
+    (`git commit --only` refuses untracked paths); removed ones are committed as deletions when
+    HEAD has them. Returns None when the paths already match HEAD.
+    """
+    with open_repo(top) as repo:
+        existing = [p for p in paths if os.path.lexists(top / p)]
+        removed = [p for p in paths if p not in existing]
+        if existing:
+            _run(repo, "add", "-f", "--", *existing)
+        if removed:
+            _run(repo, "rm", "--cached", "--quiet", "--ignore-unmatch", "--", *removed)
+            has_head = bool(_run(repo, "rev-parse", "-q", "--verify", "HEAD", check=False))
+            in_head = (
+                set(_run(repo, "ls-tree", "--name-only", "HEAD", "--", *removed).splitlines())
+                if has_head
+                else set()
+            )
+            removed = [p for p in removed if p in in_head]
+        targets = existing + removed
+        if not targets:
+            return None
+        staged = _run(repo, "diff", "--cached", "--name-only", "--", *targets)
+        if not staged.strip():
+            return None
+        env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
+        if _identity(repo) is None:
+            env.update(GIT_COMMITTER_NAME=author[0], GIT_COMMITTER_EMAIL=author[1])
+        options = [] if run_hooks else ["-c", NO_HOOKS]
+        _run(
+            repo,
+            *options,
+            "commit",
+            "--only",
+            "--quiet",
+            "--no-gpg-sign",
+            *([] if run_hooks else ["--no-verify"]),
+            "-m",
+            message,
+            "--",
+            *targets,
+            env=env,
+        )
+        return _run(repo, "rev-parse", "HEAD").strip()
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One rulesync commit."""
+
+    sha: str
+    date: str
+    subject: str
+    body: str
+
+
+def rulesync_log(top: Path, author_email: str, limit: int | None = None) -> list[LogEntry]:
+    """rulesync's commits, newest first (`git log --author=<email>`)."""
+    with open_repo(top) as repo:
+        if not _run(repo, "rev-parse", "-q", "--verify", "HEAD", check=False):
+            return []
+        args = ["log", f"--author=<{author_email}>", "--format=%H%x1f%aI%x1f%s%x1f%b%x1e"]
+        if limit:
+            args.append(f"-n{limit}")
+        out = _run(repo, *args)
+    entries = []
+    for record in out.split("\x1e"):
+        fields = record.strip("\n").split("\x1f")
+        if len(fields) == 4:
+            entries.append(LogEntry(*fields))
+    return entries
+
+
+def git_version() -> str | None:
+    """`git --version`, or None when git is not installed."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("git"):
+        return None
+    proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
+    return proc.stdout.strip() or None

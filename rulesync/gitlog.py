@@ -1,0 +1,81 @@
+"""rulesync's commit messages: built from the manifests before and after, and read back. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rulesync.manifest import Manifest
+
+PHASE_TRAILER = "Rulesync-Phase"
+LIBRARY_TRAILER = "Rulesync-Library"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a commit changes, manifest to manifest."""
+
+    added: tuple[str, ...]
+    updated: tuple[str, ...]
+    removed: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return self.added + self.updated + self.removed
+
+
+def manifest_change(old: Manifest | None, new: Manifest) -> Change:
+    """Rule files added, updated and removed between two manifests."""
+    before = old.rules if old else {}
+    after = new.rules
+    return Change(
+        added=tuple(sorted(set(after) - set(before))),
+        updated=tuple(sorted(n for n in after if n in before and before[n] != after[n])),
+        removed=tuple(sorted(set(before) - set(after))),
+    )
+
+
+def _counts(change: Change, *, all_three: bool) -> str:
+    parts = [("+", len(change.added)), ("~", len(change.updated)), ("-", len(change.removed))]
+    shown = [f"{sign}{n}" for sign, n in parts if all_three or n]
+    return f"({' '.join(shown)})" if shown else "(manifest)"
+
+
+def commit_message(
+    old: Manifest | None,
+    new: Manifest,
+    *,
+    rules_dir: str,
+    library_id: str,
+    reasons: Sequence[str] = (),
+    phase: str | None = None,
+) -> str:
+    """Subject, body listing the files, and the Rulesync-Phase / Rulesync-Library trailers."""
+    change = manifest_change(old, new)
+    if old is None or not old.tier:
+        subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
+    elif old.tier != new.tier:
+        subject = f"rulesync: phase {old.tier} → {new.tier} {_counts(change, all_three=True)}"
+    else:
+        subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
+    body = [f"A {rules_dir}/{n}" for n in change.added]
+    body += [f"M {rules_dir}/{n}" for n in change.updated]
+    body += [f"D {rules_dir}/{n}" for n in change.removed]
+    lines = [subject, ""]
+    if body:
+        lines += [*body, ""]
+    if reasons:
+        lines += [f"phase: auto selected {new.tier} because:", *[f"  - {r}" for r in reasons], ""]
+    tier_trailer = new.tier if phase != "auto" else f"{new.tier} (auto)"
+    lines += [f"{PHASE_TRAILER}: {tier_trailer}", f"{LIBRARY_TRAILER}: {library_id}"]
+    return "\n".join(lines) + "\n"
+
+
+def trailers(body: str) -> dict[str, str]:
+    """The `Key: value` trailers of a commit body."""
+    found: dict[str, str] = {}
+    for line in body.splitlines():
+        key, sep, value = line.partition(": ")
+        if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER):
+            found[key] = value.strip()
+    return found

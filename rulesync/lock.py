@@ -1,0 +1,39 @@
+"""One writer at a time: an exclusive lock per project, shared by the service and the CLI."""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rulesync.errors import LockBusy
+
+
+@contextmanager
+def exclusive(path: Path, *, timeout: float, what: str) -> Iterator[None]:
+    """Hold an flock on `path` (created if needed), waiting at most `timeout` seconds."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    try:
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                if time.monotonic() >= deadline:
+                    raise LockBusy(
+                        f"{what}: another rulesync process is syncing it (lock {path}); "
+                        "try again in a moment"
+                    ) from None
+                time.sleep(delay)
+                delay = min(delay * 2, 0.05)
+        yield
+    finally:
+        os.close(fd)

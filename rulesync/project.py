@@ -1,0 +1,166 @@
+"""Loading one project: marker, library, desired rules, manifest and the files on disk."""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from rulesync import manifest as manifest_mod
+from rulesync.config import Config
+from rulesync.errors import InvalidInput, UnsafePath
+from rulesync.fsutil import ensure_inside, sha256_hex
+from rulesync.git import GitDirs, find_git
+from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
+from rulesync.manifest import Manifest
+from rulesync.marker import Marker, load_marker
+from rulesync.plan import NOT_A_FILE, SYMLINK, Plan, make_plan
+from rulesync.readiness import auto_tier, check_metrics
+
+RULES_DIR = Path(".cursor") / "rules"
+
+
+@dataclass(frozen=True)
+class Project:
+    """Everything the plan needs, read from disk once."""
+
+    root: Path
+    marker: Marker
+    library: Library
+    tier: str
+    reasons: tuple[str, ...]
+    desired: dict[str, RuleFile]
+    manifest: Manifest
+    disk: dict[str, str]
+    git: GitDirs | None
+
+    @property
+    def rules_dir(self) -> Path:
+        return self.root / RULES_DIR
+
+    @property
+    def library_id(self) -> str:
+        """The library's label and a digest of the desired rule set (for the commit trailer)."""
+        listing = "".join(f"{n} {r.sha256}\n" for n, r in sorted(self.desired.items()))
+        return f"{self.library.label} sha256:{sha256_hex(listing.encode())[:12]}"
+
+    def plan(self, *, force: bool = False) -> Plan:
+        """The plan from this project's current state to its desired rules."""
+        return make_plan(
+            {n: r.sha256 for n, r in self.desired.items()},
+            self.manifest,
+            self.disk,
+            library=self.library.label,
+            tier=self.tier,
+            force=force,
+        )
+
+
+def check_rules_dir(root: Path) -> Path:
+    """`.cursor/rules`, refusing `.cursor` or `rules` when it is a symlink leading elsewhere."""
+    for part in (root / ".cursor", root / RULES_DIR):
+        if os.path.islink(part):
+            ensure_inside(part, root, "folder")
+        if os.path.lexists(part) and not part.is_dir():
+            raise InvalidInput(f"{part}: exists but is not a folder; move it away")
+    return root / RULES_DIR
+
+
+def choose_library(marker: Marker, config: Config) -> Library:
+    """The marker's library, or the user's default; a marker may only name a folder inside
+    the project or one the user's config trusts."""
+    spec = marker.library or config.library
+    if spec == "default":
+        return load_library(bundled_root(), "default")
+    if marker.library:
+        path = Path(os.path.expanduser(spec))
+        path = path if path.is_absolute() else marker.root / path
+        if not (
+            os.path.realpath(path).startswith(os.path.realpath(marker.root) + os.sep)
+            or config.trusts(path)
+        ):
+            raise UnsafePath(
+                f"{marker.path}: library `{spec}` is outside the project; "
+                "list it under `libraries:` in the rulesync config to trust it"
+            )
+        return load_library(path, spec)
+    return load_library(Path(spec), spec)
+
+
+def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
+    """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
+    check_metrics(library, marker.metrics, marker.path)
+    if marker.phase == "auto":
+        tier, reasons = auto_tier(library, marker.metrics)
+        return tier, tuple(reasons)
+    if marker.phase not in library.tier_names:
+        valid = ", ".join((*library.tier_names, *RESERVED_PHASES))
+        line = marker.lines.get("phase", 0)
+        raise InvalidInput(f"{marker.path}:{line}: unknown phase `{marker.phase}`; valid: {valid}")
+    return marker.phase, ()
+
+
+def desired_rules(marker: Marker, library: Library, tier: str) -> dict[str, RuleFile]:
+    """The tier's resolved rules minus the marker's `exclude`."""
+    known = {n.removesuffix(".mdc") for n in library.all_rule_names()}
+    for name in marker.exclude:
+        if name not in known:
+            raise InvalidInput(
+                f"{marker.path}:{marker.lines.get('exclude', 0)}: exclude names `{name}`, "
+                "which no tier provides; `rulesync tiers` lists the rule names"
+            )
+    excluded = {f"{n}.mdc" for n in marker.exclude}
+    return {n: r for n, r in library.resolve(tier).items() if n not in excluded}
+
+
+def read_disk(rules_dir: Path, names: set[str]) -> dict[str, str]:
+    """sha256 of each named file present in `rules_dir`; SYMLINK / NOT_A_FILE for the rest.
+
+    Nothing is read through a symlink.
+    """
+    found: dict[str, str] = {}
+    try:
+        entries = {e.name: e for e in os.scandir(rules_dir) if e.name in names}
+    except FileNotFoundError:
+        return found
+    for name, entry in entries.items():
+        if entry.is_symlink():
+            found[name] = SYMLINK
+            continue
+        try:
+            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            found[name] = NOT_A_FILE
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                found[name] = NOT_A_FILE
+                continue
+            with os.fdopen(fd, "rb", closefd=False) as handle:
+                found[name] = sha256_hex(handle.read())
+        finally:
+            os.close(fd)
+    return found
+
+
+def load_project(root: Path, config: Config) -> Project:
+    """Read marker, library, manifest and disk for the project at `root`."""
+    marker = load_marker(root)
+    library = choose_library(marker, config)
+    tier, reasons = choose_tier(marker, library)
+    desired = desired_rules(marker, library, tier)
+    rules_dir = check_rules_dir(root)
+    current = manifest_mod.load(rules_dir)
+    disk = read_disk(rules_dir, set(desired) | current.names)
+    return Project(
+        root=root,
+        marker=marker,
+        library=library,
+        tier=tier,
+        reasons=reasons,
+        desired=desired,
+        manifest=current,
+        disk=disk,
+        git=find_git(root),
+    )

@@ -1,0 +1,69 @@
+"""The service's registry: `projects.yaml` in the user's config folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rulesync.config import config_dir
+from rulesync.errors import InvalidInput
+from rulesync.fsutil import atomic_write
+from rulesync.yamlio import check_keys, load_mapping
+
+REGISTRY = "projects.yaml"
+
+
+def registry_path() -> Path:
+    """Where the registry lives (moves with XDG_CONFIG_HOME)."""
+    return config_dir() / REGISTRY
+
+
+def load_projects(path: Path | None = None) -> list[Path]:
+    """The registered project folders, in the order they were added."""
+    path = path or registry_path()
+    if not path.exists():
+        return []
+    data = load_mapping(path, "project registry")
+    check_keys(data, ("projects",), path, "project registry")
+    projects = data.get("projects") or []
+    if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
+        raise InvalidInput(f"{path}: `projects` must be a list of folder paths")
+    return [Path(p) for p in projects]
+
+
+def _save(projects: list[Path], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Projects the rulesync service watches (`rulesync projects add/remove`).",
+        "projects:",
+    ]
+    lines += [f"  - {_quote(str(p))}" for p in projects]
+    if not projects:
+        lines[-1] = "projects: []"
+    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def add_project(folder: Path, path: Path | None = None) -> bool:
+    """Register a project folder; False when it was already registered."""
+    path = path or registry_path()
+    folder = Path(os.path.abspath(folder))
+    projects = load_projects(path)
+    if folder in projects:
+        return False
+    _save([*projects, folder], path)
+    return True
+
+
+def remove_project(folder: Path, path: Path | None = None) -> bool:
+    """Unregister a project folder; False when it was not registered."""
+    path = path or registry_path()
+    folder = Path(os.path.abspath(folder))
+    projects = load_projects(path)
+    if folder not in projects:
+        return False
+    _save([p for p in projects if p != folder], path)
+    return True

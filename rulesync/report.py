@@ -1,0 +1,65 @@
+"""Turning plans and results into text for people and JSON for tools."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+from rulesync.plan import Action, Kind, Plan
+
+SIGNS = {Kind.ADD: "+", Kind.UPDATE: "~", Kind.DELETE: "-", Kind.CONFLICT: "!", Kind.UNCHANGED: "="}
+
+
+def emit_json(doc: Any) -> None:
+    """Print one JSON document."""
+    json.dump(doc, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")
+
+
+def action_doc(action: Action) -> dict[str, Any]:
+    doc: dict[str, Any] = {"action": action.kind.value, "name": action.name}
+    if action.reason:
+        doc["reason"] = action.reason
+    if action.backup:
+        doc["backup"] = True
+    return doc
+
+
+def plan_doc(plan: Plan) -> dict[str, Any]:
+    """The plan as plain data."""
+    return {
+        "in_sync": plan.in_sync,
+        "counts": plan.counts(),
+        "manifest_changed": plan.manifest_changed,
+        "actions": [action_doc(a) for a in plan.actions if a.kind is not Kind.UNCHANGED],
+    }
+
+
+def summary(plan: Plan) -> str:
+    """`+2 ~1 -0` style counts."""
+    counts = plan.counts()
+    return f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
+
+
+def plan_lines(plan: Plan, rules_dir: str) -> list[str]:
+    """One line per file that changes or conflicts."""
+    lines = []
+    for action in plan.actions:
+        if action.kind is Kind.UNCHANGED:
+            continue
+        text = f"  {SIGNS[action.kind]} {rules_dir}/{action.name}"
+        if action.kind is Kind.CONFLICT:
+            text += f": {action.reason}"
+        elif action.backup:
+            text += f" (forced: {action.reason})"
+        lines.append(text)
+    return lines
+
+
+def conflict_hint(plan: Plan) -> str:
+    """What to do about conflicts, in one line."""
+    return (
+        f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; "
+        "`rulesync diff` shows them, `rulesync apply --force` saves your version and replaces it"
+    )

@@ -1,0 +1,162 @@
+"""One sync of one project: load → plan → apply → commit. Shared by the CLI and the service."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rulesync import manifest as manifest_mod
+from rulesync.apply import execute
+from rulesync.config import Config, state_dir
+from rulesync.errors import InvalidInput
+from rulesync.git import GitDirs, commit_paths, ensure_not_busy, show_head_file
+from rulesync.gitlog import commit_message, manifest_change
+from rulesync.lock import exclusive
+from rulesync.marker import MARKER
+from rulesync.plan import Kind, Plan
+from rulesync.project import RULES_DIR, Project, check_rules_dir, load_project
+
+UNCOMMITTED_FLAG = "rulesync-uncommitted"
+
+
+@dataclass
+class SyncResult:
+    """What a sync found and did."""
+
+    root: Path
+    phase: str
+    tier: str
+    plan: Plan
+    reasons: tuple[str, ...] = ()
+    applied: bool = False
+    commit: str | None = None
+    commit_note: str = ""
+    backups: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def conflicts(self) -> int:
+        return len(self.plan.conflicts)
+
+    @property
+    def exit_code(self) -> int:
+        return 1 if self.plan.conflicts else 0
+
+
+def lock_path(root: Path, git: GitDirs | None) -> Path:
+    """The project's lock file: in the git dir, or in `.cursor` outside git."""
+    if git is not None:
+        return git.git_dir / "rulesync.lock"
+    folder = check_rules_dir(root).parent
+    folder.mkdir(exist_ok=True)
+    return folder / ".rulesync.lock"
+
+
+def backup_dir(root: Path) -> Path:
+    """Where `--force` saves the user's versions: the state dir, per project and run."""
+    tag = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:8]
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
+    return state_dir() / "backups" / f"{root.name}-{tag}" / stamp
+
+
+def _commit_note(project: Project, no_commit: bool) -> str:
+    if no_commit:
+        return "not committed (--no-commit)"
+    if not project.marker.commit:
+        return "not committed (commit: false in the marker)"
+    if project.git is None:
+        return "not committed (not a git repository)"
+    return ""
+
+
+def _rel(path: Path, top: Path) -> str:
+    return os.path.relpath(path, top).replace(os.sep, "/")
+
+
+def _commit(project: Project, plan: Plan, config: Config) -> str | None:
+    git = project.git
+    assert git is not None
+    manifest_rel = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
+    old_bytes = show_head_file(git.top, manifest_rel)
+    try:
+        old = manifest_mod.parse(old_bytes, Path(manifest_rel)) if old_bytes else None
+    except InvalidInput:
+        old = None
+    new = plan.manifest
+    names = set(manifest_change(old, new).names) | {a.name for a in plan.changes}
+    paths = sorted(_rel(project.rules_dir / n, git.top) for n in names)
+    paths += [manifest_rel, _rel(project.root / MARKER, git.top)]
+    message = commit_message(
+        old,
+        new,
+        rules_dir=_rel(project.rules_dir, project.root),
+        library_id=project.library_id,
+        reasons=project.reasons,
+        phase=project.marker.phase,
+    )
+    return commit_paths(
+        git.top, paths, message, author=config.commit_author, run_hooks=config.run_hooks
+    )
+
+
+def sync(
+    root: Path,
+    config: Config,
+    *,
+    force: bool = False,
+    no_commit: bool = False,
+    lock_timeout: float | None = None,
+    durable: bool = True,
+) -> SyncResult:
+    """Bring the project at `root` to its desired rules and commit the change.
+
+    Raises Deferred (repository busy, lock held) and InvalidInput (bad marker or library)
+    before anything is written.
+    """
+    started = time.perf_counter()
+    from rulesync.git import find_git
+
+    git = find_git(root)
+    timeout = config.lock_timeout if lock_timeout is None else lock_timeout
+    with exclusive(lock_path(root, git), timeout=timeout, what=str(root)):
+        project = load_project(root, config)
+        plan = project.plan(force=force)
+        note = _commit_note(project, no_commit)
+        flag = git.git_dir / UNCOMMITTED_FLAG if git is not None and not note else None
+        result = SyncResult(
+            root, project.marker.phase, project.tier, plan, project.reasons, commit_note=note
+        )
+        has_work = bool(plan.changes) or plan.manifest_changed
+        if not has_work and not (flag is not None and flag.exists()):
+            result.seconds = time.perf_counter() - started
+            return result
+        if git is not None:
+            ensure_not_busy(git)
+        if has_work:
+            if flag is not None:
+                flag.touch()
+            result.backups = execute(
+                plan,
+                project.rules_dir,
+                project.desired,
+                backup_dir=backup_dir(root),
+                durable=durable,
+            )
+            result.applied = True
+        if flag is not None:
+            result.commit = _commit(project, plan, config)
+            flag.unlink(missing_ok=True)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def inspect(root: Path, config: Config, *, force: bool = False) -> tuple[Project, Plan]:
+    """Load a project and plan without writing anything (check, diff, status, --dry-run)."""
+    project = load_project(root, config)
+    return project, project.plan(force=force)
+
+
+__all__ = ["RULES_DIR", "Kind", "SyncResult", "inspect", "sync"]
