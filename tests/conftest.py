@@ -1,0 +1,174 @@
+"""Shared fixtures: an isolated user (XDG_* and HOME in temporary folders), real git
+repositories, a small rules library, and the real `rulesync` command as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "awesome-cursor-rules-mdc"
+RULESYNC = [sys.executable, "-m", "rulesync"]
+
+
+@pytest.fixture(autouse=True)
+def isolated_user(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test runs as a fresh user: nothing touches the real config, state or git identity."""
+    home = tmp_path_factory.mktemp("home")
+    for name, sub in (
+        ("XDG_CONFIG_HOME", ".config"),
+        ("XDG_STATE_HOME", ".local/state"),
+        ("XDG_DATA_HOME", ".local/share"),
+        ("XDG_CACHE_HOME", ".cache"),
+    ):
+        (home / sub).mkdir(parents=True, exist_ok=True)
+        monkeypatch.setenv(name, str(home / sub))
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
+    for name in (
+        "GIT_DIR",
+        "GIT_WORK_TREE",
+        "GIT_INDEX_FILE",
+        "GIT_AUTHOR_NAME",
+        "GIT_AUTHOR_EMAIL",
+        "GIT_COMMITTER_NAME",
+        "GIT_COMMITTER_EMAIL",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    return home
+
+
+def git(cwd: Path, *args: str, check: bool = True) -> str:
+    """Run real git in `cwd` and return its stdout."""
+    proc = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"git {' '.join(args)} failed: {proc.stderr}")
+    return proc.stdout
+
+
+def make_repo(path: Path, *, identity: bool = True) -> Path:
+    """A real git repository with one commit (README) and, by default, a user identity."""
+    path.mkdir(parents=True, exist_ok=True)
+    git(path, "init", "-q", "-b", "main")
+    if identity:
+        git(path, "config", "user.name", "Dev User")
+        git(path, "config", "user.email", "dev@example.com")
+    (path / "README.md").write_text("# project\n")
+    git(path, "add", "README.md")
+    env_identity = (
+        [] if identity else ["-c", "user.name=Dev User", "-c", "user.email=dev@example.com"]
+    )
+    git(path, *env_identity, "commit", "-q", "-m", "initial")
+    return path
+
+
+def rule_text(description: str, body: str, *, globs: str = "", always: bool = False) -> str:
+    return (
+        f"---\ndescription: {description}\nglobs: {globs}\n"
+        f"alwaysApply: {str(always).lower()}\n---\n{body}\n"
+    )
+
+
+def make_library(path: Path) -> Path:
+    """Three tiers: basic (3 rules), advanced (+2, replaces logging), enterprise (+1)."""
+    tiers = {
+        "basic": {
+            "logging.mdc": rule_text("basic logging", "Use the logging module."),
+            "testing.mdc": rule_text("tests", "Write pytest tests.", globs="tests/**/*.py"),
+            "privacy.mdc": rule_text("privacy", "Never log face images.", always=True),
+        },
+        "advanced": {
+            "logging.mdc": rule_text("structured logging", "Log JSON lines with structlog."),
+            "monitoring.mdc": rule_text("monitoring", "Expose Prometheus metrics."),
+            "security.mdc": rule_text("security", "Use JWT.", globs="src/**/*.py"),
+        },
+        "enterprise": {
+            "deployment-scale.mdc": rule_text("scale", "Run on Kubernetes."),
+        },
+    }
+    for tier, rules in tiers.items():
+        (path / tier).mkdir(parents=True, exist_ok=True)
+        (path / tier / "README.md").write_text(f"# {tier}\n")
+        for name, text in rules.items():
+            (path / tier / name).write_text(text)
+    (path / "tiers.yaml").write_text(
+        "version: 1\n"
+        "tiers:\n"
+        "  - name: basic\n    description: one developer\n"
+        "  - name: advanced\n    extends: basic\n    description: a small team\n"
+        "    criteria:\n"
+        "      - {metric: developers, op: '>=', value: 2, group: team}\n"
+        "  - name: enterprise\n    extends: advanced\n    description: many customers\n"
+        "    criteria:\n"
+        "      - {metric: concurrent_users, op: '>=', value: 100, group: technical}\n"
+        "      - {metric: multi_region, op: '==', value: true, group: technical}\n"
+        "      - {metric: b2b_customers, op: '>=', value: 10, group: business}\n"
+        "    promote_when: {min_groups: 1, group_met: all}\n"
+    )
+    return path
+
+
+@pytest.fixture
+def library(tmp_path: Path, isolated_user: Path) -> Path:
+    """A small library set as the user's default library in config.yaml."""
+    lib = make_library(tmp_path / "library")
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.yaml").write_text(f"library: {lib}\n")
+    return lib
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A real git repository with a user identity and one commit."""
+    return make_repo(tmp_path / "project")
+
+
+@pytest.fixture
+def project(repo: Path, library: Path) -> Path:
+    """A git repository with a `phase: basic` marker (not yet applied), using the small library."""
+    (repo / ".rulesync.yaml").write_text("phase: basic\n")
+    git(repo, "add", ".rulesync.yaml")
+    git(repo, "commit", "-q", "-m", "add marker")
+    return repo
+
+
+def rulesync(
+    cwd: Path, *args: str, check: int | None = None, **kw: object
+) -> subprocess.CompletedProcess[str]:
+    """Run the real `rulesync` command in `cwd`; `check` asserts the exit code."""
+    proc = subprocess.run(
+        [*RULESYNC, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        **kw,  # type: ignore[call-overload]
+    )
+    if check is not None:
+        assert proc.returncode == check, (
+            f"rulesync {' '.join(args)} exited {proc.returncode}, wanted {check}\n"
+            f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
+        )
+    return proc
+
+
+def rulesync_commits(repo: Path) -> list[str]:
+    """Subjects of rulesync's commits, newest first."""
+    out = git(repo, "log", "--author=rulesync", "--format=%s")
+    return [line for line in out.splitlines() if line]
+
+
+@pytest.fixture
+def corpus() -> Path:
+    """The shared corpus of real rule files (skipped with a clear message where absent)."""
+    if not CORPUS.is_dir():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    return CORPUS
