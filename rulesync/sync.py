@@ -73,7 +73,10 @@ def _commit_note(project: Project, no_commit: bool) -> str:
 
 
 def _rel(path: Path, top: Path) -> str:
-    return os.path.relpath(path, top).replace(os.sep, "/")
+    # Through the real folders: git refuses paths "beyond a symbolic link" (a `.cursor`
+    # symlinked to a folder inside the project).
+    real = os.path.join(os.path.realpath(path.parent), path.name)
+    return os.path.relpath(real, os.path.realpath(top)).replace(os.sep, "/")
 
 
 def _commit(project: Project, plan: Plan, config: Config) -> str | None:
@@ -92,7 +95,7 @@ def _commit(project: Project, plan: Plan, config: Config) -> str | None:
     message = commit_message(
         old,
         new,
-        rules_dir=_rel(project.rules_dir, project.root),
+        rules_dir=RULES_DIR.as_posix(),
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,

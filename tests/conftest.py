@@ -172,3 +172,24 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+def make_corpus_library(corpus: Path, dest: Path, *, variants: int = 1) -> Path:
+    """A library whose tiers are the whole corpus (1,120 rules, names made unique).
+
+    With variants=2 a second tier `big2` holds every rule with one line appended, so
+    switching between the two tiers rewrites every file.
+    """
+    tiers = ["big", "big2"][:variants]
+    for tier in tiers:
+        (dest / tier).mkdir(parents=True, exist_ok=True)
+    for path in sorted(corpus.rglob("*.mdc")):
+        name = f"{path.parent.name}-{path.name}"
+        data = path.read_bytes()
+        (dest / "big" / name).write_bytes(data)
+        if variants > 1:
+            (dest / "big2" / name).write_bytes(data + b"\n<!-- variant -->\n")
+    (dest / "tiers.yaml").write_text(
+        "tiers:\n" + "".join(f"  - name: {t}\n    description: corpus\n" for t in tiers)
+    )
+    return dest

@@ -1,0 +1,292 @@
+"""`rulesync apply` against real git repositories: SPEC §3 items 2 and 5–8."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, make_repo, rulesync, rulesync_commits
+
+RULES = Path(".cursor/rules")
+
+
+def tree(repo: Path) -> dict[str, bytes]:
+    """Every file in the work tree outside .git, with its bytes."""
+    found = {}
+    for path in repo.rglob("*"):
+        if ".git" in path.relative_to(repo).parts or not path.is_file():
+            continue
+        found[str(path.relative_to(repo))] = path.read_bytes()
+    return found
+
+
+def test_apply_writes_the_tier_and_commits_it(project: Path) -> None:
+    proc = rulesync(project, "apply", check=0)
+    assert "committed" in proc.stdout
+    names = sorted(p.name for p in (project / RULES).iterdir())
+    assert names == [".rulesync-manifest.json", "logging.mdc", "privacy.mdc", "testing.mdc"]
+    assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_second_apply_writes_nothing_and_makes_no_commit(project: Path) -> None:
+    rulesync(project, "apply", check=0)
+    before = {p: p.stat().st_mtime_ns for p in (project / RULES).iterdir()}
+    head = git(project, "rev-parse", "HEAD")
+    proc = rulesync(project, "apply", check=0)
+    assert proc.stdout.startswith("in sync")
+    assert {p: p.stat().st_mtime_ns for p in (project / RULES).iterdir()} == before
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+def test_apply_keeps_user_staged_changes_out_of_the_commit(project: Path) -> None:
+    (project / "staged.txt").write_text("staged by the user\n")
+    git(project, "add", "staged.txt")
+    (project / "README.md").write_text("# project\nunstaged edit\n")
+    (project / "untracked.txt").write_text("mine\n")
+    rulesync(project, "apply", check=0)
+    files = git(project, "show", "--name-only", "--format=", "HEAD").split()
+    assert "staged.txt" not in files and "README.md" not in files
+    assert set(files) == {
+        ".cursor/rules/.rulesync-manifest.json",
+        ".cursor/rules/logging.mdc",
+        ".cursor/rules/privacy.mdc",
+        ".cursor/rules/testing.mdc",
+    }
+    status = git(project, "status", "--porcelain").splitlines()
+    assert "A  staged.txt" in status
+    assert " M README.md" in status
+    assert "?? untracked.txt" in status
+    assert (project / "untracked.txt").read_text() == "mine\n"
+
+
+def test_phase_change_commits_marker_rules_and_manifest_only(project: Path) -> None:
+    rulesync(project, "apply", check=0)
+    (project / "notes.txt").write_text("user work\n")
+    git(project, "add", "notes.txt")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    rulesync(project, "apply", check=0)
+    assert rulesync_commits(project)[0] == "rulesync: phase basic → advanced (+2 ~1 -0)"
+    files = set(git(project, "show", "--name-only", "--format=", "HEAD").split())
+    assert files == {
+        ".rulesync.yaml",
+        ".cursor/rules/.rulesync-manifest.json",
+        ".cursor/rules/logging.mdc",
+        ".cursor/rules/monitoring.mdc",
+        ".cursor/rules/security.mdc",
+    }
+    assert "A  notes.txt" in git(project, "status", "--porcelain")
+
+
+def test_moving_down_a_tier_deletes_and_commits_the_deletions(project: Path) -> None:
+    (project / ".rulesync.yaml").write_text("phase: enterprise\n")
+    rulesync(project, "apply", check=0)
+    (project / ".rulesync.yaml").write_text("phase: basic\n")
+    rulesync(project, "apply", check=0)
+    assert rulesync_commits(project)[0] == "rulesync: phase enterprise → basic (+0 ~1 -3)"
+    tracked = git(project, "ls-files", ".cursor/rules").split()
+    assert sorted(tracked) == [
+        ".cursor/rules/.rulesync-manifest.json",
+        ".cursor/rules/logging.mdc",
+        ".cursor/rules/privacy.mdc",
+        ".cursor/rules/testing.mdc",
+    ]
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_git_log_author_rulesync_lists_every_change_with_trailers(project: Path) -> None:
+    for phase in ("basic", "advanced", "enterprise"):
+        (project / ".rulesync.yaml").write_text(f"phase: {phase}\n")
+        rulesync(project, "apply", check=0)
+    assert len(rulesync_commits(project)) == 3
+    body = git(project, "log", "-1", "--author=rulesync", "--format=%B")
+    assert "Rulesync-Phase: enterprise" in body
+    assert "Rulesync-Library: " in body and "sha256:" in body
+    assert "A .cursor/rules/deployment-scale.mdc" in body
+    author = git(project, "log", "-1", "--format=%an <%ae>|%cn <%ce>")
+    assert author == "rulesync <rulesync@localhost>|Dev User <dev@example.com>\n"
+    log = rulesync(project, "log", "--json", check=0)
+    assert '"Rulesync-Phase": "enterprise"' in log.stdout
+
+
+def test_no_user_identity_still_commits_with_rulesync_as_committer(
+    tmp_path: Path, library: Path
+) -> None:
+    repo = make_repo(tmp_path / "anon", identity=False)
+    (repo / ".rulesync.yaml").write_text("phase: basic\n")
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": str(tmp_path / "empty-gitconfig")}
+    (tmp_path / "empty-gitconfig").write_text("")
+    proc = rulesync(repo, "apply", env=env, check=0)
+    assert "committed" in proc.stdout
+    who = git(repo, "log", "-1", "--format=%an|%cn")
+    assert who == "rulesync|rulesync\n"
+
+
+def test_folder_outside_git_syncs_without_committing(tmp_path: Path, library: Path) -> None:
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    (folder / ".rulesync.yaml").write_text("phase: basic\n")
+    proc = rulesync(folder, "apply", check=0)
+    assert "not committed (not a git repository)" in proc.stdout
+    assert (folder / RULES / "logging.mdc").exists()
+
+
+def test_commit_false_syncs_and_says_so(project: Path) -> None:
+    (project / ".rulesync.yaml").write_text("phase: basic\ncommit: false\n")
+    head = git(project, "rev-parse", "HEAD")
+    proc = rulesync(project, "apply", check=0)
+    assert "commit: false" in proc.stdout
+    assert git(project, "rev-parse", "HEAD") == head
+    assert (project / RULES / "privacy.mdc").exists()
+
+
+def test_no_commit_flag_writes_without_committing(project: Path) -> None:
+    head = git(project, "rev-parse", "HEAD")
+    rulesync(project, "apply", "--no-commit", check=0)
+    assert git(project, "rev-parse", "HEAD") == head
+    assert (project / RULES / "privacy.mdc").exists()
+
+
+def test_hooks_are_skipped_by_default(project: Path) -> None:
+    hook = project / ".git" / "hooks" / "pre-commit"
+    hook.write_text('#!/bin/sh\necho hook ran >> "$(git rev-parse --git-dir)/hook-ran"\nexit 1\n')
+    hook.chmod(0o755)
+    rulesync(project, "apply", check=0)
+    assert not (project / ".git" / "hook-ran").exists()
+    assert rulesync_commits(project)
+
+
+def test_project_in_a_subfolder_of_a_repository(repo: Path, library: Path) -> None:
+    sub = repo / "services" / "vision"
+    sub.mkdir(parents=True)
+    (sub / ".rulesync.yaml").write_text("phase: basic\n")
+    rulesync(sub / "..", "-C", str(sub), "apply", check=0)
+    files = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert "services/vision/.cursor/rules/logging.mdc" in files
+    assert "services/vision/.rulesync.yaml" in files
+
+
+# --- SPEC §3 item 6: respect the repository's state -------------------------------------
+
+
+def _assert_deferred(project: Path, reason: str) -> None:
+    head = git(project, "rev-parse", "HEAD")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    before = tree(project)
+    proc = rulesync(project, "apply", check=1)
+    assert "deferred" in proc.stderr and reason in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert tree(project) == before
+    assert git(project, "rev-parse", "HEAD") == head
+
+
+def _conflicting_branches(project: Path) -> None:
+    git(project, "checkout", "-q", "-b", "other")
+    (project / "file.txt").write_text("other\n")
+    git(project, "add", "file.txt")
+    git(project, "commit", "-q", "-m", "other")
+    git(project, "checkout", "-q", "main")
+    (project / "file.txt").write_text("main\n")
+    git(project, "add", "file.txt")
+    git(project, "commit", "-q", "-m", "main")
+
+
+def test_merge_in_progress_defers(project: Path) -> None:
+    _conflicting_branches(project)
+    git(project, "merge", "other", check=False)
+    assert (project / ".git" / "MERGE_HEAD").exists()
+    _assert_deferred(project, "merge")
+
+
+def test_rebase_apply_in_progress_defers(project: Path) -> None:
+    _conflicting_branches(project)
+    git(project, "checkout", "-q", "other")
+    git(project, "rebase", "--apply", "main", check=False)
+    assert (project / ".git" / "rebase-apply").exists()
+    _assert_deferred(project, "rebase")
+
+
+def test_interactive_rebase_in_progress_defers(project: Path) -> None:
+    for i in range(2):
+        (project / f"f{i}.txt").write_text(f"{i}\n")
+        git(project, "add", f"f{i}.txt")
+        git(project, "commit", "-q", "-m", f"c{i}")
+    env = {**os.environ, "GIT_SEQUENCE_EDITOR": "sed -i -e 's/^pick/edit/'"}
+    subprocess.run(
+        ["git", "rebase", "-i", "HEAD~2"], cwd=project, env=env, capture_output=True, check=True
+    )
+    assert (project / ".git" / "rebase-merge").exists()
+    _assert_deferred(project, "rebase")
+
+
+def test_cherry_pick_in_progress_defers(project: Path) -> None:
+    _conflicting_branches(project)
+    git(project, "cherry-pick", "other", check=False)
+    _assert_deferred(project, "cherry-pick")
+
+
+def test_revert_in_progress_defers(project: Path) -> None:
+    _conflicting_branches(project)
+    (project / "file.txt").write_text("changed again\n")
+    git(project, "commit", "-q", "-am", "again")
+    git(project, "revert", "--no-edit", "HEAD~1", check=False)
+    assert (project / ".git" / "REVERT_HEAD").exists()
+    _assert_deferred(project, "revert")
+
+
+def test_bisect_in_progress_defers(project: Path) -> None:
+    git(project, "commit", "-q", "--allow-empty", "-m", "empty")
+    git(project, "bisect", "start", "HEAD", "HEAD~2")
+    git(project, "checkout", "-q", "main")  # bisect leaves HEAD detached; show bisect alone defers
+    _assert_deferred(project, "bisect")
+
+
+def test_index_lock_defers_and_is_never_deleted(project: Path) -> None:
+    lock = project / ".git" / "index.lock"
+    lock.write_text("")
+    _assert_deferred(project, "index.lock")
+    assert lock.exists()
+
+
+def test_detached_head_defers(project: Path) -> None:
+    git(project, "checkout", "-q", "--detach")
+    _assert_deferred(project, "detached")
+
+
+def test_deferred_project_applies_once_the_repository_is_clean(project: Path) -> None:
+    lock = project / ".git" / "index.lock"
+    lock.write_text("")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    rulesync(project, "apply", check=1)
+    lock.unlink()
+    rulesync(project, "apply", check=0)
+    assert rulesync_commits(project) == ["rulesync: install advanced rules (+5)"]
+
+
+@pytest.mark.parametrize("holder", ["flock"])
+def test_a_held_project_lock_makes_apply_wait_then_exit_1(project: Path, holder: str) -> None:
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.write_text(config.read_text() + "lock_timeout: 0.3\n")
+    lock = project / ".git" / "rulesync.lock"
+    script = (
+        "import fcntl, os, sys, time\n"
+        f"fd = os.open({str(lock)!r}, os.O_RDWR | os.O_CREAT)\n"
+        "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(30)\n"
+    )
+    import sys
+
+    holder_proc = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder_proc.stdout is not None and holder_proc.stdout.readline() == "held\n"
+        proc = rulesync(project, "apply", check=1)
+        assert "another rulesync process" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert not (project / RULES).exists()
+    finally:
+        holder_proc.kill()
+        holder_proc.wait()
