@@ -36,7 +36,9 @@ def execute(
 
     The manifest is written first with the hashes about to be written as `pending` (so an
     interrupted run still recognises its own files), then each file atomically, then the
-    final manifest.
+    final manifest. Rule files are flushed and renamed, which a killed process cannot tear;
+    only the manifest is fsynced (`durable`), since one fsync per rule would dominate a large
+    apply and every rule can be rewritten from the library.
     """
     rules_dir.mkdir(parents=True, exist_ok=True)
     sweep_temporaries(rules_dir)
@@ -54,7 +56,7 @@ def execute(
             if os.path.lexists(path):
                 os.unlink(path)
         else:
-            atomic_write(path, desired[action.name].data, sync=durable)
+            atomic_write(path, desired[action.name].data, sync=False)
     if plan.changes or plan.manifest_changed:
         atomic_write(manifest_path, manifest_mod.dumps(plan.manifest), sync=durable)
         if durable:

@@ -140,8 +140,13 @@ class Library:
     def read_rule(self, tier: str, name: str) -> RuleFile:
         """Read one rule's bytes, refusing a symlink that leaves the library."""
         path = self.tier_dir(tier) / name
-        ensure_inside(path, self.root, "library rule")
-        data = read_regular(path, limit=MAX_RULE_BYTES, what="rule file")
+        try:
+            data = read_regular(path, limit=MAX_RULE_BYTES, follow=False, what="rule file")
+        except UnsafePath:
+            # A symlink: followed only when it stays inside the library (tier folders were
+            # checked at load, so plain files need no realpath).
+            ensure_inside(path, self.root, "library rule")
+            data = read_regular(path, limit=MAX_RULE_BYTES, what="rule file")
         return RuleFile(name=name, tier=tier, path=path, data=data, sha256=sha256_hex(data))
 
     def resolve(self, name: str) -> dict[str, RuleFile]:

@@ -90,7 +90,8 @@ def _commit(project: Project, plan: Plan, config: Config) -> str | None:
         old = None
     new = plan.manifest
     names = set(manifest_change(old, new).names) | {a.name for a in plan.changes}
-    paths = sorted(_rel(project.rules_dir / n, git.top) for n in names)
+    rules_rel = _rel(project.rules_dir, git.top)
+    paths = sorted(f"{rules_rel}/{n}" for n in names)
     paths += [manifest_rel, _rel(project.root / MARKER, git.top)]
     message = commit_message(
         old,
