@@ -62,6 +62,14 @@ def build_parser() -> _Parser:
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--no-commit", action="store_true", help="write the files but make no commit")
     p.add_argument("--force", action="store_true", help="replace conflicting files (saved first)")
+    p.add_argument(
+        "--update", action="store_true", help="fetch a git-served library's newest revision first"
+    )
+    p.add_argument(
+        "--accept-rewrite",
+        action="store_true",
+        help="with --update: accept a library branch that was force-pushed",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON document")
 
     _add(sub, "check", "exit 1 if .cursor/rules differs from what apply would produce", json=True)

@@ -20,6 +20,7 @@ CONFIG_KEYS = (
     "run_hooks",
     "log_level",
     "lock_timeout",
+    "fetch_interval",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -57,11 +58,17 @@ class Config:
     run_hooks: bool = False
     log_level: str = "info"
     lock_timeout: float = 10.0
+    fetch_interval: float = 300.0
+    library_urls: tuple[str, ...] = ()
 
     def trusts(self, folder: Path) -> bool:
         """True when the user's config lists `folder` as a library a marker may name."""
         real = os.path.realpath(folder)
         return any(os.path.realpath(p) == real for p in self.libraries)
+
+    def trusts_url(self, url: str) -> bool:
+        """True when the user's config lists the repository `url` (any ref) as a library."""
+        return url in self.library_urls
 
 
 def _author(value: Any, path: Path, line: int) -> tuple[str, str]:
@@ -107,12 +114,16 @@ def load_config(path: Path | None = None) -> Config:
     author = Config.commit_author
     if "commit_author" in data:
         author = _author(data["commit_author"], path, line_of(data, "commit_author"))
+    from rulesync.remote import is_url, parse_spec
+
     base = path.parent
-    trusted = [Path(os.path.expanduser(x)) for x in libraries]
-    if library != "default":
+    urls = [parse_spec(x).url for x in [*libraries, library] if is_url(x)]
+    trusted = [Path(os.path.expanduser(x)) for x in libraries if not is_url(x)]
+    if library != "default" and not is_url(library):
         trusted.append(Path(os.path.expanduser(library)))
+        library = str(base / os.path.expanduser(library))
     return Config(
-        library=library if library == "default" else str(base / os.path.expanduser(library)),
+        library=library,
         libraries=tuple(p if p.is_absolute() else base / p for p in trusted),
         debounce_ms=int(_number(data, "debounce_ms", 50, path, 0)),
         reconcile_interval=_number(data, "reconcile_interval", 60.0, path, 1),
@@ -120,4 +131,6 @@ def load_config(path: Path | None = None) -> Config:
         run_hooks=run_hooks,
         log_level=log_level,
         lock_timeout=_number(data, "lock_timeout", 10.0, path, 0),
+        fetch_interval=_number(data, "fetch_interval", 300.0, path, 10),
+        library_urls=tuple(urls),
     )

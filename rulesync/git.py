@@ -18,6 +18,7 @@ from rulesync.errors import Deferred, RulesyncError
 
 if TYPE_CHECKING:
     from git import Repo
+    from git.cmd import Git
 
 NO_HOOKS = "core.hooksPath=" + os.devnull
 
@@ -59,6 +60,8 @@ _BUSY = (
     ("BISECT_LOG", "a bisect is in progress (`git bisect reset` ends it)"),
     ("index.lock", "index.lock exists: another git process is working (rulesync never deletes it)"),
 )
+# The git-dir entries whose appearance or removal changes busy_reason (the service watches them).
+BUSY_FILES = (*(name for name, _ in _BUSY), "HEAD")
 
 
 def busy_reason(dirs: GitDirs) -> str | None:
@@ -100,19 +103,31 @@ class GitError(RulesyncError):
     exit_code = 1
 
 
-def _run(repo: Repo, *args: str, env: dict[str, str] | None = None, check: bool = True) -> str:
+def _run(
+    repo: Repo | Git, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> str:
+    from git import Repo as RepoClass
     from git.exc import GitCommandError
 
+    runner = repo.git if isinstance(repo, RepoClass) else repo
     try:
-        out: str = repo.git.execute(["git", *args], env=env, with_extended_output=False)
+        out: str = runner.execute(["git", *args], env=env, with_extended_output=False)
         return out
     except GitCommandError as exc:
         if not check:
             return ""
         detail = (exc.stderr or "").strip().splitlines()
+        where = runner.working_dir
         raise GitError(
-            f"{repo.working_tree_dir}: git {args[0]} failed: {detail[-1] if detail else exc.status}"
+            f"{where}: git {args[0]} failed: {detail[-1] if detail else exc.status}"
         ) from None
+
+
+def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run one git command in `cwd` (any folder) and return its output, stripped."""
+    from git.cmd import Git as GitCommand
+
+    return _run(GitCommand(str(cwd)), *args, env=env).strip()
 
 
 def show_head_file(top: Path, relpath: str) -> bytes | None:

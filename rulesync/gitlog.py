@@ -56,6 +56,11 @@ def commit_message(
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
         subject = f"rulesync: phase {old.tier} → {new.tier} {_counts(change, all_three=True)}"
+    elif old.revision and new.revision and old.revision != new.revision:
+        subject = (
+            f"rulesync: library {old.revision[:7]}..{new.revision[:7]} "
+            f"{_counts(change, all_three=False)}"
+        )
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
     body = [f"A {rules_dir}/{n}" for n in change.added]

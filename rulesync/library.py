@@ -87,6 +87,7 @@ class Library:
     name: str
     description: str
     tiers: tuple[Tier, ...]
+    revision: str | None = None
 
     def tier(self, name: str) -> Tier:
         for tier in self.tiers:
@@ -270,7 +271,7 @@ def _tiers(data: dict[str, Any], path: Path) -> tuple[Tier, ...]:
     return tuple(tiers)
 
 
-def load_library(root: Path, label: str) -> Library:
+def load_library(root: Path, label: str, revision: str | None = None) -> Library:
     """Load `tiers.yaml` from a library folder and check every tier's folder stays inside it."""
     tiers_path = root / TIERS_FILE
     if not root.is_dir():
@@ -300,4 +301,5 @@ def load_library(root: Path, label: str) -> Library:
         name=str(name),
         description=str(description),
         tiers=tiers,
+        revision=revision,
     )

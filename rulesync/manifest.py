@@ -17,6 +17,7 @@ from rulesync.library import valid_rule_name
 MANIFEST = ".rulesync-manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
+_REVISION = re.compile(r"^[0-9a-f]{40}$")
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Manifest:
     tier: str = ""
     rules: dict[str, str] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
+    revision: str | None = None
 
     def owns(self, name: str, sha: str) -> bool:
         """True when `sha` is a content rulesync wrote for `name`."""
@@ -50,8 +52,10 @@ def dumps(manifest: Manifest) -> bytes:
         "version": 1,
         "library": manifest.library,
         "tier": manifest.tier,
-        "rules": dict(sorted(manifest.rules.items())),
     }
+    if manifest.revision:
+        doc["revision"] = manifest.revision
+    doc["rules"] = dict(sorted(manifest.rules.items()))
     if manifest.pending:
         doc["pending"] = dict(sorted(manifest.pending.items()))
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
@@ -83,13 +87,17 @@ def parse(data: bytes, path: Path) -> Manifest:
         raise InvalidInput(f"{path}: manifest has an unknown format; {_REPAIR}")
     library = doc.get("library", "")
     tier = doc.get("tier", "")
+    revision = doc.get("revision")
     if not isinstance(library, str) or not isinstance(tier, str):
         raise InvalidInput(f"{path}: manifest library and tier must be text; {_REPAIR}")
+    if revision is not None and (not isinstance(revision, str) or not _REVISION.match(revision)):
+        raise InvalidInput(f"{path}: manifest revision is not a commit id; {_REPAIR}")
     return Manifest(
         library=library,
         tier=tier,
         rules=_hashes(doc.get("rules", {}), path, "rules"),
         pending=_hashes(doc.get("pending", {}), path, "pending"),
+        revision=revision,
     )
 
 

@@ -55,6 +55,8 @@ class Plan:
 
     @property
     def manifest_changed(self) -> bool:
+        # A new library revision alone is not a change: it is recorded with the next change
+        # of this project's files, so projects whose rules did not move get no commit.
         old, new = self.current, self.manifest
         return (old.library, old.tier, old.rules, bool(old.pending)) != (
             new.library,
@@ -79,6 +81,7 @@ def make_plan(
     *,
     library: str,
     tier: str,
+    revision: str | None = None,
     force: bool = False,
 ) -> Plan:
     """Compare desired (name → sha256) with the manifest and disk (name → sha256, SYMLINK or
@@ -121,7 +124,7 @@ def make_plan(
                     actions.append(Action(Kind.CONFLICT, name, reason=reason))
                     if name in manifest.rules:
                         rules[name] = manifest.rules[name]
-    new = Manifest(library=library, tier=tier, rules=rules)
+    new = Manifest(library=library, tier=tier, rules=rules, revision=revision)
     return Plan(actions=tuple(actions), current=manifest, manifest=new)
 
 

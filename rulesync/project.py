@@ -41,7 +41,9 @@ class Project:
 
     @property
     def library_id(self) -> str:
-        """The library's label and a digest of the desired rule set (for the commit trailer)."""
+        """The library's label and its revision, or a digest of the desired rule set."""
+        if self.library.revision:
+            return f"{self.library.label} {self.library.revision}"
         listing = "".join(f"{n} {r.sha256}\n" for n, r in sorted(self.desired.items()))
         return f"{self.library.label} sha256:{sha256_hex(listing.encode())[:12]}"
 
@@ -53,6 +55,7 @@ class Project:
             self.disk,
             library=self.library.label,
             tier=self.tier,
+            revision=self.library.revision,
             force=force,
         )
 
@@ -67,12 +70,38 @@ def check_rules_dir(root: Path) -> Path:
     return root / RULES_DIR
 
 
-def choose_library(marker: Marker, config: Config) -> Library:
+@dataclass(frozen=True)
+class Fetching:
+    """How to treat a library served from git: move to the newest revision (`update`), or
+    serve exactly the revision a manifest recorded (`pinned`)."""
+
+    update: bool = False
+    accept_rewrite: bool = False
+    pinned: str | None = None
+
+
+def choose_library(marker: Marker, config: Config, fetching: Fetching | None = None) -> Library:
     """The marker's library, or the user's default; a marker may only name a folder inside
-    the project or one the user's config trusts."""
+    the project, or a folder or repository the user's config trusts."""
     spec = marker.library or config.library
     if spec == "default":
         return load_library(bundled_root(), "default")
+    from rulesync.remote import is_url
+
+    if is_url(spec):
+        from rulesync.remote import library_folder, parse_spec
+
+        remote = parse_spec(spec)
+        if marker.library and not config.trusts_url(remote.url):
+            raise UnsafePath(
+                f"{marker.path}: library `{spec}` is a repository the user's config does not "
+                "trust; list its URL under `libraries:` in the rulesync config"
+            )
+        how = fetching or Fetching()
+        folder, revision = library_folder(
+            remote, update=how.update, pinned=how.pinned, accept_rewrite=how.accept_rewrite
+        )
+        return load_library(folder, remote.label, revision)
     if marker.library:
         path = Path(os.path.expanduser(spec))
         path = path if path.is_absolute() else marker.root / path
@@ -144,14 +173,22 @@ def read_disk(rules_dir: Path, names: set[str]) -> dict[str, str]:
     return found
 
 
-def load_project(root: Path, config: Config) -> Project:
-    """Read marker, library, manifest and disk for the project at `root`."""
+def load_project(
+    root: Path, config: Config, fetching: Fetching | None = None, *, pin: bool = False
+) -> Project:
+    """Read marker, library, manifest and disk for the project at `root`.
+
+    With `pin`, a library served from git is read at the revision the manifest recorded
+    (how `rulesync check` stays reproducible in CI).
+    """
     marker = load_marker(root)
-    library = choose_library(marker, config)
-    tier, reasons = choose_tier(marker, library)
-    desired = desired_rules(marker, library, tier)
     rules_dir = check_rules_dir(root)
     current = manifest_mod.load(rules_dir)
+    if pin and current.revision and current.library == (marker.library or config.library):
+        fetching = Fetching(pinned=current.revision)
+    library = choose_library(marker, config, fetching)
+    tier, reasons = choose_tier(marker, library)
+    desired = desired_rules(marker, library, tier)
     disk = read_disk(rules_dir, set(desired) | current.names)
     return Project(
         root=root,

@@ -17,7 +17,7 @@ from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import RULES_DIR, Project, check_rules_dir, load_project
+from rulesync.project import RULES_DIR, Fetching, Project, check_rules_dir, load_project
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
 
@@ -114,6 +114,7 @@ def sync(
     no_commit: bool = False,
     lock_timeout: float | None = None,
     durable: bool = True,
+    fetching: Fetching | None = None,
 ) -> SyncResult:
     """Bring the project at `root` to its desired rules and commit the change.
 
@@ -126,7 +127,7 @@ def sync(
     git = find_git(root)
     timeout = config.lock_timeout if lock_timeout is None else lock_timeout
     with exclusive(lock_path(root, git), timeout=timeout, what=str(root)):
-        project = load_project(root, config)
+        project = load_project(root, config, fetching)
         plan = project.plan(force=force)
         note = _commit_note(project, no_commit)
         flag = git.git_dir / UNCOMMITTED_FLAG if git is not None and not note else None
@@ -157,9 +158,14 @@ def sync(
     return result
 
 
-def inspect(root: Path, config: Config, *, force: bool = False) -> tuple[Project, Plan]:
-    """Load a project and plan without writing anything (check, diff, status, --dry-run)."""
-    project = load_project(root, config)
+def inspect(
+    root: Path, config: Config, *, force: bool = False, pin: bool = False
+) -> tuple[Project, Plan]:
+    """Load a project and plan without writing anything (check, diff, status, --dry-run).
+
+    `pin` reads a git-served library at the manifest's recorded revision (`check`).
+    """
+    project = load_project(root, config, pin=pin)
     return project, project.plan(force=force)
 
 

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rulesync.commands._common import config, project_root
+from rulesync.project import Fetching
 from rulesync.report import conflict_hint, emit_json, plan_doc, plan_lines, summary
 from rulesync.sync import SyncResult, inspect, sync
 
@@ -46,7 +47,8 @@ def run(args: argparse.Namespace) -> int:
             for line in plan_lines(plan, RULES):
                 print(line)
         return 1 if plan.conflicts else 0
-    result = sync(root, cfg, force=args.force, no_commit=args.no_commit)
+    fetching = Fetching(update=args.update, accept_rewrite=args.accept_rewrite)
+    result = sync(root, cfg, force=args.force, no_commit=args.no_commit, fetching=fetching)
     if args.json:
         emit_json(
             {

@@ -10,7 +10,7 @@ from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
-    project, plan = inspect(project_root(), config())
+    project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
         emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
     elif plan.in_sync:

@@ -21,6 +21,11 @@ def run(args: argparse.Namespace) -> int:
     if project.git is not None:
         entries = rulesync_log(project.git.top, cfg.commit_author[1], limit=1)
         last = entries[0] if entries else None
+    newest = None
+    if project.library.revision:
+        from rulesync.remote import newest_fetched, parse_spec
+
+        newest = newest_fetched(parse_spec(project.library.label))
     pid = running_pid()
     record = read_status().get(os.path.abspath(root), {}) if pid else {}
     doc: dict[str, Any] = {
@@ -28,6 +33,8 @@ def run(args: argparse.Namespace) -> int:
         "phase": project.marker.phase,
         "tier": project.tier,
         "library": project.library.label,
+        "library_revision": project.library.revision,
+        "library_newest": newest,
         "managed": sorted(plan.current.rules),
         "drift": not plan.in_sync,
         "conflicts": [a.name for a in plan.conflicts],
@@ -44,6 +51,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"project:  {root}")
     print(f"phase:    {project.marker.phase} → tier {tier}")
     print(f"library:  {project.library.label}")
+    if project.library.revision:
+        recorded = plan.current.revision or "none yet"
+        line = f"revision: serving {project.library.revision[:12]}, recorded {recorded[:12]}"
+        if newest and newest != project.library.revision:
+            line += f"; newer fetched: {newest[:12]} (`rulesync apply --update`)"
+        print(line)
     print(f"managed:  {len(plan.current.rules)} rule(s) in .cursor/rules")
     if plan.in_sync:
         print("drift:    none")

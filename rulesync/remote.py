@@ -1,0 +1,281 @@
+"""Libraries served from a git repository: a cached mirror, fetched, and one exact revision
+materialised per commit.
+
+The library repository is never checked out: its tree is read blob by blob through git's
+object database, so nothing from it runs — no hooks, no submodules, no LFS or other filters.
+A revision's folder appears by one rename once it is complete, so a fetch or a read that fails
+half-way never leaves a broken library behind; the last good revision keeps serving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from rulesync.errors import InvalidInput, RulesyncError
+from rulesync.fsutil import atomic_write
+
+_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
+URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
+TIERS_FILE = "tiers.yaml"
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+class FetchError(RulesyncError):
+    """The library repository could not be fetched (offline, unreachable, no such ref)."""
+
+    exit_code = 2
+
+
+class Rewritten(RulesyncError):
+    """The followed branch was force-pushed: its new tip does not descend from the served one."""
+
+    exit_code = 1
+
+
+def is_url(spec: str) -> bool:
+    """True when a library setting names a git repository rather than a folder."""
+    return spec.startswith(URL_PREFIXES) or bool(_SCP_LIKE.match(spec))
+
+
+@dataclass(frozen=True)
+class RemoteSpec:
+    """A library URL and the ref it follows (None: the repository's default branch)."""
+
+    url: str
+    ref: str | None
+
+    @property
+    def label(self) -> str:
+        return f"{self.url}#{self.ref}" if self.ref else self.url
+
+
+def parse_spec(spec: str) -> RemoteSpec:
+    """`URL` or `URL#ref` (a branch, a tag or a commit)."""
+    url, sep, ref = spec.partition("#")
+    if sep and not ref:
+        raise InvalidInput(f"library `{spec}`: nothing after `#`; name a branch, tag or commit")
+    if ref.startswith("-") or any(c.isspace() for c in ref) or ".." in ref:
+        raise InvalidInput(f"library `{spec}`: `{ref}` is not a valid ref name")
+    return RemoteSpec(url, ref or None)
+
+
+def cache_root() -> Path:
+    """user_cache_dir("rulesync")/libraries."""
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("rulesync")) / "libraries"
+
+
+@dataclass(frozen=True)
+class Cache:
+    """The cache of one library URL: a bare mirror, revision folders and what is served."""
+
+    spec: RemoteSpec
+
+    @property
+    def folder(self) -> Path:
+        return cache_root() / hashlib.sha256(self.spec.url.encode()).hexdigest()[:16]
+
+    @property
+    def mirror(self) -> Path:
+        return self.folder / "mirror.git"
+
+    def tree(self, revision: str) -> Path:
+        return self.folder / "trees" / revision
+
+    @property
+    def state_file(self) -> Path:
+        return self.folder / "served.json"
+
+    def served(self) -> str | None:
+        """The revision currently served for this spec's ref (None before the first fetch)."""
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        revision = state.get(self.spec.ref or "HEAD") if isinstance(state, dict) else None
+        if isinstance(revision, str) and _SHA.match(revision) and self.tree(revision).is_dir():
+            return revision
+        return None
+
+    def set_served(self, revision: str) -> None:
+        try:
+            state = json.loads(self.state_file.read_text(encoding="utf-8"))
+            state = state if isinstance(state, dict) else {}
+        except (OSError, ValueError):
+            state = {}
+        state[self.spec.ref or "HEAD"] = revision
+        state["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        atomic_write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
+
+
+def _git(cwd: Path, *args: str) -> str:
+    from rulesync.git import run_git
+
+    # Nothing configured for the user may run here either: no hooks, no credential prompt.
+    return run_git(
+        cwd,
+        "-c",
+        "core.hooksPath=" + os.devnull,
+        "-c",
+        "core.askPass=",
+        *args,
+        env={"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"},
+    )
+
+
+def fetch(cache: Cache) -> None:
+    """Fetch every branch, tag and the default branch of the library repository."""
+    from rulesync.git import GitError
+
+    cache.folder.mkdir(parents=True, exist_ok=True)
+    if not (cache.mirror / "HEAD").exists():
+        tmp = cache.folder / f"mirror.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        _git(tmp, "init", "--quiet", "--bare")
+        os.replace(tmp, cache.mirror)
+    try:
+        _git(
+            cache.mirror,
+            "fetch",
+            "--quiet",
+            "--no-tags",
+            "--no-recurse-submodules",
+            "--prune",
+            "--force",
+            cache.spec.url,
+            "+refs/heads/*:refs/heads/*",
+            "+refs/tags/*:refs/tags/*",
+            "+HEAD:refs/rulesync/default",
+        )
+    except GitError as exc:
+        raise FetchError(f"library {cache.spec.url}: fetch failed: {exc}") from None
+
+
+def resolve(cache: Cache) -> str:
+    """The commit the spec's ref names in the mirror."""
+    from rulesync.git import GitError
+
+    ref = cache.spec.ref
+    candidates = (
+        [f"refs/heads/{ref}", f"refs/tags/{ref}", ref] if ref else ["refs/rulesync/default"]
+    )
+    for candidate in candidates:
+        try:
+            return _git(cache.mirror, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+        except GitError:
+            continue
+    raise FetchError(
+        f"library {cache.spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
+    )
+
+
+def is_fast_forward(cache: Cache, old: str, new: str) -> bool:
+    """True when `new` descends from `old` (the branch was not rewritten)."""
+    from rulesync.git import GitError
+
+    try:
+        _git(cache.mirror, "merge-base", "--is-ancestor", old, new)
+    except GitError:
+        return False
+    return True
+
+
+def materialise(cache: Cache, revision: str) -> Path:
+    """The library folder for one revision, written from git's objects (no checkout)."""
+    target = cache.tree(revision)
+    if target.is_dir():
+        return target
+    from rulesync.git import open_repo
+
+    tmp = target.with_name(f".{revision}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        with open_repo(cache.mirror) as repo:
+            from git.objects import Blob
+
+            for item in repo.commit(revision).tree.traverse():
+                if not isinstance(item, Blob) or item.mode & 0o170000 != 0o100000:
+                    continue  # symlinks and submodules are never followed
+                parts = str(item.path).split("/")
+                if any(p in ("", ".", "..") for p in parts):
+                    continue
+                path = tmp.joinpath(*parts)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_bytes(item.data_stream.read())
+        if not (tmp / TIERS_FILE).is_file():
+            raise InvalidInput(
+                f"library {cache.spec.label}: revision {revision[:12]} has no {TIERS_FILE} "
+                "at its top; it is not a rules library"
+            )
+        os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+def library_folder(
+    spec: RemoteSpec,
+    *,
+    update: bool = False,
+    pinned: str | None = None,
+    accept_rewrite: bool = False,
+) -> tuple[Path, str]:
+    """The folder and revision to serve for `spec`.
+
+    `pinned` (a manifest's recorded revision) is served exactly, fetching only if needed.
+    Otherwise the served revision is kept until `update`, which fetches and moves to the ref's
+    new tip — refusing a rewritten (force-pushed) branch unless `accept_rewrite`.
+    """
+    cache = Cache(spec)
+    if pinned:
+        if not cache.tree(pinned).is_dir():
+            if not (cache.mirror / "HEAD").exists() or not _has_commit(cache, pinned):
+                fetch(cache)
+            if not _has_commit(cache, pinned):
+                raise FetchError(f"library {spec.label}: revision {pinned[:12]} is not there")
+        return materialise(cache, pinned), pinned
+    served = cache.served()
+    if served and not update:
+        return cache.tree(served), served
+    fetch(cache)
+    tip = resolve(cache)
+    if served and tip != served and not accept_rewrite and not is_fast_forward(cache, served, tip):
+        raise Rewritten(
+            f"library {spec.label}: the branch was rewritten (force-pushed): {tip[:7]} does not "
+            f"descend from {served[:7]}; still serving {served[:7]}. Accept it with "
+            "`rulesync apply --update --accept-rewrite`"
+        )
+    folder = materialise(cache, tip)
+    cache.set_served(tip)
+    return folder, tip
+
+
+def newest_fetched(spec: RemoteSpec) -> str | None:
+    """The ref's tip in the mirror as last fetched (None when never fetched)."""
+    cache = Cache(spec)
+    if not (cache.mirror / "HEAD").exists():
+        return None
+    try:
+        return resolve(cache)
+    except FetchError:
+        return None
+
+
+def _has_commit(cache: Cache, revision: str) -> bool:
+    from rulesync.git import GitError
+
+    try:
+        _git(cache.mirror, "cat-file", "-e", f"{revision}^{{commit}}")
+    except GitError:
+        return False
+    return True
