@@ -1,11 +1,110 @@
-"""`rulesync service`."""
+"""`rulesync service install | uninstall | status [--dry-run]`: the systemd user unit or
+launchd agent that runs `rulesync daemon`."""
 
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 
-from rulesync.errors import RulesyncError
+from rulesync import service
+from rulesync.errors import EXIT_DRIFT, EXIT_OK
+
+NAMES = {"systemd": "systemd user manager", "launchd": "launchd (gui domain)", None: "none"}
+
+
+def _no_manager(manager: service.Manager) -> int:
+    print(
+        f"rulesync: no user service manager is reachable here: {manager.unreachable}",
+        file=sys.stderr,
+    )
+    lines = [
+        "This is usual in containers, CI and SSH sessions without a login session; "
+        "nothing was installed.",
+    ]
+    if manager.kind == "systemd":
+        lines.append(
+            "On a machine with systemd, `loginctl enable-linger $USER` (once) gives you a user "
+            "manager that runs without a login."
+        )
+    lines += service.manual_hint()
+    print("\n".join(lines), file=sys.stderr)
+    return EXIT_DRIFT
+
+
+def _install(manager: service.Manager, dry_run: bool) -> int:
+    if dry_run:
+        plan = service.plan_install(manager)
+        state = "unchanged" if not plan.changed else ("changed" if plan.existed else "new")
+        print(f"would write {plan.path} ({state}):")
+        for line in plan.text.splitlines():
+            print(f"    {line}".rstrip())
+        print("would run:")
+        for cmd in plan.commands:
+            print(f"    {shlex.join(cmd)}")
+        if not manager.reachable:
+            print(
+                f"note: no user service manager is reachable here ({manager.unreachable}), "
+                "so `rulesync service install` would stop there and change nothing"
+            )
+        return EXIT_OK
+    if not manager.reachable:
+        return _no_manager(manager)
+    result = service.install(manager)
+    if not result.changed:
+        print(f"already installed and running: {result.path}; nothing changed")
+        return EXIT_OK
+    for action in result.actions:
+        print(action)
+    if manager.kind == "systemd":
+        print("logs: journalctl --user -u rulesync; status: rulesync service status")
+    else:
+        print("status: rulesync service status")
+    return EXIT_OK
+
+
+def _uninstall(manager: service.Manager, dry_run: bool) -> int:
+    result = service.uninstall(manager, dry_run=dry_run)
+    for action in result.actions:
+        print(action)
+    if result.changed and not dry_run:
+        print("left alone: the registry, the config, the logs and every project")
+    return EXIT_OK
+
+
+def _status(manager: service.Manager) -> int:
+    state = service.status(manager)
+    print(f"manager:  {NAMES[manager.kind]}", end="")
+    print(f" (not reachable: {manager.unreachable})" if not manager.reachable else "")
+    if state.manager.unit_path is not None:
+        if not state.installed:
+            installed = "not installed"
+        elif state.ours:
+            installed = "installed"
+        else:
+            installed = "present, but not written by rulesync"
+        print(f"unit:     {state.manager.unit_path} ({installed})")
+    if state.enabled is not None or state.active is not None:
+        print(f"enabled:  {state.enabled or '—'}; active: {state.active or '—'}")
+    if state.pid is None:
+        print("daemon:   not running")
+    elif state.pid == state.manager_pid:
+        print(f"daemon:   running (pid {state.pid}), under the service manager")
+    else:
+        print(f"daemon:   running (pid {state.pid}), started by hand")
+    return EXIT_OK
 
 
 def run(args: argparse.Namespace) -> int:
-    raise RulesyncError("rulesync service is not available yet")
+    """Install, remove or inspect the user service."""
+    manager = service.find_manager()
+    if args.action == "install":
+        if manager.kind is None and not args.dry_run:
+            return _no_manager(manager)
+        return _install(manager, args.dry_run)
+    if args.action == "uninstall":
+        if manager.kind is None:
+            print(f"nothing to remove: {manager.unreachable}")
+            return EXIT_OK
+        return _uninstall(manager, args.dry_run)
+    return _status(manager)

@@ -1,0 +1,364 @@
+"""`rulesync doctor`'s checks: git, identity, config, inotify limits, the service, the registry.
+
+Each check is a function returning `Check`s. The judging functions take plain data and are
+pure (tested with made-up limits and versions); the `read_*` functions gather that data.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from rulesync.config import Config, config_dir, load_config, log_dir
+from rulesync.errors import RulesyncError
+from rulesync.git import busy_reason, git_version
+from rulesync.marker import MARKER
+from rulesync.registry import load_projects, registry_path
+from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
+
+OK, WARN, FAIL = "OK", "WARN", "FAIL"
+MIN_GIT = (2, 25)
+# Per project the service watches the root, .cursor/rules and the git dir (libraries and the
+# registry's folder are shared). watchdog >= 7 puts every watch of one observer on a single
+# inotify instance, so the service needs one instance however many projects it serves.
+WATCHES_PER_PROJECT = 3
+INSTANCES_NEEDED = 1
+SHARED_WATCHES = 2  # the registry's folder and the default library
+INOTIFY = Path("/proc/sys/fs/inotify")
+
+
+@dataclass(frozen=True)
+class Check:
+    """One line of the doctor's report: what was checked, how it went, and the fix."""
+
+    name: str
+    level: str
+    message: str
+    fix: str = ""
+
+    def line(self) -> str:
+        """`LEVEL name: message  → fix: …` on one line."""
+        text = f"{self.level:<4} {self.name}: {self.message}"
+        return f"{text}  → fix: {self.fix}" if self.fix else text
+
+    def doc(self) -> dict[str, Any]:
+        """The check as plain data (for --json)."""
+        return asdict(self)
+
+
+# --- git ------------------------------------------------------------------------------------
+
+
+def parse_git_version(text: str) -> tuple[int, ...] | None:
+    """(2, 39, 5) from `git version 2.39.5` (or `2.39.5.windows.1`, `2.39.3 (Apple Git-146)`)."""
+    match = re.search(r"(\d+)\.(\d+)(?:\.(\d+))?", text)
+    return tuple(int(g) for g in match.groups() if g is not None) if match else None
+
+
+def check_git(version: str | None) -> Check:
+    """git must be on PATH; older than 2.25 is untested."""
+    if version is None:
+        return Check(
+            "git",
+            FAIL,
+            "git is not on PATH: rulesync cannot commit, and the service cannot run",
+            "install git (apt install git / dnf install git / xcode-select --install), "
+            "then run `rulesync service install` again so the unit's PATH finds it",
+        )
+    parsed = parse_git_version(version)
+    if parsed is None or parsed[:2] < MIN_GIT:
+        wanted = ".".join(map(str, MIN_GIT))
+        return Check(
+            "git",
+            WARN,
+            f"{version}: older than {wanted}, which rulesync is not tested with",
+            f"upgrade git to {wanted} or newer",
+        )
+    return Check("git", OK, version)
+
+
+def read_identity() -> tuple[str, str] | None:
+    """The global git identity (user.name, user.email), or None when either is unset."""
+    values = []
+    for key in ("user.name", "user.email"):
+        proc = subprocess.run(
+            ["git", "config", "--global", "--get", key],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        values.append(proc.stdout.strip())
+    return (values[0], values[1]) if all(values) else None
+
+
+def check_identity(identity: tuple[str, str] | None, author: tuple[str, str]) -> Check:
+    """rulesync's commits carry the user as committer; without an identity they carry rulesync."""
+    if identity is None:
+        return Check(
+            "identity",
+            WARN,
+            "no global git identity (user.name and user.email): rulesync's commits will name "
+            f"{author[0]} <{author[1]}> as committer too, and your own commits may fail",
+            'git config --global user.name "Your Name" && '
+            "git config --global user.email you@example.com",
+        )
+    return Check("identity", OK, f"{identity[0]} <{identity[1]}> (rulesync commits as author)")
+
+
+# --- config ---------------------------------------------------------------------------------
+
+
+def check_config() -> tuple[Check, Config | None]:
+    """config.yaml loads (or is absent: the defaults)."""
+    path = config_dir() / "config.yaml"
+    try:
+        config = load_config(path)
+    except (RulesyncError, OSError) as exc:
+        return Check("config", FAIL, str(exc), f"edit or remove {path}"), None
+    where = str(path) if path.exists() else f"defaults ({path} does not exist)"
+    return Check("config", OK, f"{where}; logs in {log_dir()}"), config
+
+
+# --- inotify --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InotifyLimits:
+    """The kernel's per-user limits and what this user's other programs already use."""
+
+    max_watches: int
+    max_instances: int
+    used_watches: int
+    used_instances: int
+
+
+def read_inotify(exclude_pid: int | None = None) -> InotifyLimits | None:
+    """Limits from /proc/sys, usage counted over this user's processes (None off Linux).
+
+    The running service's own usage (`exclude_pid`) is left out: it is part of what it needs.
+    """
+    try:
+        max_watches = int((INOTIFY / "max_user_watches").read_text())
+        max_instances = int((INOTIFY / "max_user_instances").read_text())
+    except (OSError, ValueError):
+        return None
+    watches = instances = 0
+    uid = os.getuid()
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit() or int(entry.name) == exclude_pid:
+            continue
+        try:
+            if entry.stat().st_uid != uid:
+                continue
+            fds = os.listdir(f"/proc/{entry.name}/fd")
+        except OSError:
+            continue  # gone, or not ours to read
+        for fd in fds:
+            try:
+                if os.readlink(f"/proc/{entry.name}/fd/{fd}") != "anon_inode:inotify":
+                    continue
+                with open(f"/proc/{entry.name}/fdinfo/{fd}", encoding="ascii") as info:
+                    watches += sum(1 for line in info if line.startswith("inotify wd:"))
+                instances += 1
+            except OSError:
+                continue
+    return InotifyLimits(max_watches, max_instances, watches, instances)
+
+
+def inotify_needed(projects: int) -> int:
+    """Watches the service needs at most for `projects` registered projects."""
+    return WATCHES_PER_PROJECT * projects + SHARED_WATCHES
+
+
+def _suggest(current: int, needed: int, floor: int) -> int:
+    value = floor
+    while value < current + 2 * needed:
+        value *= 2
+    return value
+
+
+def check_inotify(limits: InotifyLimits | None, projects: int, platform: str) -> Check:
+    """Enough inotify watches left for every registered project, and an instance to spare."""
+    if limits is None:
+        if platform.startswith("linux"):
+            return Check("inotify", WARN, "cannot read /proc/sys/fs/inotify; limits unknown")
+        return Check("inotify", OK, f"not used on {platform} (the service uses its own watcher)")
+    needed = inotify_needed(projects)
+    free_watches = limits.max_watches - limits.used_watches
+    free_instances = limits.max_instances - limits.used_instances
+    message = (
+        f"watches {limits.used_watches:,} of {limits.max_watches:,} in use, instances "
+        f"{limits.used_instances} of {limits.max_instances}; the service needs up to {needed} "
+        f"watches for {projects} project(s) and {INSTANCES_NEEDED} instance"
+    )
+    if free_watches >= needed and free_instances >= INSTANCES_NEEDED:
+        return Check("inotify", OK, message)
+    watches = _suggest(limits.used_watches, needed, 524288)
+    instances = _suggest(limits.used_instances, INSTANCES_NEEDED, 1024)
+    settings = f"fs.inotify.max_user_watches={watches} fs.inotify.max_user_instances={instances}"
+    return Check(
+        "inotify",
+        WARN,
+        message + " (short: those projects fall back to slower polling)",
+        f"sudo sysctl -w {settings} && printf '%s\\n' {settings} | "
+        "sudo tee /etc/sysctl.d/60-rulesync.conf  (the second part keeps it after a reboot)",
+    )
+
+
+# --- the service ----------------------------------------------------------------------------
+
+
+def check_service(state: ServiceStatus, projects: int) -> Check:
+    """The service installed and running (or, without a service manager, started by hand)."""
+    manager: Manager = state.manager
+    launchd = manager.kind == "launchd"
+    logs = f"{log_dir()}/launchd.err.log" if launchd else "journalctl --user -u rulesync -n 50"
+    restart = (
+        f"launchctl kickstart -k gui/{os.getuid()}/{LABEL}"
+        if launchd
+        else f"systemctl --user restart {UNIT_NAME}"
+    )
+    if state.pid is not None and state.pid == state.manager_pid:
+        return Check("service", OK, f"running (pid {state.pid}) under the service manager")
+    if state.pid is not None:
+        if manager.reachable and not state.installed:
+            return Check(
+                "service",
+                WARN,
+                f"running (pid {state.pid}), started by hand: it stops at logout or reboot",
+                f"kill {state.pid} && rulesync service install",
+            )
+        return Check("service", OK, f"running (pid {state.pid}), started by hand")
+    if state.installed and state.ours:
+        return Check(
+            "service",
+            FAIL,
+            f"installed ({state.manager.unit_path}) but not running: registered projects are "
+            "not being synced",
+            f"read why in `{logs}`, then `{restart}`",
+        )
+    if not manager.reachable:
+        return Check(
+            "service",
+            WARN,
+            f"not running, and no user service manager is reachable ({manager.unreachable})",
+            "run it yourself: `nohup rulesync daemon >/dev/null 2>&1 &`",
+        )
+    what = f"{projects} registered project(s) are" if projects else "nothing is"
+    return Check(
+        "service",
+        WARN,
+        f"not installed: {what} synced until you run `rulesync apply`",
+        "rulesync service install",
+    )
+
+
+# --- the registry ---------------------------------------------------------------------------
+
+
+def check_registry(config: Config | None) -> tuple[list[Check], int]:
+    """Every registered folder exists, holds a marker that loads, and is not stuck."""
+    from rulesync.sync import inspect
+
+    path = registry_path()
+    try:
+        projects = load_projects(path)
+    except (RulesyncError, OSError) as exc:
+        return [Check("registry", FAIL, str(exc), f"edit or remove {path}")], 0
+    checks: list[Check] = []
+    for folder in projects:
+        remove = f"rulesync projects remove {_arg(folder)}"
+        if not folder.is_dir():
+            checks.append(Check("project", WARN, f"{folder}: folder no longer exists", remove))
+            continue
+        if not os.path.lexists(folder / MARKER):
+            checks.append(
+                Check(
+                    "project",
+                    WARN,
+                    f"{folder}: no {MARKER} (the service skips it)",
+                    f"rulesync init {_arg(folder)}  (or {remove})",
+                )
+            )
+            continue
+        if config is None:
+            continue  # its marker cannot be judged without the config (already a FAIL)
+        try:
+            project, plan = inspect(folder, config)
+        except (RulesyncError, OSError) as exc:
+            checks.append(
+                Check(
+                    "marker",
+                    FAIL,
+                    str(exc),
+                    f"edit {folder / MARKER}, then `rulesync -C {_arg(folder)} status`",
+                )
+            )
+            continue
+        busy = (
+            busy_reason(project.git) if project.git is not None and project.marker.commit else None
+        )
+        if busy:
+            checks.append(
+                Check(
+                    "project",
+                    WARN,
+                    f"{folder}: sync deferred: {busy}",
+                    f"finish it in {folder}; the service syncs by itself once it is done",
+                )
+            )
+        if plan.conflicts:
+            names = ", ".join(a.name for a in plan.conflicts)
+            checks.append(
+                Check(
+                    "project",
+                    WARN,
+                    f"{folder}: {len(plan.conflicts)} conflict(s) left alone: {names}",
+                    f"`rulesync -C {_arg(folder)} diff`, then keep yours with `exclude:` or "
+                    f"`rulesync -C {_arg(folder)} apply --force` (saves your version first)",
+                )
+            )
+    if not checks:
+        note = "" if projects else " (`rulesync init` in a project registers it)"
+        checks.append(
+            Check("registry", OK, f"{len(projects)} project(s) in {path}, every marker loads{note}")
+        )
+    return checks, len(projects)
+
+
+def _arg(path: Path) -> str:
+    return shlex.quote(str(path))
+
+
+# --- all of them ----------------------------------------------------------------------------
+
+
+def run_checks() -> list[Check]:
+    """Every check, in the order the report prints them."""
+    from rulesync import service
+
+    config_check, config = check_config()
+    checks = [check_git(git_version())]
+    if checks[0].level == FAIL:
+        checks.append(Check("identity", WARN, "not checked: git is not on PATH"))
+    else:
+        author = config.commit_author if config else Config.commit_author
+        checks.append(check_identity(read_identity(), author))
+    checks.append(config_check)
+    registry_checks, projects = check_registry(config)
+    state = service.status(service.find_manager())
+    checks.append(check_inotify(read_inotify(state.pid), projects, sys.platform))
+    checks.append(check_service(state, projects))
+    checks += registry_checks
+    return checks
+
+
+def summary(checks: list[Check]) -> dict[str, int]:
+    """How many checks ended at each level."""
+    return {level: sum(1 for c in checks if c.level == level) for level in (OK, WARN, FAIL)}
