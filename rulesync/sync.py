@@ -11,11 +11,11 @@ from pathlib import Path
 from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
-from rulesync.errors import InvalidInput
+from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.git import GitDirs, commit_paths, ensure_not_busy, show_head_file
 from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
-from rulesync.marker import MARKER
+from rulesync.marker import MARKER, parse_marker, read_marker_bytes
 from rulesync.plan import Kind, Plan
 from rulesync.project import RULES_DIR, Fetching, Project, check_rules_dir, load_project
 
@@ -77,6 +77,21 @@ def _rel(path: Path, top: Path) -> str:
     # symlinked to a folder inside the project).
     real = os.path.join(os.path.realpath(path.parent), path.name)
     return os.path.relpath(real, os.path.realpath(top)).replace(os.sep, "/")
+
+
+def _planned_marker(project: Project, data: bytes | None) -> bool:
+    """True when `data` is the marker this sync's plan was made from."""
+    try:
+        return data is not None and parse_marker(data, project.root) == project.marker
+    except RulesyncError:
+        return False
+
+
+def _marker_on_disk(root: Path) -> bytes | None:
+    try:
+        return read_marker_bytes(root)
+    except (RulesyncError, OSError):
+        return None
 
 
 def _commit(project: Project, plan: Plan, config: Config) -> str | None:
@@ -151,9 +166,20 @@ def sync(
                 durable=durable,
             )
             result.applied = True
-        if flag is not None:
-            result.commit = _commit(project, plan, config)
-            flag.unlink(missing_ok=True)
+        if flag is not None and git is not None:
+            # An editor may save the marker again while the rules are written, and git
+            # commits the marker as it is on disk. Commit only with the marker this plan came
+            # from, and keep the flag otherwise: the next sync (the save's own event) commits
+            # the rules with the marker they match.
+            recorded = False
+            if _planned_marker(project, _marker_on_disk(root)):
+                result.commit = _commit(project, plan, config)
+                marker_rel = _rel(root / MARKER, git.top)
+                recorded = _planned_marker(project, show_head_file(git.top, marker_rel))
+            if recorded:
+                flag.unlink(missing_ok=True)
+            else:
+                result.commit_note = "the marker changed meanwhile; the next sync commits it"
     result.seconds = time.perf_counter() - started
     return result
 

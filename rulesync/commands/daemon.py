@@ -1,11 +1,12 @@
-"""`rulesync daemon`."""
+"""`rulesync daemon`: the service in the foreground (what the systemd or launchd unit runs)."""
 
 from __future__ import annotations
 
 import argparse
 
-from rulesync.errors import RulesyncError
-
 
 def run(args: argparse.Namespace) -> int:
-    raise RulesyncError("rulesync daemon is not available yet")
+    # Imported here: watchdog and structlog load only for the service.
+    from rulesync.daemon import run_daemon
+
+    return run_daemon(verbose=args.verbose)

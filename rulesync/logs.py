@@ -1,0 +1,119 @@
+"""Logging, configured once at the edge: structlog over the stdlib `logging` handlers.
+
+JSON lines go to a rotated file in the platformdirs log folder (what tools and tests read);
+readable lines go to stderr, coloured when stderr is a terminal, logfmt key=value otherwise (what
+journald or a redirected file keeps). Everything else calls
+`get_logger().info("sync.applied", project=..., added=3)`.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from rulesync.config import log_dir
+
+LOG_FILE = "rulesync.log"
+MAX_BYTES = 5 * 1024 * 1024
+BACKUPS = 3
+LOGGER = "rulesync"
+
+
+def log_path() -> Path:
+    """The JSON log file the service writes (moves with XDG_STATE_HOME / the log dir)."""
+    return log_dir() / LOG_FILE
+
+
+def _shared_processors() -> list[Any]:
+    return [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+
+
+def configure(
+    level: str = "info",
+    *,
+    log_file: Path | None = None,
+    console: bool = True,
+) -> None:
+    """Send rulesync's events to `log_file` (JSON lines, rotated) and, with `console`, stderr.
+
+    Safe to call again (SIGHUP, tests): the handlers are replaced, never added twice.
+    """
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        numeric = logging.INFO
+    shared = _shared_processors()
+    logger = logging.getLogger(LOGGER)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logger.setLevel(numeric)
+    logger.propagate = False
+
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        to_file = logging.handlers.RotatingFileHandler(
+            log_file, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+        )
+        to_file.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    structlog.processors.format_exc_info,
+                    structlog.processors.JSONRenderer(sort_keys=True),
+                ],
+            )
+        )
+        logger.addHandler(to_file)
+
+    if console:
+        tty = sys.stderr.isatty()
+        renderer: Any = (
+            structlog.dev.ConsoleRenderer(colors=True)
+            if tty
+            else structlog.processors.LogfmtRenderer(
+                key_order=["timestamp", "level", "event"], drop_missing=True, bool_as_flag=False
+            )
+        )
+        to_console = logging.StreamHandler(sys.stderr)
+        to_console.setFormatter(
+            structlog.stdlib.ProcessorFormatter(
+                foreign_pre_chain=shared,
+                processors=[
+                    structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                    *([] if tty else [structlog.processors.format_exc_info]),
+                    renderer,
+                ],
+            )
+        )
+        logger.addHandler(to_console)
+
+    structlog.configure(
+        processors=[
+            structlog.stdlib.filter_by_level,
+            *shared,
+            structlog.stdlib.ProcessorFormatter.wrap_for_formatter,
+        ],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=False,
+    )
+
+
+def configure_cli(verbosity: int) -> None:
+    """Console-only logging for a command run with `-v` (debug with `-vv`)."""
+    configure("debug" if verbosity > 1 else "info", console=True)
+
+
+def get_logger(**context: Any) -> Any:
+    """A structlog logger for rulesync's events, bound to `context`."""
+    return structlog.get_logger(LOGGER).bind(**context)
