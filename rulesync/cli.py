@@ -133,6 +133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.command:
         parser.print_help(sys.stderr)
         return EXIT_INVALID
+    if args.verbose and args.command != "daemon":
+        from rulesync.logs import configure_cli
+
+        configure_cli(args.verbose)
     try:
         if args.chdir:
             try:

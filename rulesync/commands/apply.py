@@ -49,6 +49,17 @@ def run(args: argparse.Namespace) -> int:
         return 1 if plan.conflicts else 0
     fetching = Fetching(update=args.update, accept_rewrite=args.accept_rewrite)
     result = sync(root, cfg, force=args.force, no_commit=args.no_commit, fetching=fetching)
+    if args.verbose:
+        from rulesync.logs import get_logger
+
+        get_logger(project=str(root)).info(
+            "sync.applied" if result.applied else "sync.noop",
+            phase=result.phase,
+            tier=result.tier,
+            **result.plan.counts(),
+            commit=result.commit,
+            duration_ms=round(result.seconds * 1000, 1),
+        )
     if args.json:
         emit_json(
             {
