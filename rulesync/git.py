@@ -19,6 +19,7 @@ from rulesync.errors import Deferred, RulesyncError
 if TYPE_CHECKING:
     from git import Repo
     from git.cmd import Git
+    from git.exc import GitCommandError
 
 NO_HOOKS = "core.hooksPath=" + os.devnull
 
@@ -116,11 +117,25 @@ def _run(
     except GitCommandError as exc:
         if not check:
             return ""
-        detail = (exc.stderr or "").strip().splitlines()
         where = runner.working_dir
-        raise GitError(
-            f"{where}: git {args[0]} failed: {detail[-1] if detail else exc.status}"
-        ) from None
+        raise GitError(f"{where}: git {_command(args)} failed: {_cause(exc)}") from None
+
+
+def _command(args: Sequence[str]) -> str:
+    """The git subcommand among `args` (after any `-c name=value` options)."""
+    rest = list(args)
+    while len(rest) > 2 and rest[0] == "-c":
+        rest = rest[2:]
+    return rest[0] if rest else "?"
+
+
+def _cause(exc: GitCommandError) -> str:
+    """git's own reason: its `fatal:` or `error:` line (which names a lock file), not the
+    advice that follows it."""
+    text = (exc.stderr or "").strip().removeprefix("stderr: '").removesuffix("'")
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    causes = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (causes or lines or [f"exit status {exc.status}"])[0]
 
 
 def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:

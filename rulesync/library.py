@@ -126,7 +126,7 @@ class Library:
             if not entry.endswith(".mdc"):
                 continue
             if not valid_rule_name(entry):
-                raise UnsafePath(f"{folder / entry!r}: not a plain rule file name; rename it")
+                raise UnsafePath(f"{folder}: {entry!r} is not a plain rule file name; rename it")
             names.append(entry)
         return names
 

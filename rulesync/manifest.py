@@ -81,7 +81,9 @@ def parse(data: bytes, path: Path) -> Manifest:
     """Parse manifest bytes, refusing anything but plain rule names and sha256 digests."""
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (ValueError, RecursionError):
+        # ValueError: not UTF-8, not JSON, or an integer too long to convert; RecursionError:
+        # arrays nested thousands deep. A hostile manifest gets the same clear error.
         raise InvalidInput(f"{path}: manifest is not valid JSON; {_REPAIR}") from None
     if not isinstance(doc, dict) or doc.get("version") != 1:
         raise InvalidInput(f"{path}: manifest has an unknown format; {_REPAIR}")

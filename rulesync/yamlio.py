@@ -46,6 +46,15 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> dict[str
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
+        except yaml.YAMLError:
+            raise
+        except Exception as exc:
+            # PyYAML's constructors reject tagged values such as `!!int abc`, `!!bool maybe`
+            # or `!!timestamp 2001-02-30` with plain ValueError, KeyError, IndexError…
+            detail = (str(exc).splitlines() or [type(exc).__name__])[0][:120]
+            raise InvalidInput(
+                f"{path}: {what} has a value YAML cannot convert ({detail}); write it plainly"
+            ) from None
         finally:
             loader.dispose()
     except yaml.YAMLError as exc:
