@@ -7,6 +7,7 @@ one line, never with a traceback.
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from pathlib import Path
@@ -41,7 +42,11 @@ HEALED = "commits holding a marker saved during their own commit, healed by the 
 
 
 def set_phase(repo: Path, phase: str) -> None:
-    (repo / MARKER).write_text(f"phase: {phase}\n")
+    # Saved by rename, as editors do: a truncate-then-write save can be read half-way by an
+    # apply that starts in between, which then (rightly) exits 2 on the empty marker.
+    tmp = repo / f".{MARKER}.tmp"
+    tmp.write_text(f"phase: {phase}\n")
+    os.replace(tmp, repo / MARKER)
 
 
 def current_phase(repo: Path) -> str:
