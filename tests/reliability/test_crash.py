@@ -211,7 +211,10 @@ def crash_trial(
     if stale:
         # git itself was killed holding a lock. rulesync names it and never deletes it; the
         # user removes it as git's own message says, and the next sync converges.
-        problems += error_line_problems(recovery.stderr, stale[0].name)
+        # git may leave several (index.lock and HEAD.lock); the error names the first it meets.
+        problems += error_line_problems(recovery.stderr)
+        if not any(lock.name in recovery.stderr for lock in stale):
+            problems.append(f"the error names none of {[x.name for x in stale]}")
         for lock in stale:
             log.count(f"stale {lock.name} left by the killed git, removed by the user")
             lock.unlink()
