@@ -7,8 +7,10 @@ accumulates `git cat-file` children.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Iterator, Sequence
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -76,6 +78,16 @@ def busy_reason(dirs: GitDirs) -> str | None:
         return "HEAD cannot be read"
     if not head.startswith("ref:"):
         return "HEAD is detached (check out a branch)"
+    common = dirs.git_dir
+    with contextlib.suppress(OSError):
+        pointer = (dirs.git_dir / "commondir").read_text(encoding="utf-8").strip()
+        common = dirs.git_dir / pointer
+    for lock in (dirs.git_dir / "HEAD.lock", common / f"{head[4:].strip()}.lock"):
+        if os.path.lexists(lock):
+            return (
+                f"{lock} exists: git is moving the branch, or a killed git left it "
+                "(remove it if no git runs; rulesync never deletes it)"
+            )
     return None
 
 
@@ -217,6 +229,78 @@ def commit_paths(
             env=env,
         )
         return _run(repo, "rev-parse", "HEAD").strip()
+
+
+def commit_snapshot(
+    top: Path,
+    files: Mapping[str, bytes | None],
+    message: str,
+    *,
+    author: tuple[str, str],
+) -> str | None:
+    """Commit exactly these bytes at these paths (None: delete) on top of HEAD; return the sha.
+
+    Built with git's plumbing in a private index, so the commit holds what rulesync planned
+    even if an editor saves the marker again meanwhile, and nothing else: the user's staged
+    changes stay staged and out of it. No hook runs. HEAD moves only if nobody moved it
+    meanwhile. Returns None when the files already match HEAD.
+    """
+    with open_repo(top) as repo:
+        git_dir = Path(repo.git_dir)
+        # The caller holds the project's lock, so any other such folder is a killed run's.
+        for stale in git_dir.glob("rulesync-commit-*"):
+            shutil.rmtree(stale, ignore_errors=True)
+        work = git_dir / f"rulesync-commit-{os.getpid()}"
+        work.mkdir()
+        try:
+            return _commit_snapshot(repo, work, files, message, author)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+def _commit_snapshot(
+    repo: Repo,
+    work: Path,
+    files: Mapping[str, bytes | None],
+    message: str,
+    author: tuple[str, str],
+) -> str | None:
+    written = sorted(p for p, data in files.items() if data is not None)
+    removed = sorted(p for p, data in files.items() if data is None)
+    blobs: list[str] = []
+    if written:
+        for number, path in enumerate(written):
+            (work / str(number)).write_bytes(files[path] or b"")
+        staged = [str(work / str(n)) for n in range(len(written))]
+        blobs = _run(repo, "hash-object", "-w", "--no-filters", "--", *staged).split()
+    update = ["update-index", "--add"]
+    for path, blob in zip(written, blobs, strict=True):
+        update += ["--cacheinfo", f"100644,{blob},{path}"]
+    if removed:
+        update += ["--force-remove", "--", *removed]
+    head = _run(repo, "rev-parse", "-q", "--verify", "HEAD", check=False).strip()
+    private = {"GIT_INDEX_FILE": str(work / "index")}
+    _run(repo, "read-tree", *([head] if head else ["--empty"]), env=private)
+    _run(repo, *update, env=private)
+    tree = _run(repo, "write-tree", env=private).strip()
+    if head and tree == _run(repo, "rev-parse", f"{head}^{{tree}}").strip():
+        # Already committed, perhaps by a run killed before it updated the user's index.
+        _run(repo, *update)
+        return None
+    env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
+    if _identity(repo) is None:
+        env.update(GIT_COMMITTER_NAME=author[0], GIT_COMMITTER_EMAIL=author[1])
+    (work / "message").write_text(message, encoding="utf-8")
+    parents = ["-p", head] if head else []
+    commit = _run(
+        repo, "commit-tree", "--no-gpg-sign", tree, *parents, "-F", str(work / "message"), env=env
+    ).strip()
+    subject = message.splitlines()[0]
+    _run(repo, "update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * len(commit))
+    # The user's index learns the committed versions of exactly these paths, so `git status`
+    # shows them clean; every other entry (the user's staged work) is left as it was.
+    _run(repo, *update)
+    return commit
 
 
 @dataclass(frozen=True)

@@ -170,15 +170,19 @@ def bundled_root() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
+def _mapping(raw: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
+    """`raw` as a mapping with only `allowed` keys, or a clear error naming them."""
+    if not isinstance(raw, dict):
+        raise InvalidInput(f"{where} must be a mapping with {', '.join(allowed)}")
+    unknown = [k for k in raw if k not in allowed]
+    if unknown:
+        raise InvalidInput(f"{where}: unknown key `{unknown[0]}`; valid keys: {', '.join(allowed)}")
+    return raw
+
+
 def _criterion(raw: Any, path: Path, tier: str, index: int) -> Criterion:
     where = f"{path}: tier `{tier}` criterion {index + 1}"
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{where} must be a mapping with {', '.join(CRITERION_KEYS)}")
-    unknown = [k for k in raw if k not in CRITERION_KEYS]
-    if unknown:
-        raise InvalidInput(
-            f"{where}: unknown key `{unknown[0]}`; valid keys: {', '.join(CRITERION_KEYS)}"
-        )
+    raw = _mapping(raw, CRITERION_KEYS, where)
     metric = raw.get("metric")
     if not isinstance(metric, str) or not _METRIC_NAME.match(metric):
         raise InvalidInput(f"{where}: metric must be a snake_case name")
@@ -202,13 +206,7 @@ def _policy(raw: Any, path: Path, tier: str) -> Policy:
     where = f"{path}: tier `{tier}` promote_when"
     if raw is None:
         return Policy()
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{where} must be a mapping with {', '.join(POLICY_KEYS)}")
-    unknown = [k for k in raw if k not in POLICY_KEYS]
-    if unknown:
-        raise InvalidInput(
-            f"{where}: unknown key `{unknown[0]}`; valid keys: {', '.join(POLICY_KEYS)}"
-        )
+    raw = _mapping(raw, POLICY_KEYS, where)
     min_groups = raw.get("min_groups")
     if min_groups is not None and (
         isinstance(min_groups, bool) or not isinstance(min_groups, int) or min_groups < 1

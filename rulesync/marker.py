@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput
-from rulesync.fsutil import atomic_write, read_regular
-from rulesync.yamlio import check_keys, line_of, parse_mapping
+from rulesync.fsutil import atomic_write
+from rulesync.yamlio import check_keys, line_of, parse_mapping, read_settings_file
 
 MARKER = ".rulesync.yaml"
 MARKER_KEYS = ("phase", "library", "exclude", "commit", "metrics")
@@ -29,6 +29,7 @@ class Marker:
     commit: bool = True
     metrics: dict[str, Any] = field(default_factory=dict)
     lines: dict[str, int] = field(default_factory=dict)
+    source: bytes = b""
 
     @property
     def path(self) -> Path:
@@ -92,20 +93,15 @@ def parse_marker(data: bytes, root: Path) -> Marker:
         commit=commit,
         metrics=dict(metrics),
         lines=lines,
+        source=data,
     )
 
 
 def read_marker_bytes(root: Path) -> bytes:
     """The marker's bytes; refuses folders, FIFOs and oversized files with a clear error."""
-    path = root / MARKER
-    try:
-        return read_regular(path, limit=MAX_MARKER_BYTES, what="marker")
-    except FileNotFoundError:
-        raise InvalidInput(f"{path}: marker not found; run `rulesync init`") from None
-    except IsADirectoryError:
-        raise InvalidInput(f"{path}: marker is a folder; replace it with a file") from None
-    except PermissionError:
-        raise InvalidInput(f"{path}: marker is not readable; check its permissions") from None
+    return read_settings_file(
+        root / MARKER, "marker", limit=MAX_MARKER_BYTES, missing="; run `rulesync init`"
+    )
 
 
 def load_marker(root: Path) -> Marker:

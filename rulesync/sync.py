@@ -11,11 +11,11 @@ from pathlib import Path
 from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
-from rulesync.errors import InvalidInput, RulesyncError
-from rulesync.git import GitDirs, commit_paths, ensure_not_busy, show_head_file
+from rulesync.errors import InvalidInput
+from rulesync.git import GitDirs, commit_paths, commit_snapshot, ensure_not_busy, show_head_file
 from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
-from rulesync.marker import MARKER, parse_marker, read_marker_bytes
+from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
 from rulesync.project import RULES_DIR, Fetching, Project, check_rules_dir, load_project
 
@@ -79,21 +79,6 @@ def _rel(path: Path, top: Path) -> str:
     return os.path.relpath(real, os.path.realpath(top)).replace(os.sep, "/")
 
 
-def _planned_marker(project: Project, data: bytes | None) -> bool:
-    """True when `data` is the marker this sync's plan was made from."""
-    try:
-        return data is not None and parse_marker(data, project.root) == project.marker
-    except RulesyncError:
-        return False
-
-
-def _marker_on_disk(root: Path) -> bytes | None:
-    try:
-        return read_marker_bytes(root)
-    except (RulesyncError, OSError):
-        return None
-
-
 def _commit(project: Project, plan: Plan, config: Config) -> str | None:
     git = project.git
     assert git is not None
@@ -106,8 +91,16 @@ def _commit(project: Project, plan: Plan, config: Config) -> str | None:
     new = plan.manifest
     names = set(manifest_change(old, new).names) | {a.name for a in plan.changes}
     rules_rel = _rel(project.rules_dir, git.top)
-    paths = sorted(f"{rules_rel}/{n}" for n in names)
-    paths += [manifest_rel, _rel(project.root / MARKER, git.top)]
+    files: dict[str, bytes | None] = {}
+    for name in names:
+        rule = project.desired.get(name)
+        if name not in new.rules:
+            files[f"{rules_rel}/{name}"] = None
+        elif rule is not None and rule.sha256 == new.rules[name]:
+            files[f"{rules_rel}/{name}"] = rule.data
+        # else: a conflict keeps the user's file, which is never committed by rulesync.
+    files[manifest_rel] = manifest_mod.dumps(new)
+    files[_rel(project.root / MARKER, git.top)] = project.marker.source
     message = commit_message(
         old,
         new,
@@ -116,9 +109,12 @@ def _commit(project: Project, plan: Plan, config: Config) -> str | None:
         reasons=project.reasons,
         phase=project.marker.phase,
     )
-    return commit_paths(
-        git.top, paths, message, author=config.commit_author, run_hooks=config.run_hooks
-    )
+    if config.run_hooks:
+        # Hooks need a real `git commit`, which takes the files from the work tree.
+        return commit_paths(
+            git.top, sorted(files), message, author=config.commit_author, run_hooks=True
+        )
+    return commit_snapshot(git.top, files, message, author=config.commit_author)
 
 
 def sync(
@@ -166,20 +162,11 @@ def sync(
                 durable=durable,
             )
             result.applied = True
-        if flag is not None and git is not None:
-            # An editor may save the marker again while the rules are written, and git
-            # commits the marker as it is on disk. Commit only with the marker this plan came
-            # from, and keep the flag otherwise: the next sync (the save's own event) commits
-            # the rules with the marker they match.
-            recorded = False
-            if _planned_marker(project, _marker_on_disk(root)):
-                result.commit = _commit(project, plan, config)
-                marker_rel = _rel(root / MARKER, git.top)
-                recorded = _planned_marker(project, show_head_file(git.top, marker_rel))
-            if recorded:
-                flag.unlink(missing_ok=True)
-            else:
-                result.commit_note = "the marker changed meanwhile; the next sync commits it"
+        if flag is not None:
+            # The commit holds the marker bytes this plan was made from: an editor saving it
+            # again meanwhile gets its own sync and commit.
+            result.commit = _commit(project, plan, config)
+            flag.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result
 

@@ -78,17 +78,21 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> dict[str
     return data
 
 
-def load_mapping(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> dict[str, Any]:
-    """Read and parse a YAML mapping file (see parse_mapping)."""
+def read_settings_file(path: Path, what: str, *, limit: int, missing: str = "") -> bytes:
+    """Read one of rulesync's own files; every way it can be unreadable is a clear error."""
     try:
-        data = read_regular(path, limit=limit, what=what)
+        return read_regular(path, limit=limit, what=what)
     except FileNotFoundError:
-        raise InvalidInput(f"{path}: {what} not found") from None
+        raise InvalidInput(f"{path}: {what} not found{missing}") from None
     except IsADirectoryError:
-        raise InvalidInput(f"{path}: {what} is a folder, not a file") from None
+        raise InvalidInput(f"{path}: {what} is a folder; replace it with a file") from None
     except PermissionError:
         raise InvalidInput(f"{path}: {what} is not readable; check its permissions") from None
-    return parse_mapping(data, path, what)
+
+
+def load_mapping(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> dict[str, Any]:
+    """Read and parse a YAML mapping file (see parse_mapping)."""
+    return parse_mapping(read_settings_file(path, what, limit=limit), path, what)
 
 
 def check_keys(data: dict[str, Any], allowed: Iterable[str], path: Path, what: str) -> None:

@@ -290,3 +290,43 @@ def test_a_held_project_lock_makes_apply_wait_then_exit_1(project: Path, holder:
     finally:
         holder_proc.kill()
         holder_proc.wait()
+
+
+def test_hooks_run_when_the_config_asks_for_them(project: Path) -> None:
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.write_text(config.read_text() + "run_hooks: true\n")
+    hook = project / ".git" / "hooks" / "pre-commit"
+    hook.write_text('#!/bin/sh\necho ran >> "$(git rev-parse --git-dir)/hook-ran"\n')
+    hook.chmod(0o755)
+    rulesync(project, "apply", check=0)
+    assert (project / ".git" / "hook-ran").read_text() == "ran\n"
+    assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
+
+
+def test_the_commit_holds_the_planned_bytes_not_a_later_edit_of_the_work_tree(
+    project: Path,
+) -> None:
+    from rulesync.config import load_config
+    from rulesync.git import commit_snapshot, find_git
+
+    dirs = find_git(project)
+    assert dirs is not None
+    (project / "notes.txt").write_text("the user's unstaged work\n")
+    (project / ".rulesync.yaml").write_text("phase: enterprise\n")  # saved after planning
+    sha = commit_snapshot(
+        project,
+        {".rulesync.yaml": b"phase: advanced\n", "gone.txt": None},
+        "rulesync: test\n",
+        author=load_config().commit_author,
+    )
+    assert sha == git(project, "rev-parse", "HEAD").strip()
+    assert git(project, "show", "HEAD:.rulesync.yaml") == "phase: advanced\n"
+    assert git(project, "show", "--name-only", "--format=", "HEAD").split() == [".rulesync.yaml"]
+    status = git(project, "status", "--porcelain").splitlines()
+    assert " M .rulesync.yaml" in status and "?? notes.txt" in status
+    assert (
+        commit_snapshot(
+            project, {".rulesync.yaml": b"phase: advanced\n"}, "again\n", author=("a", "a@b")
+        )
+        is None
+    )

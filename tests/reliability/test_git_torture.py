@@ -354,8 +354,9 @@ def test_a_ref_lock_left_by_a_killed_git_is_named_never_deleted_then_converges(
     lock.touch()
     proc = rulesync(repo, "apply")
     assert proc.returncode == 1
-    assert error_line_problems(proc.stderr, "git commit failed", str(lock)) == []
+    assert error_line_problems(proc.stderr, "deferred", str(lock)) == []
     assert lock.exists()
+    assert not (repo / ".cursor").exists()  # deferred before anything was written
     lock.unlink()
     rulesync(repo, "apply", check=0)
     rulesync(repo, "check", check=0)
@@ -366,7 +367,8 @@ def test_a_ref_lock_left_by_a_killed_git_is_named_never_deleted_then_converges(
         "`refs/heads/main.lock` left by a killed git",
         trials=1,
         failures=0,
-        detail="apply exits 1 naming the lock, never deletes it; converges once it is removed",
+        detail="apply defers (exit 1) naming the lock, writes nothing, never deletes it; "
+        "converges once it is removed",
     )
 
 
