@@ -295,11 +295,14 @@ def _commit_snapshot(
     commit = _run(
         repo, "commit-tree", "--no-gpg-sign", tree, *parents, "-F", str(work / "message"), env=env
     ).strip()
+    # The user's index learns the committed versions of exactly these paths, so `git status`
+    # shows them clean; every other entry (the user's staged work) is left as it was. This
+    # comes before HEAD moves: a run killed in between leaves them staged, and the next sync
+    # (the commit is still flagged as owed) commits them, whereas the other order would leave
+    # the index behind a commit that no later sync looks at again.
+    _run(repo, *update)
     subject = message.splitlines()[0]
     _run(repo, "update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * len(commit))
-    # The user's index learns the committed versions of exactly these paths, so `git status`
-    # shows them clean; every other entry (the user's staged work) is left as it was.
-    _run(repo, *update)
     return commit
 
 
