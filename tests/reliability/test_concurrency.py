@@ -113,7 +113,7 @@ def run_rounds(tmp_path: Path, seeds: range, *, lock_wait: bool) -> TrialLog:
     user = UserWork.create(repo)
     set_phase(repo, "basic")
     rulesync(repo, "apply", check=0)
-    audit = HistoryAudit(repo, user.paths, strict_markers=False)
+    audit = HistoryAudit(repo, user.paths)
     name = "waiting for the lock (default)" if lock_wait else "with `lock_timeout: 0`"
     log = TrialLog("Concurrency", f"{PROCESSES} `rulesync apply` at once, {name}")
     for seed in chosen_seeds(seeds):

@@ -234,7 +234,7 @@ def test_a_storm_of_marker_writes_across_50_projects_ends_in_each_final_phase(
     lib = make_tiered_library(tmp_path / "library").root
     write_user_config(lib)
     fleet, _ = make_fleet(tmp_path, STORM_PROJECTS, with_user_work=False)
-    audits = {p: HistoryAudit(p, strict_markers=False) for p in fleet}
+    audits = {p: HistoryAudit(p) for p in fleet}
     daemon.start()
     daemon.wait_ready(timeout=60)
     assert not wait_converged(fleet, timeout=60)
