@@ -8,6 +8,7 @@ accumulates `git cat-file` children.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -267,12 +268,7 @@ def _commit_snapshot(
 ) -> str | None:
     written = sorted(p for p, data in files.items() if data is not None)
     removed = sorted(p for p, data in files.items() if data is None)
-    blobs: list[str] = []
-    if written:
-        for number, path in enumerate(written):
-            (work / str(number)).write_bytes(files[path] or b"")
-        staged = [str(work / str(n)) for n in range(len(written))]
-        blobs = _run(repo, "hash-object", "-w", "--no-filters", "--", *staged).split()
+    blobs = _write_blobs(repo, work, [(p, files[p] or b"") for p in written])
     update = ["update-index", "--add"]
     for path, blob in zip(written, blobs, strict=True):
         update += ["--cacheinfo", f"100644,{blob},{path}"]
@@ -304,6 +300,41 @@ def _commit_snapshot(
     subject = message.splitlines()[0]
     _run(repo, "update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * len(commit))
     return commit
+
+
+def _blob_id(data: bytes, width: int) -> str:
+    digest = hashlib.sha1 if width == 40 else hashlib.sha256
+    return digest(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _write_blobs(repo: Repo, work: Path, entries: list[tuple[str, bytes]]) -> list[str]:
+    """Store each (path, bytes) as a blob and return the ids, in order.
+
+    The work tree already holds these bytes (rulesync just wrote them), so git hashes the files
+    in place; any file that no longer holds the planned bytes (an editor saved the marker
+    again, a rule was deleted meanwhile) is stored from a private copy instead.
+    """
+    if not entries:
+        return []
+    top = Path(str(repo.working_tree_dir))
+    blobs: list[str] = []
+    if all(os.path.isfile(top / path) for path, _ in entries):
+        paths = [str(top / path) for path, _ in entries]
+        blobs = _run(repo, "hash-object", "-w", "--no-filters", "--", *paths, check=False).split()
+    if len(blobs) != len(entries):
+        blobs = [""] * len(entries)
+    stale = [i for i, (_, data) in enumerate(entries) if blobs[i] != _blob_id(data, len(blobs[i]))]
+    if stale:
+        for i in stale:
+            (work / str(i)).write_bytes(entries[i][1])
+        copies = [str(work / str(i)) for i in stale]
+        for i, blob in zip(
+            stale,
+            _run(repo, "hash-object", "-w", "--no-filters", "--", *copies).split(),
+            strict=True,
+        ):
+            blobs[i] = blob
+    return blobs
 
 
 @dataclass(frozen=True)
