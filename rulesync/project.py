@@ -10,7 +10,7 @@ from pathlib import Path
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config
 from rulesync.errors import InvalidInput, UnsafePath
-from rulesync.fsutil import ensure_inside, sha256_hex
+from rulesync.fsutil import ensure_inside, is_inside, sha256_hex
 from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
@@ -105,10 +105,7 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
     if marker.library:
         path = Path(os.path.expanduser(spec))
         path = path if path.is_absolute() else marker.root / path
-        if not (
-            os.path.realpath(path).startswith(os.path.realpath(marker.root) + os.sep)
-            or config.trusts(path)
-        ):
+        if not (is_inside(path, marker.root) or config.trusts(path)):
             raise UnsafePath(
                 f"{marker.path}: library `{spec}` is outside the project; "
                 "list it under `libraries:` in the rulesync config to trust it"

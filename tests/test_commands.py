@@ -161,3 +161,9 @@ def test_help_names_the_exit_codes(tmp_path: Path, command: str) -> None:
 def test_bad_usage_is_exit_2(tmp_path: Path) -> None:
     rulesync(tmp_path, "apply", "--bogus", check=2)
     rulesync(tmp_path, check=2)
+
+
+def test_phase_on_a_marker_that_is_not_utf8_is_a_clear_error(project: Path) -> None:
+    (project / ".rulesync.yaml").write_bytes(b"phase: b\xe4sic\n")
+    proc = rulesync(project, "phase", check=2)
+    assert "not UTF-8" in proc.stderr and "Traceback" not in proc.stderr

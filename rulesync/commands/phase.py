@@ -15,8 +15,8 @@ from rulesync.sync import sync
 def run(args: argparse.Namespace) -> int:
     root = project_root()
     cfg = config()
-    text = read_marker_bytes(root).decode("utf-8", errors="strict")
-    marker = parse_marker(text.encode("utf-8"), root)
+    marker = parse_marker(read_marker_bytes(root), root)  # clear errors, non-UTF-8 included
+    text = marker.source.decode("utf-8")
     if args.new is None:
         tier, reasons = choose_tier(marker, choose_library(marker, cfg))
         if args.json:

@@ -9,7 +9,7 @@ from typing import Any
 from rulesync.commands._common import config
 from rulesync.errors import InvalidInput
 from rulesync.library import Library, bundled_root, load_library
-from rulesync.marker import find_root, load_marker
+from rulesync.marker import Marker, find_root, load_marker
 from rulesync.mdc import read_rule
 from rulesync.project import choose_library
 from rulesync.report import emit_json
@@ -24,9 +24,9 @@ def _library(spec: str | None) -> Library:
     try:
         root = find_root(Path.cwd())
     except InvalidInput:
-        if cfg.library == "default":
-            return load_library(bundled_root(), "default")
-        return load_library(Path(cfg.library), cfg.library)
+        # Outside a project: the user's default library, chosen the way a project's would be
+        # (a folder, or a repository served from git).
+        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg)
     return choose_library(load_marker(root), cfg)
 
 
