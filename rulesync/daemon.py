@@ -336,11 +336,13 @@ class Watcher:
         """Folders watched right now (each is one inotify watch or one polled folder)."""
         return len(self._watches)
 
-    def subscribe(self, owner: str, wanted: Mapping[str, str]) -> None:
-        """Make `owner`'s subscriptions exactly `wanted` (resolved folder → kind).
+    def subscribe(self, owner: str, wanted: Mapping[str, str]) -> list[str]:
+        """Make `owner`'s subscriptions exactly `wanted` (resolved folder → kind); return the
+        folders watched anew, whose changes before now no watch has seen.
 
         A folder replaced since it was watched (deleted and created again) is watched anew.
         """
+        fresh: list[str] = []
         old = self._owned.get(owner, {})
         for path in set(old) - set(wanted):
             self._unsubscribe(owner, path)
@@ -356,6 +358,7 @@ class Watcher:
                 current = self._schedule(owner, path)
                 if current is None:
                     continue
+                fresh.append(path)
             current.subscribers.update(others)
             current.subscribers[owner] = kind
             current.handler.subscribers = frozenset((k, o) for o, k in current.subscribers.items())
@@ -363,6 +366,7 @@ class Watcher:
                 self._owned.setdefault(subscriber, {})[path] = subscribed_kind
         if not self._owned.get(owner):
             self._owned.pop(owner, None)
+        return fresh
 
     def forget(self, owner: str) -> None:
         """Drop every subscription of `owner` (a project removed from the registry)."""
@@ -833,7 +837,13 @@ class Service:
                 if git is not None and git.git_dir.is_dir():
                     wanted[os.path.realpath(git.git_dir)] = GIT_WATCH
             wanted[root] = MARKER_WATCH
-        self.watcher.subscribe(project.key, wanted)
+        fresh = self.watcher.subscribe(project.key, wanted)
+        idle = project.pending_at is None and project.first_event is None
+        if idle and any(wanted[path] != GIT_WATCH for path in fresh):
+            # A folder watched anew (one this sync created, or one replaced): a change made
+            # in it before its watch existed went unseen, so look once more (a no-op sync,
+            # which watches nothing new, when nothing changed).
+            project.mark(time.monotonic(), "rewatch")
         polled = project.key in self.watcher.polled or "*" in self.watcher.polled
         if project.record.get("polling") != polled:
             project.record["polling"] = polled

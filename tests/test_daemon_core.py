@@ -256,13 +256,42 @@ def test_a_folder_deleted_and_created_again_is_watched_anew(
     watching, items = watcher
     root = tmp_path / "project"
     root.mkdir()
-    watching.subscribe("p1", {str(root): MARKER_WATCH})
+    assert watching.subscribe("p1", {str(root): MARKER_WATCH}) == [str(root)]
+    assert watching.subscribe("p1", {str(root): MARKER_WATCH}) == []  # already watched
     shutil.rmtree(root)
     assert _next(items) == (MARKER_WATCH, "p1")  # the folder itself went away
     root.mkdir()
-    watching.subscribe("p1", {str(root): MARKER_WATCH})
+    assert watching.subscribe("p1", {str(root): MARKER_WATCH}) == [str(root)]
     (root / ".rulesync.yaml").write_text("phase: basic\n")
     assert _next(items) == (MARKER_WATCH, "p1")
+
+
+def test_a_rules_folder_a_sync_recreated_is_looked_at_once_more_after_it_is_watched(
+    tmp_path: Path, library: Path, json_log: Path
+) -> None:
+    # A rule deleted between the sync that recreated the folder and the new watch would be
+    # unseen until the reconcile; the worker closes that gap with one more (no-op) sync.
+    root = new_project(tmp_path / "p1", register=False)
+    service = Service(Config(library=str(library), libraries=(library,)))
+    service.watcher.start()
+    try:
+        service._add(root, 0.0, "test")
+        project = next(iter(service.projects.values()))
+        service._sync(project)  # creates the rules folder: watched anew, so looked at again
+        assert project.pending_at is not None and project.cause == "rewatch"
+        service._sync(project)
+        assert project.pending_at is None  # nothing watched anew: no endless look-again
+        rules = root / ".cursor" / "rules"
+        shutil.rmtree(rules)
+        service._sync(project)  # recreates the folder, then watches it anew
+        assert (rules / "privacy.mdc").is_file()
+        assert project.pending_at is not None and project.cause == "rewatch"
+        (rules / "privacy.mdc").unlink()  # as if in the gap, before the watch existed
+        service._sync(project)
+        assert (rules / "privacy.mdc").is_file()
+        assert project.pending_at is None
+    finally:
+        service.watcher.stop(timeout=5)
 
 
 def test_a_dead_observer_makes_the_service_exit_non_zero(
