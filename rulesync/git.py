@@ -8,7 +8,6 @@ accumulates `git cat-file` children.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import shutil
 from collections.abc import Iterator, Mapping, Sequence
@@ -241,10 +240,19 @@ def commit_snapshot(
 ) -> str | None:
     """Commit exactly these bytes at these paths (None: delete) on top of HEAD; return the sha.
 
-    Built with git's plumbing in a private index, so the commit holds what rulesync planned
-    even if an editor saves the marker again meanwhile, and nothing else: the user's staged
-    changes stay staged and out of it. No hook runs. HEAD moves only if nobody moved it
-    meanwhile. Returns None when the files already match HEAD.
+    See `snapshot`, which lets the caller write the work tree while git stores the blobs.
+    """
+    with snapshot(top, files) as pending:
+        return pending.commit(message, author=author)
+
+
+@contextmanager
+def snapshot(top: Path, files: Mapping[str, bytes | None]) -> Iterator[Snapshot]:
+    """Start a commit of exactly these bytes at these paths (None: delete) on top of HEAD.
+
+    git stores the blobs in the background from the planned bytes, while the caller writes
+    the same bytes to the work tree; `Snapshot.commit` then builds the commit. Leaving the
+    block without committing leaves only unreferenced objects, which `git gc` prunes.
     """
     with open_repo(top) as repo:
         git_dir = Path(repo.git_dir)
@@ -254,87 +262,132 @@ def commit_snapshot(
         work = git_dir / f"rulesync-commit-{os.getpid()}"
         work.mkdir()
         try:
-            return _commit_snapshot(repo, work, files, message, author)
+            written = sorted(p for p, data in files.items() if data is not None)
+            removed = sorted(p for p, data in files.items() if data is None)
+            blobs = _BlobImport(repo, work, [files[p] or b"" for p in written])
+            try:
+                yield Snapshot(repo, work, written, removed, blobs)
+            finally:
+                blobs.wait()
         finally:
             shutil.rmtree(work, ignore_errors=True)
 
 
-def _commit_snapshot(
-    repo: Repo,
-    work: Path,
-    files: Mapping[str, bytes | None],
-    message: str,
-    author: tuple[str, str],
-) -> str | None:
-    written = sorted(p for p, data in files.items() if data is not None)
-    removed = sorted(p for p, data in files.items() if data is None)
-    blobs = _write_blobs(repo, work, [(p, files[p] or b"") for p in written])
-    update = ["update-index", "--add"]
-    for path, blob in zip(written, blobs, strict=True):
-        update += ["--cacheinfo", f"100644,{blob},{path}"]
-    if removed:
-        update += ["--force-remove", "--", *removed]
-    head = _run(repo, "rev-parse", "-q", "--verify", "HEAD", check=False).strip()
-    private = {"GIT_INDEX_FILE": str(work / "index")}
-    _run(repo, "read-tree", *([head] if head else ["--empty"]), env=private)
-    _run(repo, *update, env=private)
-    tree = _run(repo, "write-tree", env=private).strip()
-    if head and tree == _run(repo, "rev-parse", f"{head}^{{tree}}").strip():
-        # Already committed, perhaps by a run killed before it updated the user's index.
-        _run(repo, *update)
-        return None
-    env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
-    if _identity(repo) is None:
-        env.update(GIT_COMMITTER_NAME=author[0], GIT_COMMITTER_EMAIL=author[1])
-    (work / "message").write_text(message, encoding="utf-8")
-    parents = ["-p", head] if head else []
-    commit = _run(
-        repo, "commit-tree", "--no-gpg-sign", tree, *parents, "-F", str(work / "message"), env=env
-    ).strip()
-    # The user's index learns the committed versions of exactly these paths, so `git status`
-    # shows them clean; every other entry (the user's staged work) is left as it was. This
-    # comes before HEAD moves: a run killed in between leaves them staged, and the next sync
-    # (the commit is still flagged as owed) commits them, whereas the other order would leave
-    # the index behind a commit that no later sync looks at again.
-    _run(repo, *update)
-    subject = message.splitlines()[0]
-    _run(repo, "update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * len(commit))
-    return commit
+class _BlobImport:
+    """One `git fast-import` storing blobs from the planned bytes, running beside rulesync.
 
-
-def _blob_id(data: bytes, width: int) -> str:
-    digest = hashlib.sha1 if width == 40 else hashlib.sha256
-    return digest(b"blob %d\0" % len(data) + data).hexdigest()
-
-
-def _write_blobs(repo: Repo, work: Path, entries: list[tuple[str, bytes]]) -> list[str]:
-    """Store each (path, bytes) as a blob and return the ids, in order.
-
-    The work tree already holds these bytes (rulesync just wrote them), so git hashes the files
-    in place; any file that no longer holds the planned bytes (an editor saved the marker
-    again, a rule was deleted meanwhile) is stored from a private copy instead.
+    One pack for a large apply instead of a loose object per file (git unpacks a small
+    import into loose objects itself, `fastimport.unpackLimit`).
     """
-    if not entries:
-        return []
-    top = Path(str(repo.working_tree_dir))
-    blobs: list[str] = []
-    if all(os.path.isfile(top / path) for path, _ in entries):
-        paths = [str(top / path) for path, _ in entries]
-        blobs = _run(repo, "hash-object", "-w", "--no-filters", "--", *paths, check=False).split()
-    if len(blobs) != len(entries):
-        blobs = [""] * len(entries)
-    stale = [i for i, (_, data) in enumerate(entries) if blobs[i] != _blob_id(data, len(blobs[i]))]
-    if stale:
-        for i in stale:
-            (work / str(i)).write_bytes(entries[i][1])
-        copies = [str(work / str(i)) for i in stale]
-        for i, blob in zip(
-            stale,
-            _run(repo, "hash-object", "-w", "--no-filters", "--", *copies).split(),
-            strict=True,
-        ):
-            blobs[i] = blob
-    return blobs
+
+    def __init__(self, repo: Repo, work: Path, contents: list[bytes]) -> None:
+        self._repo = repo
+        self._marks = work / "marks"
+        self._count = len(contents)
+        self._process: Git.AutoInterrupt | None = None
+        self._failure = ""
+        if not contents:
+            return
+        stream = work / "blobs"
+        with stream.open("wb") as out:
+            for mark, data in enumerate(contents, 1):
+                out.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
+                out.write(data)
+                out.write(b"\n")
+            out.write(b"done\n")
+        # Fast zlib and no delta search: rule files are small, and `git gc` repacks them.
+        args = ["-c", "core.compression=1", "fast-import", "--depth=0", "--quiet", "--done"]
+        with stream.open("rb") as source:
+            self._process = repo.git.execute(
+                ["git", *args, f"--export-marks={self._marks}"],
+                istream=source,
+                as_process=True,
+                with_stdout=False,
+            )
+
+    def wait(self) -> None:
+        """Let git finish (an abandoned import still completes: no half-written pack)."""
+        process, self._process = self._process, None
+        if process is None or process.proc is None:
+            return
+        _, err = process.proc.communicate()
+        if process.proc.returncode != 0:
+            lines = err.decode("utf-8", "replace").strip().splitlines()
+            self._failure = (lines or [f"exit status {process.proc.returncode}"])[0]
+
+    def ids(self) -> list[str]:
+        """The blob ids, in the order given."""
+        self.wait()
+        if not self._count:
+            return []
+        if self._failure or not self._marks.is_file():
+            reason = self._failure or "no marks written"
+            raise GitError(f"{self._repo.working_dir}: git fast-import failed: {reason}")
+        ids = dict(line.split(maxsplit=1) for line in self._marks.read_text("ascii").splitlines())
+        return [ids[f":{mark}"] for mark in range(1, self._count + 1)]
+
+
+class Snapshot:
+    """A commit whose blobs are being stored; `commit` builds it once the caller is ready."""
+
+    def __init__(
+        self, repo: Repo, work: Path, written: list[str], removed: list[str], blobs: _BlobImport
+    ) -> None:
+        self._repo = repo
+        self._work = work
+        self._written = written
+        self._removed = removed
+        self._blobs = blobs
+
+    def commit(self, message: str, *, author: tuple[str, str]) -> str | None:
+        """Commit on top of HEAD and return the sha; None when the files already match HEAD.
+
+        Built with git's plumbing in a private index, so the commit holds what rulesync
+        planned even if an editor saves the marker again meanwhile, and nothing else: the
+        user's staged changes stay staged and out of it. No hook runs. HEAD moves only if
+        nobody moved it meanwhile.
+        """
+        repo, work = self._repo, self._work
+        update = ["update-index", "--add"]
+        for path, blob in zip(self._written, self._blobs.ids(), strict=True):
+            update += ["--cacheinfo", f"100644,{blob},{path}"]
+        if self._removed:
+            update += ["--force-remove", "--", *self._removed]
+        head = _run(repo, "rev-parse", "-q", "--verify", "HEAD", check=False).strip()
+        private = {"GIT_INDEX_FILE": str(work / "index")}
+        _run(repo, "read-tree", *([head] if head else ["--empty"]), env=private)
+        _run(repo, *update, env=private)
+        tree = _run(repo, "write-tree", env=private).strip()
+        if head and tree == _run(repo, "rev-parse", f"{head}^{{tree}}").strip():
+            # Already committed, perhaps by a run killed before it updated the user's index.
+            _run(repo, *update)
+            return None
+        env = {"GIT_AUTHOR_NAME": author[0], "GIT_AUTHOR_EMAIL": author[1]}
+        if _identity(repo) is None:
+            env.update(GIT_COMMITTER_NAME=author[0], GIT_COMMITTER_EMAIL=author[1])
+        (work / "message").write_text(message, encoding="utf-8")
+        parents = ["-p", head] if head else []
+        commit = _run(
+            repo,
+            "commit-tree",
+            "--no-gpg-sign",
+            tree,
+            *parents,
+            "-F",
+            str(work / "message"),
+            env=env,
+        ).strip()
+        # The user's index learns the committed versions of exactly these paths, so
+        # `git status` shows them clean; every other entry (the user's staged work) is left
+        # as it was. This comes before HEAD moves: a run killed in between leaves them
+        # staged, and the next sync (the commit is still flagged as owed) commits them,
+        # whereas the other order would leave the index behind a commit that no later sync
+        # looks at again.
+        _run(repo, *update)
+        subject = message.splitlines()[0]
+        zero = "0" * len(commit)
+        _run(repo, "update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or zero)
+        return commit
 
 
 @dataclass(frozen=True)

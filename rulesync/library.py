@@ -21,6 +21,7 @@ POLICY_KEYS = ("min_groups", "group_met")
 OPS = (">=", ">", "<=", "<", "==", "!=")
 _TIER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RESERVED_PHASES = ("auto",)
 
 
@@ -33,7 +34,7 @@ def valid_rule_name(name: str) -> bool:
         and "/" not in name
         and "\\" not in name
         and ".." not in name
-        and not any(ord(c) < 32 or ord(c) == 127 for c in name)
+        and not _CONTROL.search(name)
     )
 
 

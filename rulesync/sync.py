@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import time
@@ -12,7 +13,14 @@ from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput
-from rulesync.git import GitDirs, commit_paths, commit_snapshot, ensure_not_busy, show_head_file
+from rulesync.git import (
+    GitDirs,
+    Snapshot,
+    commit_paths,
+    ensure_not_busy,
+    show_head_file,
+    snapshot,
+)
 from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
@@ -79,7 +87,25 @@ def _rel(path: Path, top: Path) -> str:
     return os.path.relpath(real, os.path.realpath(top)).replace(os.sep, "/")
 
 
-def _commit(project: Project, plan: Plan, config: Config) -> str | None:
+@dataclass(frozen=True)
+class _Change:
+    """What rulesync's commit for a plan holds: planned bytes per path (None: delete)."""
+
+    top: Path
+    files: dict[str, bytes | None]
+    message: str
+
+    def commit(self, pending: Snapshot | None, config: Config) -> str | None:
+        author = config.commit_author
+        if pending is not None:
+            return pending.commit(self.message, author=author)
+        # Hooks need a real `git commit`, which takes the files from the work tree.
+        return commit_paths(
+            self.top, sorted(self.files), self.message, author=author, run_hooks=True
+        )
+
+
+def _change(project: Project, plan: Plan) -> _Change:
     git = project.git
     assert git is not None
     manifest_rel = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
@@ -109,12 +135,7 @@ def _commit(project: Project, plan: Plan, config: Config) -> str | None:
         reasons=project.reasons,
         phase=project.marker.phase,
     )
-    if config.run_hooks:
-        # Hooks need a real `git commit`, which takes the files from the work tree.
-        return commit_paths(
-            git.top, sorted(files), message, author=config.commit_author, run_hooks=True
-        )
-    return commit_snapshot(git.top, files, message, author=config.commit_author)
+    return _Change(git.top, files, message)
 
 
 def sync(
@@ -151,22 +172,28 @@ def sync(
             return result
         if git is not None:
             ensure_not_busy(git)
-        if has_work:
-            if flag is not None:
-                flag.touch()
-            result.backups = execute(
-                plan,
-                project.rules_dir,
-                project.desired,
-                backup_dir=backup_dir(root),
-                durable=durable,
-            )
-            result.applied = True
-        if flag is not None:
-            # The commit holds the marker bytes this plan was made from: an editor saving it
-            # again meanwhile gets its own sync and commit.
-            result.commit = _commit(project, plan, config)
-            flag.unlink(missing_ok=True)
+        # The commit holds the marker bytes this plan was made from: an editor saving it
+        # again meanwhile gets its own sync and commit.
+        change = _change(project, plan) if flag is not None else None
+        with contextlib.ExitStack() as stack:
+            pending = None
+            if change is not None and not config.run_hooks:
+                # git stores the blobs while the files are written.
+                pending = stack.enter_context(snapshot(change.top, change.files))
+            if has_work:
+                if flag is not None:
+                    flag.touch()
+                result.backups = execute(
+                    plan,
+                    project.rules_dir,
+                    project.desired,
+                    backup_dir=backup_dir(root),
+                    durable=durable,
+                )
+                result.applied = True
+            if flag is not None and change is not None:
+                result.commit = change.commit(pending, config)
+                flag.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result
 

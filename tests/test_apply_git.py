@@ -330,3 +330,55 @@ def test_the_commit_holds_the_planned_bytes_not_a_later_edit_of_the_work_tree(
         )
         is None
     )
+
+
+def wide_library(path: Path, count: int) -> Path:
+    """One tier of `count` distinct rules."""
+    (path / "basic").mkdir(parents=True)
+    for i in range(count):
+        (path / "basic" / f"rule{i:03}.mdc").write_text(f"---\nalwaysApply: true\n---\nRule {i}.\n")
+    (path / "tiers.yaml").write_text("tiers:\n  - name: basic\n")
+    return path
+
+
+def test_a_large_apply_stores_its_rules_in_one_pack_not_a_loose_object_each(
+    repo: Path, tmp_path: Path
+) -> None:
+    lib = wide_library(tmp_path / "wide", 150)
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync"
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.yaml").write_text(f"library: {lib}\n")
+    (repo / ".rulesync.yaml").write_text("phase: basic\n")
+    rulesync(repo, "apply", check=0)
+    counts = dict(
+        line.split(": ") for line in git(repo, "count-objects", "-v").splitlines() if ": " in line
+    )
+    assert counts["packs"] == "1"
+    assert int(counts["in-pack"]) >= 152  # 150 rules, the manifest and the marker
+    assert int(counts["count"]) < 10  # loose: the README commit, trees and the new commit
+    assert git(repo, "fsck", "--strict", "--no-dangling") == ""
+    assert (
+        git(repo, "show", "HEAD:.cursor/rules/rule149.mdc")
+        == "---\nalwaysApply: true\n---\nRule 149.\n"
+    )
+    assert not list((repo / ".git").glob("rulesync-commit-*"))
+
+
+def test_a_failed_commit_keeps_the_written_rules_and_the_next_apply_commits_them(
+    project: Path,
+) -> None:
+    pack = project / ".git" / "objects" / "pack"
+    pack.rmdir()
+    pack.write_text("not a folder\n")  # git can store no new object
+    failed = rulesync(project, "apply", check=1)
+    assert "fast-import failed" in failed.stderr and str(project) in failed.stderr
+    assert len(failed.stderr.strip().splitlines()) == 1
+    assert (project / RULES / "logging.mdc").is_file()
+    assert (project / ".git" / "rulesync-uncommitted").exists()
+    assert rulesync_commits(project) == []
+    assert not list((project / ".git").glob("rulesync-commit-*"))
+    pack.unlink()
+    pack.mkdir()
+    rulesync(project, "apply", check=0)
+    assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
+    assert git(project, "status", "--porcelain") == ""
