@@ -159,15 +159,17 @@ def run_git(cwd: Path, *args: str, env: dict[str, str] | None = None) -> str:
 
 def show_head_file(top: Path, relpath: str) -> bytes | None:
     """A file's bytes at HEAD (None when HEAD or the file does not exist)."""
-    import subprocess
+    from git.cmd import Git as GitCommand
 
-    # Bytes, not text: GitPython decodes output, and a manifest must stay exact.
-    proc = subprocess.run(
-        ["git", "-C", str(top), "cat-file", "blob", f"HEAD:{relpath}"],
-        capture_output=True,
-        check=False,
+    # Bytes, untouched: a manifest must stay exact (GitPython strips a final newline by default).
+    status, out, _ = GitCommand(str(top)).execute(
+        ["git", "cat-file", "blob", f"HEAD:{relpath}"],
+        with_extended_output=True,
+        with_exceptions=False,
+        stdout_as_string=False,
+        strip_newline_in_stdout=False,
     )
-    return proc.stdout if proc.returncode == 0 else None
+    return out if status == 0 and isinstance(out, bytes) else None
 
 
 def _identity(repo: Repo) -> tuple[str, str] | None:
@@ -314,6 +316,9 @@ class _BlobImport:
         if process.proc.returncode != 0:
             lines = err.decode("utf-8", "replace").strip().splitlines()
             self._failure = (lines or [f"exit status {process.proc.returncode}"])[0]
+            # git leaves a crash report in the git dir; its reason is in the error already.
+            crash = Path(self._repo.git_dir) / f"fast_import_crash_{process.proc.pid}"
+            crash.unlink(missing_ok=True)
 
     def ids(self) -> list[str]:
         """The blob ids, in the order given."""

@@ -377,8 +377,20 @@ def test_a_failed_commit_keeps_the_written_rules_and_the_next_apply_commits_them
     assert (project / ".git" / "rulesync-uncommitted").exists()
     assert rulesync_commits(project) == []
     assert not list((project / ".git").glob("rulesync-commit-*"))
+    assert not list((project / ".git").glob("fast_import_crash_*"))
     pack.unlink()
     pack.mkdir()
     rulesync(project, "apply", check=0)
     assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
     assert git(project, "status", "--porcelain") == ""
+
+
+def test_show_head_file_gives_the_committed_bytes_exactly(repo: Path) -> None:
+    from rulesync.git import show_head_file
+
+    data = b"first line\r\nno final newline stripped\n\n"
+    (repo / "exact.bin").write_bytes(data)
+    git(repo, "add", "exact.bin")
+    git(repo, "commit", "-q", "-m", "exact")
+    assert show_head_file(repo, "exact.bin") == data
+    assert show_head_file(repo, "missing.txt") is None
