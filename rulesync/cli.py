@@ -12,8 +12,9 @@ from rulesync.errors import EXIT_INVALID, RulesyncError
 
 EXIT_CODES = """exit codes:
   0  success / in sync
-  1  drift found (check), a conflict left unresolved, or the sync was deferred
-     (repository busy, another rulesync holding the lock)
+  1  drift found (check), a conflict left unresolved, the sync was deferred
+     (repository busy, another rulesync holding the lock), or git failed to commit
+     (the files are written; the next run commits)
   2  invalid input or usage: nothing was changed"""
 
 
