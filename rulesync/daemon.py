@@ -838,11 +838,12 @@ class Service:
                     wanted[os.path.realpath(git.git_dir)] = GIT_WATCH
             wanted[root] = MARKER_WATCH
         fresh = self.watcher.subscribe(project.key, wanted)
-        idle = project.pending_at is None and project.first_event is None
+        idle = project.due(self.debounce, self.max_delay) is None
         if idle and any(wanted[path] != GIT_WATCH for path in fresh):
             # A folder watched anew (one this sync created, or one replaced): a change made
             # in it before its watch existed went unseen, so look once more (a no-op sync,
-            # which watches nothing new, when nothing changed).
+            # which watches nothing new, when nothing changed). A sync already due (a retry
+            # after a failure keeps its backoff) will look anyway.
             project.mark(time.monotonic(), "rewatch")
         polled = project.key in self.watcher.polled or "*" in self.watcher.polled
         if project.record.get("polling") != polled:
