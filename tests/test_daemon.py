@@ -256,7 +256,10 @@ def test_a_broken_marker_is_retried_while_other_projects_keep_syncing(
     set_phase(broken, "enterprise")
     assert wait_commits(broken, 2)[0].startswith("rulesync: phase basic → enterprise")
     daemon.wait_event("sync.recovered", after=mark, project=str(broken))
-    assert read_status()[str(broken)]["error"] is None
+    # The status file is written once the worker's pass is over, just after the log line.
+    wait_for(
+        "the error cleared in the status file", lambda: not read_status()[str(broken)]["error"]
+    )
 
 
 def test_moved_and_deleted_project_folders_are_retried_while_others_keep_syncing(
