@@ -18,22 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._results import CORPUS, median, percentile, wall, write_section
-from tests.conftest import make_corpus_library
+from tests.conftest import isolated_env, make_corpus_library
 
 EXE = Path(sys.executable).parent / "rulesync"
 COMMAND = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "rulesync"]
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
-    for name, sub in (("XDG_CONFIG_HOME", ".config"), ("XDG_STATE_HOME", ".state")):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[name] = str(home / sub)
-    env["HOME"] = str(home)
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
-    # As installed: Python keeps rulesync's compiled bytecode (the warm-up run writes it).
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    return env
 
 
 def new_repo(path: Path, env: dict[str, str]) -> Path:
@@ -95,6 +83,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rulesync-bench-", dir=work) as tmp:
         base = Path(tmp)
         env = isolated_env(base / "home")
+        # As installed: Python keeps rulesync's compiled bytecode (the warm-up run writes it).
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
 
         lib20 = small_library(base / "lib20")
         project = new_repo(base / "noop", env)

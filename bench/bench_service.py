@@ -13,10 +13,7 @@ bench/RESULTS.md.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,104 +23,12 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._results import RULESYNC, median, percentile, write_section
-from tests.conftest import make_library
+from bench._results import median, percentile, write_section
+from rulesync.registry import add_project
+from tests.conftest import isolated_env, make_library, rulesync_commits
+from tests.test_daemon_support import Daemon, manifest_tier, new_project
 
 PHASES = ("basic", "advanced")
-
-
-def isolated_env(home: Path) -> dict[str, str]:
-    """An environment whose XDG folders and HOME live under `home`."""
-    env = dict(os.environ)
-    for name, sub in (
-        ("XDG_CONFIG_HOME", ".config"),
-        ("XDG_STATE_HOME", ".local/state"),
-        ("XDG_DATA_HOME", ".local/share"),
-        ("XDG_CACHE_HOME", ".cache"),
-    ):
-        (home / sub).mkdir(parents=True, exist_ok=True)
-        env[name] = str(home / sub)
-    env["HOME"] = str(home)
-    env["GIT_CONFIG_NOSYSTEM"] = "1"
-    return env
-
-
-def git(cwd: Path, env: dict[str, str], *args: str) -> str:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True
-    )
-    return proc.stdout
-
-
-def new_project(path: Path, env: dict[str, str]) -> Path:
-    """A repository with one commit holding a `phase: basic` marker (not yet applied)."""
-    path.mkdir(parents=True)
-    git(path, env, "init", "-q", "-b", "main")
-    git(path, env, "config", "user.name", "Bench")
-    git(path, env, "config", "user.email", "bench@example.com")
-    (path / ".rulesync.yaml").write_text("phase: basic\n")
-    git(path, env, "add", ".rulesync.yaml")
-    git(path, env, "commit", "-q", "-m", "marker")
-    return path
-
-
-def register(paths: list[Path], env: dict[str, str]) -> None:
-    registry = Path(env["XDG_CONFIG_HOME"]) / "rulesync" / "projects.yaml"
-    registry.parent.mkdir(parents=True, exist_ok=True)
-    registry.write_text("projects:\n" + "".join(f"  - '{p}'\n" for p in paths))
-
-
-class Service:
-    """The daemon as a subprocess, and its JSON log."""
-
-    def __init__(self, env: dict[str, str], workdir: Path) -> None:
-        self.env = env
-        self.log = Path(env["XDG_STATE_HOME"]) / "rulesync" / "log" / "rulesync.log"
-        self.stderr = (workdir / "daemon.stderr").open("ab")
-        self.proc = subprocess.Popen(
-            [*RULESYNC, "daemon"],
-            cwd=workdir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.stderr,
-            stderr=self.stderr,
-        )
-
-    def records(self) -> list[dict[str, Any]]:
-        try:
-            lines = self.log.read_text(encoding="utf-8").splitlines()
-        except FileNotFoundError:
-            return []
-        out = []
-        for line in lines:
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
-
-    def wait_event(self, event: str, timeout: float = 120.0, **match: Any) -> dict[str, Any]:
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            for record in self.records():
-                if record.get("event") == event and all(
-                    record.get(k) == v for k, v in match.items()
-                ):
-                    return record
-            if self.proc.poll() is not None:
-                raise SystemExit(f"the service exited with {self.proc.returncode}")
-            time.sleep(0.05)
-        raise SystemExit(f"timed out waiting for {event}")
-
-    def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.stderr.close()
 
 
 def wait_until(probe: Callable[[], bool], timeout: float, interval: float = 0.0005) -> bool:
@@ -140,18 +45,6 @@ def read_ref(repo: Path) -> str:
         return (repo / ".git/refs/heads/main").read_text()
     except FileNotFoundError:
         return ""
-
-
-def rulesync_commits(repo: Path, env: dict[str, str]) -> int:
-    return int(git(repo, env, "rev-list", "--count", "--author=rulesync", "HEAD").strip())
-
-
-def manifest_tier(repo: Path) -> str | None:
-    try:
-        data = json.loads((repo / ".cursor/rules/.rulesync-manifest.json").read_text())
-    except (OSError, ValueError):
-        return None
-    return str(data.get("tier"))
 
 
 # /proc readings --------------------------------------------------------------------------
@@ -196,12 +89,11 @@ def inotify_watches(pid: int) -> int:
 # The three measurements -------------------------------------------------------------------
 
 
-def bench_latency(base: Path, env: dict[str, str], edits: int) -> dict[str, Any]:
-    repo = new_project(base / "latency", env)
-    register([repo], env)
-    service = Service(env, base)
+def bench_latency(base: Path, edits: int) -> dict[str, Any]:
+    repo = new_project(base / "latency")
+    service = Daemon(base)
     try:
-        service.wait_event("reconcile.done", cause="startup")
+        service.start(wait=False).wait_event("reconcile.done", cause="startup", timeout=120)
         time.sleep(0.5)
         marker = repo / ".rulesync.yaml"
         spare = repo / ".rulesync.yaml.new"
@@ -229,14 +121,13 @@ def bench_latency(base: Path, env: dict[str, str], edits: int) -> dict[str, Any]
         service.stop()
 
 
-def bench_burst(base: Path, env: dict[str, str], writes: int) -> dict[str, Any]:
-    repo = new_project(base / "burst", env)
-    register([repo], env)
-    service = Service(env, base)
+def bench_burst(base: Path, writes: int) -> dict[str, Any]:
+    repo = new_project(base / "burst")
+    service = Daemon(base)
     try:
-        service.wait_event("reconcile.done", cause="startup")
+        service.start(wait=False).wait_event("reconcile.done", cause="startup", timeout=120)
         time.sleep(0.5)
-        before = rulesync_commits(repo, env)
+        before = len(rulesync_commits(repo))
         marker = repo / ".rulesync.yaml"
         phases = ("advanced", "enterprise", "basic")
         final = "enterprise"
@@ -254,7 +145,7 @@ def bench_burst(base: Path, env: dict[str, str], writes: int) -> dict[str, Any]:
         time.sleep(2.0)  # anything still queued would commit within this
         failures = len([r for r in service.records() if r.get("event") == "sync.failed"])
         return {
-            "commits": rulesync_commits(repo, env) - before,
+            "commits": len(rulesync_commits(repo)) - before,
             "applied": applied and manifest_tier(repo) == final,
             "spread": spread,
             "failures": failures,
@@ -263,13 +154,13 @@ def bench_burst(base: Path, env: dict[str, str], writes: int) -> dict[str, Any]:
         service.stop()
 
 
-def bench_idle(base: Path, env: dict[str, str], projects: int, seconds: float) -> dict[str, Any]:
-    repos = [new_project(base / "idle" / f"p{i:03d}", env) for i in range(projects)]
-    register(repos, env)
-    service = Service(env, base)
+def bench_idle(base: Path, projects: int, seconds: float) -> dict[str, Any]:
+    for i in range(projects):
+        add_project(new_project(base / "idle" / f"p{i:03d}", register=False))
+    service = Daemon(base)
     try:
-        service.wait_event("reconcile.done", cause="startup", timeout=300)
-        pid = service.proc.pid
+        service.start(wait=False).wait_event("reconcile.done", cause="startup", timeout=300)
+        pid = service.pid
         # Settled: the follow-up syncs of the start-up's own writes are done once a whole
         # second passes without a single context switch.
         previous = context_switches(pid)
@@ -279,7 +170,7 @@ def bench_idle(base: Path, env: dict[str, str], projects: int, seconds: float) -
             if now == previous:
                 break
             previous = now
-        mark = len(service.records())
+        mark = service.mark()
         cpu0, switches0 = cpu_seconds(pid), context_switches(pid)
         quiet_seconds = 0
         previous = switches0
@@ -320,14 +211,17 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="rulesync-service-", dir=work) as tmp:
         base = Path(tmp)
         env = isolated_env(base / "home")
+        # The script runs as that user too: the service it starts and the log it reads.
+        os.environ.clear()
+        os.environ.update(env)
         library = make_library(base / "library")
         config = Path(env["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
         config.parent.mkdir(parents=True, exist_ok=True)
         config.write_text(f"library: {library}\n")
 
-        latency = bench_latency(base, env, args.edits)
-        burst = bench_burst(base, env, args.burst)
-        idle = bench_idle(base, env, args.projects, args.idle_seconds)
+        latency = bench_latency(base, args.edits)
+        burst = bench_burst(base, args.burst)
+        idle = bench_idle(base, args.projects, args.idle_seconds)
 
     by_style = latency["samples"]
     samples = by_style["rewrite"] + by_style["rename"]

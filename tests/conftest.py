@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,12 +16,23 @@ CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "awesome-cursor-rules-mdc"
 RULESYNC = [sys.executable, "-m", "rulesync"]
 
 
-@pytest.fixture(autouse=True)
-def isolated_user(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    """Every test runs as a fresh user: nothing touches the real config, state or git identity."""
-    home = tmp_path_factory.mktemp("home")
+# What a fresh user must not inherit: a global git config and git's own overrides.
+USER_UNSET = (
+    "GIT_CONFIG_GLOBAL",
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_AUTHOR_NAME",
+    "GIT_AUTHOR_EMAIL",
+    "GIT_COMMITTER_NAME",
+    "GIT_COMMITTER_EMAIL",
+)
+
+
+def user_env(home: Path) -> dict[str, str]:
+    """The variables that make a fresh user living in `home` (its XDG folders are created);
+    the variables in USER_UNSET are to be removed as well."""
+    env = {"HOME": str(home), "GIT_CONFIG_NOSYSTEM": "1"}
     for name, sub in (
         ("XDG_CONFIG_HOME", ".config"),
         ("XDG_STATE_HOME", ".local/state"),
@@ -28,19 +40,60 @@ def isolated_user(
         ("XDG_CACHE_HOME", ".cache"),
     ):
         (home / sub).mkdir(parents=True, exist_ok=True)
-        monkeypatch.setenv(name, str(home / sub))
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
-    monkeypatch.delenv("GIT_CONFIG_GLOBAL", raising=False)
-    for name in (
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_AUTHOR_NAME",
-        "GIT_AUTHOR_EMAIL",
-        "GIT_COMMITTER_NAME",
-        "GIT_COMMITTER_EMAIL",
-    ):
+        env[name] = str(home / sub)
+    return env
+
+
+def isolated_env(home: Path) -> dict[str, str]:
+    """This process's environment for a subprocess run as a fresh user living in `home`."""
+    env = {k: v for k, v in os.environ.items() if k not in USER_UNSET}
+    env.update(user_env(home))
+    return env
+
+
+def snapshot(folder: Path, *, skip_git: bool = True) -> dict[str, bytes]:
+    """Every entry under `folder` (not following symlinks): file bytes, `->target` for a
+    symlink, `<dir>` for a folder, `<fifo>` and so on for the rest."""
+    found: dict[str, bytes] = {}
+    for dirpath, dirnames, filenames in os.walk(folder):
+        here = Path(dirpath)
+        if skip_git and ".git" in dirnames and here == folder:
+            dirnames.remove(".git")
+        for name in dirnames + filenames:
+            path = here / name
+            rel = path.relative_to(folder).as_posix()
+            if os.path.islink(path):
+                found[rel] = b"->" + os.fsencode(os.readlink(path))
+            elif path.is_dir():
+                found[rel] = b"<dir>"
+            elif path.is_file():
+                found[rel] = path.read_bytes()
+            else:
+                found[rel] = b"<special>"
+    return found
+
+
+def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> int:
+    """SIGTERM, then SIGKILL if it is still running after `timeout` seconds; its exit code."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+@pytest.fixture(autouse=True)
+def isolated_user(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Every test runs as a fresh user: nothing touches the real config, state or git identity."""
+    home = tmp_path_factory.mktemp("home")
+    for name, value in user_env(home).items():
+        monkeypatch.setenv(name, value)
+    for name in USER_UNSET:
         monkeypatch.delenv(name, raising=False)
     return home
 

@@ -8,19 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, make_repo, rulesync, rulesync_commits
+from tests.conftest import git, make_repo, rulesync, rulesync_commits, snapshot
 
 RULES = Path(".cursor/rules")
-
-
-def tree(repo: Path) -> dict[str, bytes]:
-    """Every file in the work tree outside .git, with its bytes."""
-    found = {}
-    for path in repo.rglob("*"):
-        if ".git" in path.relative_to(repo).parts or not path.is_file():
-            continue
-        found[str(path.relative_to(repo))] = path.read_bytes()
-    return found
 
 
 def test_apply_writes_the_tier_and_commits_it(project: Path) -> None:
@@ -175,11 +165,11 @@ def test_project_in_a_subfolder_of_a_repository(repo: Path, library: Path) -> No
 def _assert_deferred(project: Path, reason: str) -> None:
     head = git(project, "rev-parse", "HEAD")
     (project / ".rulesync.yaml").write_text("phase: advanced\n")
-    before = tree(project)
+    before = snapshot(project)
     proc = rulesync(project, "apply", check=1)
     assert "deferred" in proc.stderr and reason in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1
-    assert tree(project) == before
+    assert snapshot(project) == before
     assert git(project, "rev-parse", "HEAD") == head
 
 

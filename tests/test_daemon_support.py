@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from rulesync.logs import log_path
-from tests.conftest import RULESYNC, git, make_repo, rulesync
+from tests.conftest import RULESYNC, git, make_repo, rulesync, stop_process
 
 T = TypeVar("T")
 DEADLINE = 15.0
@@ -176,13 +175,4 @@ class Daemon:
 
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL if it lingers; return its exit code."""
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return None if self.proc is None else stop_process(self.proc)

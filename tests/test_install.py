@@ -5,7 +5,6 @@ message when git or Python 3.11 is missing. Plus the pre-commit hook it ships be
 from __future__ import annotations
 
 import glob
-import hashlib
 import json
 import os
 import pwd
@@ -18,7 +17,7 @@ import pytest
 import yaml
 
 from rulesync import __version__
-from tests.conftest import REPO_ROOT, make_repo
+from tests.conftest import REPO_ROOT, make_repo, snapshot
 
 INSTALL_SH = REPO_ROOT / "install.sh"
 SH = shutil.which("sh") or "/bin/sh"
@@ -28,22 +27,6 @@ BASE_TOOLS = (
     "sh", "dirname", "sed", "cat", "grep", "mkdir", "rm", "rmdir", "mv", "cmp", "chmod",
     "find", "sort", "cksum", "uname", "env",
 )  # fmt: skip
-
-
-def tree(root: Path) -> dict[str, str]:
-    """Every path under `root`: a content digest for files, the target for symlinks."""
-    found: dict[str, str] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            rel = str(path.relative_to(root))
-            if path.is_symlink():
-                found[rel] = "-> " + os.readlink(path)
-            elif path.is_file():
-                found[rel] = hashlib.sha256(path.read_bytes()).hexdigest()
-            else:
-                found[rel] = "dir"
-    return found
 
 
 def run_install(
@@ -119,24 +102,24 @@ def test_help_and_an_unknown_option(isolated_user: Path, tmp_path: Path) -> None
 
 
 def test_without_git_it_stops_before_writing_anything(isolated_user: Path, tmp_path: Path) -> None:
-    before = tree(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     env = user_env(isolated_user, tmp_path, path=tool_path(tmp_path / "bin", "python3"))
     proc = run_install("--no-service", env=env)
     assert proc.returncode == 1
     assert "git is not installed" in proc.stderr and "apt install git" in proc.stderr
-    assert tree(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
 
 
 def test_without_python_3_11_it_stops_before_writing_anything(
     isolated_user: Path, tmp_path: Path
 ) -> None:
-    before = tree(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     env = user_env(isolated_user, tmp_path, path=tool_path(tmp_path / "bin", "git"))
     proc = run_install("--no-service", env=env)
     assert proc.returncode == 1
     assert "rulesync needs Python 3.11 or newer; found none" in proc.stderr
     assert "RULESYNC_PYTHON" in proc.stderr
-    assert tree(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
 
 
 def _old_python() -> str | None:
@@ -162,13 +145,13 @@ def test_an_older_python_is_named_in_the_error(isolated_user: Path, tmp_path: Pa
     old = _old_python()
     if old is None:
         pytest.skip("no Python older than 3.11 on this machine to try install.sh with")
-    before = tree(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     env = user_env(isolated_user, tmp_path)
     env["RULESYNC_PYTHON"] = old
     proc = run_install("--no-service", env=env)
     assert proc.returncode == 1
     assert f"rulesync needs Python 3.11 or newer; found only: {old} (3." in proc.stderr
-    assert tree(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
 
 
 def test_a_launcher_it_did_not_write_is_never_replaced_nor_removed(
@@ -177,18 +160,18 @@ def test_a_launcher_it_did_not_write_is_never_replaced_nor_removed(
     launcher = isolated_user / ".local" / "bin" / "rulesync"
     launcher.parent.mkdir(parents=True)
     launcher.write_text("#!/bin/sh\necho my own rulesync\n")
-    before = tree(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     env = user_env(isolated_user, tmp_path)
 
     proc = run_install("--no-service", env=env)
     assert proc.returncode == 1
     assert "was not written by install.sh" in proc.stderr
-    assert tree(isolated_user) == before  # refused before creating the venv
+    assert snapshot(isolated_user, skip_git=False) == before  # refused before creating the venv
 
     proc = run_install("--uninstall", env=env)
     assert proc.returncode == 0
     assert f"left alone: {launcher}" in proc.stdout
-    assert tree(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
 
 
 # --- the real install -----------------------------------------------------------------------
@@ -208,7 +191,7 @@ def test_install_sh_installs_a_working_rulesync_then_changes_nothing_then_uninst
     (config / "config.yaml").write_text("debounce_ms: 80\n")
     (config / "projects.yaml").write_text(f"projects:\n  - '{project}'\n")
     (home / ".bashrc").write_text("# mine\n")
-    before = tree(home)
+    before = snapshot(home, skip_git=False)
     env = user_env(home, tmp_path)
     venv = home / ".local" / "share" / "rulesync" / "venv"
     launcher = bin_dir / "rulesync"
@@ -243,7 +226,7 @@ def test_install_sh_installs_a_working_rulesync_then_changes_nothing_then_uninst
     launcher_text = launcher.read_text()
     launcher_mtime = launcher.stat().st_mtime_ns
     package_mtime = (site / "rulesync" / "__init__.py").stat().st_mtime_ns
-    installed = tree(home)
+    installed = snapshot(home, skip_git=False)
 
     # Again, from a shell whose PATH lacks ~/.local/bin: nothing changes, and it says how to
     # add it (a warning: the install itself is fine).
@@ -257,14 +240,14 @@ def test_install_sh_installs_a_working_rulesync_then_changes_nothing_then_uninst
     assert launcher.read_text() == launcher_text
     assert launcher.stat().st_mtime_ns == launcher_mtime
     assert (site / "rulesync" / "__init__.py").stat().st_mtime_ns == package_mtime
-    assert tree(home) == installed
+    assert snapshot(home, skip_git=False) == installed
 
     gone = run_install("--uninstall", env=env, timeout=120)
 
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert f"removed {launcher}" in gone.stdout and f"removed {venv}" in gone.stdout
     assert "left alone: the registry and config" in gone.stdout
-    assert tree(home) == before
+    assert snapshot(home, skip_git=False) == before
     again = run_install("--uninstall", env=env)
     assert again.returncode == 0 and "nothing to remove" in again.stdout
 

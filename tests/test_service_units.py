@@ -14,7 +14,7 @@ import pytest
 
 from rulesync import service
 from rulesync.errors import InvalidInput
-from tests.conftest import REPO_ROOT, rulesync
+from tests.conftest import REPO_ROOT, rulesync, snapshot
 
 SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"
 needs_systemd_analyze = pytest.mark.skipif(
@@ -24,22 +24,6 @@ needs_systemd_analyze = pytest.mark.skipif(
 linux_only = pytest.mark.skipif(
     not sys.platform.startswith("linux"), reason="exercises the systemd user unit (Linux)"
 )
-
-
-def snapshot(root: Path) -> dict[str, bytes | str]:
-    """Every path under `root` with its content (files) or link target (symlinks)."""
-    found: dict[str, bytes | str] = {}
-    for folder, dirs, files in os.walk(root):
-        for name in dirs + files:
-            path = Path(folder) / name
-            rel = str(path.relative_to(root))
-            if path.is_symlink():
-                found[rel] = "-> " + os.readlink(path)
-            elif path.is_file():
-                found[rel] = path.read_bytes()
-            else:
-                found[rel] = "dir"
-    return found
 
 
 def verify(unit_file: Path, tmp_path: Path, *targets: str, unit_path: Path | None = None) -> str:
@@ -204,12 +188,12 @@ def test_plist_escapes_xml_in_paths() -> None:
 def test_install_without_a_service_manager_says_how_to_run_the_daemon_and_writes_nothing(
     isolated_user: Path, no_user_manager: Path, tmp_path: Path
 ) -> None:
-    before = snapshot(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     proc = rulesync(tmp_path, "service", "install", check=1)
     assert "no user service manager is reachable" in proc.stderr
     assert "nothing was installed" in proc.stderr
     assert "rulesync daemon" in proc.stderr and "nohup" in proc.stderr
-    assert snapshot(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
     assert not (isolated_user / ".config" / "systemd").exists()
 
 
@@ -217,14 +201,14 @@ def test_install_without_a_service_manager_says_how_to_run_the_daemon_and_writes
 def test_install_dry_run_prints_the_unit_and_commands_and_changes_nothing(
     isolated_user: Path, no_user_manager: Path, tmp_path: Path
 ) -> None:
-    before = snapshot(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     proc = rulesync(tmp_path, "service", "install", "--dry-run", check=0)
     unit = isolated_user / ".config" / "systemd" / "user" / service.UNIT_NAME
     assert f"would write {unit} (new)" in proc.stdout
     assert "ExecStart=" + " ".join(service.daemon_command()) in proc.stdout
     assert "systemctl --user enable rulesync.service" in proc.stdout
     assert "no user service manager is reachable" in proc.stdout
-    assert snapshot(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
 
 
 @linux_only
@@ -244,7 +228,7 @@ def test_uninstall_removes_our_unit_and_its_enablement_link_and_nothing_else(
     units = isolated_user / ".config" / "systemd" / "user"
     units.mkdir(parents=True)
     (units / "other.service").write_text("[Service]\nExecStart=/bin/true\n")
-    before = snapshot(isolated_user)
+    before = snapshot(isolated_user, skip_git=False)
     # As install left it: the unit, and the link (and folder) `systemctl enable` made.
     (units / "default.target.wants").mkdir()
     (units / service.UNIT_NAME).write_text(service.render("systemd"))
@@ -253,7 +237,7 @@ def test_uninstall_removes_our_unit_and_its_enablement_link_and_nothing_else(
     proc = rulesync(tmp_path, "service", "uninstall", check=0)
 
     assert f"removed {units / service.UNIT_NAME}" in proc.stdout
-    assert snapshot(isolated_user) == before
+    assert snapshot(isolated_user, skip_git=False) == before
     again = rulesync(tmp_path, "service", "uninstall", check=0)
     assert "not installed" in again.stdout
 
@@ -277,13 +261,13 @@ def test_undo_after_a_failed_step_removes_the_new_unit_and_the_folders_it_made(
 ) -> None:
     home = tmp_path / "home"
     home.mkdir()
-    before = snapshot(home)
+    before = snapshot(home, skip_git=False)
     unit = home / ".config" / "systemd" / "user" / service.UNIT_NAME
     undo = service.Undo()
     service.write_unit(unit, service.render("systemd"), undo)
     assert unit.is_file()
     undo.run()  # what install does when systemctl then fails
-    assert snapshot(home) == before
+    assert snapshot(home, skip_git=False) == before
 
 
 def test_undo_after_a_failed_step_puts_the_previous_unit_back(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from rulesync.library import valid_rule_name
 from rulesync.manifest import MANIFEST
 from rulesync.manifest import parse as parse_manifest
 from rulesync.marker import parse_marker
-from tests.conftest import RULESYNC, git
+from tests.conftest import RULESYNC, git, stop_process
 
 RULES = Path(".cursor/rules")
 RULES_REL = RULES.as_posix()
@@ -152,28 +152,6 @@ class UserWork:
 
 
 # --- snapshots and leftovers ---------------------------------------------------------------
-
-
-def snapshot(folder: Path, *, skip_git: bool = True) -> dict[str, bytes]:
-    """Every entry under `folder` (not following symlinks): file bytes, `->target` for a
-    symlink, `<dir>` for a folder, `<fifo>` and so on for the rest."""
-    found: dict[str, bytes] = {}
-    for dirpath, dirnames, filenames in os.walk(folder):
-        here = Path(dirpath)
-        if skip_git and ".git" in dirnames and here == folder:
-            dirnames.remove(".git")
-        for name in dirnames + filenames:
-            path = here / name
-            rel = path.relative_to(folder).as_posix()
-            if os.path.islink(path):
-                found[rel] = b"->" + os.fsencode(os.readlink(path))
-            elif path.is_dir():
-                found[rel] = b"<dir>"
-            elif path.is_file():
-                found[rel] = path.read_bytes()
-            else:
-                found[rel] = b"<special>"
-    return found
 
 
 def leftover_temporaries(folder: Path) -> list[str]:
@@ -540,14 +518,9 @@ class Daemon:
         """SIGTERM, then SIGKILL if it is still there after 10 s; the exit code."""
         if self.proc is None or self.proc.poll() is not None:
             return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.send_signal(signal.SIGKILL)
-            self.proc.wait()
+        code = stop_process(self.proc)
         drain_group(self.proc.pid)
-        return self.proc.returncode
+        return code
 
 
 def converged(repo: Path, *, allowed: Iterable[str] = ()) -> bool:

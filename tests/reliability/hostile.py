@@ -15,14 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import git, make_library, make_repo, rulesync
+from tests.conftest import git, make_library, make_repo, rulesync, snapshot
 from tests.reliability.harness import (
     MANIFEST_REL,
     MARKER,
     RULES,
     error_line_problems,
     head,
-    snapshot,
     write_user_config,
 )
 

@@ -29,8 +29,8 @@ from rulesync.mdc import read_rule
 from rulesync.plan import make_plan
 from rulesync.project import read_disk
 from rulesync.yamlio import parse_mapping
+from tests.conftest import snapshot
 from tests.reliability.conftest import Figures
-from tests.reliability.harness import snapshot
 
 EXAMPLES = 200
 FUZZ = settings(

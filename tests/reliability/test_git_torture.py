@@ -27,7 +27,7 @@ import pytest
 
 from rulesync.config import load_config
 from rulesync.sync import UNCOMMITTED_FLAG, inspect
-from tests.conftest import git, make_repo, rulesync
+from tests.conftest import git, make_repo, rulesync, snapshot
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,
@@ -38,7 +38,6 @@ from tests.reliability.harness import (
     error_line_problems,
     head,
     make_tiered_library,
-    snapshot,
     write_user_config,
 )
 

@@ -20,7 +20,7 @@ import pytest
 from rulesync.config import state_dir
 from rulesync.fsutil import atomic_write
 from rulesync.registry import add_project
-from tests.conftest import git, make_repo
+from tests.conftest import git, make_repo, snapshot
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,
@@ -39,7 +39,6 @@ from tests.reliability.harness import (
     library_versions,
     make_tiered_library,
     rule_files,
-    snapshot,
     start_rulesync,
     wait_converged,
     write_user_config,
