@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import re
 import shlex
-import subprocess
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 
 from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
-from rulesync.git import busy_reason, git_version
+from rulesync.git import busy_reason, git_version, global_identity
 from rulesync.marker import MARKER
 from rulesync.registry import load_projects, registry_path
 from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
@@ -81,20 +80,6 @@ def check_git(version: str | None) -> Check:
             f"upgrade git to {wanted} or newer",
         )
     return Check("git", OK, version)
-
-
-def read_identity() -> tuple[str, str] | None:
-    """The global git identity (user.name, user.email), or None when either is unset."""
-    values = []
-    for key in ("user.name", "user.email"):
-        proc = subprocess.run(
-            ["git", "config", "--global", "--get", key],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        values.append(proc.stdout.strip())
-    return (values[0], values[1]) if all(values) else None
 
 
 def check_identity(identity: tuple[str, str] | None, author: tuple[str, str]) -> Check:
@@ -349,7 +334,7 @@ def run_checks() -> list[Check]:
         checks.append(Check("identity", WARN, "not checked: git is not on PATH"))
     else:
         author = config.commit_author if config else Config.commit_author
-        checks.append(check_identity(read_identity(), author))
+        checks.append(check_identity(global_identity(), author))
     checks.append(config_check)
     registry_checks, projects = check_registry(config)
     state = service.status(service.find_manager())

@@ -172,10 +172,17 @@ def show_head_file(top: Path, relpath: str) -> bytes | None:
     return out if status == 0 and isinstance(out, bytes) else None
 
 
-def _identity(repo: Repo) -> tuple[str, str] | None:
-    name = _run(repo, "config", "--get", "user.name", check=False).strip()
-    email = _run(repo, "config", "--get", "user.email", check=False).strip()
+def _identity(repo: Repo | Git, *scope: str) -> tuple[str, str] | None:
+    name = _run(repo, "config", *scope, "--get", "user.name", check=False).strip()
+    email = _run(repo, "config", *scope, "--get", "user.email", check=False).strip()
     return (name, email) if name and email else None
+
+
+def global_identity() -> tuple[str, str] | None:
+    """The user's global git identity (user.name, user.email), or None when either is unset."""
+    from git.cmd import Git as GitCommand
+
+    return _identity(GitCommand(), "--global")
 
 
 def commit_paths(
