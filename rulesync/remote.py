@@ -9,7 +9,6 @@ half-way never leaves a broken library behind; the last good revision keeps serv
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rulesync.errors import InvalidInput, RulesyncError
-from rulesync.fsutil import atomic_write
+from rulesync.fsutil import atomic_write, sha256_hex
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
@@ -81,7 +80,7 @@ class Cache:
 
     @property
     def folder(self) -> Path:
-        return cache_root() / hashlib.sha256(self.spec.url.encode()).hexdigest()[:16]
+        return cache_root() / sha256_hex(self.spec.url.encode())[:16]
 
     @property
     def mirror(self) -> Path:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput
+from rulesync.fsutil import sha256_hex
 from rulesync.git import (
     GitDirs,
     Snapshot,
@@ -65,7 +65,7 @@ def lock_path(root: Path, git: GitDirs | None) -> Path:
 
 def backup_dir(root: Path) -> Path:
     """Where `--force` saves the user's versions: the state dir, per project and run."""
-    tag = hashlib.sha256(os.fsencode(os.path.realpath(root))).hexdigest()[:8]
+    tag = sha256_hex(os.fsencode(os.path.realpath(root)))[:8]
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     return state_dir() / "backups" / f"{root.name}-{tag}" / stamp
 
