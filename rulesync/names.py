@@ -1,0 +1,52 @@
+"""What a library may call a rule: the one check that `apply` enforces and `lint` reports.
+
+A folder entry is one of three things: an editor's dropping or a hidden file (ignored by
+everyone, so editing a library rule never stops the service), a rule (`*.mdc`), or anything
+else (a README, a picture: not a rule). A rule's name must be one that every later step can
+write: plain, valid UTF-8, no control characters, short enough for the temporary name beside it.
+"""
+
+from __future__ import annotations
+
+import re
+
+RULE_SUFFIX = ".mdc"
+# A file system allows 255 bytes per name; the temporary file written beside a rule adds a
+# prefix and a suffix, so a rule's own name stays well under that.
+MAX_RULE_NAME_BYTES = 200
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# Lock, swap and backup files of Emacs, vim and others, and Finder's folder settings.
+_DROPPING = re.compile(r"^(\.#.*|#.*#|.*~|\..*\.sw[a-p]|4913|\.DS_Store|\._.*)$")
+
+
+def is_ignored_entry(name: str) -> bool:
+    """True for an editor's dropping or a hidden file: never a rule, never an error."""
+    return name.startswith(".") or bool(_DROPPING.match(name))
+
+
+def is_rule_candidate(name: str) -> bool:
+    """True for a folder entry that is meant as a rule (a `*.mdc` that is not ignored)."""
+    return name.endswith(RULE_SUFFIX) and not is_ignored_entry(name)
+
+
+def rule_name_problem(name: str) -> str | None:
+    """Why a rule candidate's name cannot be used (None when it can). One line, lower case."""
+    # os.listdir hands undecodable bytes over as lone surrogates (surrogateescape).
+    if any("\udc80" <= c <= "\udcff" for c in name):
+        return "its name is not valid UTF-8"
+    if not name.endswith(RULE_SUFFIX) or len(name) <= len(RULE_SUFFIX):
+        return f"a rule's name is a plain `*{RULE_SUFFIX}` file name"
+    if "/" in name or "\\" in name:
+        return "its name holds a path separator"
+    if ".." in name:
+        return "its name holds `..`"
+    if _CONTROL.search(name):
+        return "its name holds a control character"
+    if len(name.encode("utf-8")) > MAX_RULE_NAME_BYTES:
+        return f"its name is longer than {MAX_RULE_NAME_BYTES} bytes"
+    return None
+
+
+def valid_rule_name(name: str) -> bool:
+    """True when `name` is a rule name apply accepts (and not an ignored entry)."""
+    return not is_ignored_entry(name) and rule_name_problem(name) is None
