@@ -240,14 +240,18 @@ def test_projects_added_and_removed_at_runtime(tmp_path: Path, daemon: Daemon) -
 def test_a_broken_marker_is_retried_while_other_projects_keep_syncing(
     tmp_path: Path, daemon: Daemon
 ) -> None:
+    add_config(log_level="debug")
     broken, healthy = new_project(tmp_path / "broken"), new_project(tmp_path / "healthy")
     daemon.start()
     mark = daemon.mark()
     (broken / ".rulesync.yaml").write_text("phse: advanced\n")
     failed = daemon.wait_event("sync.failed", after=mark, project=str(broken))
-    assert "phse" in failed["error"] and failed["retry_in"] > 0
-    retried = daemon.wait_event("sync.failed", after=mark, project=str(broken), attempt=2)
-    assert retried["retry_in"] > failed["retry_in"]
+    assert "phse" in failed["error"] and failed["retry_in"] > 0 and failed["level"] == "warning"
+    # The marker is watched: a retry meeting the same error is not news.
+    retried = daemon.wait_event("sync.failed", after=mark, project=str(broken), attempt=3)
+    assert retried["retry_in"] > failed["retry_in"] and retried["level"] == "debug"
+    warned = daemon.events("sync.failed", after=mark, project=str(broken), level="warning")
+    assert len(warned) == 1
     assert wait_for("the error in the status file", lambda: read_status()[str(broken)]["error"])
 
     set_phase(healthy, "advanced")
