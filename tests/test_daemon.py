@@ -100,6 +100,7 @@ def test_plain_rewrite_syncs_and_the_services_own_writes_make_no_extra_commit(
     set_phase(project, "advanced")
     applied = daemon.wait_event("sync.applied", after=mark, project=str(project))
     assert applied["phase"] == "advanced" and applied["commit"]
+    assert applied["cause"] == "marker"  # a complete save is a marker change like any other
     # Writing .cursor/rules wakes the service once more; that sync must find nothing to do.
     after = daemon.mark()
     noop = daemon.wait_event("sync.noop", after=mark, project=str(project), cause="rules")
@@ -164,7 +165,8 @@ def test_a_managed_rule_the_user_edited_is_left_alone_and_reported_once(
     record = daemon.wait_event("sync.conflict", after=mark, project=str(project))
     assert record["names"] == ["privacy.mdc"] and record["level"] == "warning"
     set_phase(project, "advanced")
-    daemon.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
+    applied = daemon.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
+    assert applied["level"] == "warning" and applied["conflicts"] == 1  # not in sync: not news
     assert rule.read_text() == "my own words\n"
     assert wait_for(
         "the conflict in the status file", lambda: read_status()[str(project)]["conflicts"]
@@ -449,3 +451,39 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
     ]  # fmt: skip
     assert zombies == []
     assert len(os.listdir(f"/proc/{pid}/fd")) <= fds_before + 2
+
+
+def test_a_status_file_a_killed_service_was_writing_is_swept_at_start(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    from rulesync.config import state_dir
+
+    new_project(tmp_path / "p1")
+    state_dir().mkdir(parents=True, exist_ok=True)
+    stale = state_dir() / ".status.json.rulesync-tmp-4242"
+    stale.write_text('{"pid": 4242, "projects": {')
+    daemon.start()
+    assert not stale.exists()
+    assert read_status()  # the real status file is written as usual
+
+
+def test_an_empty_marker_while_it_is_being_written_is_not_a_failure(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    add_config(log_level="debug")
+    project = new_project(tmp_path / "p1")
+    daemon.start()
+    mark = daemon.mark()
+    marker = project / ".rulesync.yaml"
+    marker.write_text("")  # an editor's truncate, caught before its write
+    wait_for(
+        "the service to read the empty marker",
+        lambda: (
+            daemon.events("sync.unsettled", after=mark, project=str(project))
+            or daemon.events("sync.failed", after=mark, project=str(project))
+        ),
+    )
+    set_phase(project, "advanced")
+    assert wait_commits(project, 2)[0].startswith("rulesync: phase basic → advanced")
+    assert daemon.events("sync.failed", after=mark) == []
+    assert daemon.events("sync.applied", after=mark, project=str(project), phase="advanced")

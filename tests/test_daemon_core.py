@@ -267,6 +267,34 @@ def test_a_folder_deleted_and_created_again_is_watched_anew(
     assert _next(items) in (Changed("p1", MARKER_WATCH), Changed("p1", MARKER_WATCH, True))
 
 
+def test_a_failing_handler_logs_what_went_wrong_and_keeps_the_observer_alive(
+    tmp_path: Path, json_log: Path
+) -> None:
+    delivered: queue.Queue[Message] = queue.Queue()
+    calls = [0]
+
+    def post(message: Message) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("the queue refused it")
+        delivered.put(message)
+
+    watching = Watcher(post, get_logger())
+    watching.start()
+    try:
+        folder = tmp_path / "library" / "basic"
+        folder.mkdir(parents=True)
+        watching.subscribe("p1", {str(folder): LIBRARY_WATCH})
+        (folder / "first.mdc").write_text("x\n")
+        assert _next(delivered) == Changed("p1", LIBRARY_WATCH)  # a later event still arrives
+        assert watching.alive()
+    finally:
+        watching.stop(timeout=5)
+    (failure,) = [r for r in _records(json_log) if r["event"] == "watch.handler_failed"]
+    assert failure["level"] == "error" and "the queue refused it" in failure["exception"]
+    assert failure["folder"] == str(folder)
+
+
 def test_a_rules_folder_a_sync_recreated_is_looked_at_once_more_after_it_is_watched(
     tmp_path: Path, library: Path, json_log: Path
 ) -> None:

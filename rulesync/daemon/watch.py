@@ -30,10 +30,13 @@ from watchdog.events import (
 )
 from watchdog.observers.api import BaseObserver, EventEmitter, ObservedWatch
 
+from rulesync.config import Config
 from rulesync.daemon.events import Changed, Post, WatchKind, is_relevant, saves_marker
 from rulesync.daemon.mounts import filesystem_type, mount_table, needs_polling
+from rulesync.library import bundled_root
 from rulesync.logs import Logger
 from rulesync.project import RULES_DIR, Inputs
+from rulesync.remote import is_url
 
 # inotify reports watch exhaustion as ENOSPC and instance exhaustion as EMFILE.
 EXHAUSTED = (errno.ENOSPC, errno.EMFILE)
@@ -50,6 +53,14 @@ EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileClosedEvent,
     DirDeletedEvent,
 ]
+
+
+def default_library(config: Config) -> Path | None:
+    """The user's configured library folder: what to watch for a project that never loaded
+    (a broken library is fixed inside its folder), never a folder a marker names."""
+    if config.library == "default":
+        return bundled_root()
+    return None if is_url(config.library) else Path(config.library)
 
 
 @dataclass(frozen=True)

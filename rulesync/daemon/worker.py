@@ -34,14 +34,12 @@ from rulesync.daemon.events import (
 from rulesync.daemon.fetcher import Fetcher
 from rulesync.daemon.outcome import deferred, failed, synced
 from rulesync.daemon.schedule import ProjectState
-from rulesync.daemon.watch import Watcher, plan_watches
+from rulesync.daemon.watch import Watcher, default_library, plan_watches
 from rulesync.errors import Deferred, RulesyncError
 from rulesync.git import busy_reason, find_git
-from rulesync.library import bundled_root
 from rulesync.logs import Logger, configure, get_logger, log_path
 from rulesync.marker import MARKER
 from rulesync.registry import load_projects, registry_path
-from rulesync.remote import is_url
 from rulesync.runtime import write_status
 
 # The lock wait inside a sync: short, so a CLI run holding the project only defers it (its own
@@ -334,7 +332,7 @@ class Service:
         if project.status.deferred is not None:
             git = find_git(project.root)
             git_dir = git.git_dir if git is not None else None
-        plan = plan_watches(project.root, project.inputs, self._default_library(), git_dir)
+        plan = plan_watches(project.root, project.inputs, default_library(self.config), git_dir)
         fresh = self.watcher.subscribe(project.key, plan.watched)
         self.checks.set(project.key, plan.checked, time.monotonic())
         idle = project.due(self.debounce, self.max_delay) is None
@@ -348,14 +346,6 @@ class Service:
         if project.status.polling != polled:
             project.status.polling = polled
             self._status_dirty = True
-
-    def _default_library(self) -> Path | None:
-        """The user's configured library folder: what to watch for a project that never
-        loaded (a broken library is fixed inside its folder), never a folder a marker names."""
-        spec = self.config.library
-        if spec == "default":
-            return bundled_root()
-        return None if is_url(spec) else Path(spec)
 
     # Registry and config ------------------------------------------------------------------
 
