@@ -487,3 +487,15 @@ def test_an_empty_marker_while_it_is_being_written_is_not_a_failure(
     assert wait_commits(project, 2)[0].startswith("rulesync: phase basic → advanced")
     assert daemon.events("sync.failed", after=mark) == []
     assert daemon.events("sync.applied", after=mark, project=str(project), phase="advanced")
+
+
+def test_a_marker_left_empty_is_reported_by_the_next_reconcile(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    add_config(reconcile_interval=1)
+    project = new_project(tmp_path / "p1")
+    daemon.start()
+    mark = daemon.mark()
+    (project / ".rulesync.yaml").write_text("")
+    failed = daemon.wait_event("sync.failed", after=mark, project=str(project))
+    assert "phase" in failed["error"] and failed["cause"] != "marker"

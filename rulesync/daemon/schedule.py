@@ -14,10 +14,7 @@ from rulesync.project import Inputs
 # Backoff for a project that keeps failing: first retry after BASE seconds, doubling, capped.
 DEFERRED_BASE = 0.25
 FAILED_BASE = 1.0
-# An empty marker just after a change is most likely being written: read it again this soon.
-SETTLE_DELAY = 0.25
 RETRY = "retry"
-SETTLE = "settle"
 
 
 def now_iso() -> str:
@@ -116,8 +113,3 @@ class ProjectState:
         self.retry_at = now + delay
         self.cause = RETRY
         return delay
-
-    def settle(self, now: float) -> None:
-        """Read an empty marker again shortly (its writer has likely not finished)."""
-        self.retry_at = now + SETTLE_DELAY
-        self.cause = SETTLE

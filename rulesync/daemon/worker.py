@@ -48,6 +48,8 @@ LOCK_WAIT = 0.25
 # A continuous storm of events still syncs at least this often (seconds).
 MIN_MAX_DELAY = 1.0
 EXIT_FATAL = 1
+# An empty marker modified this recently (seconds) is taken as still being written.
+SETTLE_WINDOW = 2.0
 
 
 class Service:
@@ -286,24 +288,22 @@ class Service:
         started = time.perf_counter()
         log.debug("sync.started")
         marker = project.root / MARKER
-        unsettled = False
         try:
             if not project.root.is_dir():
                 raise _Missing(f"{project.root}: project folder is missing (deleted or moved?)")
             if not marker.is_file():
                 raise _Missing(f"{project.root}: no {MARKER} here any more")
-            if cause in CHANGE_CAUSES and marker.stat().st_size == 0:
-                # Most likely caught between an editor's truncate and its write: not settled
-                # yet. The write's own event, or a re-read shortly, syncs what it leaves.
-                log.debug("sync.unsettled", reason=f"{marker} is empty")
-                project.settle(time.monotonic())
-                unsettled = True
-                return
             result = sync(project.root, self.config, lock_timeout=LOCK_WAIT)
         except Deferred as exc:
             deferred(project, str(exc), log)
         except (RulesyncError, _Missing) as exc:
-            failed(project, str(exc), cause, log)
+            if _unsettled(marker, cause):
+                # Most likely read between an editor's truncate and its write: not settled
+                # yet, and not a failure. The write's own event syncs what it leaves; a
+                # marker still empty at the next reconcile is a failure like any other.
+                log.debug("sync.unsettled", reason=f"{marker} is empty")
+            else:
+                failed(project, str(exc), cause, log)
         except OSError as exc:
             where = f"{exc.filename}: " if exc.filename else ""
             failed(project, f"{where}{exc.strerror or exc}", cause, log)
@@ -320,7 +320,7 @@ class Service:
             except Exception:
                 # A bug here must not stop every other project: the next sync tries again.
                 log.exception("watch.crashed")
-            if project.key in self._reconciling and not unsettled:
+            if project.key in self._reconciling:
                 self._reconciling.discard(project.key)
                 if not self._reconciling:
                     self.log.info(
@@ -399,6 +399,17 @@ class Service:
             return
         self._status_dirty = False
         write_status({key: p.status.doc() for key, p in self.projects.items()})
+
+
+def _unsettled(marker: Path, cause: str) -> bool:
+    """An empty marker just changed (the change is this sync's cause, or happened moments ago):
+    its writer has most likely not finished."""
+    try:
+        st = marker.stat()
+    except OSError:
+        return False
+    recent = time.time() - st.st_mtime < SETTLE_WINDOW
+    return st.st_size == 0 and (cause in CHANGE_CAUSES or recent)
 
 
 def _busy(root: Path) -> bool:
