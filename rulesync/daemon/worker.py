@@ -1,7 +1,7 @@
 """The worker: one thread that owns every project's state, the watches and the sync loop.
 
 A work queue (watchdog's threads, the fetcher and the signal handler put typed messages on
-it), a rate limiter (debounce and backoff, in `schedule`) and a reconcile function (`_sync`,
+it), a rate limiter (debounce and backoff, in `schedule`) and a reconcile function (`sync`,
 which calls `rulesync.sync.sync`: it re-reads everything, so a missed or doubled event costs
 nothing). Every project is reconciled at start-up and on a timer.
 """
