@@ -13,7 +13,8 @@ from rulesync import targets
 from rulesync.errors import InvalidInput
 from rulesync.library import bundled_root, load_library
 from rulesync.targets import blocks
-from rulesync.targets.base import SourceRule, expand_braces, split_front_matter, yaml_quote
+from rulesync.targets.base import SourceRule, split_front_matter, yaml_quote
+from rulesync.targets.copilot import expand_braces
 
 PYTHON_GLOBS = ("**/*.py", "src/{a,b}/*.ts", "docs/a: b/*.md")
 
@@ -114,9 +115,12 @@ def test_devin_and_windsurf_write_one_trigger_per_rule_type_flattening_nested_ru
     assert set(files) == {f"{prefix}{n}.md" for n in names}
     assert front(files[prefix + "security.md"]) == {"trigger": "always_on"}
     assert body(files[prefix + "security.md"]) == b"# Security\n\nNever commit secrets.\n"
-    python = front(files[prefix + "python.md"])
-    assert python["trigger"] == "glob"
-    assert python["globs"].split(",") == ["**/*.py", "src/a/*.ts", "src/b/*.ts", "docs/a: b/*.md"]
+    # A YAML list, brace groups kept: the form both Devin Desktop and the Devin CLI read.
+    assert front(files[prefix + "python.md"]) == {
+        "trigger": "glob",
+        "globs": list(PYTHON_GLOBS),
+        "description": "Python style",
+    }
     assert front(files[prefix + "deploy.md"]) == {
         "trigger": "model_decision",
         "description": "How to deploy: read before touching CI",
@@ -124,10 +128,15 @@ def test_devin_and_windsurf_write_one_trigger_per_rule_type_flattening_nested_ru
     assert front(files[prefix + "manual.md"]) == {"trigger": "manual"}
     assert front(files[prefix + "frontend__react.md"]) == {
         "trigger": "glob",
-        "globs": "src/**/*.tsx",
+        "globs": ["src/**/*.tsx"],
     }
     # The keyword is written bare, as tools reading front matter line by line expect it.
     assert b"\ntrigger: always_on\n" in files[prefix + "security.md"]
+
+
+def test_blocks_do_not_depend_on_the_order_the_rules_come_in() -> None:
+    forward = targets.render_all(ALL, RULES)
+    assert targets.render_all(ALL, list(reversed(RULES))) == forward
 
 
 def test_devin_refuses_two_rules_that_flatten_to_the_same_file() -> None:
@@ -192,14 +201,14 @@ def test_every_tier_of_the_bundled_library_renders_for_every_target_the_same_twi
                 assert path.endswith(".md")
 
 
-def test_size_limits_are_warned_for_devin_windsurf_agents_md_and_copilot() -> None:
+def test_size_limits_are_warned_for_devin_windsurf_and_agents_md() -> None:
     big = SourceRule("big.mdc", b"---\nalwaysApply: true\n---\n" + b"x" * 40_000 + b"\n")
     rendered = targets.render_all(ALL, [big])
     assert rendered["cursor"].warnings == ()
     assert any("12,000" in w and "big.md" in w for w in rendered["devin"].warnings)
     assert any("12,000" in w for w in rendered["windsurf"].warnings)
     assert any("32,768 bytes" in w and "AGENTS.md" in w for w in rendered["agents"].warnings)
-    assert any("4,000" in w for w in rendered["copilot"].warnings)
+    assert rendered["claude"].warnings == rendered["copilot"].warnings == ()
     small = targets.render_all(ALL, RULES)
     assert all(r.warnings == () for r in small.values())
 

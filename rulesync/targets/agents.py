@@ -40,7 +40,7 @@ def _where(rule: SourceRule, full_text_at: Locator, inline: list[SourceRule]) ->
 def block(rules: Sequence[SourceRule], full_text_at: Locator) -> str:
     """The Markdown of rulesync's block in AGENTS.md."""
     by_type: dict[RuleType, list[SourceRule]] = {kind: [] for kind in RuleType}
-    for rule in rules:
+    for rule in sorted(rules, key=lambda r: r.path):
         by_type[rule.info.rule_type].append(rule)
     inline: list[SourceRule] = []
     sections: list[str] = []

@@ -21,7 +21,6 @@ _BOM = b"\xef\xbb\xbf"
 # Characters json.dumps leaves raw that a YAML double-quoted scalar must carry as escapes:
 # PyYAML refuses the non-printable ones and folds NEL and the Unicode line breaks.
 _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
-_BRACE = re.compile(r"\{([^{}]*)\}")
 _BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Plain words YAML 1.1 reads as booleans or null rather than as text.
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
@@ -159,31 +158,6 @@ def front_matter(entries: Sequence[tuple[str, str | Sequence[str]]]) -> str:
             lines.extend(f"  - {yaml_value(item)}" for item in value)
     lines.append("---")
     return "\n".join(lines) + "\n"
-
-
-def expand_braces(glob: str) -> list[str]:
-    """`src/{a,b}/*.ts` → `src/a/*.ts`, `src/b/*.ts`: for tools that split a glob list on
-    commas, where a brace group's comma would cut one pattern in two."""
-    match = _BRACE.search(glob)
-    if match is None or "," not in match.group(1):
-        return [glob]
-    head, tail = glob[: match.start()], glob[match.end() :]
-    expanded: list[str] = []
-    for option in match.group(1).split(","):
-        for item in expand_braces(head + option + tail):
-            if item not in expanded:
-                expanded.append(item)
-    return expanded
-
-
-def flat_globs(rule: SourceRule) -> list[str]:
-    """The rule's globs with brace groups written out, for a comma-joined list."""
-    globs: list[str] = []
-    for glob in rule.info.globs:
-        for item in expand_braces(glob):
-            if item not in globs:
-                globs.append(item)
-    return globs
 
 
 def flatten(path: str) -> str:

@@ -5,12 +5,13 @@ the user may also write in). Auto Attached and Agent Requested rules become
 `.github/instructions/<path>.instructions.md` (Copilot reads that folder recursively, so
 nested folders are kept): `applyTo:` the globs comma-joined (brace groups written out, as
 a comma inside one would split the list), `description:` when the rule has one. Manual
-rules are not written (Copilot has no way to ask for a rule by name). Copilot code review
-reads only the first 4,000 characters of an instruction file: warned.
+rules are not written (Copilot has no way to ask for a rule by name). No size warning:
+the 4,000-character cap Copilot code review once had is no longer documented.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from rulesync.mdc import RuleType
@@ -20,14 +21,38 @@ from rulesync.targets.base import (
     SourceRule,
     Target,
     encoding_warnings,
-    flat_globs,
     front_matter,
 )
 from rulesync.targets.blocks import escape_markers
 
 INSTRUCTIONS = ".github/copilot-instructions.md"
 FOLDER = ".github/instructions"
-REVIEW_CHARS = 4_000
+_BRACE = re.compile(r"\{([^{}]*)\}")
+
+
+def expand_braces(glob: str) -> list[str]:
+    """`src/{a,b}/*.ts` → `src/a/*.ts`, `src/b/*.ts`: for tools that split a glob list on
+    commas, where a brace group's comma would cut one pattern in two."""
+    match = _BRACE.search(glob)
+    if match is None or "," not in match.group(1):
+        return [glob]
+    head, tail = glob[: match.start()], glob[match.end() :]
+    expanded: list[str] = []
+    for option in match.group(1).split(","):
+        for item in expand_braces(head + option + tail):
+            if item not in expanded:
+                expanded.append(item)
+    return expanded
+
+
+def flat_globs(rule: SourceRule) -> list[str]:
+    """The rule's globs with brace groups written out, for a comma-joined list."""
+    globs: list[str] = []
+    for glob in rule.info.globs:
+        for item in expand_braces(glob):
+            if item not in globs:
+                globs.append(item)
+    return globs
 
 
 def locate(rule: SourceRule) -> str | None:
@@ -54,7 +79,7 @@ def always_block(rules: Sequence[SourceRule]) -> str:
     """The Always rules' full text, each under a comment naming it."""
     parts = [
         f"<!-- rule: {rule.stem} -->\n{escape_markers(rule.text)}"
-        for rule in rules
+        for rule in sorted(rules, key=lambda r: r.path)
         if rule.info.rule_type is RuleType.ALWAYS and rule.text
     ]
     return "\n".join(parts)
@@ -63,26 +88,16 @@ def always_block(rules: Sequence[SourceRule]) -> str:
 def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     """The block of Always rules plus one instructions file per scoped rule."""
     files: dict[str, bytes] = {}
-    warnings = encoding_warnings(rules, "copilot")
-    texts: dict[str, str] = {}
     for rule in rules:
         path = locate(rule)
         if path is not None and path != INSTRUCTIONS:
-            texts[path] = rule_file(rule)
+            files[path] = rule_file(rule).encode()
     block = always_block(rules)
-    if block:
-        texts[INSTRUCTIONS] = block
-    for path, text in sorted(texts.items()):
-        if len(text) > REVIEW_CHARS:
-            what = "rulesync's block" if path == INSTRUCTIONS else "the file"
-            warnings.append(
-                f"{path}: {what} is {len(text):,} characters; Copilot code review reads only "
-                f"the first {REVIEW_CHARS:,} of an instruction file"
-            )
-        if path != INSTRUCTIONS:
-            files[path] = text.encode()
-    blocks = {INSTRUCTIONS: block.encode()} if block else {}
-    return Rendered(files=files, blocks=blocks, warnings=tuple(warnings))
+    return Rendered(
+        files=files,
+        blocks={INSTRUCTIONS: block.encode()} if block else {},
+        warnings=tuple(encoding_warnings(rules, "copilot")),
+    )
 
 
 TARGET = Target(name="copilot", folders=(".github", FOLDER), render_rules=render, locate=locate)

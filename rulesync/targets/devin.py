@@ -1,10 +1,10 @@
 """`devin`: Devin Desktop (formerly Windsurf) rules, `.devin/rules/<name>.md`.
 
-Front matter `trigger:` always_on / glob (+ `globs:`, comma-joined) / model_decision
-(+ `description:`) / manual. The tool reads one folder level, so a nested rule is
-flattened: `frontend/react.mdc` → `frontend__react.md`. Brace groups are written out,
-since the comma inside one would split the glob list. A rule file over 12,000 characters
-is cut by the tool: warned.
+Front matter `trigger:` always_on / glob (+ `globs:`) / model_decision (+ `description:`)
+/ manual. `globs` is a YAML list of quoted globs: the one form both Devin Desktop and the
+Devin CLI read (the CLI refuses a bare string). The tool reads one folder level, so a nested
+rule is flattened: `frontend/react.mdc` → `frontend__react.md`. A rule file over 12,000
+characters is cut by the tool: warned.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from rulesync.targets.base import (
     SourceRule,
     Target,
     encoding_warnings,
-    flat_globs,
     flatten,
     front_matter,
     unique_paths,
@@ -40,7 +39,7 @@ def rule_file(rule: SourceRule) -> str:
     kind = rule.info.rule_type
     entries: list[tuple[str, str | Sequence[str]]] = [("trigger", _TRIGGERS[kind])]
     if kind is RuleType.AUTO_ATTACHED:
-        entries.append(("globs", ",".join(flat_globs(rule))))
+        entries.append(("globs", rule.info.globs))
     if rule.info.description and kind is not RuleType.ALWAYS:
         entries.append(("description", rule.info.description))
     return front_matter(entries) + rule.text
