@@ -275,6 +275,28 @@ def test_bytes_outside_the_block_never_change(
     assert blocks.splice(spliced, new) == spliced
 
 
+any_text = st.binary(max_size=200).filter(lambda b: b"rulesync:" not in b)
+
+
+@given(any_text.map(lambda b: b + b"\n" if b else b), content)
+def test_any_user_file_ending_a_line_is_given_back_after_append_and_remove(
+    text: bytes, block: bytes
+) -> None:
+    spliced = blocks.splice(text, block)
+    assert spliced is not None and blocks.extract(spliced) == block
+    assert blocks.splice(spliced, None) == text
+
+
+@given(any_text.map(lambda b: b + b"\r\n"), any_text, content, content)
+def test_any_bytes_around_a_block_survive_replacing_and_removing_it(
+    before: bytes, after: bytes, old: bytes, new: bytes
+) -> None:
+    existing = before + blocks.wrap(old) + after
+    assert blocks.splice(existing, new) == before + blocks.wrap(new) + after
+    # `before` ends in CRLF, not in a blank line rulesync could have added: all kept.
+    assert blocks.splice(existing, None) == before + after
+
+
 def test_a_file_rulesync_created_for_the_block_goes_away_with_it() -> None:
     created = blocks.splice(None, b"rules\n")
     assert created == blocks.BEGIN + b"\nrules\n" + blocks.END + b"\n"
