@@ -213,6 +213,30 @@ def test_size_limits_are_warned_for_devin_windsurf_and_agents_md() -> None:
     assert all(r.warnings == () for r in small.values())
 
 
+def test_a_rule_that_is_not_utf8_is_a_manual_rule_with_replacements_and_warned() -> None:
+    rule = SourceRule("latin.mdc", b"---\nalwaysApply: true\n---\ncaf\xe9\n")
+    rendered = targets.render_all(ALL, [rule])
+    assert rendered["cursor"].files[".cursor/rules/latin.mdc"] == rule.data
+    assert rendered["cursor"].warnings == ()
+    assert rendered["claude"].files == {}
+    devin = rendered["devin"].files[".devin/rules/latin.md"]
+    assert devin == "---\ntrigger: manual\n---\ncaf\ufffd\n".encode()
+    for name in ("agents", "claude", "copilot", "devin", "windsurf"):
+        assert rendered[name].warnings == (
+            f"latin.mdc: not UTF-8; `{name}` takes it as a Manual rule, bad bytes replaced",
+        )
+
+
+def test_a_rule_without_front_matter_is_manual_everywhere() -> None:
+    rule = SourceRule("plain.mdc", b"just text\n")
+    rendered = targets.render_all(ALL, [rule])
+    assert rendered["claude"].files == rendered["copilot"].files == {}
+    assert rendered["devin"].files == {
+        ".devin/rules/plain.md": b"---\ntrigger: manual\n---\njust text\n"
+    }
+    assert b"- `plain` (`.cursor/rules/plain.mdc`)" in rendered["agents"].blocks["AGENTS.md"]
+
+
 def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
     with pytest.raises(InvalidInput) as raised:
         targets.get("vim")

@@ -179,9 +179,10 @@ def unique_paths(pairs: Sequence[tuple[str, SourceRule]], target: str) -> None:
 
 
 def encoding_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
-    """One warning per rule that is not UTF-8 (its text is rendered with replacements)."""
+    """One warning per rule that is not UTF-8: its front matter cannot be read, so it is a
+    Manual rule, and its text has replacement characters for the bad bytes."""
     return [
-        f"{rule.path}: not UTF-8; `{target}` renders it with replacement characters"
+        f"{rule.path}: not UTF-8; `{target}` takes it as a Manual rule, bad bytes replaced"
         for rule in rules
         if not rule.is_utf8
     ]
