@@ -4,6 +4,7 @@ macOS and Windows, what Cursor skips, and how the command reports it (SPEC §5).
 from __future__ import annotations
 
 import json
+import os
 import unicodedata
 from pathlib import Path
 
@@ -187,3 +188,15 @@ def test_corpus_lints_with_no_error_and_the_readme_counts(corpus: Path) -> None:
     assert prefixes.count("brace") == 173
     assert prefixes.count("empty") == 3
     assert len(levels) == 384
+
+
+def test_a_name_that_is_not_utf8_is_reported_not_a_crash(tmp_path: Path) -> None:
+    folder = tmp_path / "rules"
+    folder.mkdir()
+    for name in (b"X\xff.mdc", b"x\xff.mdc"):
+        with open(os.path.join(bytes(folder), name), "wb") as handle:
+            handle.write(GOOD)
+    proc = rulesync(tmp_path, "lint", str(folder), check=1)
+    assert "its name is not valid UTF-8" in proc.stdout
+    assert "differ only by case" in proc.stdout
+    assert json.loads(rulesync(tmp_path, "lint", "--json", str(folder)).stdout)["errors"] == 3

@@ -10,9 +10,10 @@ from rulesync.lint import lint
 from rulesync.report import emit_json
 
 
-def shown(path: Path) -> str:
-    """A path fit to print: bytes that are not UTF-8 (kept by the file system) as escapes."""
-    return str(path).encode("utf-8", "backslashreplace").decode("utf-8")
+def shown(text: object) -> str:
+    """Text fit to print: a file name's bytes that are not UTF-8 (kept by the file system as
+    lone surrogates) become escapes instead of an encoding error."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
                         "path": shown(r.path),
                         "type": r.rule_type.value if r.rule_type else None,
                         "findings": [
-                            {"level": f.level, "line": f.line, "message": f.message}
+                            {"level": f.level, "line": f.line, "message": shown(f.message)}
                             for f in r.findings
                         ],
                     }
@@ -46,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         for report in reports:
             for finding in report.findings:
                 line = f":{finding.line}" if finding.line else ""
-                print(f"{shown(report.path)}{line}: {finding.level}: {finding.message}")
+                print(f"{shown(report.path)}{line}: {finding.level}: {shown(finding.message)}")
         what = f"{linted.kind} {shown(linted.path)}"
         if linted.kind == "library":
             what += f" (tiers.yaml and {rules} rule file(s))"
