@@ -24,9 +24,8 @@ def _rules(
 ) -> tuple[dict[str, RuleInfo], dict[str, str]]:
     """The tier's rules as this project gets them (its `exclude` applied), and their origin."""
     desired = desired_rules(marker, library, tier)
-    return {n: read_rule(r.data) for n, r in desired.items()}, {
-        n: r.tier for n, r in desired.items()
-    }
+    infos = {n: read_rule(r.data) for n, r in desired.items()}
+    return infos, {n: r.tier for n, r in desired.items()}
 
 
 def _relative(path: str, root: Path) -> str:
@@ -85,12 +84,10 @@ def _explain_path(
 def _budget(
     tier: str, library: Library, per_tier: dict[str, dict[str, RuleInfo]], json: bool
 ) -> None:
-    costs = always_on(per_tier[tier])
+    every = {name: always_on(rules) for name, rules in per_tier.items()}
+    costs = every[tier]
     budget = library.always_tokens_budget
-    totals = {
-        name: (total_tokens(always_on(rules)), sum(c.bytes for c in always_on(rules)))
-        for name, rules in per_tier.items()
-    }
+    totals = {name: (total_tokens(c), sum(x.bytes for x in c)) for name, c in every.items()}
     if json:
         emit_json(
             {
