@@ -93,6 +93,15 @@ def build_parser() -> _Parser:
     p.add_argument("path", nargs="?", help="library, folder or file (default: the bundled library)")
     p.add_argument("--strict", action="store_true", help="warnings fail too")
 
+    p = _add(
+        sub,
+        "explain",
+        "which rules attach to PATH and why; without PATH, the context budget",
+        json=True,
+    )
+    p.add_argument("path", nargs="?", help="a file in the project (default: the always-on budget)")
+    p.add_argument("--tier", help="explain another tier than the project's")
+
     _add(sub, "readiness", "the next tiers' criteria against the marker's metrics", json=True)
     p = _add(sub, "log", "the project's rule history from rulesync's commits", json=True)
     p.add_argument("-n", "--max-count", type=int, default=None, help="at most N commits")

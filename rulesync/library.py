@@ -14,7 +14,8 @@ from rulesync.yamlio import check_keys, line_of, load_mapping
 
 TIERS_FILE = "tiers.yaml"
 MAX_RULE_BYTES = 1024 * 1024
-LIBRARY_KEYS = ("version", "name", "description", "tiers")
+LIBRARY_KEYS = ("version", "name", "description", "tiers", "budget")
+BUDGET_KEYS = ("always_tokens",)
 TIER_KEYS = ("name", "description", "extends", "criteria", "promote_when")
 CRITERION_KEYS = ("metric", "op", "value", "group", "label")
 POLICY_KEYS = ("min_groups", "group_met")
@@ -89,6 +90,8 @@ class Library:
     description: str
     tiers: tuple[Tier, ...]
     revision: str | None = None
+    # `budget: {always_tokens: N}`: the estimated tokens a tier may load on every request.
+    always_tokens_budget: int | None = None
 
     def tier(self, name: str) -> Tier:
         for tier in self.tiers:
@@ -270,6 +273,19 @@ def _tiers(data: dict[str, Any], path: Path) -> tuple[Tier, ...]:
     return tuple(tiers)
 
 
+def _budget(raw: Any, path: Path) -> int | None:
+    """`budget.always_tokens` as a whole number ≥ 1, or None when no budget is set."""
+    if raw is None:
+        return None
+    raw = _mapping(raw, BUDGET_KEYS, f"{path}: budget")
+    tokens = raw.get("always_tokens")
+    if tokens is not None and (
+        isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
+    ):
+        raise InvalidInput(f"{path}: budget.always_tokens must be a whole number ≥ 1")
+    return tokens
+
+
 def load_library(root: Path, label: str, revision: str | None = None) -> Library:
     """Load `tiers.yaml` from a library folder and check every tier's folder stays inside it."""
     tiers_path = root / TIERS_FILE
@@ -301,4 +317,5 @@ def load_library(root: Path, label: str, revision: str | None = None) -> Library
         description=str(description),
         tiers=tiers,
         revision=revision,
+        always_tokens_budget=_budget(data.get("budget"), tiers_path),
     )
