@@ -161,7 +161,8 @@ def resolve(cache: Cache) -> str:
             return _git(cache.mirror, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
         except GitError:
             continue
-    raise FetchError(
+    # The repository answered: a ref it does not have is a setting to fix, not a retry.
+    raise InvalidInput(
         f"library {cache.spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
     )
 
@@ -254,7 +255,7 @@ def newest_fetched(spec: RemoteSpec) -> str | None:
         return None
     try:
         return resolve(cache)
-    except FetchError:
+    except InvalidInput:
         return None
 
 
