@@ -69,7 +69,7 @@ class _Parser(argparse.ArgumentParser):
         match = _INVALID_CHOICE.search(message)
         if match:
             choices = [c.strip().strip("'") for c in match.group(3).split(",")]
-            message += did_you_mean(match.group(2), choices)
+            message = f"{message}{did_you_mean(match.group(2), choices)}"
         self.exit(EXIT_INVALID, f"rulesync: error: {message}\n")
 
 

@@ -88,7 +88,7 @@ def check_metrics(
         if key not in known:
             names = ", ".join(sorted(known)) or "none"
             raise InvalidInput(
-                f"{where(key)}: unknown metric `{key}` in metrics{did_you_mean(key, known)}; "
+                f"{where(key)}: unknown metric `{key}`{did_you_mean(key, known)} in metrics; "
                 f"the library's metrics: {names}"
             )
         wants_bool = isinstance(known[key].value, bool)

@@ -13,6 +13,7 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
-    """`; did you mean `x`?` to append to an error message, or "" when nothing is close."""
+    """` (did you mean `x`?)` to follow the mistyped name in a message, or "" when nothing is
+    close."""
     match = closest(word, choices)
-    return f"; did you mean `{match}`?" if match else ""
+    return f" (did you mean `{match}`?)" if match else ""

@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
     if not results:
         print("this is the highest tier")
     elif not marker.metrics:
-        metrics = sorted({c.criterion.metric for r in results for c in r.results})
+        metrics = list(dict.fromkeys(c.criterion.metric for r in results for c in r.results))
         example = metrics[0] if metrics else "developers"
         print(
             f"no metrics in {marker.path.name} yet: add the project's figures under `metrics:` "

@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"\n{entry['name']}{parent}: {entry['description']}{here}")
         for rule in entry["rules"]:
             origin = "" if rule["from"] == entry["name"] else f"  [from {rule['from']}]"
-            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}")
+            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}".rstrip())
             details = [rule["description"]] if rule["description"] else []
             if rule["globs"]:
                 details.append("globs: " + ", ".join(rule["globs"]))
