@@ -236,11 +236,15 @@ def check_service(state: ServiceStatus, projects: int) -> Check:
             f"not running, and no user service manager is reachable ({manager.unreachable})",
             "run it yourself: `nohup rulesync daemon >/dev/null 2>&1 &`",
         )
-    what = f"{projects} registered project(s) are" if projects else "nothing is"
+    what = (
+        f"the {projects} registered project(s) sync only when you run `rulesync apply` in them"
+        if projects
+        else "nothing syncs by itself"
+    )
     return Check(
         "service",
         WARN,
-        f"not installed: {what} synced until you run `rulesync apply`",
+        f"not installed: {what}",
         "rulesync service install",
     )
 

@@ -5,14 +5,16 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rulesync.config import Config, load_config
 from rulesync.errors import Deferred, InvalidInput, RulesyncError, WriteFailed, os_error_text
 from rulesync.library import RESERVED_PHASES, Library
 from rulesync.marker import find_root
 from rulesync.suggest import did_you_mean
-from rulesync.sync import SyncResult, sync
+
+if TYPE_CHECKING:
+    from rulesync.sync import SyncResult
 
 
 def project_root() -> Path:
@@ -78,6 +80,8 @@ def sync_project(root: Path, cfg: Config, *, verbose: int = 0, **options: Any) -
     """`sync()` for a command: a deferral says what happens next; a write that failed midway
     is WriteFailed (exit 1, the next run finishes it), never "nothing changed"; with `-v`,
     the result is logged as the service logs it."""
+    from rulesync.sync import sync
+
     try:
         result = sync(root, cfg, **options)
     except Deferred as exc:
