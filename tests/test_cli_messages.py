@@ -20,6 +20,8 @@ def _conflict(project: Path) -> None:
 
 def test_apply_with_a_conflict_says_so_in_its_headline(project: Path) -> None:
     _conflict(project)
+    dry = rulesync(project, "apply", "--dry-run", check=1).stdout.splitlines()[0]
+    assert dry == "basic: +0 ~0 -0, 1 conflict(s) (dry run, nothing written)"
     proc = rulesync(project, "apply", check=1)
     first = proc.stdout.splitlines()[0]
     assert first == "not in sync: basic: 1 conflict(s) left as they are"

@@ -46,7 +46,8 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
         else:
-            print(f"{project.tier}: {summary(plan)} (dry run, nothing written)")
+            conflicts = f", {len(plan.conflicts)} conflict(s)" if plan.conflicts else ""
+            print(f"{project.tier}: {summary(plan)}{conflicts} (dry run, nothing written)")
             for line in plan_lines(plan, RULES):
                 print(line)
         return 1 if plan.conflicts else 0
