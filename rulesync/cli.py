@@ -29,7 +29,8 @@ RETRIED = "a library fetch or a commit that failed (the next run retries)"
 SYNC_EXITS = (
     "  0  in sync (the changes, if any, are written and committed)\n"
     "  1  not in sync: a conflict left as it is, the sync deferred (repository busy,\n"
-    f"     another rulesync holding the lock), or {RETRIED}"
+    "     another rulesync holding the lock), or a library fetch or a commit that failed\n"
+    "     (the next run retries)"
 )
 # What 1 means for each command (and 0 where it says more than "it worked").
 EXITS = {
@@ -41,7 +42,7 @@ EXITS = {
     "diff": "  0  no difference\n  1  a difference (printed)",
     "status": "  0  the status was printed (drift and conflicts are reported, not an exit code)\n"
     f"  1  {RETRIED}",
-    "phase": SYNC_EXITS.replace("in sync (", "the phase printed or set and in sync ("),
+    "phase": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
     "tiers": f"  0  the tiers were printed\n  1  {RETRIED}",
     "lint": "  0  no errors (with --strict: no warnings either)\n"
     "  1  an error was found (with --strict: a warning too)",
