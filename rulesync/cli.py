@@ -252,8 +252,9 @@ def guarded(command: Callable[[], int]) -> int:
     except Exception as exc:  # the edge: anything else is a bug
         report = crash_report(exc)
         where = f"the traceback is in {report}" if report else "no crash file could be written"
+        detail = (str(exc).splitlines() or [""])[0][:200]
         print(
-            f"rulesync: internal error ({type(exc).__name__}: {exc}); {where}; "
+            f"rulesync: internal error ({type(exc).__name__}: {detail}); {where}; "
             "please report it with that file",
             file=sys.stderr,
         )
