@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rulesync.errors import Deferred, RulesyncError
+from rulesync.errors import Deferred, GitError
 
 if TYPE_CHECKING:
     from git import Repo
@@ -95,7 +95,7 @@ def ensure_not_busy(dirs: GitDirs) -> None:
     """Raise Deferred when the repository is in a state rulesync must not commit into."""
     reason = busy_reason(dirs)
     if reason:
-        raise Deferred(f"{dirs.top}: deferred: {reason}; rulesync will sync once it is done")
+        raise Deferred(f"{dirs.top}: deferred: {reason}")
 
 
 @contextmanager
@@ -108,12 +108,6 @@ def open_repo(top: Path) -> Iterator[Repo]:
         yield repo
     finally:
         repo.close()
-
-
-class GitError(RulesyncError):
-    """A git command failed."""
-
-    exit_code = 1
 
 
 def _run(

@@ -116,7 +116,7 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
 
 def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
     """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
-    check_metrics(library, marker.metrics, marker.path)
+    check_metrics(library, marker.metrics, marker.path, marker.source)
     if marker.phase == "auto":
         tier, reasons = auto_tier(library, marker.metrics)
         return tier, tuple(reasons)
