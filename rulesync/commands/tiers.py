@@ -18,9 +18,9 @@ from rulesync.report import emit_json
 def _library(spec: str | None) -> Library:
     cfg = config()
     if spec == "default":
-        return load_library(bundled_root(), "default")
+        return load_library(bundled_root(), "default", limits=cfg.limits)
     if spec:
-        return load_library(Path(spec), spec)
+        return load_library(Path(spec), spec, limits=cfg.limits)
     try:
         root = find_root(Path.cwd())
     except InvalidInput:
@@ -33,9 +33,10 @@ def _library(spec: str | None) -> Library:
 def run(args: argparse.Namespace) -> int:
     library = _library(args.library)
     doc: list[dict[str, Any]] = []
+    resolved = library.resolve_all()
     for tier in library.tiers:
         rules = []
-        for name, rule in library.resolve(tier.name).items():
+        for name, rule in resolved[tier.name].items():
             info = read_rule(rule.data)
             rules.append(
                 {
