@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from dataclasses import replace
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
+from rulesync.errors import InvalidInput
 from rulesync.fsutil import atomic_write, open_folder, sweep_temporaries
 from rulesync.library import RuleFile
 from rulesync.plan import Kind, Plan
@@ -23,14 +25,16 @@ def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
     target = backup_dir / name
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
-    except OSError:
-        # ELOOP: a symlink; its target's text is what the user had there.
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        # A symlink: its target's text is what the user had there.
         target = backup_dir / f"{name}.symlink.txt"
         atomic_write(target, (os.readlink(name, dir_fd=dir_fd) + "\n").encode(), sync=False)
         return target
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            raise IsADirectoryError(0, "not a regular file", name)
+            raise InvalidInput(f"{backup_dir}: {name} is not a regular file; nothing was saved")
         atomic_write(target, handle.read(), sync=False)
     return target
 
