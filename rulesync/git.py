@@ -432,3 +432,29 @@ def git_version() -> str | None:
         return None
     proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
     return proc.stdout.strip() or None
+
+
+def ignored_paths(top: Path, paths: Sequence[str]) -> set[str]:
+    """The members of `paths` (relative to the work tree `top`) that git ignores."""
+    import tempfile
+
+    from git.cmd import Git as GitCommand
+
+    if not paths:
+        return set()
+    with tempfile.TemporaryFile() as listing:
+        listing.write(b"\0".join(os.fsencode(p) for p in paths))
+        listing.seek(0)
+        # Exit 1 means "none ignored"; anything else is a failure, never read as "none".
+        status, out, err = GitCommand(str(top)).execute(
+            ["git", "check-ignore", "-z", "--stdin"],
+            istream=listing,
+            with_extended_output=True,
+            with_exceptions=False,
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+        )
+    if status not in (0, 1) or not isinstance(out, bytes):
+        text = err.decode(errors="replace") if isinstance(err, bytes) else str(err)
+        raise GitError(f"{top}: git check-ignore failed: {text.strip()}")
+    return {os.fsdecode(p) for p in out.split(b"\0") if p}

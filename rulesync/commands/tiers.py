@@ -20,12 +20,12 @@ def _library(spec: str | None) -> tuple[Library, str | None]:
     """The library to list, and the current project's tier when there is one."""
     cfg = config()
     if spec == "default":
-        return load_library(bundled_root(), "default"), None
+        return load_library(bundled_root(), "default", limits=cfg.limits), None
     if spec:
         path = Path(os.path.abspath(os.path.expanduser(spec)))
         if not os.path.lexists(path):
             raise InvalidInput(f"--library {spec}: {path} does not exist")
-        return load_library(path, spec), None
+        return load_library(path, spec, limits=cfg.limits), None
     try:
         root = find_root(Path.cwd())
     except InvalidInput:
@@ -44,9 +44,10 @@ def _library(spec: str | None) -> tuple[Library, str | None]:
 def run(args: argparse.Namespace) -> int:
     library, current = _library(args.library)
     doc: list[dict[str, Any]] = []
+    resolved = library.resolve_all()
     for tier in library.tiers:
         rules = []
-        for name, rule in library.resolve(tier.name).items():
+        for name, rule in resolved[tier.name].items():
             info = read_rule(rule.data)
             rules.append(
                 {
