@@ -12,7 +12,7 @@ from pathlib import Path
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import read_regular
-from rulesync.library import valid_rule_name
+from rulesync.names import valid_rule_name
 
 MANIFEST = ".rulesync-manifest.json"
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024

@@ -83,10 +83,13 @@ def make_plan(
     tier: str,
     revision: str | None = None,
     force: bool = False,
+    provided: Mapping[str, frozenset[str]] | None = None,
 ) -> Plan:
     """Compare desired (name → sha256) with the manifest and disk (name → sha256, SYMLINK or
     NOT_A_FILE; absent names are missing) and return the plan. A file whose content rulesync
-    did not write is a conflict, never overwritten unless `force`.
+    did not write is a conflict, never overwritten unless `force`. `provided` (name → every
+    sha256 the library has for it) marks a deletion for backup when the file is none of them:
+    a manifest edited to claim a file must not make its deletion lose it.
     """
     actions: list[Action] = []
     rules: dict[str, str] = {}
@@ -114,7 +117,10 @@ def make_plan(
                     if name in manifest.rules:
                         rules[name] = manifest.rules[name]
         elif have is not None:
-            if owned:
+            if owned and provided is not None and have not in provided.get(name, ()):
+                reason = "the library never provided these bytes; saved before deleting"
+                actions.append(Action(Kind.DELETE, name, reason=reason, backup=True))
+            elif owned:
                 actions.append(Action(Kind.DELETE, name))
             else:
                 reason = _conflict_reason(name, have, manifest) + "; it is leaving this tier"

@@ -79,6 +79,9 @@ class Project:
 
     def plan(self, *, force: bool = False) -> Plan:
         """The plan from this project's current state to its desired rules."""
+        # A manifest can be edited by hand to claim any file: before deleting one, learn
+        # whether its bytes are some version of that rule the library provides.
+        leaving = {n for n in self.manifest.names - set(self.desired) if n in self.disk}
         return make_plan(
             {n: r.sha256 for n, r in self.desired.items()},
             self.manifest,
@@ -87,6 +90,7 @@ class Project:
             tier=self.tier,
             revision=self.library.revision,
             force=force,
+            provided=self.library.provided_hashes(leaving),
         )
 
 
@@ -114,8 +118,9 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
     """The marker's library, or the user's default; a marker may only name a folder inside
     the project, or a folder or repository the user's config trusts."""
     spec = marker.library or config.library
+    limits = config.limits
     if spec == "default":
-        return load_library(bundled_root(), "default")
+        return load_library(bundled_root(), "default", limits=limits)
     from rulesync.remote import is_url
 
     if is_url(spec):
@@ -131,7 +136,8 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
         folder, revision = library_folder(
             remote, update=how.update, pinned=how.pinned, accept_rewrite=how.accept_rewrite
         )
-        return load_library(folder, remote.label, revision)
+        return load_library(folder, remote.label, revision, limits=limits)
+    path = Path(spec)
     if marker.library:
         path = Path(os.path.expanduser(spec))
         path = path if path.is_absolute() else marker.root / path
@@ -140,13 +146,14 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
                 f"{marker.path}: library `{spec}` is outside the project; "
                 "list it under `libraries:` in the rulesync config to trust it"
             )
-        return load_library(path, spec)
-    return load_library(Path(spec), spec)
+    # A folder inside the project came with the repository: read under the stricter rules.
+    project = marker.root if is_inside(path, marker.root) else None
+    return load_library(path, spec, limits=limits, project=project)
 
 
 def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
     """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
-    check_metrics(library, marker.metrics, marker.path)
+    check_metrics(library, marker.metrics, marker.path, marker.source)
     if marker.phase == "auto":
         tier, reasons = auto_tier(library, marker.metrics)
         return tier, tuple(reasons)

@@ -57,9 +57,28 @@ def plan_lines(plan: Plan, rules_dir: str) -> list[str]:
     return lines
 
 
+def count_fields(plan: Plan) -> dict[str, int]:
+    """The plan's counts under the keys every `sync.*` log event uses (CLI and service)."""
+    counts = plan.counts()
+    return {
+        "added": counts["add"],
+        "updated": counts["update"],
+        "deleted": counts["delete"],
+        "unchanged": counts["unchanged"],
+        "conflicts": counts["conflict"],
+    }
+
+
+def conflict_advice(plan: Plan, command: str = "rulesync") -> str:
+    """How to settle conflicts: see them, keep yours, or take the library's."""
+    names = ", ".join(a.name.removesuffix(".mdc") for a in plan.conflicts)
+    return (
+        f"`{command} diff` shows them; keep your version with `exclude: [{names}]` in "
+        f".rulesync.yaml, or take the library's with `{command} apply --force` "
+        "(saves yours first)"
+    )
+
+
 def conflict_hint(plan: Plan) -> str:
     """What to do about conflicts, in one line."""
-    return (
-        f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; "
-        "`rulesync diff` shows them, `rulesync apply --force` saves your version and replaces it"
-    )
+    return f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; {conflict_advice(plan)}"

@@ -69,7 +69,8 @@ def test_a_300_tier_library_costs_a_bounded_number_of_threads_and_watches(
 ) -> None:
     library = _big_library(tmp_path / "big")
     config_file().parent.mkdir(parents=True, exist_ok=True)
-    config_file().write_text(f"library: {library}\n")
+    # The user may raise the engine's tier cap; the service's bound must not rely on it.
+    config_file().write_text(f"library: {library}\nmax_tiers: {TIERS}\n")
     long_chain = new_project(tmp_path / "long", phase=f"t{TIERS - 1}")
     short_chain = new_project(tmp_path / "short", phase="t3")
     daemon.start()

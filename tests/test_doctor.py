@@ -219,7 +219,7 @@ def test_doctor_reports_a_vanished_project_with_the_command_that_removes_it(
 
     (vanished,) = checks["project"]
     assert vanished["level"] == WARN
-    assert f"{gone}: folder no longer exists" == vanished["message"]
+    assert f"{gone}: the folder no longer exists" == vanished["message"]
     assert vanished["fix"] == f"rulesync projects remove {gone}"
     # What the service watches: the registry's folder, the project's root and git dir (no
     # rules folder yet), the library and its three tier folders; nothing for the vanished one.

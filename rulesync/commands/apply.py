@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rulesync.commands._common import config, project_root
+from rulesync.commands._common import config, project_root, sync_project
 from rulesync.project import Fetching
 from rulesync.report import conflict_hint, emit_json, plan_doc, plan_lines, summary
-from rulesync.sync import SyncResult, inspect, sync
+from rulesync.sync import SyncResult, inspect
 
 RULES = ".cursor/rules"
 
@@ -16,10 +16,16 @@ RULES = ".cursor/rules"
 def print_result(result: SyncResult) -> None:
     """Human lines for a finished sync (shared by init and phase)."""
     plan = result.plan
+    conflicts = f"{len(plan.conflicts)} conflict(s) left as they are" if plan.conflicts else ""
     if not result.applied and not result.commit:
-        print(f"in sync: {result.tier} ({len(plan.manifest.rules)} rules)")
+        if conflicts:
+            print(f"not in sync: {result.tier}: {conflicts}")
+            for line in plan_lines(plan, RULES):
+                print(line)
+        else:
+            print(f"in sync: {result.tier} ({len(plan.manifest.rules)} rules)")
     else:
-        print(f"{result.tier}: {summary(plan)}")
+        print(f"{result.tier}: {summary(plan)}" + (f", {conflicts}" if conflicts else ""))
         for line in plan_lines(plan, RULES):
             print(line)
         for backup in result.backups:
@@ -29,9 +35,6 @@ def print_result(result: SyncResult) -> None:
         elif result.commit_note:
             print(result.commit_note)
     if plan.conflicts:
-        if not result.applied:
-            for line in plan_lines(plan, RULES):
-                print(line)
         print(conflict_hint(plan), file=sys.stderr)
 
 
@@ -43,23 +46,20 @@ def run(args: argparse.Namespace) -> int:
         if args.json:
             emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
         else:
-            print(f"{project.tier}: {summary(plan)} (dry run, nothing written)")
+            conflicts = f", {len(plan.conflicts)} conflict(s)" if plan.conflicts else ""
+            print(f"{project.tier}: {summary(plan)}{conflicts} (dry run, nothing written)")
             for line in plan_lines(plan, RULES):
                 print(line)
         return 1 if plan.conflicts else 0
     fetching = Fetching(update=args.update, accept_rewrite=args.accept_rewrite)
-    result = sync(root, cfg, force=args.force, no_commit=args.no_commit, fetching=fetching)
-    if args.verbose:
-        from rulesync.logs import get_logger
-
-        get_logger(project=str(root)).info(
-            "sync.applied" if result.applied else "sync.noop",
-            phase=result.phase,
-            tier=result.tier,
-            **result.plan.counts(),
-            commit=result.commit,
-            duration_ms=round(result.seconds * 1000, 1),
-        )
+    result = sync_project(
+        root,
+        cfg,
+        verbose=args.verbose,
+        force=args.force,
+        no_commit=args.no_commit,
+        fetching=fetching,
+    )
     if args.json:
         emit_json(
             {

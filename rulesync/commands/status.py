@@ -6,9 +6,9 @@ import argparse
 import os
 from typing import Any
 
-from rulesync.commands._common import config, project_root
-from rulesync.git import rulesync_log
-from rulesync.report import emit_json, plan_doc, plan_lines, summary
+from rulesync.commands._common import config, project_root, service_note
+from rulesync.git import busy_reason, rulesync_log
+from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
 from rulesync.runtime import read_status, running_pid
 from rulesync.sync import inspect
 
@@ -28,6 +28,8 @@ def run(args: argparse.Namespace) -> int:
         newest = newest_fetched(parse_spec(project.library.label))
     pid = running_pid()
     record = read_status().get(os.path.abspath(root), {}) if pid else {}
+    busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
+    deferred = busy or record.get("deferred")
     doc: dict[str, Any] = {
         "project": str(root),
         "phase": project.marker.phase,
@@ -38,10 +40,16 @@ def run(args: argparse.Namespace) -> int:
         "managed": sorted(plan.current.rules),
         "drift": not plan.in_sync,
         "conflicts": [a.name for a in plan.conflicts],
+        "deferred": deferred,
         "last_commit": (
             {"sha": last.sha, "date": last.date, "subject": last.subject} if last else None
         ),
-        "service": {"running": pid is not None, "pid": pid, "last_sync": record.get("last_sync")},
+        "service": {
+            "running": pid is not None,
+            "pid": pid,
+            "last_sync": record.get("last_sync"),
+            "error": record.get("error"),
+        },
         "plan": plan_doc(plan),
     }
     if args.json:
@@ -64,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift:    {summary(plan)}, {len(plan.conflicts)} conflict(s)")
         for line in plan_lines(plan, ".cursor/rules"):
             print(f"        {line}")
+    if plan.conflicts:
+        print(f"conflicts: {conflict_advice(plan)}")
+    if deferred:
+        print(f"deferred: {deferred}; {service_note(root)}")
     if last:
         print(f"last commit: {last.sha[:10]} {last.date} {last.subject}")
     elif project.git is None:
@@ -73,6 +85,8 @@ def run(args: argparse.Namespace) -> int:
     if pid:
         when = record.get("last_sync") or "not yet"
         print(f"service:  running (pid {pid}), last synced this project: {when}")
+        if record.get("error"):
+            print(f"          its last sync failed: {record['error']}")
     else:
         print("service:  not running (`rulesync service install` or `rulesync daemon`)")
     return 0

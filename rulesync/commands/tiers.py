@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,31 +12,42 @@ from rulesync.errors import InvalidInput
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.marker import Marker, find_root, load_marker
 from rulesync.mdc import read_rule
-from rulesync.project import choose_library
+from rulesync.project import choose_library, choose_tier
 from rulesync.report import emit_json
 
 
-def _library(spec: str | None) -> Library:
+def _library(spec: str | None) -> tuple[Library, str | None]:
+    """The library to list, and the current project's tier when there is one."""
     cfg = config()
     if spec == "default":
-        return load_library(bundled_root(), "default")
+        return load_library(bundled_root(), "default", limits=cfg.limits), None
     if spec:
-        return load_library(Path(spec), spec)
+        path = Path(os.path.abspath(os.path.expanduser(spec)))
+        if not os.path.lexists(path):
+            raise InvalidInput(f"--library {spec}: {path} does not exist")
+        return load_library(path, spec, limits=cfg.limits), None
     try:
         root = find_root(Path.cwd())
     except InvalidInput:
         # Outside a project: the user's default library, chosen the way a project's would be
         # (a folder, or a repository served from git).
-        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg)
-    return choose_library(load_marker(root), cfg)
+        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg), None
+    marker = load_marker(root)
+    library = choose_library(marker, cfg)
+    try:
+        current: str | None = choose_tier(marker, library)[0]
+    except InvalidInput:
+        current = None  # a phase or metric to fix: the list of tiers is what helps fix it
+    return library, current
 
 
 def run(args: argparse.Namespace) -> int:
-    library = _library(args.library)
+    library, current = _library(args.library)
     doc: list[dict[str, Any]] = []
+    resolved = library.resolve_all()
     for tier in library.tiers:
         rules = []
-        for name, rule in library.resolve(tier.name).items():
+        for name, rule in resolved[tier.name].items():
             info = read_rule(rule.data)
             rules.append(
                 {
@@ -43,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
                     "from": rule.tier,
                     "type": info.rule_type.value,
                     "description": info.description,
+                    "globs": list(info.globs),
                 }
             )
         doc.append(
@@ -50,17 +63,31 @@ def run(args: argparse.Namespace) -> int:
                 "name": tier.name,
                 "extends": tier.extends,
                 "description": tier.description,
+                "current": tier.name == current,
                 "rules": rules,
             }
         )
     if args.json:
-        emit_json({"library": library.label, "root": str(library.root), "tiers": doc})
+        emit_json(
+            {
+                "library": library.label,
+                "root": str(library.root.absolute()),
+                "current": current,
+                "tiers": doc,
+            }
+        )
         return 0
-    print(f"library: {library.label} ({library.root})")
+    print(f"library: {library.label} ({library.root.absolute()})")
     for entry in doc:
         parent = f" (extends {entry['extends']})" if entry["extends"] else ""
-        print(f"\n{entry['name']}{parent}: {entry['description']}")
+        here = "  ← this project's tier" if entry["current"] else ""
+        print(f"\n{entry['name']}{parent}: {entry['description']}{here}")
         for rule in entry["rules"]:
             origin = "" if rule["from"] == entry["name"] else f"  [from {rule['from']}]"
-            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}")
+            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}".rstrip())
+            details = [rule["description"]] if rule["description"] else []
+            if rule["globs"]:
+                details.append("globs: " + ", ".join(rule["globs"]))
+            if details:
+                print(f"      {'; '.join(details)}")
     return 0

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from rulesync.config import load_config, state_dir
 from rulesync.daemon.worker import Service
-from rulesync.errors import LockBusy, RulesyncError
+from rulesync.errors import AlreadyRunning, LockBusy
 from rulesync.fsutil import sweep_temporaries
 from rulesync.lock import exclusive
 from rulesync.logs import configure, log_path
@@ -23,12 +23,6 @@ from rulesync.runtime import pid_path, read_pid, remove_pid, write_pid
 STOP_GRACE = 4.0
 LOCK_FILE = "daemon.lock"
 _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-
-
-class AlreadyRunning(RulesyncError):
-    """Another `rulesync daemon` holds the service lock."""
-
-    exit_code = 1
 
 
 @contextlib.contextmanager

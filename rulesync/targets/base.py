@@ -1,0 +1,188 @@
+"""What every target shares: the rule it is given, what it renders, and the target itself.
+
+A target is pure: it turns the resolved tier (a sequence of `SourceRule`) into `Rendered`
+bytes and never touches the disk. Writing, conflicts and commits belong to the engine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+from rulesync.errors import InvalidInput
+from rulesync.mdc import RuleInfo, read_rule
+
+RULE_SUFFIX = ".mdc"
+_DELIMITER = b"---"
+_BOM = b"\xef\xbb\xbf"
+# Characters json.dumps leaves raw that a YAML double-quoted scalar must carry as escapes:
+# PyYAML refuses the non-printable ones and folds NEL and the Unicode line breaks.
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
+# Plain words YAML 1.1 reads as booleans or null rather than as text.
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+
+
+def split_front_matter(data: bytes) -> tuple[bytes, bytes]:
+    """Split a rule into its front matter (both `---` lines included) and its body.
+
+    A file without front matter, or whose front matter never closes, is all body, as Cursor
+    reads it. A UTF-8 byte-order mark stays with the front matter.
+    """
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    first_end = data.find(b"\n", start)
+    first = data[start:] if first_end < 0 else data[start:first_end]
+    if first.rstrip() != _DELIMITER or first_end < 0:
+        return b"", data
+    position = first_end + 1
+    while position < len(data):
+        line_end = data.find(b"\n", position)
+        stop = len(data) if line_end < 0 else line_end + 1
+        if data[position:stop].rstrip() == _DELIMITER:
+            return data[:stop], data[stop:]
+        position = stop
+    return b"", data
+
+
+@dataclass(frozen=True)
+class SourceRule:
+    """One rule of the resolved tier: its path inside the tier and its exact `.mdc` bytes."""
+
+    path: str
+    data: bytes
+
+    @cached_property
+    def info(self) -> RuleInfo:
+        """The rule's front matter as Cursor reads it (description, globs, rule type)."""
+        return read_rule(self.data)
+
+    @property
+    def stem(self) -> str:
+        """The path without its `.mdc` suffix: `frontend/react` for `frontend/react.mdc`."""
+        return self.path[: -len(RULE_SUFFIX)] if self.path.endswith(RULE_SUFFIX) else self.path
+
+    @property
+    def name(self) -> str:
+        """The rule's file name without folders or suffix: `react` for `frontend/react.mdc`."""
+        return self.stem.rsplit("/", 1)[-1]
+
+    @cached_property
+    def body(self) -> bytes:
+        """The bytes after the closing `---` (the whole file when it has no front matter)."""
+        return split_front_matter(self.data)[1]
+
+    @cached_property
+    def text(self) -> str:
+        """The body as text for other formats: leading blank lines and trailing space dropped,
+        one final newline (empty when the body is)."""
+        text = self.body.decode("utf-8", errors="replace").replace("\r\n", "\n")
+        text = text.lstrip("\n").rstrip()
+        return text + "\n" if text else ""
+
+    @property
+    def is_utf8(self) -> bool:
+        try:
+            self.data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What one target makes of a tier.
+
+    `files`: project-relative POSIX path → bytes of a file the target owns whole.
+    `blocks`: project-relative path of a file the user may also own → the content of
+    rulesync's one marked block in it (without the marker lines; see `blocks.splice`).
+    `warnings`: one line each, e.g. a tool's size limit exceeded.
+    """
+
+    files: dict[str, bytes] = field(default_factory=dict)
+    blocks: dict[str, bytes] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()
+
+
+# Where a rule's full text can be read in the project (a project-relative path), or None.
+Locator = Callable[[SourceRule], str | None]
+Renderer = Callable[[Sequence[SourceRule], Locator], Rendered]
+
+
+def nowhere(rule: SourceRule) -> str | None:
+    """The locator of a target that keeps no rule's full text in a file of its own."""
+    return None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One assistant's output: its name, the folders it writes into (for watching; `""` is
+    the project root), how it renders a tier, and where it keeps each rule's full text."""
+
+    name: str
+    folders: tuple[str, ...]
+    render_rules: Renderer
+    locate: Locator = nowhere
+
+    def render(self, rules: Sequence[SourceRule], full_text_at: Locator = nowhere) -> Rendered:
+        """Render the tier; `full_text_at` says where another enabled target keeps a rule's
+        full text, for targets that only point at it (AGENTS.md)."""
+        return self.render_rules(rules, full_text_at)
+
+
+def yaml_quote(text: str) -> str:
+    """`text` as a YAML double-quoted scalar that every YAML parser reads back exactly."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def yaml_value(text: str) -> str:
+    """A keyword such as `always_on` as is (tools that read front matter line by line see
+    it unchanged); anything else, globs and descriptions included, double-quoted."""
+    if _BARE_WORD.fullmatch(text) and text.lower() not in _YAML_WORDS:
+        return text
+    return yaml_quote(text)
+
+
+def front_matter(entries: Sequence[tuple[str, str | Sequence[str]]]) -> str:
+    """YAML front matter (a list value becomes a block list) that a strict YAML parser reads
+    back exactly: globs such as `**/*.py` or `docs/a: b/*.md` are quoted."""
+    lines = ["---"]
+    for key, value in entries:
+        if isinstance(value, str):
+            lines.append(f"{key}: {yaml_value(value)}")
+        else:
+            lines.append(f"{key}:")
+            lines.extend(f"  - {yaml_value(item)}" for item in value)
+    lines.append("---")
+    return "\n".join(lines) + "\n"
+
+
+def flatten(path: str) -> str:
+    """A nested rule's file name for a tool that reads one folder level:
+    `frontend/react` → `frontend__react`."""
+    return path.replace("/", "__")
+
+
+def unique_paths(pairs: Sequence[tuple[str, SourceRule]], target: str) -> None:
+    """Refuse two rules that one target would write to the same path."""
+    seen: dict[str, str] = {}
+    for path, rule in pairs:
+        if path in seen:
+            raise InvalidInput(
+                f"rules `{seen[path]}` and `{rule.path}` both become {path} for target "
+                f"`{target}`; rename one of them in the library"
+            )
+        seen[path] = rule.path
+
+
+def encoding_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
+    """One warning per rule that is not UTF-8: its front matter cannot be read, so it is a
+    Manual rule, and its text has replacement characters for the bad bytes."""
+    return [
+        f"{rule.path}: not UTF-8; `{target}` takes it as a Manual rule, bad bytes replaced"
+        for rule in rules
+        if not rule.is_utf8
+    ]

@@ -1,0 +1,23 @@
+"""`cursor`: the rules as Cursor reads them, `.cursor/rules/<path>` byte for byte, nested
+folders kept (Cursor reads `.cursor/rules` recursively)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rulesync.targets.base import Locator, Rendered, SourceRule, Target
+
+FOLDER = ".cursor/rules"
+
+
+def locate(rule: SourceRule) -> str:
+    """Where the cursor target writes the rule: every rule type, whole."""
+    return f"{FOLDER}/{rule.path}"
+
+
+def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
+    """Every rule copied byte for byte under `.cursor/rules`."""
+    return Rendered(files={locate(rule): rule.data for rule in rules})
+
+
+TARGET = Target(name="cursor", folders=(FOLDER,), render_rules=render, locate=locate)

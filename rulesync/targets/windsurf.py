@@ -1,0 +1,16 @@
+"""`windsurf`: the Devin Desktop format in the legacy `.windsurf/rules/` folder, for
+installs older than the rename (see `devin`)."""
+
+from __future__ import annotations
+
+from rulesync.targets.base import Target
+from rulesync.targets.devin import locator, renderer
+
+FOLDER = ".windsurf/rules"
+
+TARGET = Target(
+    name="windsurf",
+    folders=(FOLDER,),
+    render_rules=renderer("windsurf", FOLDER, "Windsurf"),
+    locate=locator(FOLDER),
+)
