@@ -1,4 +1,4 @@
-"""The service's runtime state on disk: its pid file and when it last synced each project."""
+"""The service's runtime state on disk: its pid file and its status record per project."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,26 @@ PID_FILE = "daemon.pid"
 STATUS_FILE = "status.json"
 # One writer at a time within the process: the temporary file's name is not unique per thread.
 _WRITING = threading.Lock()
+
+
+@dataclass
+class ProjectStatus:
+    """What the status file says about one project (`rulesync status` reads it)."""
+
+    last_sync: str | None = None
+    phase: str | None = None
+    tier: str | None = None
+    commit: str | None = None
+    error: str | None = None
+    deferred: str | None = None
+    conflicts: tuple[str, ...] = ()
+    polling: bool = False
+
+    def doc(self) -> dict[str, object]:
+        """The record as plain JSON data."""
+        data = asdict(self)
+        data["conflicts"] = list(self.conflicts)
+        return data
 
 
 def pid_path() -> Path:
@@ -74,11 +95,11 @@ def read_status() -> dict[str, Any]:
     return projects if isinstance(projects, dict) else {}
 
 
-def write_status(projects: Mapping[str, Mapping[str, object]]) -> None:
+def write_status(projects: Mapping[str, ProjectStatus]) -> None:
     """Replace the status file (the service calls this after syncs)."""
     path = status_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"pid": os.getpid(), "projects": projects}
+    doc = {"pid": os.getpid(), "projects": {k: v.doc() for k, v in projects.items()}}
     data = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
     with _WRITING:
         atomic_write(path, data, sync=False)

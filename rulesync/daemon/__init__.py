@@ -31,10 +31,11 @@ from rulesync.daemon.events import (
 )
 from rulesync.daemon.mounts import filesystem_type, mount_table, needs_polling, parse_mountinfo
 from rulesync.daemon.process import run_daemon, single_instance
-from rulesync.daemon.schedule import ProjectState, ProjectStatus
+from rulesync.daemon.schedule import ProjectState
 from rulesync.daemon.watch import MAX_PROJECT_WATCHES, Watcher, WatchPlan, plan_watches
 from rulesync.daemon.worker import Service
 from rulesync.errors import AlreadyRunning
+from rulesync.runtime import ProjectStatus
 
 __all__ = [
     "GIT_WATCH",

@@ -4,12 +4,13 @@ one status record the service writes for each project."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from rulesync.daemon.events import WatchKind, backoff_delay, debounce_due
 from rulesync.project import Inputs
+from rulesync.runtime import ProjectStatus
 
 # Backoff for a project that keeps failing: first retry after BASE seconds, doubling, capped.
 DEFERRED_BASE = 0.25
@@ -20,26 +21,6 @@ RETRY = "retry"
 def now_iso() -> str:
     """The wall-clock time as the status file records it."""
     return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-@dataclass
-class ProjectStatus:
-    """What the status file says about one project (`rulesync status` reads it)."""
-
-    last_sync: str | None = None
-    phase: str | None = None
-    tier: str | None = None
-    commit: str | None = None
-    error: str | None = None
-    deferred: str | None = None
-    conflicts: tuple[str, ...] = ()
-    polling: bool = False
-
-    def doc(self) -> dict[str, object]:
-        """The record as plain JSON data."""
-        data = asdict(self)
-        data["conflicts"] = list(self.conflicts)
-        return data
 
 
 @dataclass

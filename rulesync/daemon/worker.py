@@ -398,7 +398,7 @@ class Service:
         if not self._status_dirty:
             return
         self._status_dirty = False
-        write_status({key: p.status.doc() for key, p in self.projects.items()})
+        write_status({key: p.status for key, p in self.projects.items()})
 
 
 def _unsettled(marker: Path, cause: str) -> bool:
