@@ -277,9 +277,17 @@ def test_moved_and_deleted_project_folders_are_retried_while_others_keep_syncing
     daemon.start()
     mark = daemon.mark()
     moved.rename(tmp_path / "elsewhere")
-    shutil.rmtree(deleted)
+    # Gone in one step, then removed: a sync already running may still write into it (git's
+    # objects), so the removal is retried until nothing is left.
+    deleted.rename(tmp_path / "trash")
+    wait_for(
+        "the deleted project removed",
+        lambda: (
+            shutil.rmtree(tmp_path / "trash", ignore_errors=True)
+            or not (tmp_path / "trash").exists()
+        ),
+    )
     for project in (moved, deleted):
-        # rmtree empties the folder first: an attempt may find only the marker gone.
         wait_for(
             f"{project.name} to fail as missing",
             lambda p=project: any(  # type: ignore[misc]
