@@ -311,8 +311,10 @@ install_with_venv() {
         else
             # Without RULESYNC_PYTHON, keep the interpreter an earlier install was told to use.
             PYTHON_VERSION=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-            say "  venv:     keeping $VENV, built with another Python ($PYTHON_VERSION);"
-            say "            RULESYNC_PYTHON=$PYTHON rebuilds it with that one"
+            built=$("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0], "in", sys.base_prefix)')
+            say "  venv:     $VENV (kept: built with another Python, $built;"
+            say "            RULESYNC_PYTHON=$PYTHON rebuilds it with that one)"
+            KEPT=1
         fi
     fi
     if [ -e "$VENV" ] && ! is_our_venv; then
@@ -323,7 +325,7 @@ install_with_venv() {
         "$PYTHON" -m venv "$VENV" || die "could not create the virtual environment $VENV"
         say "  venv:     created $VENV"
         CHANGED=1
-    else
+    elif [ "${KEPT:-0}" = 0 ]; then
         say "  venv:     $VENV"
     fi
     STAMP=$(source_stamp)
@@ -332,6 +334,9 @@ install_with_venv() {
         say "  package:  unchanged"
     else
         rm -f "$VENV/$STAMP_NAME"
+        # Installs before the rename carry the package as `rulesync`: one owner per file.
+        "$VENV/bin/python" -m pip uninstall --disable-pip-version-check -q -y rulesync \
+            >/dev/null 2>&1 || true
         if [ "$DEV" = 1 ]; then
             "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "${SRC_DIR}[test]" ||
                 die "pip install failed (see above)"

@@ -379,7 +379,8 @@ def test_rulesync_python_naming_another_interpreter_rebuilds_the_venv(
     kept = run_install("--no-service", env={**env, "PATH": f"{bin_dir}:{env['PATH']}"})
 
     assert kept.returncode == 0, kept.stdout + kept.stderr
-    assert f"keeping {venv}, built with another Python" in kept.stdout
+    assert f"{venv} (kept: built with another Python" in kept.stdout
+    assert "RULESYNC_PYTHON=" in kept.stdout and "rebuilds it with that one" in kept.stdout
     assert "nothing changed" in kept.stdout
     assert _interpreter(str(venv / "bin" / "python")) == _interpreter(other)
 
