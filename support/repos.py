@@ -108,7 +108,7 @@ def rulesync(
     cwd: Path, *args: str, check: int | None = None, **kw: object
 ) -> subprocess.CompletedProcess[str]:
     """Run the real `rulesync` command in `cwd`; `check` asserts the exit code."""
-    proc = subprocess.run(
+    proc: subprocess.CompletedProcess[str] = subprocess.run(
         [*RULESYNC, *args],
         cwd=cwd,
         capture_output=True,

@@ -19,8 +19,9 @@ from tests.conftest import REPO_ROOT, git, rulesync
 
 README = REPO_ROOT / "README.md"
 # What `pip install` of the hook repository needs: the build recipe and what the wheel holds.
-HOOK_REPO_PARTS = ("pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "rulesync", "rules")
-HOOK_REPO_PARTS += ("service",)
+HOOK_REPO_PARTS = (
+    "pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "rulesync", "rules", "service",
+)  # fmt: skip
 
 
 def readme_snippets() -> dict[str, str]:
