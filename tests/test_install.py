@@ -292,6 +292,8 @@ def fresh_user_env(home: Path, tmp_path: Path) -> dict[str, str]:
     return env
 
 
+# A second real install beside the one above; .ci/run also runs this command as its last step.
+@pytest.mark.slow
 def test_the_quick_start_works_as_pasted_in_a_fresh_home(
     isolated_user: Path, tmp_path: Path
 ) -> None:
