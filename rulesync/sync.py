@@ -61,7 +61,10 @@ def lock_path(root: Path, git: GitDirs | None) -> Path:
         return git.git_dir / "rulesync.lock"
     folder = check_rules_dir(root).parent
     folder.mkdir(exist_ok=True)
-    return folder / ".rulesync.lock"
+    return folder / NO_GIT_LOCK
+
+
+NO_GIT_LOCK = ".rulesync.lock"
 
 
 def backup_dir(root: Path) -> Path:
@@ -187,6 +190,8 @@ def sync(
         )
         if git is not None:
             finish_interrupted_commit(git)
+            # Left from before `git init`; the lock lives in the git dir now.
+            (project.rules_dir.parent / NO_GIT_LOCK).unlink(missing_ok=True)
         has_work = bool(plan.changes) or plan.manifest_changed
         old_manifest = _manifest_at_head(project) if flag is not None else None
         owed = flag is not None and _owes_commit(plan, flag, old_manifest)
