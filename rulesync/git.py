@@ -240,16 +240,55 @@ class Runner:
             raise GitError(f"{self.cwd}: git {_command(args)} failed: {cause}")
         return out.decode("utf-8", "surrogateescape")
 
-    def start(self, *args: str, stdin: IO[bytes]) -> subprocess.Popen[bytes]:
-        """Start `git args` here reading `stdin`, its stderr kept for `Popen.communicate`."""
+    def start(
+        self, *args: str, stdin: IO[bytes] | int, stdout: int = subprocess.DEVNULL
+    ) -> subprocess.Popen[bytes]:
+        """Start `git args` here, its stderr kept for `Popen.communicate`."""
         return subprocess.Popen(
             ["git", *args],
             cwd=self.cwd,
             env=self._environment(None, False),
             stdin=stdin,
-            stdout=subprocess.DEVNULL,
+            stdout=stdout,
             stderr=subprocess.PIPE,
         )
+
+
+class _HeadMove:
+    """A prepared `git update-ref --stdin` transaction: HEAD's branch is locked and checked
+    to be at `old`; `commit` moves it. Closing it unmoved (or a killed rulesync, whose pipe
+    closes) makes git drop the transaction and its locks."""
+
+    def __init__(self, git: Runner, new: str, old: str, message: str) -> None:
+        self._git = git
+        self._process = git.start(
+            "update-ref", "-m", message, "--stdin", stdin=subprocess.PIPE, stdout=subprocess.PIPE
+        )
+        self._answer(f"start\nupdate HEAD {new} {old}\nprepare\n", "start", "prepare")
+
+    def _answer(self, request: str, *expected: str) -> None:
+        process = self._process
+        assert process.stdin is not None and process.stdout is not None
+        try:
+            process.stdin.write(request.encode())
+            process.stdin.flush()
+            for step in expected:
+                if process.stdout.readline() != f"{step}: ok\n".encode():
+                    raise BrokenPipeError
+        except BrokenPipeError:
+            _, err = process.communicate()
+            cause = _cause(err.decode("utf-8", "replace")) or f"exit status {process.returncode}"
+            raise GitError(f"{self._git.cwd}: git update-ref failed: {cause}") from None
+
+    def commit(self) -> None:
+        """Move HEAD (GitError when git cannot)."""
+        self._answer("commit\n", "commit")
+        self.close()
+
+    def close(self) -> None:
+        """End git's process; an uncommitted transaction is dropped."""
+        if self._process.returncode is None:
+            self._process.communicate()
 
 
 def _command(args: Sequence[str]) -> str:
@@ -540,28 +579,35 @@ class Snapshot:
             env=_commit_environment(git, author),
         ).strip()
         subject = message.splitlines()[0]
-        move = ["update-ref", "-m", f"commit: {subject}", "HEAD", commit, head or "0" * len(commit)]
-        self._index_and_head(update, commit, move)
+        self._index_and_head(update, commit, (head or "0" * len(commit), f"commit: {subject}"))
         return commit
 
-    def _index_and_head(self, update: list[str], commit: str, move: list[str] | None) -> None:
-        """Give the user's index the committed versions of exactly these paths, as HEAD moves.
+    def _index_and_head(self, update: list[str], commit: str, move: tuple[str, str] | None) -> None:
+        """Give the user's index the committed versions of exactly these paths, as HEAD moves
+        from `move[0]` to `commit` (`move`: old sha and reflog message; None: HEAD stays).
 
         The new index is built in a copy and put in place the way git does, through
-        index.lock: holding it while HEAD moves keeps a user's `git commit` from starting in
-        between, so it can neither take rulesync's paths nor revert them. When HEAD cannot
-        move (the user committed first), the user's index stays exactly as it was and the
-        commit is owed to the next sync.
+        index.lock, which is held until HEAD's branch is locked and known to be unmoved
+        (a prepared update-ref transaction). `git commit` reads HEAD, then the index, then
+        locks the index and moves HEAD only if it is still where it read it: in whichever
+        order it meets these steps it either sees both of rulesync's changes or fails, so a
+        user's commit can neither take rulesync's paths nor revert them. When HEAD cannot
+        move, the user's index is left (or put back) exactly as it was for these paths and
+        the commit stays owed to the next sync. A run killed before HEAD moves leaves the
+        paths staged; the next sync commits them (the commit is still flagged as owed).
         """
         git_dir, top = self._dirs.git_dir, self._dirs.top
         index, lock = git_dir / "index", git_dir / "index.lock"
         copy, note = self._work / "user-index", git_dir / INDEX_PENDING
+        paths = [*self._written, *self._removed]
         for _ in range(3):
             before = _stat_key(index)
             copy.unlink(missing_ok=True)
             if before is not None:
                 shutil.copyfile(index, copy)
-            self._git.run(*update, env={"GIT_INDEX_FILE": str(copy)})
+            private = {"GIT_INDEX_FILE": str(copy)}
+            saved = self._git.run("ls-files", "-s", "-z", "--", *paths, env=private)
+            self._git.run(*update, env=private)
             key = _stat_key(copy)
             assert key is not None
             note.write_text(f"{key[0]} {key[1]} {commit}\n", encoding="ascii")
@@ -581,14 +627,28 @@ class Snapshot:
         else:
             raise Deferred(f"{top}: deferred: the index keeps changing; rulesync will retry")
         try:
-            if move is not None:
-                self._git.run(*move)
+            head_move = _HeadMove(self._git, commit, *move) if move is not None else None
         except BaseException:
             lock.unlink(missing_ok=True)
             note.unlink(missing_ok=True)
             raise
         os.replace(lock, index)
         note.unlink(missing_ok=True)
+        if head_move is None:
+            return
+        try:
+            head_move.commit()
+        except GitError:
+            self._put_back(paths, saved, len(commit))
+            raise
+        finally:
+            head_move.close()
+
+    def _put_back(self, paths: list[str], saved: str, width: int) -> None:
+        """The user's index entries for `paths` as they were before (absent ones removed)."""
+        forget = "".join(f"0 {'0' * width}\t{path}\0" for path in paths)
+        entries = (forget + saved).encode("utf-8", "surrogateescape")
+        self._git.run("update-index", "-z", "--index-info", stdin=entries)
 
 
 @dataclass(frozen=True)
