@@ -61,6 +61,27 @@ _HYGIENE = {
 # A filter driver is disabled by emptying its programs (verified on git 2.39: an empty
 # clean/smudge/process runs nothing; `required=false` lets the content pass unfiltered).
 _FILTER_KEYS = ("clean", "smudge", "process")
+# Commands that never convert between work tree and index as rulesync calls them (blobs by
+# id, refs, trees, the bare mirror): they need no look-up of the filter drivers first.
+_NEVER_FILTERS = frozenset(
+    {
+        "--version",
+        "cat-file",
+        "commit-tree",
+        "config",
+        "fast-import",
+        "fetch",
+        "init",
+        "log",
+        "ls-files",
+        "ls-tree",
+        "merge-base",
+        "read-tree",
+        "rev-parse",
+        "update-ref",
+        "write-tree",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -163,20 +184,24 @@ def _config_environment(config: Mapping[str, str]) -> dict[str, str]:
 class Runner:
     """git in one folder, for one operation, with nothing from the repository running.
 
-    The filter drivers that any config level defines are read once, on the first command, and
-    emptied for every command after it. rulesync never asks for content diffs or `log -p`, so
-    `diff.<driver>.textconv` and `diff.<driver>.command` never run either (an empty textconv
-    is an error in git 2.39, not a way to switch it off).
+    The filter drivers that any config level defines are read once, before the first command
+    that could run one, and emptied for it and every later one. rulesync never asks for
+    content diffs or `log -p`, so `diff.<driver>.textconv` and `diff.<driver>.command` never
+    run either (an empty textconv is an error in git 2.39, not a way to switch it off).
     """
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
-        self._config: dict[str, str] | None = None
+        self._filters: dict[str, str] | None = None
 
-    def _environment(self, extra: Mapping[str, str] | None, hooks: bool) -> dict[str, str]:
-        if self._config is None:
-            self._config = {**_HYGIENE, **self._filters_off()}
-        config = dict(self._config)
+    def _environment(
+        self, args: Sequence[str], extra: Mapping[str, str] | None, hooks: bool
+    ) -> dict[str, str]:
+        config = dict(_HYGIENE)
+        if _command(args) not in _NEVER_FILTERS:
+            if self._filters is None:
+                self._filters = self._filters_off()
+            config.update(self._filters)
         if hooks:
             del config["core.hooksPath"]
         env = clean_environment()
@@ -214,7 +239,7 @@ class Runner:
         proc = subprocess.run(
             ["git", *args],
             cwd=self.cwd,
-            env=self._environment(env, hooks),
+            env=self._environment(args, env, hooks),
             input=stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
@@ -247,7 +272,7 @@ class Runner:
         return subprocess.Popen(
             ["git", *args],
             cwd=self.cwd,
-            env=self._environment(None, False),
+            env=self._environment(args, None, False),
             stdin=stdin,
             stdout=stdout,
             stderr=subprocess.PIPE,
