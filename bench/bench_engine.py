@@ -142,7 +142,7 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-def cold_start(runs: int, corpus: Path = CORPUS) -> None:
+def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
     """`rulesync check` and a no-op `apply` (20 rules, in sync) beside a bare start of the same
     Python, interleaved; then where the difference goes, from `-X importtime`."""
     work = Path(__file__).resolve().parent / ".work"
@@ -240,7 +240,9 @@ def cold_start(runs: int, corpus: Path = CORPUS) -> None:
         f"manifest at HEAD (is a commit owed?), with the modules only it loads: {apply_extra}.",
     ]
     write_section(
-        "bench_engine.start", "\n".join(lines), "python bench/bench_engine.py --start-only"
+        "bench_engine.start",
+        "\n".join(lines),
+        command or "python bench/bench_engine.py --start-only",
     )
 
 
@@ -320,7 +322,7 @@ def main() -> None:
         "(21 rules); Node `rulesync generate` 2.9 s for 1,354 rules.",
     ]
     write_section("bench_engine", "\n".join(lines))
-    cold_start(args.runs, args.corpus)
+    cold_start(args.runs, args.corpus, "python bench/bench_engine.py")
 
 
 if __name__ == "__main__":
