@@ -488,12 +488,16 @@ class _BlobImport:
         if not contents:
             return
         stream = work / "blobs"
-        with stream.open("wb") as out:
-            for mark, data in enumerate(contents, 1):
-                out.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
-                out.write(data)
-                out.write(b"\n")
-            out.write(b"done\n")
+        try:
+            with stream.open("wb") as out:
+                for mark, data in enumerate(contents, 1):
+                    out.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
+                    out.write(data)
+                    out.write(b"\n")
+                out.write(b"done\n")
+        except OSError as exc:
+            # A full disk must say which file it stopped (the error has no name of its own).
+            raise type(exc)(exc.errno, exc.strerror or str(exc), str(stream)) from None
         # Fast zlib and no delta search: rule files are small, and `git gc` repacks them.
         args = ["-c", "core.compression=1", "fast-import", "--depth=0", "--quiet", "--done"]
         with stream.open("rb") as source:

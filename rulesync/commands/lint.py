@@ -12,8 +12,8 @@ from rulesync.report import emit_json
 
 def shown(text: object) -> str:
     """Text fit to print: a file name's bytes that are not UTF-8 (kept by the file system as
-    lone surrogates) become escapes instead of an encoding error."""
-    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+    lone surrogates) become `\\xNN` escapes of those bytes, as apply shows them."""
+    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def run(args: argparse.Namespace) -> int:
