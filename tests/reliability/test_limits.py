@@ -30,6 +30,7 @@ from tests.conftest import RULESYNC, git, make_library, make_repo, rule_text, ru
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MARKER, error_line_problems, head, write_user_config
 from tests.reliability.hostile import COMMANDS, check_cases
+from tests.reliability.test_hostile_library import _PEAK_MEMORY
 from tests.test_daemon_bounds import _inotify_watches, _threads
 from tests.test_daemon_support import Daemon, new_project, set_phase, wait_commits
 
@@ -60,14 +61,6 @@ def unchanged_problems(project: Path, before: dict[str, bytes], commit: str) -> 
         found.append("rulesync made a commit")
     return found
 
-
-# Runs argv and prints its exit code and the peak resident memory of it (KiB) on stdout.
-_PEAK_MEMORY = """
-import resource, subprocess, sys
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(proc.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(proc.stderr, file=sys.stderr, end="")
-"""
 
 # Runs the rulesync CLI in this process, then writes the bytes it read (rchar of
 # /proc/self/io: every read(2), whatever the page cache holds) to the file argv[1].
@@ -101,6 +94,7 @@ def test_links_to_one_large_file_in_a_cloned_library_are_refused_before_any_is_r
     project = make_repo(tmp_path / "project")
     (project / MARKER).write_text("phase: basic\n")
     before, commit = snapshot(project), head(project)
+    # The apply in a child; its exit code and peak resident memory (KiB) come back on stdout.
     proc = subprocess.run(
         [sys.executable, "-c", _PEAK_MEMORY, *RULESYNC, "apply"],
         cwd=project,
