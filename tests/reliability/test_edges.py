@@ -88,16 +88,18 @@ def _swap_for_link(project: Path, outside: Path) -> str:
     """Move the real rules folder aside (if it exists yet) and put a symlink to `outside` in its
     place; where the apply was, as far as the folder shows."""
     rules = project / RULES
-    while True:
+    moved = False
+    for attempt in range(1000):
         try:
-            existed = rules.is_dir()
-            if existed:
-                os.rename(rules, project / "moved-rules")
+            if rules.is_dir() and not rules.is_symlink():
+                os.rename(rules, project / f"moved-rules-{attempt}")
+                moved = True
             (project / ".cursor").mkdir(exist_ok=True)
             os.symlink(outside, rules)
         except OSError:
-            continue  # the apply created a folder between the two steps: swap that one
-        return "swapped after the folder was made" if existed else "swapped before any write"
+            continue  # the apply made the folder between the two steps: move that one too
+        return "swapped after the folder was made" if moved else "swapped before any write"
+    raise AssertionError(f"{rules} could not be swapped for a symlink")
 
 
 @pytest.mark.slow
@@ -126,7 +128,12 @@ def test_swapping_the_rules_folder_for_a_symlink_during_apply_never_writes_outsi
             project = _copy(template, tmp_path / f"trial-{seed}")
             audit = HistoryAudit(project)
             proc = start_rulesync(project, "apply")
-            time.sleep(rng.uniform(0, apply_seconds))
+            if seed % 2:
+                time.sleep(rng.uniform(0, apply_seconds))
+            else:  # aim at the writes: just after the apply makes the folder
+                while not (project / RULES).is_dir() and proc.poll() is None:
+                    time.sleep(0.0005)
+                time.sleep(rng.uniform(0, 0.02))
             ended = proc.poll() is not None
             stage = _swap_for_link(project, outside)
             log.count("swapped after the apply ended" if ended else stage)
@@ -145,7 +152,8 @@ def test_swapping_the_rules_folder_for_a_symlink_during_apply_never_writes_outsi
         log.run(seed, trial)
     figures.finish(
         log,
-        f"swap at a delay uniform in [0, {apply_seconds * 1000:.0f} ms] (one apply of 32 rules); "
+        f"by turns, swap at a delay uniform in [0, {apply_seconds * 1000:.0f} ms] (one apply of "
+        "32 rules) or in [0, 20 ms] after the apply made the folder; "
         "the folder outside compared byte for byte",
     )
 
