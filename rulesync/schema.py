@@ -12,6 +12,7 @@ same `FILE:LINE:` prefix.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +180,14 @@ def shown(value: Any) -> str:
     return f"`{shown_name(text)[1:-1]}`"
 
 
+def _suggest(value: Any, choices: Sequence[str]) -> str:
+    """ " (did you mean `x`?)" for a mistyped name; a value of one or two characters (`=>`) is
+    too short to guess from."""
+    if not isinstance(value, str) or len(value) < 3 or not choices:
+        return ""
+    return did_you_mean(value, choices)
+
+
 def _label(context: str, key: str) -> str:
     """`tier `basic` criterion 1: op` from where the walk is and the key inside it."""
     return f"{context}: {key}" if context and key else context or key
@@ -214,7 +223,7 @@ class _Walk:
                 if any(type(value) is type(v) and value == v for v in kind.values):
                     return value
                 names = [str(v) for v in kind.values]
-                hint = did_you_mean(value, names) if isinstance(value, str) else ""
+                hint = _suggest(value, names)
                 return self.fail(
                     path,
                     f"{name} {shown(value)} is not valid{hint}; valid values: {', '.join(names)}",
@@ -249,7 +258,7 @@ class _Walk:
             if not trial.problems:
                 return result
         choices = [str(v) for o in kind.kinds if isinstance(o, Choice) for v in o.values]
-        hint = did_you_mean(value, choices) if isinstance(value, str) and choices else ""
+        hint = _suggest(value, choices)
         return self.fail(path, f"{name} must be {kind.what}, not {shown(value)}{hint}")
 
     def mapping(self, schema: Schema, value: Any, path: KeyPath, context: str, key: str) -> Any:
@@ -262,7 +271,7 @@ class _Walk:
         valid = ", ".join(schema.keys)
         for item in value:
             if item not in fields:
-                hint = did_you_mean(item, schema.keys) if isinstance(item, str) else ""
+                hint = _suggest(item, schema.keys)
                 self.fail(
                     (*path, item),
                     f"{prefix}unknown key {shown(item)}{hint}; valid keys: {valid}",
@@ -310,10 +319,10 @@ class _Walk:
             return self.fail(path, f"{name} must be {kind.what}, not {shown(value)}")
         checked: dict[str, Any] = {}
         for entry, item in value.items():
-            entry_key = f"{kind.noun} {shown(entry)}" if kind.noun else _dotted(key, str(entry))
             if not isinstance(entry, str):
-                self.fail((*path, entry), f"{_label(context, entry_key)}: must be named by text")
+                self.fail((*path, entry), f"{name}: the name {shown(entry)} must be text")
                 continue
+            entry_key = f"{kind.noun} {shown(entry)}" if kind.noun else _dotted(key, entry)
             checked[entry] = self.value(kind.value, item, (*path, entry), context, entry_key)
         return checked
 
