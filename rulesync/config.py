@@ -32,7 +32,6 @@ CONFIG_SCHEMA = Schema(
         Field("max_tiers", Number(low=1, whole=True), Limits.tiers),
     )
 )
-CONFIG_KEYS = CONFIG_SCHEMA.keys
 
 
 def config_dir() -> Path:

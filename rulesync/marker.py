@@ -33,6 +33,8 @@ MARKER_SCHEMA = Schema(
         Field("commit", Flag(), True),
         Field(
             "metrics",
+            # Text passes here: readiness knows whether its criterion wants a number or
+            # true/false, and says which.
             MapOf(
                 AnyOf((Number(), Flag(), Text()), "a number or true/false"),
                 noun="metric",
@@ -41,7 +43,6 @@ MARKER_SCHEMA = Schema(
         ),
     )
 )
-MARKER_KEYS = MARKER_SCHEMA.keys
 
 
 @dataclass(frozen=True)

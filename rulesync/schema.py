@@ -13,6 +13,7 @@ same `FILE:LINE:` prefix.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from copy import copy
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -286,7 +287,8 @@ class _Walk:
                         (*path, field.name),
                         f"{prefix}`{field.name}:` is required ({_what(field.kind)}){example}",
                     )
-                checked[field.name] = field.default
+                # A fresh copy: the caller may change what it gets back.
+                checked[field.name] = copy(field.default)
                 continue
             checked[field.name] = self.value(
                 field.kind, raw, (*path, field.name), context, _dotted(key, field.name)
