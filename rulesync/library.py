@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, partial
 from pathlib import Path
@@ -352,7 +352,7 @@ def bundled_root() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def _tiers(values: list[dict[str, Any]], parsed: Parsed, path: Path) -> tuple[Tier, ...]:
+def _tiers(values: Sequence[dict[str, Any]], parsed: Parsed, path: Path) -> tuple[Tier, ...]:
     """The tiers from checked values, refusing what the schema cannot say: a name that is no
     plain tier name or is declared twice, and an `extends` that is not an earlier tier."""
     tiers: list[Tier] = []

@@ -65,13 +65,15 @@ class Choice:
 
 @dataclass(frozen=True)
 class ListOf:
-    """A list of `item`s. `lone`: a single item stands for a list of one. `noun` names the
-    items in messages (`tier 2`, or `tier `basic`` when an item has a text `name`)."""
+    """A list of `item`s, given back as a tuple. `lone`: a single item stands for a list of
+    one; `unique` (items of text or choices): repeats are dropped, the first kept. `noun`
+    names the items in messages (`tier 2`, or `tier `basic`` when an item has a `name`)."""
 
     item: Kind
     what: str = "a list"
     lone: bool = False
     non_empty: bool = False
+    unique: bool = False
     noun: str = ""
 
 
@@ -312,7 +314,9 @@ class _Walk:
             else:
                 item_context, item_key = context, f"{key} item {index + 1}"
             items.append(self.value(kind.item, item, (*path, index), item_context, item_key))
-        return items
+        if kind.unique and not any(i is _BAD for i in items):
+            return tuple(dict.fromkeys(items))
+        return tuple(items)
 
     def free_mapping(self, kind: MapOf, value: Any, path: KeyPath, context: str, key: str) -> Any:
         """A mapping of any names (text) to values of one kind."""

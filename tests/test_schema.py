@@ -116,8 +116,20 @@ def test_values_come_back_checked_with_defaults_filled_in() -> None:
         "colour": "red",
         "enabled": True,
         "title": "mine",
-        "items": [{"name": "a", "size": 1}],
+        "items": ({"name": "a", "size": 1},),
     }
+
+
+def test_a_list_of_choices_takes_a_lone_value_and_drops_repeats() -> None:
+    schema = Schema((Field("tools", ListOf(Choice(("cursor", "claude")), lone=True, unique=True)),))
+    parsed = parse_mapping("tools: claude\n", FILE, "settings")
+    assert validate(schema, parsed, FILE) == {"tools": ("claude",)}
+    parsed = parse_mapping("tools: [cursor, claude, cursor]\n", FILE, "settings")
+    assert validate(schema, parsed, FILE) == {"tools": ("cursor", "claude")}
+    assert problems("tools:\n  - cursor\n  - claud\n", schema) == (
+        f"{FILE}:3: tools item 2 `claud` is not valid (did you mean `claude`?); "
+        "valid values: cursor, claude",
+    )
 
 
 def test_the_marker_loads_with_its_key_lines_and_no_extra_key() -> None:
