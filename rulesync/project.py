@@ -24,6 +24,21 @@ RULES_DIR = Path(".cursor") / "rules"
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """What loading a project read, for whoever watches it: the marker, the rules folder, the
+    library's root, the tier folders of the resolved chain (root ancestor first) among all the
+    library's tier folders, and the library's spec when it is served from git (its folder is a
+    cache, changed by fetches)."""
+
+    marker: Path
+    rules_dir: Path
+    library_root: Path
+    tier_dirs: tuple[Path, ...]
+    all_tier_dirs: tuple[Path, ...]
+    remote: str | None = None
+
+
+@dataclass(frozen=True)
 class Project:
     """Everything the plan needs, read from disk once."""
 
@@ -36,6 +51,21 @@ class Project:
     manifest: Manifest
     disk: dict[str, str]
     git: GitDirs | None
+    library_spec: str = ""
+
+    @property
+    def inputs(self) -> Inputs:
+        """The files and folders this load read (what a change to would change the plan)."""
+        from rulesync.remote import is_url
+
+        return Inputs(
+            marker=self.marker.path,
+            rules_dir=self.rules_dir,
+            library_root=self.library.root,
+            tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.chain(self.tier)),
+            all_tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.tiers),
+            remote=self.library_spec if is_url(self.library_spec) else None,
+        )
 
     @property
     def rules_dir(self) -> Path:
@@ -209,4 +239,5 @@ def load_project(
         manifest=current,
         disk=disk,
         git=find_git(root),
+        library_spec=marker.library or config.library,
     )

@@ -25,7 +25,14 @@ from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import RULES_DIR, Fetching, Project, check_rules_dir, load_project
+from rulesync.project import (
+    RULES_DIR,
+    Fetching,
+    Inputs,
+    Project,
+    check_rules_dir,
+    load_project,
+)
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
 
@@ -44,6 +51,7 @@ class SyncResult:
     commit_note: str = ""
     backups: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    inputs: Inputs | None = None  # what the load read: what a watcher of this project watches
 
     @property
     def conflicts(self) -> int:
@@ -164,7 +172,13 @@ def sync(
         note = _commit_note(project, no_commit)
         flag = git.git_dir / UNCOMMITTED_FLAG if git is not None and not note else None
         result = SyncResult(
-            root, project.marker.phase, project.tier, plan, project.reasons, commit_note=note
+            root,
+            project.marker.phase,
+            project.tier,
+            plan,
+            project.reasons,
+            commit_note=note,
+            inputs=project.inputs,
         )
         has_work = bool(plan.changes) or plan.manifest_changed
         if not has_work and not (flag is not None and flag.exists()):
@@ -209,4 +223,4 @@ def inspect(
     return project, project.plan(force=force)
 
 
-__all__ = ["RULES_DIR", "Kind", "SyncResult", "inspect", "sync"]
+__all__ = ["RULES_DIR", "Inputs", "Kind", "SyncResult", "inspect", "sync"]
