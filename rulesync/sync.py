@@ -18,6 +18,7 @@ from rulesync.git import (
     Snapshot,
     commit_paths,
     ensure_not_busy,
+    finish_interrupted_commit,
     show_head_file,
     snapshot,
 )
@@ -68,7 +69,10 @@ def lock_path(root: Path, git: GitDirs | None) -> Path:
         return git.git_dir / "rulesync.lock"
     folder = check_rules_dir(root).parent
     folder.mkdir(exist_ok=True)
-    return folder / ".rulesync.lock"
+    return folder / NO_GIT_LOCK
+
+
+NO_GIT_LOCK = ".rulesync.lock"
 
 
 def backup_dir(root: Path) -> Path:
@@ -113,16 +117,34 @@ class _Change:
         )
 
 
-def _change(project: Project, plan: Plan) -> _Change:
+def _manifest_at_head(project: Project) -> manifest_mod.Manifest | None:
+    """The manifest committed at HEAD (None when there is none, or it is not readable)."""
+    git = project.git
+    assert git is not None
+    relpath = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
+    data = show_head_file(git.top, relpath)
+    try:
+        return manifest_mod.parse(data, Path(relpath)) if data else None
+    except InvalidInput:
+        return None
+
+
+def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> bool:
+    """True when rulesync's own earlier changes are not committed yet: a run stopped before
+    its commit (the flag), or one made with `--no-commit` or before `git init` (the work
+    tree's manifest is not the one at HEAD)."""
+    if flag.exists():
+        return True
+    return plan.current != manifest_mod.EMPTY and plan.current != old
+
+
+def _change(project: Project, plan: Plan, old: manifest_mod.Manifest | None) -> _Change:
     git = project.git
     assert git is not None
     manifest_rel = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
-    old_bytes = show_head_file(git.top, manifest_rel)
-    try:
-        old = manifest_mod.parse(old_bytes, Path(manifest_rel)) if old_bytes else None
-    except InvalidInput:
-        old = None
-    new = plan.manifest
+    # With nothing to write, the commit holds the manifest as it is on disk: a new library
+    # revision alone is recorded with the next change of this project's files.
+    new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
     names = set(manifest_change(old, new).names) | {a.name for a in plan.changes}
     rules_rel = _rel(project.rules_dir, git.top)
     files: dict[str, bytes | None] = {}
@@ -180,15 +202,21 @@ def sync(
             commit_note=note,
             inputs=project.inputs,
         )
+        if git is not None:
+            finish_interrupted_commit(git)
+            # Left from before `git init`; the lock lives in the git dir now.
+            (project.rules_dir.parent / NO_GIT_LOCK).unlink(missing_ok=True)
         has_work = bool(plan.changes) or plan.manifest_changed
-        if not has_work and not (flag is not None and flag.exists()):
+        old_manifest = _manifest_at_head(project) if flag is not None else None
+        owed = flag is not None and _owes_commit(plan, flag, old_manifest)
+        if not has_work and not owed:
             result.seconds = time.perf_counter() - started
             return result
         if git is not None:
             ensure_not_busy(git)
         # The commit holds the marker bytes this plan was made from: an editor saving it
         # again meanwhile gets its own sync and commit.
-        change = _change(project, plan) if flag is not None else None
+        change = _change(project, plan, old_manifest) if flag is not None else None
         with contextlib.ExitStack() as stack:
             pending = None
             if change is not None and not config.run_hooks:
