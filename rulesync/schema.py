@@ -54,9 +54,11 @@ class Number:
 
 @dataclass(frozen=True)
 class Choice:
-    """One of a fixed set of values (compared with their type: `1` is not `true`)."""
+    """One of a fixed set of values (compared with their type: `1` is not `true`). `noun`
+    names a value in messages (`unknown target `vim`; valid targets: …`)."""
 
     values: tuple[str | int, ...]
+    noun: str = ""
 
     @property
     def what(self) -> str:
@@ -227,6 +229,12 @@ class _Walk:
                     return value
                 names = [str(v) for v in kind.values]
                 hint = _suggest(value, names)
+                if kind.noun:
+                    return self.fail(
+                        path,
+                        f"{name}: unknown {kind.noun} {shown(value)}{hint}; "
+                        f"valid {kind.noun}s: {', '.join(names)}",
+                    )
                 return self.fail(
                     path,
                     f"{name} {shown(value)} is not valid{hint}; valid values: {', '.join(names)}",

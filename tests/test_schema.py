@@ -121,14 +121,15 @@ def test_values_come_back_checked_with_defaults_filled_in() -> None:
 
 
 def test_a_list_of_choices_takes_a_lone_value_and_drops_repeats() -> None:
-    schema = Schema((Field("tools", ListOf(Choice(("cursor", "claude")), lone=True, unique=True)),))
+    tools = ListOf(Choice(("cursor", "claude"), noun="tool"), lone=True, unique=True)
+    schema = Schema((Field("tools", tools),))
     parsed = parse_mapping("tools: claude\n", FILE, "settings")
     assert validate(schema, parsed, FILE) == {"tools": ("claude",)}
     parsed = parse_mapping("tools: [cursor, claude, cursor]\n", FILE, "settings")
     assert validate(schema, parsed, FILE) == {"tools": ("cursor", "claude")}
     assert problems("tools:\n  - cursor\n  - claud\n", schema) == (
-        f"{FILE}:3: tools item 2 `claud` is not valid (did you mean `claude`?); "
-        "valid values: cursor, claude",
+        f"{FILE}:3: tools item 2: unknown tool `claud` (did you mean `claude`?); "
+        "valid tools: cursor, claude",
     )
 
 
