@@ -161,7 +161,7 @@ def test_a_mistyped_marker_key_is_named_with_its_line_and_the_key_meant(project:
     proc = rulesync(project, "check", check=2)
     assert proc.stderr.strip() == (
         f"rulesync: {project / MARKER}:3: unknown key `comit` (did you mean `commit`?); "
-        "valid keys: phase, library, exclude, commit, metrics"
+        f"valid keys: {', '.join(MARKER_SCHEMA.keys)}"
     )
 
 
