@@ -738,7 +738,10 @@ def ignored_paths(top: Path, paths: Sequence[str]) -> set[str]:
         return set()
     listing = b"\0".join(os.fsencode(p) for p in paths)
     # Exit 1 means "none ignored"; anything else is a failure, never read as "none".
-    status, out, err = Runner(top).output("check-ignore", "-z", "--stdin", stdin=listing)
+    # check-ignore takes paths, not pathspecs, and refuses the literal-pathspec switch.
+    status, out, err = Runner(top).output(
+        "check-ignore", "-z", "--stdin", stdin=listing, env={"GIT_LITERAL_PATHSPECS": "0"}
+    )
     if status not in (0, 1):
         raise GitError(f"{top}: git check-ignore failed: {_cause(err) or status}")
     return {os.fsdecode(p) for p in out.split(b"\0") if p}
