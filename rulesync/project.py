@@ -16,7 +16,6 @@ from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, l
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
 from rulesync.plan import NOT_A_FILE, SYMLINK, Plan, make_plan
-from rulesync.readiness import auto_tier, check_metrics
 from rulesync.schema import shown, where
 from rulesync.suggest import did_you_mean
 
@@ -155,10 +154,14 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
 
 def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
     """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
-    check_metrics(library, marker.metrics, marker.path, marker.source)
-    if marker.phase == "auto":
-        tier, reasons = auto_tier(library, marker.metrics)
-        return tier, tuple(reasons)
+    if marker.metrics or marker.phase == "auto":
+        # Only metrics or `auto` need the criteria: a plain `phase:` never loads them.
+        from rulesync.readiness import auto_tier, check_metrics
+
+        check_metrics(library, marker.metrics, marker.path, marker.source)
+        if marker.phase == "auto":
+            tier, reasons = auto_tier(library, marker.metrics)
+            return tier, tuple(reasons)
     if marker.phase not in library.tier_names:
         names = (*library.tier_names, *RESERVED_PHASES)
         raise InvalidInput(

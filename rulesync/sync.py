@@ -22,7 +22,6 @@ from rulesync.git import (
     show_head_file,
     snapshot,
 )
-from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
@@ -139,6 +138,8 @@ def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> b
 
 
 def _change(project: Project, plan: Plan, old: manifest_mod.Manifest | None) -> _Change:
+    from rulesync.gitlog import commit_message, manifest_change  # only a commit is described
+
     git = project.git
     assert git is not None
     manifest_rel = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
