@@ -10,13 +10,12 @@ lists) run after it, as small functions over the values it returns, using `where
 same `FILE:LINE:` prefix.
 """
 
-from __future__ import annotations
-
+# NamedTuples, not dataclasses, and no `from __future__ import annotations`: every command
+# imports this module, and a dataclass (or a string annotation) is compiled at import.
 from collections.abc import Sequence
 from copy import copy
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.names import shown_name
@@ -24,23 +23,20 @@ from rulesync.suggest import did_you_mean
 from rulesync.yamlio import KeyPath, Parsed
 
 
-@dataclass(frozen=True)
-class Text:
+class Text(NamedTuple):
     """A string (stripped of surrounding blanks); `blank` lets it be empty."""
 
     what: str = "text"
     blank: bool = False
 
 
-@dataclass(frozen=True)
-class Flag:
+class Flag(NamedTuple):
     """`true` or `false`."""
 
     what: str = "true or false"
 
 
-@dataclass(frozen=True)
-class Number:
+class Number(NamedTuple):
     """A number (never `true`/`false`), `whole` for an integer, `low` the least allowed."""
 
     low: float | None = None
@@ -52,8 +48,7 @@ class Number:
         return text if self.low is None else f"{text} ≥ {self.low:g}"
 
 
-@dataclass(frozen=True)
-class Choice:
+class Choice(NamedTuple):
     """One of a fixed set of values (compared with their type: `1` is not `true`). `noun`
     names a value in messages (`unknown target `vim`; valid targets: …`)."""
 
@@ -65,13 +60,12 @@ class Choice:
         return "one of " + ", ".join(str(v) for v in self.values)
 
 
-@dataclass(frozen=True)
-class ListOf:
+class ListOf(NamedTuple):
     """A list of `item`s, given back as a tuple. `lone`: a single item stands for a list of
     one; `unique` (items of text or choices): repeats are dropped, the first kept. `noun`
     names the items in messages (`tier 2`, or `tier `basic`` when an item has a `name`)."""
 
-    item: Kind
+    item: "Kind"
     what: str = "a list"
     lone: bool = False
     non_empty: bool = False
@@ -79,38 +73,34 @@ class ListOf:
     noun: str = ""
 
 
-@dataclass(frozen=True)
-class MapOf:
+class MapOf(NamedTuple):
     """A mapping of free names to `value`s (the marker's `metrics`); `noun` names an entry in
     messages (`metric `developers``)."""
 
-    value: Kind
+    value: "Kind"
     what: str = "a mapping of name: value"
     noun: str = ""
 
 
-@dataclass(frozen=True)
-class AnyOf:
+class AnyOf(NamedTuple):
     """The first of `kinds` the value fits."""
 
-    kinds: tuple[Kind, ...]
+    kinds: tuple["Kind", ...]
     what: str
 
 
-@dataclass(frozen=True)
-class Field:
+class Field(NamedTuple):
     """One key of a mapping. An absent or empty (`key:`) value takes `default`; a `required`
     one is an error, with `example` as the fix to show."""
 
     name: str
-    kind: Kind
+    kind: "Kind"
     default: Any = None
     required: bool = False
     example: str = ""
 
 
-@dataclass(frozen=True)
-class Schema:
+class Schema(NamedTuple):
     """A mapping with known keys; any other key is an error."""
 
     fields: tuple[Field, ...]
@@ -127,8 +117,7 @@ class Schema:
 Kind = Text | Flag | Number | Choice | ListOf | MapOf | AnyOf | Schema
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong, at a key path (its line comes from the parsed file's table)."""
 
     path: KeyPath

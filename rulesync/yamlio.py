@@ -9,9 +9,8 @@ its path (`("tiers", 1, "name")`), so the user's mapping holds only what the use
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -28,12 +27,11 @@ except AttributeError:  # pragma: no cover - PyYAML without libyaml
 KeyPath = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A YAML mapping and, beside it, the line each key or list item stands on."""
 
     data: dict[str, Any]
-    lines: Mapping[KeyPath, int] = field(default_factory=dict)
+    lines: Mapping[KeyPath, int]
 
     def line(self, *path: str | int) -> int:
         """The line of `path`, or of its nearest parent with one (0 when none has)."""
@@ -117,7 +115,7 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
             f"{path}{where}: {what} is not valid YAML ({problem}); fix the syntax"
         ) from None
     if node is None:
-        return Parsed({})
+        return Parsed({}, {})
     if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
         raise InvalidInput(f"{path}: {what} must be a mapping of `key: value` lines")
     for key in data:
