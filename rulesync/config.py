@@ -6,28 +6,33 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rulesync.errors import InvalidInput
 from rulesync.library import Limits
-from rulesync.yamlio import check_keys, line_of, load_mapping
+from rulesync.schema import Choice, Field, Flag, ListOf, Number, Schema, Text, validate, where
+from rulesync.yamlio import load_mapping
 
 APP = "rulesync"
-CONFIG_KEYS = (
-    "library",
-    "libraries",
-    "debounce_ms",
-    "reconcile_interval",
-    "commit_author",
-    "run_hooks",
-    "log_level",
-    "lock_timeout",
-    "fetch_interval",
-    "max_tier_bytes",
-    "max_tier_rules",
-    "max_tiers",
-)
 LOG_LEVELS = ("debug", "info", "warning", "error")
+
+# The user config's keys, in the order messages list them; each reaches `load_config` under
+# its own name.
+CONFIG_SCHEMA = Schema(
+    (
+        Field("library", Text("`default`, a folder path or a repository URL"), "default"),
+        Field("libraries", ListOf(Text("a path", blank=True), "a list of paths"), ()),
+        Field("debounce_ms", Number(low=0), 50),
+        Field("reconcile_interval", Number(low=1), 60.0),
+        Field("commit_author", Text("`Name <email>`")),
+        Field("run_hooks", Flag(), False),
+        Field("log_level", Choice(LOG_LEVELS), "info"),
+        Field("lock_timeout", Number(low=0), 10.0),
+        Field("fetch_interval", Number(low=10), 300.0),
+        Field("max_tier_bytes", Number(low=1, whole=True), Limits.tier_bytes),
+        Field("max_tier_rules", Number(low=1, whole=True), Limits.tier_rules),
+        Field("max_tiers", Number(low=1, whole=True), Limits.tiers),
+    )
+)
 
 
 def _user_dir(kind: str, xdg_variable: str, home_default: str) -> Path:
@@ -92,26 +97,12 @@ class Config:
         return url in self.library_urls
 
 
-def _author(value: Any, path: Path, line: int) -> tuple[str, str]:
-    if isinstance(value, str) and "<" in value and value.rstrip().endswith(">"):
-        name, _, email = value.rstrip()[:-1].partition("<")
+def _author(value: str, at: str) -> tuple[str, str]:
+    if "<" in value and value.endswith(">"):
+        name, _, email = value[:-1].partition("<")
         if name.strip() and email.strip():
             return name.strip(), email.strip()
-    raise InvalidInput(f"{path}:{line}: commit_author must look like `Name <email>`")
-
-
-def _number(data: dict[str, Any], key: str, default: float, path: Path, low: float) -> float:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
-        raise InvalidInput(f"{path}:{line_of(data, key)}: {key} must be a number ≥ {low}")
-    return float(value)
-
-
-def _count(data: dict[str, Any], key: str, default: int, path: Path) -> int:
-    value = data.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise InvalidInput(f"{path}:{line_of(data, key)}: {key} must be a whole number ≥ 1")
-    return value
+    raise InvalidInput(f"{at}: commit_author must look like `Name <email>`, not `{value}`")
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -119,31 +110,15 @@ def load_config(path: Path | None = None) -> Config:
     path = path or config_dir() / "config.yaml"
     if not path.exists():
         return Config()
-    data = load_mapping(path, "rulesync config")
-    check_keys(data, CONFIG_KEYS, path, "rulesync config")
-    library = data.get("library", "default")
-    if not isinstance(library, str) or not library:
-        raise InvalidInput(
-            f"{path}:{line_of(data, 'library')}: library must be `default` or a path"
-        )
-    libraries = data.get("libraries", [])
-    if not isinstance(libraries, list) or not all(isinstance(x, str) for x in libraries):
-        raise InvalidInput(
-            f"{path}:{line_of(data, 'libraries')}: libraries must be a list of paths"
-        )
-    log_level = data.get("log_level", "info")
-    if log_level not in LOG_LEVELS:
-        raise InvalidInput(
-            f"{path}:{line_of(data, 'log_level')}: log_level must be one of {', '.join(LOG_LEVELS)}"
-        )
-    run_hooks = data.get("run_hooks", False)
-    if not isinstance(run_hooks, bool):
-        raise InvalidInput(f"{path}:{line_of(data, 'run_hooks')}: run_hooks must be true or false")
+    parsed = load_mapping(path, "rulesync config")
+    values = validate(CONFIG_SCHEMA, parsed, path)
     author = Config.commit_author
-    if "commit_author" in data:
-        author = _author(data["commit_author"], path, line_of(data, "commit_author"))
+    if values["commit_author"] is not None:
+        author = _author(values["commit_author"], where(path, parsed.line("commit_author")))
     from rulesync.remote import is_url, parse_spec
 
+    library: str = values["library"]
+    libraries: list[str] = list(values["libraries"])
     base = path.parent
     urls = [parse_spec(x).url for x in [*libraries, library] if is_url(x)]
     trusted = [Path(os.path.expanduser(x)) for x in libraries if not is_url(x)]
@@ -153,17 +128,17 @@ def load_config(path: Path | None = None) -> Config:
     return Config(
         library=library,
         libraries=tuple(p if p.is_absolute() else base / p for p in trusted),
-        debounce_ms=int(_number(data, "debounce_ms", 50, path, 0)),
-        reconcile_interval=_number(data, "reconcile_interval", 60.0, path, 1),
+        debounce_ms=int(values["debounce_ms"]),
+        reconcile_interval=float(values["reconcile_interval"]),
         commit_author=author,
-        run_hooks=run_hooks,
-        log_level=log_level,
-        lock_timeout=_number(data, "lock_timeout", 10.0, path, 0),
-        fetch_interval=_number(data, "fetch_interval", 300.0, path, 10),
+        run_hooks=values["run_hooks"],
+        log_level=values["log_level"],
+        lock_timeout=float(values["lock_timeout"]),
+        fetch_interval=float(values["fetch_interval"]),
         library_urls=tuple(urls),
         limits=Limits(
-            tier_bytes=_count(data, "max_tier_bytes", Limits.tier_bytes, path),
-            tier_rules=_count(data, "max_tier_rules", Limits.tier_rules, path),
-            tiers=_count(data, "max_tiers", Limits.tiers, path),
+            tier_bytes=values["max_tier_bytes"],
+            tier_rules=values["max_tier_rules"],
+            tiers=values["max_tiers"],
         ),
     )

@@ -5,28 +5,91 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import check_regular, ensure_inside, is_inside, read_regular, sha256_hex
 from rulesync.names import is_rule_candidate, rule_name_problem, shown_name
-from rulesync.yamlio import check_keys, line_of, load_mapping
+from rulesync.schema import (
+    AnyOf,
+    Choice,
+    Field,
+    Flag,
+    ListOf,
+    Number,
+    Schema,
+    Text,
+    shown,
+    validate,
+    where,
+)
+from rulesync.suggest import did_you_mean
+from rulesync.yamlio import Parsed, load_mapping
 
 TIERS_FILE = "tiers.yaml"
 MAX_RULE_BYTES = 1024 * 1024
-LIBRARY_KEYS = ("version", "name", "description", "tiers", "budget")
-BUDGET_KEYS = ("always_tokens",)
-TIER_KEYS = ("name", "description", "extends", "criteria", "promote_when")
-CRITERION_KEYS = ("metric", "op", "value", "group", "label")
-POLICY_KEYS = ("min_groups", "group_met")
 OPS = (">=", ">", "<=", "<", "==", "!=")
 _TIER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_PHASES = ("auto",)
+_WHOLE = Number(low=1, whole=True)
+
+CRITERION_SCHEMA = Schema(
+    (
+        Field(
+            "metric", Text("a snake_case metric name"), required=True, example="metric: developers"
+        ),
+        Field("op", Choice(OPS), ">="),
+        Field(
+            "value",
+            AnyOf((Number(), Flag()), "a number or true/false"),
+            required=True,
+            example="value: 2",
+        ),
+        Field("group", Text(blank=True), "criteria"),
+        Field("label", Text(blank=True), ""),
+    ),
+    "a mapping with metric, op and value",
+)
+POLICY_SCHEMA = Schema(
+    (
+        Field("min_groups", _WHOLE),
+        Field(
+            "group_met",
+            AnyOf((Choice(("all", "any")), _WHOLE), "all, any or a whole number ≥ 1"),
+            "all",
+        ),
+    )
+)
+TIER_SCHEMA = Schema(
+    (
+        Field("name", Text("a tier name"), required=True, example="name: basic"),
+        Field("description", Text(blank=True), ""),
+        Field("extends", Text("an earlier tier's name")),
+        Field("criteria", ListOf(CRITERION_SCHEMA, "a list of criteria", noun="criterion"), ()),
+        Field("promote_when", POLICY_SCHEMA),
+    ),
+    "a mapping with a `name`",
+)
+# tiers.yaml, in the order messages list its keys.
+TIERS_SCHEMA = Schema(
+    (
+        Field("version", Choice((1,)), 1),
+        Field("name", Text(blank=True)),
+        Field("description", Text(blank=True), ""),
+        Field(
+            "tiers",
+            ListOf(TIER_SCHEMA, "a non-empty list of tiers", non_empty=True, noun="tier"),
+            required=True,
+            example="tiers: [{name: basic}]",
+        ),
+        Field("budget", Schema((Field("always_tokens", _WHOLE),))),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -289,116 +352,60 @@ def bundled_root() -> Path:
     return Path(__file__).resolve().parent.parent / "rules"
 
 
-def _mapping(raw: Any, allowed: tuple[str, ...], where: str) -> dict[str, Any]:
-    """`raw` as a mapping with only `allowed` keys, or a clear error naming them."""
-    if not isinstance(raw, dict):
-        raise InvalidInput(f"{where} must be a mapping with {', '.join(allowed)}")
-    unknown = [k for k in raw if k not in allowed]
-    if unknown:
-        raise InvalidInput(f"{where}: unknown key `{unknown[0]}`; valid keys: {', '.join(allowed)}")
-    return raw
-
-
-def _criterion(raw: Any, path: Path, tier: str, index: int) -> Criterion:
-    where = f"{path}: tier `{tier}` criterion {index + 1}"
-    raw = _mapping(raw, CRITERION_KEYS, where)
-    metric = raw.get("metric")
-    if not isinstance(metric, str) or not _METRIC_NAME.match(metric):
-        raise InvalidInput(f"{where}: metric must be a snake_case name")
-    op = raw.get("op", ">=")
-    if op not in OPS:
-        raise InvalidInput(f"{where}: op must be one of {' '.join(OPS)}")
-    value = raw.get("value")
-    if isinstance(value, bool):
-        if op not in ("==", "!="):
-            raise InvalidInput(f"{where}: a true/false value takes op == or !=")
-    elif not isinstance(value, int | float):
-        raise InvalidInput(f"{where}: value must be a number or true/false")
-    group = raw.get("group", "criteria")
-    label = raw.get("label", "")
-    if not isinstance(group, str) or not isinstance(label, str):
-        raise InvalidInput(f"{where}: group and label must be text")
-    return Criterion(metric=metric, op=op, value=value, group=group, label=label)
-
-
-def _policy(raw: Any, path: Path, tier: str) -> Policy:
-    where = f"{path}: tier `{tier}` promote_when"
-    if raw is None:
-        return Policy()
-    raw = _mapping(raw, POLICY_KEYS, where)
-    min_groups = raw.get("min_groups")
-    if min_groups is not None and (
-        isinstance(min_groups, bool) or not isinstance(min_groups, int) or min_groups < 1
-    ):
-        raise InvalidInput(f"{where}: min_groups must be a whole number ≥ 1")
-    group_met = raw.get("group_met", "all")
-    if group_met not in ("all", "any") and (
-        isinstance(group_met, bool) or not isinstance(group_met, int) or group_met < 1
-    ):
-        raise InvalidInput(f"{where}: group_met must be all, any or a whole number ≥ 1")
-    return Policy(min_groups=min_groups, group_met=group_met)
-
-
-def _tiers(data: dict[str, Any], path: Path) -> tuple[Tier, ...]:
-    raw_tiers = data.get("tiers")
-    if not isinstance(raw_tiers, list) or not raw_tiers:
-        raise InvalidInput(f"{path}:{line_of(data, 'tiers')}: `tiers` must be a non-empty list")
+def _tiers(values: Sequence[dict[str, Any]], parsed: Parsed, path: Path) -> tuple[Tier, ...]:
+    """The tiers from checked values, refusing what the schema cannot say: a name that is no
+    plain tier name or is declared twice, and an `extends` that is not an earlier tier."""
     tiers: list[Tier] = []
     seen: set[str] = set()
-    for index, raw in enumerate(raw_tiers):
-        if not isinstance(raw, dict):
-            raise InvalidInput(f"{path}: tier {index + 1} must be a mapping with a `name`")
-        unknown = [k for k in raw if k not in TIER_KEYS]
-        if unknown:
+    for index, raw in enumerate(values):
+        name: str = raw["name"]
+
+        def at(*key: str | int, index: int = index) -> str:
+            return where(path, parsed.line("tiers", index, *key))
+
+        if not _TIER_NAME.match(name) or name in RESERVED_PHASES:
             raise InvalidInput(
-                f"{path}: tier {index + 1}: unknown key `{unknown[0]}`; "
-                f"valid keys: {', '.join(TIER_KEYS)}"
-            )
-        name = raw.get("name")
-        if not isinstance(name, str) or not _TIER_NAME.match(name) or name in RESERVED_PHASES:
-            raise InvalidInput(
-                f"{path}: tier {index + 1}: name must be lowercase letters, digits, `-` or `_` "
-                f"(and not {', '.join(RESERVED_PHASES)})"
+                f"{at('name')}: tier {index + 1}: name must be lowercase letters, digits, `-` or "
+                f"`_` (and not {', '.join(RESERVED_PHASES)}), not {shown(name)}"
             )
         if name in seen:
-            raise InvalidInput(f"{path}: tier `{name}` is declared twice; rename or remove one")
-        extends = raw.get("extends")
-        if extends is not None:
-            if extends == name:
-                raise InvalidInput(f"{path}: tier `{name}` extends itself (a cycle); fix `extends`")
-            if not isinstance(extends, str) or extends not in seen:
-                later = any(isinstance(t, dict) and t.get("name") == extends for t in raw_tiers)
-                hint = (
-                    "a cycle or a later tier; a tier extends an earlier one"
-                    if later
-                    else "unknown tier"
-                )
-                raise InvalidInput(f"{path}: tier `{name}` extends `{extends}`: {hint}")
-        description = raw.get("description", "")
-        if not isinstance(description, str):
-            raise InvalidInput(f"{path}: tier `{name}`: description must be text")
-        criteria_raw = raw.get("criteria") or []
-        if not isinstance(criteria_raw, list):
-            raise InvalidInput(f"{path}: tier `{name}`: criteria must be a list")
-        criteria = tuple(_criterion(c, path, name, i) for i, c in enumerate(criteria_raw))
-        seen.add(name)
-        tiers.append(
-            Tier(name, description, extends, criteria, _policy(raw.get("promote_when"), path, name))
+            raise InvalidInput(
+                f"{at('name')}: tier `{name}` is declared twice; rename or remove one"
+            )
+        extends: str | None = raw["extends"]
+        if extends == name:
+            raise InvalidInput(
+                f"{at('extends')}: tier `{name}` extends itself (a cycle); fix `extends`"
+            )
+        if extends is not None and extends not in seen:
+            if any(t["name"] == extends for t in values):
+                hint = "a cycle or a later tier; a tier extends an earlier one"
+            else:
+                earlier = ", ".join(t["name"] for t in values[:index]) or "none"
+                hint = f"unknown tier{did_you_mean(extends, seen)}; earlier tiers: {earlier}"
+            raise InvalidInput(f"{at('extends')}: tier `{name}` extends {shown(extends)}: {hint}")
+        criteria = tuple(
+            _criterion(c, partial(at, "criteria", i), name, i)
+            for i, c in enumerate(raw["criteria"])
         )
+        seen.add(name)
+        policy = raw["promote_when"] or {"min_groups": None, "group_met": "all"}
+        tiers.append(Tier(name, raw["description"], extends, criteria, Policy(**policy)))
     return tuple(tiers)
 
 
-def _budget(raw: Any, path: Path) -> int | None:
-    """`budget.always_tokens` as a whole number ≥ 1, or None when no budget is set."""
-    if raw is None:
-        return None
-    raw = _mapping(raw, BUDGET_KEYS, f"{path}: budget")
-    tokens = raw.get("always_tokens")
-    if tokens is not None and (
-        isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
-    ):
-        raise InvalidInput(f"{path}: budget.always_tokens must be a whole number ≥ 1")
-    return tokens
+def _criterion(raw: dict[str, Any], at: Callable[[str], str], tier: str, index: int) -> Criterion:
+    """A checked criterion, refusing a metric name that is not snake_case and a true/false
+    value compared by anything but `==` or `!=`."""
+    which = f"tier `{tier}` criterion {index + 1}"
+    metric, op, value = raw["metric"], raw["op"], raw["value"]
+    if not _METRIC_NAME.match(metric):
+        raise InvalidInput(
+            f"{at('metric')}: {which}: metric must be a snake_case name, not {shown(metric)}"
+        )
+    if isinstance(value, bool) and op not in ("==", "!="):
+        raise InvalidInput(f"{at('op')}: {which}: a true/false value takes op == or !=, not {op}")
+    return Criterion(metric=metric, op=op, value=value, group=raw["group"], label=raw["label"])
 
 
 def _check_inside_project(root: Path, project: Path) -> None:
@@ -436,25 +443,20 @@ def load_library(
     limits = limits or Limits()
     tiers_path = root / TIERS_FILE
     if not root.is_dir():
-        raise InvalidInput(f"{root}: library folder not found; check the `library` setting")
+        raise InvalidInput(f"{root}: library folder does not exist; check the `library` setting")
     if project is not None:
         _check_inside_project(root, project)
         if os.path.islink(tiers_path):
             raise UnsafePath(f"{tiers_path}: may not be a symlink inside the project")
     ensure_inside(tiers_path, root, "tiers.yaml")
-    data = load_mapping(tiers_path, "tiers.yaml")
-    check_keys(data, LIBRARY_KEYS, tiers_path, "tiers.yaml")
-    version = data.get("version", 1)
-    if version != 1:
+    parsed = load_mapping(tiers_path, "tiers.yaml")
+    data = validate(TIERS_SCHEMA, parsed, tiers_path)
+    if len(data["tiers"]) > limits.tiers:
         raise InvalidInput(
-            f"{tiers_path}:{line_of(data, 'version')}: version {version!r} is not supported (use 1)"
+            f"{where(tiers_path, parsed.line('tiers'))}: {len(data['tiers'])} tiers, more than "
+            f"the {limits.tiers} allowed (max_tiers in the rulesync config)"
         )
-    tiers = _tiers(data, tiers_path)
-    if len(tiers) > limits.tiers:
-        raise InvalidInput(
-            f"{tiers_path}: {len(tiers)} tiers, more than the {limits.tiers} allowed "
-            "(max_tiers in the rulesync config)"
-        )
+    tiers = _tiers(data["tiers"], parsed, tiers_path)
     for tier in tiers:
         folder = root / tier.name
         if os.path.islink(folder) and project is not None:
@@ -471,16 +473,15 @@ def load_library(
             raise InvalidInput(
                 f"{folder}: folder for tier `{tier.name}` is missing; create it or fix {TIERS_FILE}"
             )
-    name = data.get("name", root.name)
-    description = data.get("description", "")
+    budget = data["budget"] or {}
     return Library(
         root=root,
         label=label,
-        name=str(name),
-        description=str(description),
+        name=data["name"] or root.name,
+        description=data["description"],
         tiers=tiers,
         revision=revision,
-        always_tokens_budget=_budget(data.get("budget"), tiers_path),
+        always_tokens_budget=budget.get("always_tokens"),
         limits=limits,
         project=project,
     )

@@ -4,18 +4,45 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import atomic_write
-from rulesync.yamlio import check_keys, line_of, parse_mapping, read_settings_file
+from rulesync.schema import AnyOf, Field, Flag, ListOf, MapOf, Number, Schema, Text, validate
+from rulesync.yamlio import KeyPath, line_at, parse_mapping, read_settings_file
 
 MARKER = ".rulesync.yaml"
-MARKER_KEYS = ("phase", "library", "exclude", "commit", "metrics")
 MAX_MARKER_BYTES = 64 * 1024
 _PHASE_LINE = re.compile(r"^(phase[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#.*)?)$", re.MULTILINE)
+
+# The marker's keys, in the order messages list them. A key added here is checked, has its
+# line tracked and reaches `Marker` under the same name (add the attribute there too).
+MARKER_SCHEMA = Schema(
+    (
+        Field(
+            "phase",
+            Text("a tier name or `auto`"),
+            required=True,
+            example="phase: basic",
+        ),
+        Field("library", Text("`default` or a folder path")),
+        Field("exclude", ListOf(Text("a rule name"), "a list of rule names", lone=True), ()),
+        Field("commit", Flag(), True),
+        Field(
+            "metrics",
+            # Text passes here: readiness knows whether its criterion wants a number or
+            # true/false, and says which.
+            MapOf(
+                AnyOf((Number(), Flag(), Text()), "a number or true/false"),
+                noun="metric",
+            ),
+            {},
+        ),
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -28,12 +55,17 @@ class Marker:
     exclude: tuple[str, ...] = ()
     commit: bool = True
     metrics: dict[str, Any] = field(default_factory=dict)
-    lines: dict[str, int] = field(default_factory=dict)
+    # The line of each key and list item, by key path: `("exclude", 0)`.
+    lines: Mapping[KeyPath, int] = field(default_factory=dict)
     source: bytes = b""
 
     @property
     def path(self) -> Path:
         return self.root / MARKER
+
+    def line(self, *key: str | int) -> int:
+        """The line `key` (a key path) stands on in the marker, 0 when it is not there."""
+        return line_at(self.lines, key)
 
 
 def find_root(start: Path) -> Path:
@@ -50,51 +82,10 @@ def find_root(start: Path) -> Path:
 def parse_marker(data: bytes, root: Path) -> Marker:
     """Parse and validate a marker's bytes."""
     path = root / MARKER
-    raw = parse_mapping(data, path, "marker")
-    check_keys(raw, MARKER_KEYS, path, "marker")
-    lines: dict[str, int] = raw.get("__lines__", {})
-    phase = raw.get("phase")
-    if phase is None:
-        raise InvalidInput(
-            f"{path}: `phase:` is required (a tier name or `auto`); add e.g. `phase: basic`"
-        )
-    if not isinstance(phase, str) or not phase.strip():
-        raise InvalidInput(f"{path}:{line_of(raw, 'phase')}: phase must be a tier name or `auto`")
-    library = raw.get("library")
-    if library is not None and (not isinstance(library, str) or not library.strip()):
-        raise InvalidInput(
-            f"{path}:{line_of(raw, 'library')}: library must be `default` or a folder path"
-        )
-    exclude = raw.get("exclude") or []
-    if isinstance(exclude, str):
-        exclude = [exclude]
-    if not isinstance(exclude, list) or not all(isinstance(x, str) and x for x in exclude):
-        raise InvalidInput(
-            f"{path}:{line_of(raw, 'exclude')}: exclude must be a list of rule names"
-        )
-    commit = raw.get("commit", True)
-    if not isinstance(commit, bool):
-        raise InvalidInput(f"{path}:{line_of(raw, 'commit')}: commit must be true or false")
-    metrics = raw.get("metrics") or {}
-    if not isinstance(metrics, dict):
-        raise InvalidInput(
-            f"{path}:{line_of(raw, 'metrics')}: metrics must be a mapping of name: value"
-        )
-    for key, value in metrics.items():
-        if not isinstance(key, str) or isinstance(value, dict | list) or value is None:
-            raise InvalidInput(
-                f"{path}:{line_of(raw, 'metrics')}: metric `{key}` must be a number or true/false"
-            )
-    return Marker(
-        root=root,
-        phase=phase.strip(),
-        library=library.strip() if library else None,
-        exclude=tuple(x.removesuffix(".mdc") for x in exclude),
-        commit=commit,
-        metrics=dict(metrics),
-        lines=lines,
-        source=data,
-    )
+    parsed = parse_mapping(data, path, "marker")
+    values = validate(MARKER_SCHEMA, parsed, path)
+    values["exclude"] = tuple(x.removesuffix(".mdc") for x in values["exclude"])
+    return Marker(root=root, **values, lines=parsed.lines, source=data)
 
 
 def read_marker_bytes(root: Path) -> bytes:

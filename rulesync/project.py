@@ -16,6 +16,8 @@ from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, l
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
 from rulesync.plan import NOT_A_FILE, SYMLINK, Plan, make_plan
+from rulesync.schema import shown, where
+from rulesync.suggest import did_you_mean
 
 RULES_DIR = Path(".cursor") / "rules"
 
@@ -161,20 +163,23 @@ def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]
             tier, reasons = auto_tier(library, marker.metrics)
             return tier, tuple(reasons)
     if marker.phase not in library.tier_names:
-        valid = ", ".join((*library.tier_names, *RESERVED_PHASES))
-        line = marker.lines.get("phase", 0)
-        raise InvalidInput(f"{marker.path}:{line}: unknown phase `{marker.phase}`; valid: {valid}")
+        names = (*library.tier_names, *RESERVED_PHASES)
+        raise InvalidInput(
+            f"{where(marker.path, marker.line('phase'))}: unknown phase {shown(marker.phase)}"
+            f"{did_you_mean(marker.phase, names)}; valid: {', '.join(names)}"
+        )
     return marker.phase, ()
 
 
 def desired_rules(marker: Marker, library: Library, tier: str) -> dict[str, RuleFile]:
     """The tier's resolved rules minus the marker's `exclude`."""
     known = {n.removesuffix(".mdc") for n in library.all_rule_names()}
-    for name in marker.exclude:
+    for index, name in enumerate(marker.exclude):
         if name not in known:
+            at = where(marker.path, marker.line("exclude", index))
             raise InvalidInput(
-                f"{marker.path}:{marker.lines.get('exclude', 0)}: exclude names `{name}`, "
-                "which no tier provides; `rulesync tiers` lists the rule names"
+                f"{at}: exclude names {shown(name)}, which no tier provides"
+                f"{did_you_mean(name, known)}; `rulesync tiers` lists the rule names"
             )
     excluded = {f"{n}.mdc" for n in marker.exclude}
     return {n: r for n, r in library.resolve(tier).items() if n not in excluded}

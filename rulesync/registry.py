@@ -6,12 +6,15 @@ import os
 from pathlib import Path
 
 from rulesync.config import config_dir
-from rulesync.errors import InvalidInput
 from rulesync.fsutil import atomic_write
 from rulesync.marker import MARKER
-from rulesync.yamlio import check_keys, load_mapping
+from rulesync.schema import Field, ListOf, Schema, Text, validate
+from rulesync.yamlio import load_mapping
 
 REGISTRY = "projects.yaml"
+REGISTRY_SCHEMA = Schema(
+    (Field("projects", ListOf(Text("a folder path"), "a list of folder paths"), ()),)
+)
 
 
 def registry_path() -> Path:
@@ -36,12 +39,8 @@ def load_projects(path: Path | None = None) -> list[Path]:
     path = path or registry_path()
     if not path.exists():
         return []
-    data = load_mapping(path, "project registry")
-    check_keys(data, ("projects",), path, "project registry")
-    projects = data.get("projects") or []
-    if not isinstance(projects, list) or not all(isinstance(p, str) for p in projects):
-        raise InvalidInput(f"{path}: `projects` must be a list of folder paths")
-    return [Path(p) for p in projects]
+    values = validate(REGISTRY_SCHEMA, load_mapping(path, "project registry"), path)
+    return [Path(p) for p in values["projects"]]
 
 
 def _save(projects: list[Path], path: Path) -> None:

@@ -52,7 +52,9 @@ def plan_lines(plan: Plan, rules_dir: str) -> list[str]:
         if action.kind is Kind.CONFLICT:
             text += f": {action.reason}"
         elif action.backup:
-            text += f" (forced: {action.reason})"
+            # `--force`, or a managed file whose bytes the library never provided: either way
+            # apply saves the file before replacing or deleting it.
+            text += f" (saved first: {action.reason})"
         lines.append(text)
     return lines
 

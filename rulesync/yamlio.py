@@ -1,14 +1,16 @@
 """Safe YAML reading for rulesync's own files (marker, config, registry, tiers.yaml).
 
-One loader for all of them: size-limited, UTF-8 only, no aliases (no billion laughs),
-a mapping at the top, and unknown keys reported with their line and the valid keys.
+One loader for all of them: size-limited, UTF-8 only, no aliases (no billion laughs), a
+mapping at the top. The line of every key and list item is kept beside the data, keyed by
+its path (`("tiers", 1, "name")`), so the user's mapping holds only what the user wrote;
+`rulesync.schema` checks the shape.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -22,9 +24,56 @@ try:
 except AttributeError:  # pragma: no cover - PyYAML without libyaml
     _Loader = yaml.SafeLoader
 
+KeyPath = tuple[str | int, ...]
 
-def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> dict[str, Any]:
-    """Parse YAML text into a mapping; raise InvalidInput naming `path` on any problem."""
+
+class Parsed(NamedTuple):
+    """A YAML mapping and, beside it, the line each key or list item stands on."""
+
+    data: dict[str, Any]
+    lines: Mapping[KeyPath, int]
+
+    def line(self, *path: str | int) -> int:
+        """The line of `path`, or of its nearest parent with one (0 when none has)."""
+        return line_at(self.lines, path)
+
+
+def line_at(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
+    """The line of the key path `path` in a table of lines, or of its nearest parent with one
+    (0 when none has)."""
+    while path:
+        if path in lines:
+            return lines[path]
+        path = path[:-1]
+    return 0
+
+
+def _positions(loader: Any, root: yaml.Node, data: Any) -> dict[KeyPath, int]:
+    """The line of each key and list item under `root`, walking the nodes beside the data
+    they were built into (iteratively: nesting depth is the user's to choose)."""
+    lines: dict[KeyPath, int] = {}
+    stack: list[tuple[yaml.Node, Any, KeyPath]] = [(root, data, ())]
+    while stack:
+        node, value, path = stack.pop()
+        if isinstance(node, yaml.MappingNode) and isinstance(value, dict):
+            # After construction node.value holds the pairs merge keys (`<<`) expanded to.
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    continue
+                key = loader.construct_object(key_node)
+                if isinstance(key, str | int) and not isinstance(key, bool) and key in value:
+                    lines.setdefault((*path, key), key_node.start_mark.line + 1)
+                    stack.append((value_node, value[key], (*path, key)))
+        elif isinstance(node, yaml.SequenceNode) and isinstance(value, list):
+            for index, (item_node, item) in enumerate(zip(node.value, value, strict=False)):
+                lines[(*path, index)] = item_node.start_mark.line + 1
+                stack.append((item_node, item, (*path, index)))
+    return lines
+
+
+def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
+    """Parse YAML text into a mapping with its lines; raise InvalidInput naming `path` on any
+    problem."""
     if isinstance(text_or_bytes, bytes):
         try:
             text = text_or_bytes.decode("utf-8")
@@ -46,6 +95,7 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> dict[str
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
+            lines = _positions(loader, node, data) if node is not None else {}
         except yaml.YAMLError:
             raise
         except Exception as exc:
@@ -65,17 +115,15 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> dict[str
             f"{path}{where}: {what} is not valid YAML ({problem}); fix the syntax"
         ) from None
     if node is None:
-        return {}
-    if not isinstance(node, yaml.MappingNode):
+        return Parsed({}, {})
+    if not isinstance(node, yaml.MappingNode) or not isinstance(data, dict):
         raise InvalidInput(f"{path}: {what} must be a mapping of `key: value` lines")
-    if not isinstance(data, dict) or not all(isinstance(k, str) for k in data):
-        raise InvalidInput(f"{path}: {what} keys must be plain names")
-    data["__lines__"] = {
-        key.value: key.start_mark.line + 1
-        for key, _ in node.value
-        if isinstance(key, yaml.ScalarNode)
-    }
-    return data
+    for key in data:
+        if not isinstance(key, str):
+            line = lines.get((key,), 0) if isinstance(key, int) else 0
+            where = f":{line}" if line else ""
+            raise InvalidInput(f"{path}{where}: {what} keys must be plain names, not `{key}`")
+    return Parsed(data, lines)
 
 
 def read_settings_file(path: Path, what: str, *, limit: int, missing: str = "") -> bytes:
@@ -90,24 +138,6 @@ def read_settings_file(path: Path, what: str, *, limit: int, missing: str = "") 
         raise InvalidInput(f"{path}: {what} is not readable; check its permissions") from None
 
 
-def load_mapping(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> dict[str, Any]:
+def load_mapping(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> Parsed:
     """Read and parse a YAML mapping file (see parse_mapping)."""
     return parse_mapping(read_settings_file(path, what, limit=limit), path, what)
-
-
-def check_keys(data: dict[str, Any], allowed: Iterable[str], path: Path, what: str) -> None:
-    """Raise InvalidInput for the first unknown key, naming its line and the valid keys."""
-    allowed = tuple(allowed)
-    lines: dict[str, int] = data.get("__lines__", {})
-    for key in data:
-        if key != "__lines__" and key not in allowed:
-            raise InvalidInput(
-                f"{path}:{lines.get(key, 0)}: unknown key `{key}` in {what}; "
-                f"valid keys: {', '.join(allowed)}"
-            )
-
-
-def line_of(data: dict[str, Any], key: str) -> int:
-    """The line a top-level key stands on (0 when unknown)."""
-    lines: dict[str, int] = data.get("__lines__", {})
-    return lines.get(key, 0)

@@ -67,7 +67,7 @@ def write_tiers(root: Path, text: str, folders: tuple[str, ...] = ("a", "b")) ->
         (
             "tiers:\n  - name: a\n  - name: b\n"
             "    criteria:\n      - {metric: x, op: '~', value: 1}\n",
-            "op must be one of",
+            "tiers.yaml:5: tier `b` criterion 1: op `~` is not valid; valid values: >=, >",
         ),
     ],
 )

@@ -138,7 +138,7 @@ def test_a_library_error_names_its_path_once(tmp_path: Path) -> None:
     proc = rulesync(tmp_path, "lint", str(lib), check=1)
     [line] = [x for x in proc.stdout.splitlines() if ": error: " in x]
     assert line.count(str(lib / "tiers.yaml")) == 1
-    assert line.startswith(f"{lib / 'tiers.yaml'}: error: tier 1: unknown key `colour`")
+    assert line.startswith(f"{lib / 'tiers.yaml'}:3: error: tier `small`: unknown key `colour`")
 
 
 def test_names_colliding_across_tiers_are_an_error_where_the_tiers_meet(tmp_path: Path) -> None:
@@ -173,7 +173,7 @@ def test_a_budget_that_is_not_a_whole_number_is_a_library_error(tmp_path: Path) 
     (lib / "big").mkdir()
     [report] = lint(lib).reports
     assert [f.message for f in report.findings] == [
-        "budget.always_tokens must be a whole number ≥ 1"
+        "budget.always_tokens must be a whole number ≥ 1, not `lots`"
     ]
 
 

@@ -28,8 +28,10 @@ def test_unknown_key_names_file_line_and_valid_keys(tmp_path: Path) -> None:
     with pytest.raises(InvalidInput) as info:
         load_marker(tmp_path)
     message = str(info.value)
-    assert f"{tmp_path / MARKER}:3: unknown key `phsae`" in message
-    assert "valid keys: phase, library, exclude, commit, metrics" in message
+    assert message == (
+        f"{tmp_path / MARKER}:3: unknown key `phsae` (did you mean `phase`?); "
+        "valid keys: phase, library, exclude, commit, metrics"
+    )
 
 
 @pytest.mark.parametrize(
@@ -40,6 +42,8 @@ def test_unknown_key_names_file_line_and_valid_keys(tmp_path: Path) -> None:
         ("phase: basic\ncommit: yes please\n", "commit must be true or false"),
         ("phase: basic\nexclude: {a: 1}\n", "exclude must be a list"),
         ("phase: basic\nmetrics: [1]\n", "metrics must be a mapping"),
+        ("phase: basic\nexclude: [ok, 3]\n", ":2: exclude item 2 must be a rule name"),
+        ("phase: basic\nmetrics:\n  a: 1\n  b: [2]\n", ":4: metric `b` must be a number or true"),
         ("- phase\n", "must be a mapping"),
         ("phase: basic\n  bad: indent\n", "not valid YAML"),
         ("a: &x [1]\nphase: *x\n", "YAML alias"),

@@ -125,6 +125,10 @@ def test_a_manifest_claiming_a_team_file_cannot_make_apply_lose_it(project: Path
     doc = json.loads(manifest.read_text())
     doc["rules"]["team.mdc"] = hashlib.sha256(team.read_bytes()).hexdigest()
     manifest.write_text(json.dumps(doc))
+    planned = rulesync(project, "check", check=1).stdout
+    # No `--force` was given: the plan says the file is saved first, not that it was forced.
+    assert "- .cursor/rules/team.mdc (saved first: the library never provided" in planned
+    assert "forced" not in planned
     proc = rulesync(project, "apply", check=0)
     saved = [line for line in proc.stdout.splitlines() if "saved your version to" in line]
     assert len(saved) == 1, proc.stdout
