@@ -8,12 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput
+from rulesync.targets import DEFAULT, check_names
 from rulesync.yamlio import check_keys, line_of, load_mapping
 
 APP = "rulesync"
 CONFIG_KEYS = (
     "library",
     "libraries",
+    "targets",
     "debounce_ms",
     "reconcile_interval",
     "commit_author",
@@ -60,6 +62,7 @@ class Config:
     lock_timeout: float = 10.0
     fetch_interval: float = 300.0
     library_urls: tuple[str, ...] = ()
+    targets: tuple[str, ...] = DEFAULT
 
     def trusts(self, folder: Path) -> bool:
         """True when the user's config lists `folder` as a library a marker may name."""
@@ -116,6 +119,10 @@ def load_config(path: Path | None = None) -> Config:
         author = _author(data["commit_author"], path, line_of(data, "commit_author"))
     from rulesync.remote import is_url, parse_spec
 
+    targets: tuple[str, ...] = DEFAULT
+    if "targets" in data:
+        targets = check_names(data["targets"], f"{path}:{line_of(data, 'targets')}")
+
     base = path.parent
     urls = [parse_spec(x).url for x in [*libraries, library] if is_url(x)]
     trusted = [Path(os.path.expanduser(x)) for x in libraries if not is_url(x)]
@@ -133,4 +140,5 @@ def load_config(path: Path | None = None) -> Config:
         lock_timeout=_number(data, "lock_timeout", 10.0, path, 0),
         fetch_interval=_number(data, "fetch_interval", 300.0, path, 10),
         library_urls=tuple(urls),
+        targets=targets,
     )

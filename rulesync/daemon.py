@@ -8,9 +8,10 @@ re-reads everything), retries failing projects with backoff, reloads the registr
 reconciles every project at start-up and on a timer. The main thread only turns signals into
 requests for the worker.
 
-What is watched, never recursively: each project's root (for `.rulesync.yaml`), its
-`.cursor/rules`, its git dir while a sync is deferred, each library folder in use (shared by
-the projects using it), and the registry's folder.
+What is watched, never recursively: each project's root (for `.rulesync.yaml` and the
+targets' files there, AGENTS.md), each enabled target's folders (`Target.folders`), its git
+dir while a sync is deferred, each library folder in use (shared by the projects using it),
+and the registry's folder.
 """
 
 from __future__ import annotations
@@ -50,10 +51,11 @@ from rulesync.git import BUSY_FILES, busy_reason, find_git
 from rulesync.library import TIERS_FILE, bundled_root
 from rulesync.logs import configure, get_logger, log_path
 from rulesync.marker import MARKER, load_marker
-from rulesync.project import RULES_DIR, choose_library
+from rulesync.project import choose_library, target_folders
 from rulesync.registry import REGISTRY, load_projects, registry_path
 from rulesync.remote import is_url
 from rulesync.runtime import pid_path, write_status
+from rulesync.targets import ROOT_FILES
 
 # The lock wait inside a sync: short, so a CLI run holding the project only defers it (its own
 # writes will wake us again) and SIGTERM is never stuck behind a lock.
@@ -146,7 +148,8 @@ def is_relevant(kind: str, names: Iterable[str], *, is_self: bool) -> bool:
         return True
     names = set(names)
     if kind == MARKER_WATCH:
-        return MARKER in names
+        # The root also holds targets' files (AGENTS.md): drift there is looked at too.
+        return MARKER in names or not names.isdisjoint(ROOT_FILES)
     if kind == RULES_WATCH:
         # Our own temporary files come and go during a write; the rename that follows counts.
         return any(not n.startswith(TMP_MARK) for n in names)
@@ -760,7 +763,7 @@ class Service:
             }
             if result.commit_note:
                 fields["commit_note"] = result.commit_note
-            conflicts = [a.name for a in result.plan.conflicts]
+            conflicts = [a.path for a in result.plan.conflicts]
             if conflicts:
                 # A conflict stays until the user acts: warn when it appears or changes, not
                 # at every reconcile.
@@ -829,9 +832,8 @@ class Service:
         if os.path.isdir(root):
             for folder in self._library_folders(project):
                 wanted[os.path.realpath(folder)] = LIBRARY_WATCH
-            cursor, rules = Path(root) / RULES_DIR.parent, Path(root) / RULES_DIR
-            if rules.is_dir() and not cursor.is_symlink() and not rules.is_symlink():
-                wanted[str(rules)] = RULES_WATCH
+            for folder in target_folders(Path(root), self._targets(project)):
+                wanted[str(folder)] = RULES_WATCH
             if project.deferred is not None:
                 git = find_git(Path(root))
                 if git is not None and git.git_dir.is_dir():
@@ -849,6 +851,12 @@ class Service:
         if project.record.get("polling") != polled:
             project.record["polling"] = polled
             self._status_dirty = True
+
+    def _targets(self, project: ProjectState) -> tuple[str, ...]:
+        try:
+            return load_marker(project.root).targets or self.config.targets
+        except (RulesyncError, OSError):
+            return self.config.targets  # the root watch sees the marker being fixed
 
     def _library_folders(self, project: ProjectState) -> list[Path]:
         try:

@@ -299,7 +299,7 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
                 )
             )
         if plan.conflicts:
-            names = ", ".join(a.name for a in plan.conflicts)
+            names = ", ".join(a.path for a in plan.conflicts)
             checks.append(
                 Check(
                     "project",

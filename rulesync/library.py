@@ -10,10 +10,18 @@ from typing import Any
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import ensure_inside, read_regular, sha256_hex
+from rulesync.names import (
+    folder_name_problem,
+    is_ignored_entry,
+    is_rule_candidate,
+    rule_name_problem,
+)
 from rulesync.yamlio import check_keys, line_of, load_mapping
 
 TIERS_FILE = "tiers.yaml"
 MAX_RULE_BYTES = 1024 * 1024
+# Subfolder levels inside a tier folder (`tier/a/b/c/x.mdc` is three).
+MAX_RULE_DEPTH = 3
 LIBRARY_KEYS = ("version", "name", "description", "tiers")
 TIER_KEYS = ("name", "description", "extends", "criteria", "promote_when")
 CRITERION_KEYS = ("metric", "op", "value", "group", "label")
@@ -70,7 +78,8 @@ class Tier:
 
 @dataclass(frozen=True)
 class RuleFile:
-    """One rule as the library provides it: name, the tier that supplied it, bytes and digest."""
+    """One rule as the library provides it: its path inside the tier (`frontend/react.mdc`),
+    the tier that supplied it, bytes and digest."""
 
     name: str
     tier: str
@@ -114,25 +123,43 @@ class Library:
         return self.root / name
 
     def own_rule_names(self, name: str) -> list[str]:
-        """The `*.mdc` names in one tier's own folder (sorted), refusing unsafe ones."""
+        """The rules in one tier's own folder and its subfolders, as sorted relative POSIX
+        paths (`frontend/react.mdc`), refusing unsafe names; editor droppings are ignored."""
         folder = self.tier_dir(name)
-        try:
-            entries = sorted(os.listdir(folder))
-        except FileNotFoundError:
+        if not folder.is_dir():
             raise InvalidInput(
                 f"{folder}: folder for tier `{name}` is missing; create it or fix {TIERS_FILE}"
-            ) from None
-        names = []
-        for entry in entries:
-            if not entry.endswith(".mdc"):
+            )
+        return sorted(self._walk(folder, ""))
+
+    def _walk(self, folder: Path, prefix: str) -> list[str]:
+        found: list[str] = []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if is_ignored_entry(entry.name):
                 continue
-            if not valid_rule_name(entry):
-                raise UnsafePath(f"{folder}: {entry!r} is not a plain rule file name; rename it")
-            names.append(entry)
-        return names
+            if entry.is_dir():
+                if entry.is_symlink():
+                    ensure_inside(Path(entry.path), self.root, "library folder")
+                problem = folder_name_problem(entry.name)
+                if problem is not None:
+                    raise UnsafePath(f"{entry.path}: {problem}; rename the folder")
+                if prefix.count("/") + 1 > MAX_RULE_DEPTH:
+                    raise InvalidInput(
+                        f"{entry.path}: rule folders nest at most {MAX_RULE_DEPTH} deep in a "
+                        "tier; move its rules up"
+                    )
+                found += self._walk(Path(entry.path), f"{prefix}{entry.name}/")
+            elif is_rule_candidate(entry.name):
+                if rule_name_problem(entry.name) is not None:
+                    raise UnsafePath(
+                        f"{folder}: {entry.name!r} is not a plain rule file name; rename it"
+                    )
+                found.append(prefix + entry.name)
+        return found
 
     def resolve_names(self, name: str) -> dict[str, str]:
-        """Map rule name → the tier whose folder supplies it (a higher tier replaces a lower)."""
+        """Map rule path → the tier whose folder supplies it (a higher tier's same path
+        replaces the parent's)."""
         resolved: dict[str, str] = {}
         for tier in self.chain(name):
             for rule in self.own_rule_names(tier.name):
@@ -140,7 +167,8 @@ class Library:
         return dict(sorted(resolved.items()))
 
     def read_rule(self, tier: str, name: str) -> RuleFile:
-        """Read one rule's bytes, refusing a symlink that leaves the library."""
+        """Read one rule's bytes (`name` a relative path), refusing a symlink that leaves the
+        library."""
         path = self.tier_dir(tier) / name
         try:
             data = read_regular(path, limit=MAX_RULE_BYTES, follow=False, what="rule file")
@@ -152,11 +180,11 @@ class Library:
         return RuleFile(name=name, tier=tier, path=path, data=data, sha256=sha256_hex(data))
 
     def resolve(self, name: str) -> dict[str, RuleFile]:
-        """The tier's full rule set, read from disk: name → RuleFile."""
+        """The tier's full rule set, read from disk: relative path → RuleFile."""
         return {rule: self.read_rule(tier, rule) for rule, tier in self.resolve_names(name).items()}
 
     def all_rule_names(self) -> set[str]:
-        """Every rule name any tier of the library provides."""
+        """Every rule path any tier of the library provides."""
         return {rule for tier in self.tiers for rule in self.own_rule_names(tier.name)}
 
 

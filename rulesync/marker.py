@@ -10,10 +10,11 @@ from typing import Any
 
 from rulesync.errors import InvalidInput
 from rulesync.fsutil import atomic_write
+from rulesync.targets import check_names
 from rulesync.yamlio import check_keys, line_of, parse_mapping, read_settings_file
 
 MARKER = ".rulesync.yaml"
-MARKER_KEYS = ("phase", "library", "exclude", "commit", "metrics")
+MARKER_KEYS = ("phase", "library", "targets", "exclude", "commit", "metrics")
 MAX_MARKER_BYTES = 64 * 1024
 _PHASE_LINE = re.compile(r"^(phase[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#.*)?)$", re.MULTILINE)
 
@@ -25,6 +26,7 @@ class Marker:
     root: Path
     phase: str
     library: str | None = None
+    targets: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
     commit: bool = True
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -65,12 +67,16 @@ def parse_marker(data: bytes, root: Path) -> Marker:
         raise InvalidInput(
             f"{path}:{line_of(raw, 'library')}: library must be `default` or a folder path"
         )
+    targets = raw.get("targets")
+    if targets is not None:
+        targets = check_names(targets, f"{path}:{line_of(raw, 'targets')}")
     exclude = raw.get("exclude") or []
     if isinstance(exclude, str):
         exclude = [exclude]
     if not isinstance(exclude, list) or not all(isinstance(x, str) and x for x in exclude):
         raise InvalidInput(
-            f"{path}:{line_of(raw, 'exclude')}: exclude must be a list of rule names"
+            f"{path}:{line_of(raw, 'exclude')}: exclude must be a list of rule names "
+            "(a rule's path in its tier without `.mdc`: `testing`, `frontend/react`)"
         )
     commit = raw.get("commit", True)
     if not isinstance(commit, bool):
@@ -89,6 +95,7 @@ def parse_marker(data: bytes, root: Path) -> Marker:
         root=root,
         phase=phase.strip(),
         library=library.strip() if library else None,
+        targets=targets,
         exclude=tuple(x.removesuffix(".mdc") for x in exclude),
         commit=commit,
         metrics=dict(metrics),
@@ -128,6 +135,7 @@ def default_marker_text(phase: str) -> str:
         "# `auto` picks the highest tier whose criteria the metrics below meet.\n"
         f"phase: {phase}\n"
         "# library: default      # or a folder inside this project\n"
+        "# targets: [cursor]     # also: agents, claude, copilot, devin, windsurf\n"
         "# exclude: []           # rule names this project opts out of\n"
         "# commit: true          # record each change as a git commit\n"
         "# metrics: {}           # figures for `rulesync readiness` and `phase: auto`\n"

@@ -47,6 +47,19 @@ def rule_name_problem(name: str) -> str | None:
     return None
 
 
+def folder_name_problem(name: str) -> str | None:
+    """Why a subfolder of a tier cannot hold rules (None when it can). One line, lower case."""
+    if any("\udc80" <= c <= "\udcff" for c in name):
+        return "its name is not valid UTF-8"
+    if ".." in name or "\\" in name:
+        return "its name holds `..` or a backslash"
+    if _CONTROL.search(name):
+        return "its name holds a control character"
+    if len(name.encode("utf-8")) > MAX_RULE_NAME_BYTES:
+        return f"its name is longer than {MAX_RULE_NAME_BYTES} bytes"
+    return None
+
+
 def valid_rule_name(name: str) -> bool:
     """True when `name` is a rule name apply accepts (and not an ignored entry)."""
     return not is_ignored_entry(name) and rule_name_problem(name) is None

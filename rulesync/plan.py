@@ -1,19 +1,30 @@
-"""The plan: desired rules versus the manifest and the files on disk. Pure: no I/O here."""
+"""The plan: the desired files and blocks versus the manifest and the disk. Pure: no I/O here.
+
+Every action is keyed by a project-relative path. A whole file (`.cursor/rules/x.mdc`) and
+rulesync's block in a file the user also writes (`AGENTS.md`) follow the same rules; for a
+block, "on disk" means the content between its marker lines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rulesync.manifest import Manifest
 
 SYMLINK = "symlink"
 NOT_A_FILE = "not-a-file"
+# A block's file exists but holds no block (the user's own AGENTS.md): the block is appended.
+NO_BLOCK = "no-block"
+# A block's marker lines are broken (two begins, a lone end): only the user can say which
+# text is theirs.
+BROKEN_BLOCK = "broken-block"
+_UNREPLACEABLE = (NOT_A_FILE, BROKEN_BLOCK)
 
 
 class Kind(StrEnum):
-    """What happens to one rule file."""
+    """What happens to one managed file or block."""
 
     ADD = "add"
     UPDATE = "update"
@@ -24,13 +35,24 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Action:
-    """One step of the plan. `backup` means `--force` replaces or removes the user's version."""
+    """One step of the plan. `backup` means `--force` replaces or removes the user's version;
+    `block` that the path's managed part is rulesync's block, not the whole file."""
 
     kind: Kind
-    name: str
+    path: str
     sha256: str = ""
     reason: str = ""
     backup: bool = False
+    block: bool = False
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The desired state as digests: path → sha256 of each whole file, and of each block's
+    content."""
+
+    files: Mapping[str, str] = field(default_factory=dict)
+    blocks: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,7 +68,7 @@ class Plan:
 
     @property
     def changes(self) -> list[Action]:
-        """The actions that write or delete a file."""
+        """The actions that write or delete a file or block."""
         return self.of(Kind.ADD, Kind.UPDATE, Kind.DELETE)
 
     @property
@@ -58,12 +80,14 @@ class Plan:
         # A new library revision alone is not a change: it is recorded with the next change
         # of this project's files, so projects whose rules did not move get no commit.
         old, new = self.current, self.manifest
-        return (old.library, old.tier, old.rules, bool(old.pending)) != (
-            new.library,
-            new.tier,
-            new.rules,
-            False,
-        )
+        return old.legacy or (
+            old.library,
+            old.tier,
+            old.files,
+            old.blocks,
+            old.targets,
+            bool(old.pending),
+        ) != (new.library, new.tier, new.files, new.blocks, new.targets, False)
 
     @property
     def in_sync(self) -> bool:
@@ -75,64 +99,84 @@ class Plan:
 
 
 def make_plan(
-    desired: Mapping[str, str],
+    desired: Desired,
     manifest: Manifest,
     disk: Mapping[str, str],
     *,
     library: str,
     tier: str,
+    targets: tuple[str, ...] = ("cursor",),
     revision: str | None = None,
     force: bool = False,
 ) -> Plan:
-    """Compare desired (name → sha256) with the manifest and disk (name → sha256, SYMLINK or
-    NOT_A_FILE; absent names are missing) and return the plan. A file whose content rulesync
-    did not write is a conflict, never overwritten unless `force`.
+    """Compare desired with the manifest and disk (path → sha256 of the file, or of the block's
+    content for a block path; else SYMLINK, NOT_A_FILE, NO_BLOCK or BROKEN_BLOCK; absent:
+    missing) and return the plan. Content rulesync did not write is a conflict, never
+    overwritten unless `force`.
     """
     actions: list[Action] = []
-    rules: dict[str, str] = {}
-    for name in sorted(set(desired) | manifest.names):
-        want = desired.get(name)
-        have = disk.get(name)
-        owned = have is not None and manifest.owns(name, have)
+    kept: dict[str, str] = {}
+    block_paths = set(desired.blocks) | set(manifest.blocks)
+    for path in sorted(set(desired.files) | set(desired.blocks) | manifest.paths):
+        block = path in block_paths
+        want = desired.blocks.get(path) if block else desired.files.get(path)
+        have = disk.get(path)
+        if block and have == NO_BLOCK:
+            have = None  # the user's file without a block: nothing of rulesync's is there
+        owned = have is not None and manifest.owns(path, have)
+        action: Action | None = None
         if want is not None:
             if have is None:
-                actions.append(Action(Kind.ADD, name, want))
-                rules[name] = want
+                action = Action(Kind.ADD, path, want, block=block)
             elif have == want:
-                actions.append(Action(Kind.UNCHANGED, name, want))
-                rules[name] = want
+                action = Action(Kind.UNCHANGED, path, want, block=block)
             elif owned:
-                actions.append(Action(Kind.UPDATE, name, want))
-                rules[name] = want
+                action = Action(Kind.UPDATE, path, want, block=block)
             else:
-                reason = _conflict_reason(name, have, manifest)
-                if force and have != NOT_A_FILE:
-                    actions.append(Action(Kind.UPDATE, name, want, reason, backup=True))
-                    rules[name] = want
+                reason = _conflict_reason(path, have, manifest, block)
+                if force and have not in _UNREPLACEABLE:
+                    action = Action(Kind.UPDATE, path, want, reason, backup=True, block=block)
                 else:
-                    actions.append(Action(Kind.CONFLICT, name, want, reason))
-                    if name in manifest.rules:
-                        rules[name] = manifest.rules[name]
+                    action = Action(Kind.CONFLICT, path, want, reason, block=block)
         elif have is not None:
             if owned:
-                actions.append(Action(Kind.DELETE, name))
+                action = Action(Kind.DELETE, path, block=block)
             else:
-                reason = _conflict_reason(name, have, manifest) + "; it is leaving this tier"
-                if force and have != NOT_A_FILE:
-                    actions.append(Action(Kind.DELETE, name, reason=reason, backup=True))
+                reason = _conflict_reason(path, have, manifest, block) + "; it is leaving this tier"
+                if force and have not in _UNREPLACEABLE:
+                    action = Action(Kind.DELETE, path, reason=reason, backup=True, block=block)
                 else:
-                    actions.append(Action(Kind.CONFLICT, name, reason=reason))
-                    if name in manifest.rules:
-                        rules[name] = manifest.rules[name]
-    new = Manifest(library=library, tier=tier, rules=rules, revision=revision)
+                    action = Action(Kind.CONFLICT, path, reason=reason, block=block)
+        if action is None:
+            continue
+        actions.append(action)
+        if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
+            kept[path] = action.sha256
+        elif action.kind is Kind.CONFLICT and path in manifest.managed:
+            # A conflict leaves the user's version in place: rulesync still owns what it wrote.
+            kept[path] = manifest.managed[path]
+    new = Manifest(
+        library=library,
+        tier=tier,
+        files={p: s for p, s in kept.items() if p not in block_paths},
+        blocks={p: s for p, s in kept.items() if p in block_paths},
+        revision=revision,
+        targets=targets,
+    )
     return Plan(actions=tuple(actions), current=manifest, manifest=new)
 
 
-def _conflict_reason(name: str, have: str, manifest: Manifest) -> str:
+def _conflict_reason(path: str, have: str, manifest: Manifest, block: bool) -> str:
     if have == SYMLINK:
         return "is a symlink, not a file rulesync wrote"
     if have == NOT_A_FILE:
         return "is not a regular file"
-    if name in manifest.names:
+    if have == BROKEN_BLOCK:
+        return "has broken rulesync marker lines; fix them or delete the block"
+    if block:
+        if path in manifest.paths:
+            return "rulesync's block was edited since rulesync wrote it"
+        return "holds a rulesync block rulesync did not write"
+    if path in manifest.paths:
         return "was edited since rulesync wrote it"
-    return "an unmanaged file has this rule's name"
+    return "an unmanaged file has this rule's path"

@@ -25,7 +25,8 @@ from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import RULES_DIR, Fetching, Project, check_rules_dir, load_project
+from rulesync.project import Fetching, Project, load_project
+from rulesync.targets.blocks import splice
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
 
@@ -39,6 +40,8 @@ class SyncResult:
     tier: str
     plan: Plan
     reasons: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     applied: bool = False
     commit: str | None = None
     commit_note: str = ""
@@ -55,12 +58,10 @@ class SyncResult:
 
 
 def lock_path(root: Path, git: GitDirs | None) -> Path:
-    """The project's lock file: in the git dir, or in `.cursor` outside git."""
+    """The project's lock file: in the git dir, or at the project root outside git."""
     if git is not None:
         return git.git_dir / "rulesync.lock"
-    folder = check_rules_dir(root).parent
-    folder.mkdir(exist_ok=True)
-    return folder / ".rulesync.lock"
+    return root / ".rulesync.lock"
 
 
 def backup_dir(root: Path) -> Path:
@@ -105,32 +106,52 @@ class _Change:
         )
 
 
-def _change(project: Project, plan: Plan) -> _Change:
+def _head_manifest(top: Path, root: Path) -> manifest_mod.Manifest | None:
+    """The manifest HEAD holds for this project (at either location), if it parses."""
+    for relpath in (manifest_mod.MANIFEST, manifest_mod.LEGACY_MANIFEST):
+        rel = _rel(root / relpath, top)
+        data = show_head_file(top, rel)
+        if data:
+            try:
+                return manifest_mod.parse(data, Path(rel))
+            except InvalidInput:
+                return None
+    return None
+
+
+def _change(project: Project, plan: Plan, writes: dict[str, bytes | None]) -> _Change:
     git = project.git
     assert git is not None
-    manifest_rel = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
-    old_bytes = show_head_file(git.top, manifest_rel)
-    try:
-        old = manifest_mod.parse(old_bytes, Path(manifest_rel)) if old_bytes else None
-    except InvalidInput:
-        old = None
+    old = _head_manifest(git.top, project.root)
     new = plan.manifest
-    names = set(manifest_change(old, new).names) | {a.name for a in plan.changes}
-    rules_rel = _rel(project.rules_dir, git.top)
+    paths = set(manifest_change(old, new).paths) | set(writes)
+    block_paths = set(project.output.blocks) | set(project.manifest.blocks)
+    block_paths |= set(old.blocks) if old else set()
     files: dict[str, bytes | None] = {}
-    for name in names:
-        rule = project.desired.get(name)
-        if name not in new.rules:
-            files[f"{rules_rel}/{name}"] = None
-        elif rule is not None and rule.sha256 == new.rules[name]:
-            files[f"{rules_rel}/{name}"] = rule.data
-        # else: a conflict keeps the user's file, which is never committed by rulesync.
-    files[manifest_rel] = manifest_mod.dumps(new)
+    for path in paths:
+        rel = _rel(project.root / path, git.top)
+        block = path in block_paths
+        content: bytes | None = None
+        if path in new.managed:
+            content = (project.output.blocks if block else project.output.files).get(path)
+            if content is None or sha256_hex(content) != new.managed[path]:
+                continue  # a conflict keeps the user's file, which rulesync never commits
+        if not block:
+            files[rel] = content
+            continue
+        # The block goes into the committed file, not the work tree's: the user's own
+        # uncommitted text around it stays theirs to commit.
+        try:
+            files[rel] = splice(show_head_file(git.top, rel), content, path)
+        except InvalidInput:
+            files[rel] = writes.get(path, content)
+    if project.manifest.legacy:
+        files[_rel(project.root / manifest_mod.LEGACY_MANIFEST, git.top)] = None
+    files[_rel(project.root / manifest_mod.MANIFEST, git.top)] = manifest_mod.dumps(new)
     files[_rel(project.root / MARKER, git.top)] = project.marker.source
     message = commit_message(
         old,
         new,
-        rules_dir=RULES_DIR.as_posix(),
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,
@@ -164,7 +185,14 @@ def sync(
         note = _commit_note(project, no_commit)
         flag = git.git_dir / UNCOMMITTED_FLAG if git is not None and not note else None
         result = SyncResult(
-            root, project.marker.phase, project.tier, plan, project.reasons, commit_note=note
+            root,
+            project.marker.phase,
+            project.tier,
+            plan,
+            project.reasons,
+            targets=project.targets,
+            warnings=project.output.warnings,
+            commit_note=note,
         )
         has_work = bool(plan.changes) or plan.manifest_changed
         if not has_work and not (flag is not None and flag.exists()):
@@ -174,7 +202,8 @@ def sync(
             ensure_not_busy(git)
         # The commit holds the marker bytes this plan was made from: an editor saving it
         # again meanwhile gets its own sync and commit.
-        change = _change(project, plan) if flag is not None else None
+        writes = {a.path: project.written(a) for a in plan.changes}
+        change = _change(project, plan, writes) if flag is not None else None
         with contextlib.ExitStack() as stack:
             pending = None
             if change is not None and not config.run_hooks:
@@ -185,8 +214,9 @@ def sync(
                     flag.touch()
                 result.backups = execute(
                     plan,
-                    project.rules_dir,
-                    project.desired,
+                    project.root,
+                    writes,
+                    project.bases,
                     backup_dir=backup_dir(root),
                     durable=durable,
                 )
@@ -209,4 +239,4 @@ def inspect(
     return project, project.plan(force=force)
 
 
-__all__ = ["RULES_DIR", "Kind", "SyncResult", "inspect", "sync"]
+__all__ = ["Kind", "SyncResult", "inspect", "sync"]

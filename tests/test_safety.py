@@ -57,8 +57,23 @@ def test_manifest_naming_a_path_outside_is_refused(project: Path, tmp_path: Path
     rulesync(project, "apply", check=0)
     victim = tmp_path / "victim.mdc"
     victim.write_text("do not delete\n")
-    manifest = project / RULES / ".rulesync-manifest.json"
+    manifest = project / ".rulesync-manifest.json"
+    for outside in ("../victim.mdc", ".cursor/rules/../../../victim.mdc", "/tmp/victim.mdc"):
+        manifest.write_text(
+            '{"version": 2, "library": "x", "tier": "basic", '
+            '"files": {"' + outside + '": "' + "0" * 64 + '"}}'
+        )
+        proc = rulesync(project, "apply", check=2)
+        assert "not a plain project-relative path" in proc.stderr
+    # A path inside the project that no target writes is refused too.
     manifest.write_text(
+        '{"version": 2, "library": "x", "tier": "basic", '
+        '"files": {"src/main.py": "' + "0" * 64 + '"}}'
+    )
+    assert "not a path any target writes" in rulesync(project, "apply", check=2).stderr
+    # The manifest of versions before targets: plain rule names in `.cursor/rules`.
+    manifest.unlink()
+    (project / RULES / ".rulesync-manifest.json").write_text(
         '{"version": 1, "library": "x", "tier": "basic", '
         '"rules": {"../../../victim.mdc": "' + "0" * 64 + '"}}'
     )
@@ -84,7 +99,7 @@ def test_marker_library_inside_the_project_or_trusted_by_config(
     shutil.copytree(library, project / "team-rules")
     (project / ".rulesync.yaml").write_text("phase: basic\nlibrary: team-rules\n")
     rulesync(project, "apply", check=0)
-    manifest = (project / RULES / ".rulesync-manifest.json").read_text()
+    manifest = (project / ".rulesync-manifest.json").read_text()
     assert '"library": "team-rules"' in manifest
 
     (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {library}\n")

@@ -1,23 +1,31 @@
-"""`rulesync check`: exit 1 when `.cursor/rules` is not exactly what `apply` would produce."""
+"""`rulesync check`: exit 1 when any target's files or blocks are not exactly what `apply`
+would produce."""
 
 from __future__ import annotations
 
 import argparse
 
 from rulesync.commands._common import config, project_root
-from rulesync.report import emit_json, plan_doc, plan_lines, summary
+from rulesync.report import emit_json, managed_count, plan_doc, plan_lines, summary
 from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
-        emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
+        emit_json(
+            {
+                "phase": project.marker.phase,
+                "tier": project.tier,
+                "targets": list(project.targets),
+                **plan_doc(plan),
+            }
+        )
     elif plan.in_sync:
-        print(f"in sync: {project.tier} ({len(plan.manifest.rules)} rules)")
+        print(f"in sync: {project.tier} ({managed_count(plan)})")
     else:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
-        for line in plan_lines(plan, ".cursor/rules"):
+        for line in plan_lines(plan):
             print(line)
         if not plan.changes and not plan.conflicts:
             print("  the manifest is out of date")

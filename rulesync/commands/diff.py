@@ -1,4 +1,4 @@
-"""`rulesync diff`: a unified diff of what `apply` would change."""
+"""`rulesync diff`: a unified diff of what `apply` would change, over every target."""
 
 from __future__ import annotations
 
@@ -19,24 +19,28 @@ def _text(data: bytes) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), force=True)
-    rules = ".cursor/rules"
     for action in plan.actions:
         if action.kind is Kind.UNCHANGED:
             continue
-        path = project.rules_dir / action.name
-        have = project.disk.get(action.name)
-        if have is None:
-            old: list[str] = []
-        elif have == SYMLINK:
+        path = action.path
+        if action.kind is Kind.CONFLICT:
+            sys.stdout.write(f"# {path}: {action.reason} (apply --force cannot replace it)\n")
+            continue
+        have = project.disk.get(path)
+        present = path in project.bases if action.block else have is not None
+        if have == SYMLINK:
             old = ["(a symlink; its target is not read)\n"]
+        elif action.block:
+            old = _text(project.bases.get(path) or b"")
+        elif present:
+            old = _text(read_regular(project.root / path, limit=MAX_RULE_BYTES, follow=False))
         else:
-            old = _text(read_regular(path, limit=MAX_RULE_BYTES, follow=False))
-        new = _text(project.desired[action.name].data) if action.name in project.desired else []
-        before = f"a/{rules}/{action.name}" if have is not None else "/dev/null"
-        after = f"b/{rules}/{action.name}" if action.name in project.desired else "/dev/null"
+            old = []
+        data = project.written(action)
+        new = _text(data) if data is not None else []
+        before = f"a/{path}" if present or have == SYMLINK else "/dev/null"
+        after = f"b/{path}" if data is not None else "/dev/null"
         if action.backup:
-            sys.stdout.write(
-                f"# {rules}/{action.name}: {action.reason} (apply --force replaces it)\n"
-            )
+            sys.stdout.write(f"# {path}: {action.reason} (apply --force replaces it)\n")
         sys.stdout.writelines(difflib.unified_diff(old, new, before, after))
     return 0 if plan.in_sync else 1
