@@ -768,7 +768,7 @@ class Service:
                 # A conflict stays until the user acts: warn when it appears or changes, not
                 # at every reconcile.
                 seen = conflicts == project.record.get("conflicts")
-                (log.debug if seen else log.warning)("sync.conflict", names=conflicts, **fields)
+                (log.debug if seen else log.warning)("sync.conflict", paths=conflicts, **fields)
             if result.applied or result.commit:
                 log.info("sync.applied", **fields)
             else:
