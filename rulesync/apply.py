@@ -3,62 +3,119 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
-import shutil
+import stat
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
-from rulesync.errors import Deferred
-from rulesync.fsutil import TMP_MARK, atomic_write, fsync_dir, sweep_temporaries
+from rulesync.errors import Deferred, InvalidInput
+from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries
 from rulesync.plan import Kind, Plan
 from rulesync.targets import owner
 
 
-def _backup(root: Path, relpath: str, backup_dir: Path) -> Path:
-    path = root / relpath
-    target = backup_dir / relpath
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if os.path.islink(path):
-        target = target.with_name(f"{target.name}.symlink.txt")
-        target.write_text(os.readlink(path) + "\n", encoding="utf-8")
-    else:
-        shutil.copy2(path, target, follow_symlinks=False)
+def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
+    """Copy the file `name` of an open folder into `backup_dir` (a symlink as its target
+    text), never reading through a link."""
+    backup_dir.mkdir(parents=True, exist_ok=True)
+    target = backup_dir / name
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            raise
+        # A symlink: its target's text is what the user had there.
+        target = backup_dir / f"{name}.symlink.txt"
+        atomic_write(target, (os.readlink(name, dir_fd=dir_fd) + "\n").encode(), sync=False)
+        return target
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise InvalidInput(f"{backup_dir}: {name} is not a regular file; nothing was saved")
+        atomic_write(target, handle.read(), sync=False)
     return target
 
 
-def _current(path: Path) -> bytes | None:
+def _exists(name: str, dir_fd: int) -> bool:
+    try:
+        os.lstat(name, dir_fd=dir_fd)
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def _current(name: str, dir_fd: int) -> bytes | None:
     """A file's bytes as rulesync reads them (None: absent, a symlink or not a file)."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
     except OSError:
         return None
     with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
         return handle.read()
 
 
-def _sweep(root: Path, folders: set[str], root_names: set[str]) -> None:
+class _Folders:
+    """Descriptors of the project's folders, each opened once from the root without
+    following links, so replacing a folder by a symlink while this runs cannot send a write
+    elsewhere."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._open: dict[str, int] = {}
+
+    def get(self, folder: str, *, create: bool = True) -> int | None:
+        """The open folder (`""`: the root); None when it is missing and not `create`d."""
+        fd = self._open.get(folder)
+        if fd is None:
+            try:
+                fd = open_folder(self.root, self.root / folder, create=create)
+            except FileNotFoundError:
+                if create:
+                    raise
+                return None
+            self._open[folder] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def _sweep(folders: _Folders, changed: set[str], root_names: set[str]) -> None:
     """Remove temporaries a killed run left: in a target's folder all of rulesync's, at the
     root only those of rulesync's own files (the marker is written there by other commands)."""
-    for folder in folders - {""}:
-        sweep_temporaries(root / folder)
+    for folder in changed - {""}:
+        fd = folders.get(folder, create=False)
+        if fd is not None:
+            sweep_temporaries(fd)
+    root = folders.get("")
+    assert root is not None
     for name in os.listdir(root):
         if any(name.startswith(f".{own}{TMP_MARK}") for own in root_names):
             with contextlib.suppress(OSError):
-                os.unlink(root / name)
+                os.unlink(name, dir_fd=root)
 
 
-def _prune(root: Path, relpath: str) -> None:
-    """Remove the folders a deletion left empty, inside what the path's target owns."""
-    target = owner(relpath)
-    folder = relpath.rpartition("/")[0]
-    while folder and target is not None and target.claims(f"{folder}/"):
-        try:
-            os.rmdir(root / folder)
-        except OSError:
-            return
-        folder = folder.rpartition("/")[0]
+def _prune(folders: _Folders, deleted: list[str]) -> None:
+    """Remove the folders deletions left empty, inside what each path's target owns."""
+    candidates: set[str] = set()
+    for path in deleted:
+        target = owner(path)
+        folder = path.rpartition("/")[0]
+        while folder and target is not None and target.claims(f"{folder}/"):
+            candidates.add(folder)
+            folder = folder.rpartition("/")[0]
+    for folder in sorted(candidates, key=lambda f: -f.count("/")):
+        parent, _, name = folder.rpartition("/")
+        fd = folders.get(parent, create=False)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=fd)
 
 
 def execute(
@@ -79,37 +136,72 @@ def execute(
     from), else the sync is deferred rather than lose the user's newest text. Files are
     flushed and renamed, which a killed process cannot tear; only the manifest is fsynced
     (`durable`), since one fsync per rule would dominate a large apply and every file can be
-    rewritten from the library.
+    rewritten from the library. Every write goes through a descriptor of its folder.
     """
-    manifest_path = root / manifest_mod.MANIFEST
+    folders = _Folders(root)
+    try:
+        return _execute(plan, folders, writes, bases, backup_dir, durable)
+    finally:
+        folders.close()
+
+
+def _execute(
+    plan: Plan,
+    folders: _Folders,
+    writes: Mapping[str, bytes | None],
+    bases: Mapping[str, bytes | None],
+    backup_dir: Path,
+    durable: bool,
+) -> list[Path]:
+    root = folders.root
+    top = folders.get("")
+    assert top is not None
     changes = plan.changes
-    folders = {a.path.rpartition("/")[0] for a in changes}
-    _sweep(root, folders, {manifest_mod.MANIFEST} | {a.path for a in changes if "/" not in a.path})
+    own_root_files = {manifest_mod.MANIFEST} | {a.path for a in changes if "/" not in a.path}
+    _sweep(folders, {a.path.rpartition("/")[0] for a in changes}, own_root_files)
+    manifest_path = root / manifest_mod.MANIFEST
     written = plan.of(Kind.ADD, Kind.UPDATE)
     backups: list[Path] = []
+    deleted: list[str] = []
     if written:
         pending = replace(plan.current, pending={a.path: a.sha256 for a in written})
-        atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable)
+        atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable, dir_fd=top)
     for action in changes:
         path = root / action.path
-        if action.block and _current(path) != bases.get(action.path):
-            raise Deferred(f"{path}: changed while rulesync was updating its block; trying again")
-        if action.backup and os.path.lexists(path):
-            backups.append(_backup(root, action.path, backup_dir))
+        folder, _, name = action.path.rpartition("/")
         data = writes[action.path]
-        if data is None:
-            if os.path.lexists(path):
-                os.unlink(path)
-            _prune(root, action.path)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(path, data, sync=False)
+        fd = folders.get(folder, create=data is not None)
+        if fd is None:
+            continue  # a deletion in a folder that is gone: nothing left to delete
+        if action.block and _current(name, fd) != bases.get(action.path):
+            raise Deferred(f"{path}: changed while rulesync was updating its block; trying again")
+        if action.backup and _exists(name, fd):
+            backups.append(_backup(name, fd, backup_dir / folder))
+        if data is not None:
+            atomic_write(path, data, sync=False, dir_fd=fd)
+            continue
+        if _exists(name, fd):
+            try:
+                os.unlink(name, dir_fd=fd)
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        deleted.append(action.path)
     if changes or plan.manifest_changed:
-        atomic_write(manifest_path, manifest_mod.dumps(plan.manifest), sync=durable)
+        atomic_write(manifest_path, manifest_mod.dumps(plan.manifest), sync=durable, dir_fd=top)
         if plan.current.legacy:
-            legacy = root / manifest_mod.LEGACY_MANIFEST
-            if legacy.is_file() and not legacy.is_symlink():
-                legacy.unlink()
+            _remove_legacy(folders)
         if durable:
-            fsync_dir(root)
+            os.fsync(top)
+    _prune(folders, deleted)
     return backups
+
+
+def _remove_legacy(folders: _Folders) -> None:
+    """Delete the manifest versions before targets kept in `.cursor/rules` (now moved)."""
+    folder, _, name = manifest_mod.LEGACY_MANIFEST.rpartition("/")
+    try:
+        fd = folders.get(folder, create=False)
+    except OSError:
+        return  # a folder turned into something else: the plan's check reports it next time
+    if fd is not None and _current(name, fd) is not None:
+        os.unlink(name, dir_fd=fd)

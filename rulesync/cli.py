@@ -4,24 +4,78 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from rulesync import __version__
-from rulesync.errors import EXIT_INVALID, RulesyncError
+from rulesync.errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    InvalidInput,
+    RulesyncError,
+    os_error_text,
+)
+from rulesync.suggest import did_you_mean
 
-EXIT_CODES = """exit codes:
-  0  success / in sync
-  1  drift found (check), a conflict left unresolved, the sync was deferred
-     (repository busy, another rulesync holding the lock), or git failed to commit
-     (the files are written; the next run commits)
-  2  invalid input or usage: nothing was changed"""
+COMMON_EXITS = (
+    "  2  invalid input or usage: nothing was changed\n"
+    "  3  internal error: one line names the log file that holds the traceback"
+)
+RETRIED = "a library fetch or a commit that failed (the next run retries)"
+SYNC_EXITS = (
+    "  0  in sync (the changes, if any, are written and committed)\n"
+    "  1  not in sync: a conflict left as it is, the sync deferred (repository busy,\n"
+    "     another rulesync holding the lock), or a library fetch or a commit that failed\n"
+    "     (the next run retries)"
+)
+# What 1 means for each command (and 0 where it says more than "it worked").
+EXITS = {
+    "init": SYNC_EXITS,
+    "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
+    "check": "  0  .cursor/rules is exactly what `apply` would produce\n"
+    "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
+    "     or the pinned library revision could not be fetched",
+    "diff": "  0  no difference\n  1  a difference (printed)",
+    "status": "  0  the status was printed (drift and conflicts are reported, not an exit code)\n"
+    f"  1  {RETRIED}",
+    "phase": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
+    "tiers": f"  0  the tiers were printed\n  1  {RETRIED}",
+    "lint": "  0  no errors (with --strict: no warnings either)\n"
+    "  1  an error was found (with --strict: a warning too)",
+    "readiness": f"  0  the readiness was printed (met or not)\n  1  {RETRIED}",
+    "log": "  0  the history was printed",
+    "projects": "  0  done; for `list`: every registered project is in sync\n"
+    "  1  `list`: a project is not in sync (drift, conflict, deferred, failing or missing)",
+    "daemon": "  0  stopped by SIGTERM / SIGINT\n  1  stopped by a fatal error (logged)\n"
+    "  2  another service is already running, or the config is invalid",
+    "service": "  0  done (or nothing to do)\n"
+    "  2  no user service manager here, or a step failed: everything was undone",
+    "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
+}
+GENERAL_EXITS = (
+    "exit codes:\n  0  success / in sync\n"
+    "  1  not in sync: drift, a conflict, a deferral, a fetch or commit the next run retries\n"
+    f"{COMMON_EXITS}\n`rulesync COMMAND --help` says what 1 means for that command."
+)
+_INVALID_CHOICE = re.compile(r"argument (\S+): invalid choice: '([^']*)' \(choose from (.*)\)")
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         self.print_usage(sys.stderr)
+        match = _INVALID_CHOICE.search(message)
+        if match:
+            choices = [c.strip().strip("'") for c in match.group(3).split(",")]
+            message = f"{message}{did_you_mean(match.group(2), choices)}"
         self.exit(EXIT_INVALID, f"rulesync: error: {message}\n")
+
+
+def _epilog(command: str) -> str:
+    return f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
 
 
 def _add(
@@ -31,7 +85,7 @@ def _add(
         name,
         help=help_text,
         description=help_text,
-        epilog=EXIT_CODES,
+        epilog=_epilog(name),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     if json:
@@ -44,7 +98,7 @@ def build_parser() -> _Parser:
     parser = _Parser(
         prog="rulesync",
         description="Keep a project's Cursor rules in step with its maturity phase.",
-        epilog=EXIT_CODES,
+        epilog=GENERAL_EXITS,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-C", dest="chdir", metavar="PATH", help="run as if started in PATH")
@@ -53,13 +107,15 @@ def build_parser() -> _Parser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = _add(sub, "init", "create .rulesync.yaml if absent, register the project, apply")
-    p.add_argument("path", nargs="?", default=".", help="project folder (default: here)")
+    p.add_argument(
+        "path", nargs="?", default=".", help="project folder, created if missing (default: here)"
+    )
     p.add_argument("--phase", default=None, help="phase for a new marker (default: the first tier)")
     p.add_argument(
         "--no-register", action="store_true", help="do not add it to the service's registry"
     )
 
-    p = _add(sub, "apply", "sync .cursor/rules with the phase's tier, then commit")
+    p = _add(sub, "apply", "sync .cursor/rules with the phase's tier, then commit", json=True)
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--no-commit", action="store_true", help="write the files but make no commit")
     p.add_argument("--force", action="store_true", help="replace conflicting files (saved first)")
@@ -71,10 +127,9 @@ def build_parser() -> _Parser:
         action="store_true",
         help="with --update: accept a library branch that was force-pushed",
     )
-    p.add_argument("--json", action="store_true", help="print one JSON document")
 
     _add(sub, "check", "exit 1 if .cursor/rules differs from what apply would produce", json=True)
-    _add(sub, "diff", "unified diff of what apply would change")
+    _add(sub, "diff", "unified diff of what apply would change", json=True)
     _add(
         sub,
         "status",
@@ -93,21 +148,51 @@ def build_parser() -> _Parser:
     p.add_argument("path", nargs="?", help="library, folder or file (default: the bundled library)")
     p.add_argument("--strict", action="store_true", help="warnings fail too")
 
+    p = _add(
+        sub,
+        "explain",
+        "which rules attach to PATH and why; without PATH, the context budget",
+        json=True,
+    )
+    p.add_argument("path", nargs="?", help="a file in the project (default: the always-on budget)")
+    p.add_argument("--tier", help="explain another tier than the project's")
+
     _add(sub, "readiness", "the next tiers' criteria against the marker's metrics", json=True)
     p = _add(sub, "log", "the project's rule history from rulesync's commits", json=True)
     p.add_argument("-n", "--max-count", type=int, default=None, help="at most N commits")
 
-    p = _add(sub, "projects", "the service's registry of projects")
-    psub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser, required=True)
-    lp = psub.add_parser("list", help="list registered projects")
-    lp.add_argument("--json", action="store_true", help="print one JSON document")
-    psub.add_parser("add", help="register a project").add_argument("path")
-    psub.add_parser("remove", help="unregister a project").add_argument("path")
+    p = _add(
+        sub, "projects", "the registered projects and their state (alone: list them)", json=True
+    )
+    psub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    lp = psub.add_parser(
+        "list",
+        help="every registered project: phase, tier, state, last sync",
+        description="Every registered project with its phase, tier, library revision, state, "
+        "last sync and last rulesync commit.",
+        epilog=_epilog("projects"),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    lp.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
+    )
+    folder_help = "the project folder (the one holding .rulesync.yaml)"
+    ap = psub.add_parser("add", help="register a project", description="Register a project.")
+    ap.add_argument("path", metavar="PATH", help=folder_help)
+    rp = psub.add_parser(
+        "remove", help="unregister a project", description="Unregister a project (no file changes)."
+    )
+    rp.add_argument("path", metavar="PATH", help=folder_help)
 
     _add(sub, "daemon", "run the service in the foreground (what the unit runs)")
 
     p = _add(sub, "service", "install, remove or inspect the user service (systemd / launchd)")
-    p.add_argument("action", choices=("install", "uninstall", "status"))
+    p.add_argument(
+        "action",
+        nargs="?",
+        choices=("install", "uninstall", "status"),
+        help="install, uninstall or status (alone: status)",
+    )
     p.add_argument("--dry-run", action="store_true", help="show what would be done")
 
     _add(
@@ -127,6 +212,64 @@ def _dispatch(name: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def crash_report(exc: BaseException) -> Path | None:
+    """Write `exc`'s traceback to a new file under the log folder (a temporary folder if that
+    is not writable); its path, or None when no file could be written."""
+    import tempfile
+    import time
+    import traceback
+
+    from rulesync.config import log_dir
+
+    text = (
+        f"rulesync {__version__} internal error\n"
+        f"command line: {' '.join(sys.argv)}\ncwd: {os.getcwd()}\n\n"
+        + "".join(traceback.format_exception(exc))
+    )
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    for folder in (log_dir, lambda: Path(tempfile.gettempdir())):
+        try:
+            where = folder()
+            where.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(prefix=f"crash-{stamp}-", suffix=".log", dir=where)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            return Path(name)
+        except Exception:  # a crash report must never crash
+            continue
+    return None
+
+
+def guarded(command: Callable[[], int]) -> int:
+    """Run `command` behind the one error edge: rulesync's errors become one line and their
+    exit code; anything unexpected becomes exit 3 and a crash file holding the traceback."""
+    try:
+        return command()
+    except RulesyncError as exc:
+        print(f"rulesync: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader (`| head`) went away: what it wanted is printed.
+        return EXIT_OK
+    except OSError as exc:
+        # Reading failed before any write (writes are wrapped in WriteFailed by the commands
+        # that make them): nothing changed.
+        print(f"rulesync: {os_error_text(exc)}", file=sys.stderr)
+        return EXIT_INVALID
+    except Exception as exc:  # the edge: anything else is a bug
+        report = crash_report(exc)
+        where = f"the traceback is in {report}" if report else "no crash file could be written"
+        detail = (str(exc).splitlines() or [""])[0][:200]
+        print(
+            f"rulesync: internal error ({type(exc).__name__}: {detail}); {where}; "
+            "please report it with that file",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run one command, turn errors into one line and an exit code."""
     parser = build_parser()
@@ -138,26 +281,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from rulesync.logs import configure_cli
 
         configure_cli(args.verbose)
-    try:
+
+    def command() -> int:
         if args.chdir:
             try:
                 os.chdir(args.chdir)
-            except OSError as exc:
-                raise RulesyncError(f"-C {args.chdir}: {exc.strerror}") from None
+            except FileNotFoundError:
+                raise InvalidInput(f"-C {args.chdir}: does not exist") from None
+            except (OSError, ValueError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+                raise InvalidInput(f"-C {args.chdir}: {reason}") from None
         return _dispatch(args.command)(args)
-    except RulesyncError as exc:
-        print(f"rulesync: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
-    except BrokenPipeError:
-        return 0
-    except OSError as exc:
-        if args.verbose:
-            raise
-        where = f"{exc.filename}: " if exc.filename else ""
-        print(f"rulesync: {where}{exc.strerror or exc}", file=sys.stderr)
-        return EXIT_INVALID
+
+    return guarded(command)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput
+from rulesync.library import Limits
 from rulesync.targets import DEFAULT, check_names
 from rulesync.yamlio import check_keys, line_of, load_mapping
 
@@ -23,6 +24,9 @@ CONFIG_KEYS = (
     "log_level",
     "lock_timeout",
     "fetch_interval",
+    "max_tier_bytes",
+    "max_tier_rules",
+    "max_tiers",
 )
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
@@ -63,6 +67,7 @@ class Config:
     fetch_interval: float = 300.0
     library_urls: tuple[str, ...] = ()
     targets: tuple[str, ...] = DEFAULT
+    limits: Limits = field(default_factory=Limits)
 
     def trusts(self, folder: Path) -> bool:
         """True when the user's config lists `folder` as a library a marker may name."""
@@ -87,6 +92,13 @@ def _number(data: dict[str, Any], key: str, default: float, path: Path, low: flo
     if isinstance(value, bool) or not isinstance(value, int | float) or value < low:
         raise InvalidInput(f"{path}:{line_of(data, key)}: {key} must be a number ≥ {low}")
     return float(value)
+
+
+def _count(data: dict[str, Any], key: str, default: int, path: Path) -> int:
+    value = data.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise InvalidInput(f"{path}:{line_of(data, key)}: {key} must be a whole number ≥ 1")
+    return value
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -141,4 +153,9 @@ def load_config(path: Path | None = None) -> Config:
         fetch_interval=_number(data, "fetch_interval", 300.0, path, 10),
         library_urls=tuple(urls),
         targets=targets,
+        limits=Limits(
+            tier_bytes=_count(data, "max_tier_bytes", Limits.tier_bytes, path),
+            tier_rules=_count(data, "max_tier_rules", Limits.tier_rules, path),
+            tiers=_count(data, "max_tiers", Limits.tiers, path),
+        ),
     )

@@ -45,7 +45,7 @@ from watchdog.observers.api import BaseObserver, EventEmitter, ObservedWatch
 
 from rulesync import __version__
 from rulesync.config import Config, load_config, state_dir
-from rulesync.errors import Deferred, RulesyncError
+from rulesync.errors import AlreadyRunning, Deferred, RulesyncError
 from rulesync.fsutil import TMP_MARK, atomic_write
 from rulesync.git import BUSY_FILES, busy_reason, find_git
 from rulesync.library import TIERS_FILE, bundled_root
@@ -116,12 +116,6 @@ GIT_WATCH = "git"
 LIBRARY_WATCH = "library"
 REGISTRY_WATCH = "registry"
 REGISTRY_OWNER = "<registry>"
-
-
-class AlreadyRunning(RulesyncError):
-    """Another `rulesync daemon` holds the service lock."""
-
-    exit_code = 1
 
 
 # ---------------------------------------------------------------------------------------------

@@ -18,7 +18,8 @@ from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
 from rulesync.git import busy_reason, git_version, global_identity
 from rulesync.marker import MARKER
-from rulesync.registry import load_projects, registry_path
+from rulesync.registry import load_projects, missing_reason, registry_path
+from rulesync.runtime import running_pid
 from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
@@ -235,11 +236,15 @@ def check_service(state: ServiceStatus, projects: int) -> Check:
             f"not running, and no user service manager is reachable ({manager.unreachable})",
             "run it yourself: `nohup rulesync daemon >/dev/null 2>&1 &`",
         )
-    what = f"{projects} registered project(s) are" if projects else "nothing is"
+    what = (
+        f"the {projects} registered project(s) sync only when you run `rulesync apply` in them"
+        if projects
+        else "nothing syncs by itself"
+    )
     return Check(
         "service",
         WARN,
-        f"not installed: {what} synced until you run `rulesync apply`",
+        f"not installed: {what}",
         "rulesync service install",
     )
 
@@ -259,18 +264,10 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
     checks: list[Check] = []
     for folder in projects:
         remove = f"rulesync projects remove {_arg(folder)}"
-        if not folder.is_dir():
-            checks.append(Check("project", WARN, f"{folder}: folder no longer exists", remove))
-            continue
-        if not os.path.lexists(folder / MARKER):
-            checks.append(
-                Check(
-                    "project",
-                    WARN,
-                    f"{folder}: no {MARKER} (the service skips it)",
-                    f"rulesync init {_arg(folder)}  (or {remove})",
-                )
-            )
+        gone = missing_reason(folder)
+        if gone is not None:
+            fix = remove if not folder.is_dir() else f"rulesync init {_arg(folder)}  (or {remove})"
+            checks.append(Check("project", WARN, f"{folder}: {gone}", fix))
             continue
         if config is None:
             continue  # its marker cannot be judged without the config (already a FAIL)
@@ -295,7 +292,12 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
                     "project",
                     WARN,
                     f"{folder}: sync deferred: {busy}",
-                    f"finish it in {folder}; the service syncs by itself once it is done",
+                    f"finish it in {folder}; "
+                    + (
+                        "the running service syncs it once that is done"
+                        if running_pid() is not None
+                        else "then `rulesync apply` there (no service is running)"
+                    ),
                 )
             )
         if plan.conflicts:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rulesync.errors import Deferred, RulesyncError
+from rulesync.errors import Deferred, GitError
 
 if TYPE_CHECKING:
     from git import Repo
@@ -95,7 +95,7 @@ def ensure_not_busy(dirs: GitDirs) -> None:
     """Raise Deferred when the repository is in a state rulesync must not commit into."""
     reason = busy_reason(dirs)
     if reason:
-        raise Deferred(f"{dirs.top}: deferred: {reason}; rulesync will sync once it is done")
+        raise Deferred(f"{dirs.top}: deferred: {reason}")
 
 
 @contextmanager
@@ -108,12 +108,6 @@ def open_repo(top: Path) -> Iterator[Repo]:
         yield repo
     finally:
         repo.close()
-
-
-class GitError(RulesyncError):
-    """A git command failed."""
-
-    exit_code = 1
 
 
 def _run(
@@ -438,3 +432,29 @@ def git_version() -> str | None:
         return None
     proc = subprocess.run(["git", "--version"], capture_output=True, text=True, check=False)
     return proc.stdout.strip() or None
+
+
+def ignored_paths(top: Path, paths: Sequence[str]) -> set[str]:
+    """The members of `paths` (relative to the work tree `top`) that git ignores."""
+    import tempfile
+
+    from git.cmd import Git as GitCommand
+
+    if not paths:
+        return set()
+    with tempfile.TemporaryFile() as listing:
+        listing.write(b"\0".join(os.fsencode(p) for p in paths))
+        listing.seek(0)
+        # Exit 1 means "none ignored"; anything else is a failure, never read as "none".
+        status, out, err = GitCommand(str(top)).execute(
+            ["git", "check-ignore", "-z", "--stdin"],
+            istream=listing,
+            with_extended_output=True,
+            with_exceptions=False,
+            stdout_as_string=False,
+            strip_newline_in_stdout=False,
+        )
+    if status not in (0, 1) or not isinstance(out, bytes):
+        text = err.decode(errors="replace") if isinstance(err, bytes) else str(err)
+        raise GitError(f"{top}: git check-ignore failed: {text.strip()}")
+    return {os.fsdecode(p) for p in out.split(b"\0") if p}

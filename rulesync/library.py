@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+import stat
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput, UnsafePath
-from rulesync.fsutil import ensure_inside, read_regular, sha256_hex
+from rulesync.fsutil import check_regular, ensure_inside, is_inside, read_regular, sha256_hex
 from rulesync.names import (
     folder_name_problem,
     is_ignored_entry,
     is_rule_candidate,
     rule_name_problem,
+    shown_name,
 )
 from rulesync.yamlio import check_keys, line_of, load_mapping
 
@@ -22,28 +26,25 @@ TIERS_FILE = "tiers.yaml"
 MAX_RULE_BYTES = 1024 * 1024
 # Subfolder levels inside a tier folder (`tier/a/b/c/x.mdc` is three).
 MAX_RULE_DEPTH = 3
-LIBRARY_KEYS = ("version", "name", "description", "tiers")
+LIBRARY_KEYS = ("version", "name", "description", "tiers", "budget")
+BUDGET_KEYS = ("always_tokens",)
 TIER_KEYS = ("name", "description", "extends", "criteria", "promote_when")
 CRITERION_KEYS = ("metric", "op", "value", "group", "label")
 POLICY_KEYS = ("min_groups", "group_met")
 OPS = (">=", ">", "<=", "<", "==", "!=")
 _TIER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 RESERVED_PHASES = ("auto",)
 
 
-def valid_rule_name(name: str) -> bool:
-    """A rule name is a plain `*.mdc` file name: no separators, no `..`, no control characters."""
-    return (
-        name.endswith(".mdc")
-        and len(name) > 4
-        and not name.startswith(".")
-        and "/" not in name
-        and "\\" not in name
-        and ".." not in name
-        and not _CONTROL.search(name)
-    )
+@dataclass(frozen=True)
+class Limits:
+    """How much one library may make rulesync read and write: a small repository must not be
+    able to fill the user's memory or disk (the user's config.yaml may raise them)."""
+
+    tier_bytes: int = 64 * 1024 * 1024
+    tier_rules: int = 5000
+    tiers: int = 64
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,8 @@ class RuleFile:
 
 @dataclass(frozen=True)
 class Library:
-    """A loaded rules library."""
+    """A loaded rules library. `project` is the project root when the library lies inside the
+    project (a cloned repository's own folder), which is read under stricter rules."""
 
     root: Path
     label: str
@@ -98,12 +100,17 @@ class Library:
     description: str
     tiers: tuple[Tier, ...]
     revision: str | None = None
+    # `budget: {always_tokens: N}`: the estimated tokens a tier may load on every request.
+    always_tokens_budget: int | None = None
+    limits: Limits = field(default_factory=Limits)
+    project: Path | None = None
+
+    @cached_property
+    def _by_name(self) -> dict[str, Tier]:
+        return {t.name: t for t in self.tiers}
 
     def tier(self, name: str) -> Tier:
-        for tier in self.tiers:
-            if tier.name == name:
-                return tier
-        raise KeyError(name)
+        return self._by_name[name]
 
     @property
     def tier_names(self) -> tuple[str, ...]:
@@ -124,7 +131,8 @@ class Library:
 
     def own_rule_names(self, name: str) -> list[str]:
         """The rules in one tier's own folder and its subfolders, as sorted relative POSIX
-        paths (`frontend/react.mdc`), refusing unsafe names; editor droppings are ignored."""
+        paths (`frontend/react.mdc`), refusing unusable names; editor droppings and hidden
+        files are skipped."""
         folder = self.tier_dir(name)
         if not folder.is_dir():
             raise InvalidInput(
@@ -138,21 +146,29 @@ class Library:
             if is_ignored_entry(entry.name):
                 continue
             if entry.is_dir():
-                if entry.is_symlink():
-                    ensure_inside(Path(entry.path), self.root, "library folder")
+                path = Path(entry.path)
+                if entry.is_symlink() and (
+                    self.project is not None or not self._in_tier_folders(path)
+                ):
+                    raise UnsafePath(
+                        f"{path}: a rule folder may not be a symlink inside the project or "
+                        "lead outside the library's tier folders; make it a real folder"
+                    )
                 problem = folder_name_problem(entry.name)
                 if problem is not None:
-                    raise UnsafePath(f"{entry.path}: {problem}; rename the folder")
+                    raise UnsafePath(f"{folder}: {shown_name(entry.name)}: {problem}; rename it")
                 if prefix.count("/") + 1 > MAX_RULE_DEPTH:
                     raise InvalidInput(
-                        f"{entry.path}: rule folders nest at most {MAX_RULE_DEPTH} deep in a "
-                        "tier; move its rules up"
+                        f"{path}: rule folders nest at most {MAX_RULE_DEPTH} deep in a tier; "
+                        "move its rules up"
                     )
-                found += self._walk(Path(entry.path), f"{prefix}{entry.name}/")
+                found += self._walk(path, f"{prefix}{entry.name}/")
             elif is_rule_candidate(entry.name):
-                if rule_name_problem(entry.name) is not None:
+                problem = rule_name_problem(entry.name)
+                if problem is not None:
                     raise UnsafePath(
-                        f"{folder}: {entry.name!r} is not a plain rule file name; rename it"
+                        f"{folder}: {shown_name(entry.name)} is not a plain rule file name "
+                        f"({problem}); rename it"
                     )
                 found.append(prefix + entry.name)
         return found
@@ -167,25 +183,130 @@ class Library:
         return dict(sorted(resolved.items()))
 
     def read_rule(self, tier: str, name: str) -> RuleFile:
-        """Read one rule's bytes (`name` a relative path), refusing a symlink that leaves the
-        library."""
-        path = self.tier_dir(tier) / name
-        try:
-            data = read_regular(path, limit=MAX_RULE_BYTES, follow=False, what="rule file")
-        except UnsafePath:
-            # A symlink: followed only when it stays inside the library (tier folders were
-            # checked at load, so plain files need no realpath).
-            ensure_inside(path, self.root, "library rule")
-            data = read_regular(path, limit=MAX_RULE_BYTES, what="rule file")
-        return RuleFile(name=name, tier=tier, path=path, data=data, sha256=sha256_hex(data))
+        """Read one rule's bytes, refusing a symlink that leaves the library's tier folders."""
+        self._rule_size(tier, name)
+        return self._read(tier, name)
 
     def resolve(self, name: str) -> dict[str, RuleFile]:
-        """The tier's full rule set, read from disk: relative path → RuleFile."""
-        return {rule: self.read_rule(tier, rule) for rule, tier in self.resolve_names(name).items()}
+        """The tier's full rule set, read from disk: name → RuleFile. Every rule is checked
+        (links, git-ignored files, the caps) before the first byte of any is read."""
+        names = self.resolve_names(name)
+        self._check_set(name, names)
+        return {rule: self._read(tier, rule) for rule, tier in names.items()}
+
+    def resolve_all(self) -> dict[str, dict[str, RuleFile]]:
+        """Every tier's full rule set (tier → name → RuleFile), listing and reading each tier's
+        folder once however long the `extends` chains are."""
+        resolved: dict[str, dict[str, str]] = {}
+        for tier in self.tiers:
+            # A tier extends an earlier one (checked at load), so its parent is resolved.
+            names = dict(resolved[tier.extends]) if tier.extends else {}
+            names.update((rule, tier.name) for rule in self.own_rule_names(tier.name))
+            resolved[tier.name] = dict(sorted(names.items()))
+        sizes: dict[tuple[str, str], int] = {}
+        for tier_name, names in resolved.items():
+            self._check_set(tier_name, names, sizes)
+        files = {key: self._read(*key) for key in sizes}
+        return {
+            t: {r: files[(src, r)] for r, src in names.items()} for t, names in resolved.items()
+        }
 
     def all_rule_names(self) -> set[str]:
         """Every rule path any tier of the library provides."""
         return {rule for tier in self.tiers for rule in self.own_rule_names(tier.name)}
+
+    def provided_hashes(self, names: Iterable[str]) -> dict[str, frozenset[str]]:
+        """For each of `names`, the sha256 of every version of it some tier provides."""
+        wanted = set(names)
+        found: dict[str, set[str]] = {n: set() for n in wanted}
+        if not wanted:
+            return {}
+        for tier in self.tiers:
+            for rule in wanted.intersection(self.own_rule_names(tier.name)):
+                found[rule].add(self.read_rule(tier.name, rule).sha256)
+        return {n: frozenset(h) for n, h in found.items()}
+
+    def _check_set(
+        self, tier: str, names: Mapping[str, str], sizes: dict[tuple[str, str], int] | None = None
+    ) -> None:
+        """Refuse a tier's rule set before anything is read: too many rules, too many bytes
+        (sizes from stat, so 600 links to one large file are never read), unsafe links, and in a
+        library inside the project any rule file git ignores (a private file)."""
+        limits = self.limits
+        if len(names) > limits.tier_rules:
+            raise InvalidInput(
+                f"{self.tier_dir(tier)}: tier `{tier}` has {len(names)} rules, more than the "
+                f"{limits.tier_rules} allowed (max_tier_rules in the rulesync config)"
+            )
+        known = {} if sizes is None else sizes
+        total = 0
+        for rule, source in names.items():
+            key = (source, rule)
+            if key not in known:
+                known[key] = self._rule_size(source, rule)
+            total += known[key]
+            if total > limits.tier_bytes:
+                raise InvalidInput(
+                    f"{self.tier_dir(tier)}: tier `{tier}` holds more than the "
+                    f"{limits.tier_bytes} bytes allowed (max_tier_bytes in the rulesync config)"
+                )
+        self._refuse_ignored(names)
+
+    def _rule_size(self, tier: str, name: str) -> int:
+        """A rule file's size from stat, refusing links that may not be followed."""
+        path = self.tier_dir(tier) / name
+        info = os.lstat(path)
+        if stat.S_ISLNK(info.st_mode):
+            if self.project is not None:
+                raise UnsafePath(
+                    f"{path}: a rule file inside the project may not be a symlink; "
+                    "replace it with the file itself"
+                )
+            if not self._in_tier_folders(path):
+                raise UnsafePath(
+                    f"{path}: symlink leads outside the library's tier folders "
+                    f"(to {os.path.realpath(path)}); remove it or point it at a rule file"
+                )
+            info = os.stat(path)
+        return check_regular(path, info, limit=MAX_RULE_BYTES, what="rule file")
+
+    def _in_tier_folders(self, path: Path) -> bool:
+        real = Path(os.path.realpath(path))
+        for tier in self.tiers:
+            folder = Path(os.path.realpath(self.tier_dir(tier.name)))
+            if is_inside(real, folder) and ".git" not in real.relative_to(folder).parts:
+                return True
+        return False
+
+    def _read(self, tier: str, name: str) -> RuleFile:
+        path = self.tier_dir(tier) / name
+        # Inside the project nothing is read through a link, even one swapped in since the
+        # check; elsewhere a link was checked to stay in the tier folders.
+        follow = self.project is None and os.path.islink(path)
+        data = read_regular(path, limit=MAX_RULE_BYTES, follow=follow, what="rule file")
+        return RuleFile(name=name, tier=tier, path=path, data=data, sha256=sha256_hex(data))
+
+    def _refuse_ignored(self, names: Mapping[str, str]) -> None:
+        if self.project is None or not names:
+            return
+        from rulesync.git import find_git, ignored_paths
+
+        git = find_git(self.project)
+        if git is None:
+            return
+        top = os.path.realpath(git.top)
+        paths = {
+            os.path.relpath(os.path.realpath(self.tier_dir(tier) / rule), top): tier
+            for rule, tier in names.items()
+        }
+        ignored = ignored_paths(git.top, sorted(paths))
+        if ignored:
+            first = sorted(ignored)[0]
+            raise UnsafePath(
+                f"{os.path.join(top, first)}: git ignores this rule file, so it may be private; "
+                "rulesync never copies it into a commit. Stop ignoring it or move it out of the "
+                "library"
+            )
 
 
 def bundled_root() -> Path:
@@ -298,11 +419,59 @@ def _tiers(data: dict[str, Any], path: Path) -> tuple[Tier, ...]:
     return tuple(tiers)
 
 
-def load_library(root: Path, label: str, revision: str | None = None) -> Library:
-    """Load `tiers.yaml` from a library folder and check every tier's folder stays inside it."""
+def _budget(raw: Any, path: Path) -> int | None:
+    """`budget.always_tokens` as a whole number ≥ 1, or None when no budget is set."""
+    if raw is None:
+        return None
+    raw = _mapping(raw, BUDGET_KEYS, f"{path}: budget")
+    tokens = raw.get("always_tokens")
+    if tokens is not None and (
+        isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1
+    ):
+        raise InvalidInput(f"{path}: budget.always_tokens must be a whole number ≥ 1")
+    return tokens
+
+
+def _check_inside_project(root: Path, project: Path) -> None:
+    """A library inside the project holds only rules: not the project itself, no repository,
+    nothing under `.git` (where a remote URL with its token lives)."""
+    real = Path(os.path.realpath(root))
+    base = Path(os.path.realpath(project))
+    if real == base:
+        raise UnsafePath(
+            f"{root}: the project itself cannot be its rules library; "
+            "name a folder inside it that holds only rules"
+        )
+    if ".git" in real.relative_to(base).parts:
+        raise UnsafePath(f"{root}: a library inside `.git` is never read; name another folder")
+    if os.path.lexists(real / ".git"):
+        raise UnsafePath(
+            f"{root}: a library inside the project may not hold `.git`; "
+            "name a folder that holds only rules"
+        )
+
+
+def load_library(
+    root: Path,
+    label: str,
+    revision: str | None = None,
+    *,
+    limits: Limits | None = None,
+    project: Path | None = None,
+) -> Library:
+    """Load `tiers.yaml` from a library folder and check every tier's folder stays inside it.
+
+    `project` is the project root when the library lies inside the project: then no tier
+    folder (and no rule file, checked when read) may be a symlink.
+    """
+    limits = limits or Limits()
     tiers_path = root / TIERS_FILE
     if not root.is_dir():
         raise InvalidInput(f"{root}: library folder not found; check the `library` setting")
+    if project is not None:
+        _check_inside_project(root, project)
+        if os.path.islink(tiers_path):
+            raise UnsafePath(f"{tiers_path}: may not be a symlink inside the project")
     ensure_inside(tiers_path, root, "tiers.yaml")
     data = load_mapping(tiers_path, "tiers.yaml")
     check_keys(data, LIBRARY_KEYS, tiers_path, "tiers.yaml")
@@ -312,10 +481,23 @@ def load_library(root: Path, label: str, revision: str | None = None) -> Library
             f"{tiers_path}:{line_of(data, 'version')}: version {version!r} is not supported (use 1)"
         )
     tiers = _tiers(data, tiers_path)
+    if len(tiers) > limits.tiers:
+        raise InvalidInput(
+            f"{tiers_path}: {len(tiers)} tiers, more than the {limits.tiers} allowed "
+            "(max_tiers in the rulesync config)"
+        )
     for tier in tiers:
         folder = root / tier.name
+        if os.path.islink(folder) and project is not None:
+            raise UnsafePath(
+                f"{folder}: a tier folder inside the project may not be a symlink; "
+                "make it a real folder"
+            )
         if os.path.islink(folder) or folder.exists():
             ensure_inside(folder, root, f"tier `{tier.name}` folder")
+            inner = Path(os.path.realpath(folder)).relative_to(os.path.realpath(root))
+            if ".git" in inner.parts:
+                raise UnsafePath(f"{folder}: a tier folder inside `.git` is never read")
         if not folder.is_dir():
             raise InvalidInput(
                 f"{folder}: folder for tier `{tier.name}` is missing; create it or fix {TIERS_FILE}"
@@ -329,4 +511,7 @@ def load_library(root: Path, label: str, revision: str | None = None) -> Library
         description=str(description),
         tiers=tiers,
         revision=revision,
+        always_tokens_budget=_budget(data.get("budget"), tiers_path),
+        limits=limits,
+        project=project,
     )

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rulesync.errors import InvalidInput
+from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import atomic_write
 from rulesync.targets import check_names
 from rulesync.yamlio import check_keys, line_of, parse_mapping, read_settings_file
@@ -105,7 +105,14 @@ def parse_marker(data: bytes, root: Path) -> Marker:
 
 
 def read_marker_bytes(root: Path) -> bytes:
-    """The marker's bytes; refuses folders, FIFOs and oversized files with a clear error."""
+    """The marker's bytes; refuses symlinks, folders, FIFOs and oversized files with a clear
+    error."""
+    if os.path.islink(root / MARKER):
+        # Read through, it would copy the file it points to into rulesync's commit.
+        raise UnsafePath(
+            f"{root / MARKER}: the marker is a symlink; rulesync does not read through it. "
+            "Replace it with a regular file"
+        )
     return read_settings_file(
         root / MARKER, "marker", limit=MAX_MARKER_BYTES, missing="; run `rulesync init`"
     )

@@ -1,7 +1,9 @@
 """Cursor `.mdc` rule files: a tolerant front-matter reader, rule types and lint findings.
 
 Front matter is not strict YAML (`globs: **/*.ts` is an alias to a YAML parser), so it is read
-line by line here. Rule files are never re-serialised: rulesync copies their bytes.
+line by line here, the way Cursor reads it: quote characters stay part of a value, `globs` is
+one comma-separated line, and `alwaysApply` is Always only when it is the bare word `true`.
+Rule files are never re-serialised: rulesync copies their bytes.
 """
 
 from __future__ import annotations
@@ -13,6 +15,9 @@ from enum import StrEnum
 KNOWN_KEYS = ("description", "globs", "alwaysApply")
 UNIVERSAL_GLOBS = frozenset({"*", "**", "**/*", "**/*.*", "./**/*", "/**/*"})
 _KEY_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*:(?:\s+(.*)|\s*)$")
+# A line that looks meant to close the front matter but is not `---`: YAML's document end
+# `...`, or a longer rule of dashes. Cursor does not close on either.
+_NEAR_CLOSING = re.compile(r"^(?:-{4,}|\.{3,})\s*$")
 _TRUE = frozenset({"true", "True", "TRUE"})
 _FALSE = frozenset({"false", "False", "FALSE"})
 
@@ -28,7 +33,7 @@ class RuleType(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    """One lint result: `level` is "error" or "warning"."""
+    """One lint result: `level` is "error" or "warning"; `line` is 0 for the file as a whole."""
 
     level: str
     message: str
@@ -37,13 +42,19 @@ class Finding:
 
 @dataclass(frozen=True)
 class RuleInfo:
-    """What the reader understood of one rule file."""
+    """What the reader understood of one rule file.
+
+    `globs` are the patterns with any quoting removed (what the author meant, for targets that
+    parse YAML); `cursor_globs` are the patterns as Cursor's reader keeps them, quotes and all.
+    """
 
     description: str = ""
     globs: tuple[str, ...] = ()
     always_apply: bool = False
     has_front_matter: bool = False
     findings: tuple[Finding, ...] = field(default_factory=tuple)
+    cursor_globs: tuple[str, ...] = ()
+    body: str = ""
 
     @property
     def rule_type(self) -> RuleType:
@@ -80,10 +91,8 @@ def _strip_comment(value: str) -> str:
     return value
 
 
-def _split_globs(value: str) -> list[str]:
-    value = value.strip()
-    if value.startswith("[") and value.endswith("]"):
-        value = value[1:-1]
+def _split_commas(value: str) -> list[str]:
+    """Split on commas outside `{…}`; each part stripped, empty parts dropped."""
     parts = []
     depth = 0
     current: list[str] = []
@@ -98,7 +107,219 @@ def _split_globs(value: str) -> list[str]:
         else:
             current.append(char)
     parts.append("".join(current))
-    return [g for g in (_unquote(p)[0].strip() for p in parts) if g]
+    return [p.strip() for p in parts if p.strip()]
+
+
+def _is_flow_list(value: str) -> bool:
+    value = value.strip()
+    return value.startswith("[") and value.endswith("]")
+
+
+def _split_globs(value: str) -> list[str]:
+    value = value.strip()
+    if _is_flow_list(value):
+        value = value[1:-1]
+    return [g for g in (_unquote(p)[0].strip() for p in _split_commas(value)) if g]
+
+
+@dataclass
+class _Key:
+    value: str
+    line: int
+    extra: list[str] = field(default_factory=list)
+
+
+def _front_matter_end(lines: list[str], findings: list[Finding]) -> int | None:
+    """The index of the closing `---`, reporting a near miss (`----`, `...`) before it."""
+    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+    near = next(
+        (
+            i
+            for i in range(1, end if end is not None else len(lines))
+            if _NEAR_CLOSING.match(lines[i])
+        ),
+        None,
+    )
+    if near is not None:
+        seen = lines[near].strip()
+        if end is None:
+            findings.append(
+                Finding(
+                    "error",
+                    f"`{seen}` does not close the front matter (only exactly `---` does), "
+                    "so it never closes: write `---`",
+                    near + 1,
+                )
+            )
+        else:
+            findings.append(
+                Finding(
+                    "error",
+                    f"`{seen}` does not close the front matter (only exactly `---` does): "
+                    f"Cursor reads on to line {end + 1}; write `---`",
+                    near + 1,
+                )
+            )
+    elif end is None:
+        findings.append(Finding("error", "front matter has no closing `---` line", 1))
+    return end
+
+
+def _read_keys(lines: list[str], findings: list[Finding]) -> dict[str, _Key]:
+    """`key: value` lines (numbered from 2), the last of a repeated key winning as in Cursor."""
+    raw: dict[str, _Key] = {}
+    current: str | None = None
+    for number, line in enumerate(lines, start=2):
+        if not line.strip() or line.lstrip().startswith("#") or _NEAR_CLOSING.match(line):
+            continue
+        match = _KEY_LINE.match(line.strip())
+        if line[0].isspace() and match and match.group(1) in KNOWN_KEYS:
+            # An indented key is a continuation of the value above, not a key of its own.
+            how = "tab-indented" if line[0] == "\t" else "indented"
+            into = f"folded into `{current}`" if current else "not read"
+            findings.append(
+                Finding(
+                    "warning",
+                    f"{how} `{match.group(1)}` is {into}, not read as a key: "
+                    "start the line at column 1",
+                    number,
+                )
+            )
+            continue
+        if match and not line[0].isspace():
+            key = match.group(1)
+            if key in raw:
+                findings.append(
+                    Finding(
+                        "warning",
+                        f"key `{key}` appears twice (lines {raw[key].line} and {number}): "
+                        f"Cursor reads the last one, line {number}; remove the other",
+                        number,
+                    )
+                )
+            raw[key] = _Key(_strip_comment(match.group(2) or ""), number)
+            current = key
+        elif current is not None:
+            raw[current].extra.append(line.strip())
+        else:
+            findings.append(
+                Finding("warning", f"line is not `key: value`: {line.strip()!r}", number)
+            )
+    for key, entry in raw.items():
+        if key not in KNOWN_KEYS:
+            findings.append(
+                Finding(
+                    "warning",
+                    f"unknown key `{key}` (Cursor reads {', '.join(KNOWN_KEYS)})",
+                    entry.line,
+                )
+            )
+    return raw
+
+
+def _read_description(entry: _Key, findings: list[Finding]) -> str:
+    description = _unquote(entry.value)[0].strip()
+    if entry.value.strip() in ("|", ">", "|-", ">-", "|+", ">+") or entry.extra:
+        findings.append(
+            Finding("warning", "description spans several lines; Cursor reads one line", entry.line)
+        )
+        description = " ".join([description, *entry.extra]).strip(" |>-+")
+    return description
+
+
+def _read_globs(entry: _Key, findings: list[Finding]) -> tuple[list[str], list[str]]:
+    """(the patterns meant, the patterns Cursor's line reader sees)."""
+    value = entry.value.strip()
+    items = [i[1:].strip() if i.startswith("-") else i for i in entry.extra]
+    if _is_flow_list(value) or (not value and items):
+        shown = "[…]" if value else "a block list (`- …`)"
+        findings.append(
+            Finding(
+                "warning",
+                f"globs written as a YAML list {shown}: readers disagree on lists (Cursor's "
+                "own form is one line); write `globs: a, b`, unquoted",
+                entry.line,
+            )
+        )
+        globs = _split_globs(value) if value else []
+        for item in items:
+            globs.extend(_split_globs(item))
+        # The list form is read as its items: the most generous reading, and the one tools
+        # that write lists intend.
+        return globs, list(globs)
+    parts = _split_commas(value)
+    quoted = [p for p in parts if p[:1] in ("'", '"')]
+    if quoted:
+        findings.append(
+            Finding(
+                "warning",
+                f"quoted glob {quoted[0]}: Cursor keeps the quotes as part of the pattern, "
+                "so it matches nothing; remove the quotes",
+                entry.line,
+            )
+        )
+    return _split_globs(value), parts
+
+
+def _read_always_apply(entry: _Key, findings: list[Finding]) -> bool:
+    bare, quoted = _unquote(entry.value)
+    if not quoted and bare in _TRUE:
+        return True
+    if not quoted and (bare in _FALSE or bare == ""):
+        return False
+    # Cursor only treats the bare word `true` as Always: `"true"`, `yes` and `1` are not.
+    findings.append(
+        Finding(
+            "warning",
+            f"alwaysApply is {entry.value.strip()}, not a boolean: Cursor does not treat the "
+            "rule as Always; write true or false",
+            entry.line,
+        )
+    )
+    return False
+
+
+def _check_scope(
+    always_apply: bool, cursor_globs: list[str], raw: dict[str, _Key], findings: list[Finding]
+) -> None:
+    """Globs that contradict or duplicate alwaysApply."""
+    if not cursor_globs:
+        return
+    line = raw["globs"].line
+    universal = [g for g in cursor_globs if g in UNIVERSAL_GLOBS]
+    if always_apply and universal:
+        findings.append(
+            Finding(
+                "warning",
+                "universal glob beside `alwaysApply: true` is redundant: drop the glob",
+                line,
+            )
+        )
+    elif always_apply:
+        findings.append(
+            Finding(
+                "warning",
+                "globs are ignored beside `alwaysApply: true` (the rule loads on every "
+                "request): drop the globs, or set alwaysApply: false to scope it",
+                line,
+            )
+        )
+    elif universal:
+        findings.append(
+            Finding(
+                "warning",
+                f"glob `{universal[0]}` attaches the rule to every file, an Always rule in "
+                "disguise: write `alwaysApply: true`, or narrow the globs",
+                line,
+            )
+        )
+
+
+def _check_body(body: str, line: int, findings: list[Finding]) -> None:
+    if not body.strip():
+        findings.append(
+            Finding("warning", "empty body: the rule gives the model nothing; write it", line)
+        )
 
 
 def read_rule(data: bytes) -> RuleInfo:
@@ -112,94 +333,42 @@ def read_rule(data: bytes) -> RuleInfo:
         text = text[1:]
     lines = text.splitlines()
     if not lines or lines[0].rstrip() != "---":
-        return RuleInfo(
-            findings=(Finding("warning", "no front matter: Cursor treats it as a Manual rule", 1),)
-        )
-    end = next((i for i in range(1, len(lines)) if lines[i].rstrip() == "---"), None)
+        findings.append(Finding("warning", "no front matter: Cursor treats it as a Manual rule", 1))
+        _check_body(text, 1, findings)
+        return RuleInfo(findings=_in_line_order(findings), body=text)
+    end = _front_matter_end(lines, findings)
     if end is None:
-        return RuleInfo(findings=(Finding("error", "front matter has no closing `---` line", 1),))
+        return RuleInfo(findings=_in_line_order(findings))
 
-    raw: dict[str, tuple[str, int, list[str]]] = {}
-    current: str | None = None
-    for number, line in enumerate(lines[1:end], start=2):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        match = _KEY_LINE.match(line)
-        if match and not line[0].isspace():
-            current = match.group(1)
-            if current in raw:
-                findings.append(Finding("warning", f"key `{current}` appears twice", number))
-            raw[current] = (_strip_comment(match.group(2) or ""), number, [])
-        elif current is not None:
-            raw[current][2].append(line.strip())
-        else:
-            findings.append(
-                Finding("warning", f"line is not `key: value`: {line.strip()!r}", number)
-            )
-
-    for key, (_, number, _) in raw.items():
-        if key not in KNOWN_KEYS:
-            findings.append(
-                Finding(
-                    "warning", f"unknown key `{key}` (Cursor reads {', '.join(KNOWN_KEYS)})", number
-                )
-            )
-
-    description = ""
-    if "description" in raw:
-        value, number, extra = raw["description"]
-        description = _unquote(value)[0].strip()
-        if value.strip() in ("|", ">", "|-", ">-", "|+", ">+") or extra:
-            findings.append(
-                Finding("warning", "description spans several lines; Cursor reads one line", number)
-            )
-            description = " ".join([description, *extra]).strip(" |>-+")
-
+    raw = _read_keys(lines[1:end], findings)
+    description = _read_description(raw["description"], findings) if "description" in raw else ""
     globs: list[str] = []
+    cursor_globs: list[str] = []
     if "globs" in raw:
-        value, number, extra = raw["globs"]
-        if value:
-            globs = _split_globs(value)
-        for item in extra:
-            item = item[1:].strip() if item.startswith("-") else item
-            globs.extend(_split_globs(item))
+        globs, cursor_globs = _read_globs(raw["globs"], findings)
         if any("{" in g for g in globs):
             findings.append(
                 Finding(
-                    "warning", "brace glob `{…}`: write the patterns out, comma-separated", number
-                )
-            )
-
-    always_apply = False
-    if "alwaysApply" in raw:
-        value, number, _ = raw["alwaysApply"]
-        bare, quoted = _unquote(value)
-        if not quoted and bare in _TRUE:
-            always_apply = True
-        elif not quoted and (bare in _FALSE or bare == ""):
-            always_apply = False
-        else:
-            always_apply = bare.lower() == "true"
-            findings.append(
-                Finding(
                     "warning",
-                    f"alwaysApply is {value!r}, not a boolean: write true or false",
-                    number,
+                    "brace glob `{…}`: write the patterns out, comma-separated",
+                    raw["globs"].line,
                 )
             )
-        if always_apply and any(g in UNIVERSAL_GLOBS for g in globs):
-            findings.append(
-                Finding(
-                    "warning",
-                    "universal glob beside `alwaysApply: true` is redundant: drop the glob",
-                    raw["globs"][1],
-                )
-            )
-
+    always_apply = "alwaysApply" in raw and _read_always_apply(raw["alwaysApply"], findings)
+    _check_scope(always_apply, cursor_globs, raw, findings)
+    body = "\n".join(lines[end + 1 :])
+    _check_body(body, end + 1, findings)
     return RuleInfo(
         description=description,
         globs=tuple(globs),
         always_apply=always_apply,
         has_front_matter=True,
-        findings=tuple(findings),
+        findings=_in_line_order(findings),
+        cursor_globs=tuple(cursor_globs),
+        body=body,
     )
+
+
+def _in_line_order(findings: list[Finding]) -> tuple[Finding, ...]:
+    # A stable sort: findings on one line keep the order they were found in.
+    return tuple(sorted(findings, key=lambda f: f.line))

@@ -63,3 +63,11 @@ def folder_name_problem(name: str) -> str | None:
 def valid_rule_name(name: str) -> bool:
     """True when `name` is a rule name apply accepts (and not an ignored entry)."""
     return not is_ignored_entry(name) and rule_name_problem(name) is None
+
+
+def shown_name(name: str) -> str:
+    """`name` quoted for a one-line message: control characters escaped, and bytes that are
+    not UTF-8 shown as `\\xNN` (not as the lone surrogates os.listdir gives)."""
+    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    # repr doubles the backslash backslashreplace wrote; a real one is refused anyway.
+    return repr(text).replace("\\\\x", "\\x")

@@ -8,7 +8,7 @@ block, "on disk" means the content between its marker lines.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
 from rulesync.manifest import Manifest
@@ -36,7 +36,8 @@ class Kind(StrEnum):
 @dataclass(frozen=True)
 class Action:
     """One step of the plan. `backup` means `--force` replaces or removes the user's version;
-    `block` that the path's managed part is rulesync's block, not the whole file."""
+    `block` that the path's managed part is rulesync's block, not the whole file; `rule` the
+    rule it is written from (its path without `.mdc`, what `exclude:` takes), when one is."""
 
     kind: Kind
     path: str
@@ -44,15 +45,17 @@ class Action:
     reason: str = ""
     backup: bool = False
     block: bool = False
+    rule: str = ""
 
 
 @dataclass(frozen=True)
 class Desired:
     """The desired state as digests: path → sha256 of each whole file, and of each block's
-    content."""
+    content; `rules`: path → the rule a file is written from."""
 
     files: Mapping[str, str] = field(default_factory=dict)
     blocks: Mapping[str, str] = field(default_factory=dict)
+    rules: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -108,11 +111,14 @@ def make_plan(
     targets: tuple[str, ...] = ("cursor",),
     revision: str | None = None,
     force: bool = False,
+    provided: Mapping[str, frozenset[str]] | None = None,
 ) -> Plan:
     """Compare desired with the manifest and disk (path → sha256 of the file, or of the block's
     content for a block path; else SYMLINK, NOT_A_FILE, NO_BLOCK or BROKEN_BLOCK; absent:
     missing) and return the plan. Content rulesync did not write is a conflict, never
-    overwritten unless `force`.
+    overwritten unless `force`. `provided` (path → every sha256 the library's rules render to
+    there) marks a file's deletion for backup when it is none of them: a manifest edited to
+    claim a file must not make its deletion lose it (a block is only ever rulesync's text).
     """
     actions: list[Action] = []
     kept: dict[str, str] = {}
@@ -139,7 +145,10 @@ def make_plan(
                 else:
                     action = Action(Kind.CONFLICT, path, want, reason, block=block)
         elif have is not None:
-            if owned:
+            if owned and not block and provided is not None and have not in provided.get(path, ()):
+                reason = "the library never provided these bytes; saved before deleting"
+                action = Action(Kind.DELETE, path, reason=reason, backup=True)
+            elif owned:
                 action = Action(Kind.DELETE, path, block=block)
             else:
                 reason = _conflict_reason(path, have, manifest, block) + "; it is leaving this tier"
@@ -149,6 +158,8 @@ def make_plan(
                     action = Action(Kind.CONFLICT, path, reason=reason, block=block)
         if action is None:
             continue
+        if path in desired.rules:
+            action = replace(action, rule=desired.rules[path])
         actions.append(action)
         if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
             kept[path] = action.sha256

@@ -7,6 +7,7 @@ import os
 import stat
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
@@ -29,7 +30,7 @@ from rulesync.plan import (
     make_plan,
 )
 from rulesync.readiness import auto_tier, check_metrics
-from rulesync.targets import Rendered, SourceRule, combine, get, render_all
+from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
 from rulesync.targets.blocks import extract, splice
 
 
@@ -37,7 +38,8 @@ from rulesync.targets.blocks import extract, splice
 class Project:
     """Everything the plan needs, read from disk once.
 
-    `rules`: the desired rules (the tier minus `exclude`), by path inside the tier;
+    `rules`: the desired rules (the tier minus `exclude`), by path inside the tier, and as
+    `sources` for the targets;
     `output`: every enabled target's rendering of them; `disk`: the state of each managed or
     desired path (see `plan.make_plan`); `bases`: the current bytes of each block's file
     (None: absent), from which the file with rulesync's block is made.
@@ -50,6 +52,7 @@ class Project:
     reasons: tuple[str, ...]
     targets: tuple[str, ...]
     rules: dict[str, RuleFile]
+    sources: tuple[SourceRule, ...]
     output: Rendered
     manifest: Manifest
     disk: dict[str, str]
@@ -64,12 +67,32 @@ class Project:
         listing = "".join(f"{n} {r.sha256}\n" for n, r in sorted(self.rules.items()))
         return f"{self.library.label} sha256:{sha256_hex(listing.encode())[:12]}"
 
+    @cached_property
+    def rule_of(self) -> dict[str, str]:
+        """Each desired file's rule (its path in the tier without `.mdc`)."""
+        found: dict[str, str] = {}
+        for name in self.targets:
+            target = get(name)
+            for source in self.sources:
+                path = target.locate(source)
+                if path is not None and path in self.output.files:
+                    found[path] = source.stem
+        return found
+
     def plan(self, *, force: bool = False) -> Plan:
         """The plan from this project's current state to its desired files and blocks."""
+        # A manifest can be edited by hand to claim any file: before deleting one, learn
+        # whether its bytes are something the library's rules render to there.
+        leaving = {
+            p
+            for p in set(self.manifest.files) | set(self.manifest.pending)
+            if p in self.disk and p not in self.output.files and p not in self.manifest.blocks
+        }
         return make_plan(
             Desired(
                 files={p: sha256_hex(d) for p, d in self.output.files.items()},
                 blocks={p: sha256_hex(d) for p, d in self.output.blocks.items()},
+                rules=self.rule_of,
             ),
             self.manifest,
             self.disk,
@@ -78,6 +101,7 @@ class Project:
             targets=self.targets,
             revision=self.library.revision,
             force=force,
+            provided=provided_hashes(self.library, leaving),
         )
 
     def written(self, action: Action) -> bytes | None:
@@ -89,6 +113,25 @@ class Project:
         base = self.bases.get(action.path)
         content = self.output.blocks.get(action.path) if action.kind is not Kind.DELETE else None
         return splice(base, content, action.path)
+
+
+def provided_hashes(library: Library, paths: Collection[str]) -> dict[str, frozenset[str]]:
+    """For each of `paths`, the sha256 of everything its target renders there from some tier
+    of the library (each tier rendered only for the targets owning one of the paths)."""
+    if not paths:
+        return {}
+    found: dict[str, set[str]] = {p: set() for p in paths}
+    targets = {t.name: t for t in (owner(p) for p in paths) if t is not None}
+    for rules in library.resolve_all().values():
+        sources = [SourceRule(p, r.data) for p, r in rules.items()]
+        for target in targets.values():
+            try:
+                files = target.render(sources).files
+            except InvalidInput:
+                continue  # two rules of that tier collide for this target: it never wrote them
+            for path in found.keys() & files.keys():
+                found[path].add(sha256_hex(files[path]))
+    return {p: frozenset(h) for p, h in found.items()}
 
 
 def check_folders(root: Path, paths: Iterable[str]) -> None:
@@ -139,8 +182,9 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
     """The marker's library, or the user's default; a marker may only name a folder inside
     the project, or a folder or repository the user's config trusts."""
     spec = marker.library or config.library
+    limits = config.limits
     if spec == "default":
-        return load_library(bundled_root(), "default")
+        return load_library(bundled_root(), "default", limits=limits)
     from rulesync.remote import is_url
 
     if is_url(spec):
@@ -156,7 +200,8 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
         folder, revision = library_folder(
             remote, update=how.update, pinned=how.pinned, accept_rewrite=how.accept_rewrite
         )
-        return load_library(folder, remote.label, revision)
+        return load_library(folder, remote.label, revision, limits=limits)
+    path = Path(spec)
     if marker.library:
         path = Path(os.path.expanduser(spec))
         path = path if path.is_absolute() else marker.root / path
@@ -165,13 +210,14 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
                 f"{marker.path}: library `{spec}` is outside the project; "
                 "list it under `libraries:` in the rulesync config to trust it"
             )
-        return load_library(path, spec)
-    return load_library(Path(spec), spec)
+    # A folder inside the project came with the repository: read under the stricter rules.
+    project = marker.root if is_inside(path, marker.root) else None
+    return load_library(path, spec, limits=limits, project=project)
 
 
 def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
     """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
-    check_metrics(library, marker.metrics, marker.path)
+    check_metrics(library, marker.metrics, marker.path, marker.source)
     if marker.phase == "auto":
         tier, reasons = auto_tier(library, marker.metrics)
         return tier, tuple(reasons)
@@ -265,7 +311,8 @@ def load_project(
     tier, reasons = choose_tier(marker, library)
     rules = desired_rules(marker, library, tier)
     targets = marker.targets or config.targets
-    output = combine(render_all(targets, [SourceRule(p, r.data) for p, r in rules.items()]))
+    sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
+    output = combine(render_all(targets, sources))
     paths = set(output.files) | set(output.blocks) | current.paths
     check_folders(root, paths)
     disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))
@@ -277,6 +324,7 @@ def load_project(
         reasons=reasons,
         targets=targets,
         rules=rules,
+        sources=sources,
         output=output,
         manifest=current,
         disk=disk,

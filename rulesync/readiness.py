@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from rulesync.errors import InvalidInput
-from rulesync.library import Criterion, Library, Tier
+from rulesync.library import Criterion, Library, Policy, Tier
+from rulesync.suggest import did_you_mean
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
@@ -53,27 +54,86 @@ def _show(value: float | bool) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
-def check_metrics(library: Library, metrics: Mapping[str, Any], marker_path: Path) -> None:
-    """Raise InvalidInput for a metric no criterion knows or a value of the wrong type."""
+def metric_lines(source: bytes) -> dict[str, int]:
+    """The line of each key under the marker's `metrics:` (empty when it cannot tell)."""
+    import yaml
+
+    try:
+        root = yaml.compose(source.decode("utf-8"), Loader=yaml.SafeLoader)
+    except (yaml.YAMLError, UnicodeDecodeError):
+        return {}
+    if not isinstance(root, yaml.MappingNode):
+        return {}
+    for key, value in root.value:
+        if key.value == "metrics" and isinstance(value, yaml.MappingNode):
+            return {k.value: k.start_mark.line + 1 for k, _ in value.value}
+    return {}
+
+
+def check_metrics(
+    library: Library, metrics: Mapping[str, Any], marker_path: Path, source: bytes = b""
+) -> None:
+    """Raise InvalidInput for a metric no criterion knows or a value of the wrong type, naming
+    its line in the marker (from the marker's `source` bytes, when given)."""
     known: dict[str, Criterion] = {}
     for tier in library.tiers:
         for criterion in tier.criteria:
             known.setdefault(criterion.metric, criterion)
+
+    def where(key: str) -> str:
+        line = metric_lines(source).get(key) if source else None
+        return f"{marker_path}:{line}" if line else str(marker_path)
+
     for key, value in metrics.items():
         if key not in known:
             names = ", ".join(sorted(known)) or "none"
             raise InvalidInput(
-                f"{marker_path}: unknown metric `{key}` in metrics; the library's metrics: {names}"
+                f"{where(key)}: unknown metric `{key}`{did_you_mean(key, known)} in metrics; "
+                f"the library's metrics: {names}"
             )
         wants_bool = isinstance(known[key].value, bool)
         is_bool = isinstance(value, bool)
         is_number = isinstance(value, int | float) and not is_bool
         if wants_bool and not is_bool:
-            raise InvalidInput(
-                f"{marker_path}: metric `{key}` must be true or false, not {value!r}"
-            )
+            raise InvalidInput(f"{where(key)}: metric `{key}` must be true or false, not {value!r}")
         if not wants_bool and not is_number:
-            raise InvalidInput(f"{marker_path}: metric `{key}` must be a number, not {value!r}")
+            raise InvalidInput(f"{where(key)}: metric `{key}` must be a number, not {value!r}")
+
+
+def _group_rule(group_met: str | int) -> str:
+    if group_met == "all":
+        return "all of its criteria are met"
+    if group_met == "any":
+        return "any one of its criteria is met"
+    return f"{group_met} of its criteria are met (or all, in a smaller group)"
+
+
+def explain_policy(readiness: TierReadiness) -> str:
+    """The tier's promotion policy in words, e.g. `needs 1 of its 2 groups (technical,
+    business); a group counts when all of its criteria are met`."""
+    groups = readiness.groups
+    if not groups:
+        return "has no criteria: only a `phase:` naming it selects it"
+    which = "every one" if readiness.needed_groups == len(groups) else str(readiness.needed_groups)
+    return (
+        f"needs {which} of its {len(groups)} group(s) ({', '.join(groups)}); "
+        f"a group counts when {_group_rule(readiness.tier.policy.group_met)}"
+    )
+
+
+def group_needs(readiness: TierReadiness, group: str) -> tuple[int, int, int]:
+    """(criteria met, criteria needed, criteria in the group) for one group."""
+    in_group = [r for r in readiness.results if r.criterion.group == group]
+    met = sum(r.met for r in in_group)
+    return met, _needed(readiness.tier.policy, len(in_group)), len(in_group)
+
+
+def _needed(policy: Policy, size: int) -> int:
+    if policy.group_met == "all":
+        return size
+    if policy.group_met == "any":
+        return 1
+    return min(int(policy.group_met), size)
 
 
 def evaluate(tier: Tier, metrics: Mapping[str, Any]) -> TierReadiness:
@@ -88,14 +148,7 @@ def evaluate(tier: Tier, metrics: Mapping[str, Any]) -> TierReadiness:
     groups_met = []
     for group in groups:
         in_group = [r for r in results if r.criterion.group == group]
-        count = sum(r.met for r in in_group)
-        if policy.group_met == "all":
-            need = len(in_group)
-        elif policy.group_met == "any":
-            need = 1
-        else:
-            need = min(int(policy.group_met), len(in_group))
-        if count >= need:
+        if sum(r.met for r in in_group) >= _needed(policy, len(in_group)):
             groups_met.append(group)
     needed = len(groups) if policy.min_groups is None else min(policy.min_groups, len(groups))
     met = bool(groups) and len(groups_met) >= needed

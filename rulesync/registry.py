@@ -8,6 +8,7 @@ from pathlib import Path
 from rulesync.config import config_dir
 from rulesync.errors import InvalidInput
 from rulesync.fsutil import atomic_write
+from rulesync.marker import MARKER
 from rulesync.yamlio import check_keys, load_mapping
 
 REGISTRY = "projects.yaml"
@@ -16,6 +17,18 @@ REGISTRY = "projects.yaml"
 def registry_path() -> Path:
     """Where the registry lives (moves with XDG_CONFIG_HOME)."""
     return config_dir() / REGISTRY
+
+
+def missing_reason(folder: Path) -> str | None:
+    """Why a registered folder cannot be synced at all (gone, or no marker), else None; the
+    one wording `projects list` and `doctor` share."""
+    if not os.path.lexists(folder):
+        return "the folder no longer exists"
+    if not folder.is_dir():
+        return "not a folder any more"
+    if not os.path.lexists(folder / MARKER):
+        return f"no {MARKER} in it (the service skips it)"
+    return None
 
 
 def load_projects(path: Path | None = None) -> list[Path]:

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from rulesync.errors import InvalidInput, RulesyncError
+from rulesync.errors import FetchError, GitError, InvalidInput, LibraryRewritten
 from rulesync.fsutil import atomic_write, sha256_hex
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
@@ -26,16 +26,7 @@ TIERS_FILE = "tiers.yaml"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 
 
-class FetchError(RulesyncError):
-    """The library repository could not be fetched (offline, unreachable, no such ref)."""
-
-    exit_code = 2
-
-
-class Rewritten(RulesyncError):
-    """The followed branch was force-pushed: its new tip does not descend from the served one."""
-
-    exit_code = 1
+Rewritten = LibraryRewritten
 
 
 def is_url(spec: str) -> bool:
@@ -132,7 +123,6 @@ def _git(cwd: Path, *args: str) -> str:
 
 def fetch(cache: Cache) -> None:
     """Fetch every branch, tag and the default branch of the library repository."""
-    from rulesync.git import GitError
 
     cache.folder.mkdir(parents=True, exist_ok=True)
     if not (cache.mirror / "HEAD").exists():
@@ -161,7 +151,6 @@ def fetch(cache: Cache) -> None:
 
 def resolve(cache: Cache) -> str:
     """The commit the spec's ref names in the mirror."""
-    from rulesync.git import GitError
 
     ref = cache.spec.ref
     candidates = (
@@ -172,14 +161,14 @@ def resolve(cache: Cache) -> str:
             return _git(cache.mirror, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
         except GitError:
             continue
-    raise FetchError(
+    # The repository answered: a ref it does not have is a setting to fix, not a retry.
+    raise InvalidInput(
         f"library {cache.spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
     )
 
 
 def is_fast_forward(cache: Cache, old: str, new: str) -> bool:
     """True when `new` descends from `old` (the branch was not rewritten)."""
-    from rulesync.git import GitError
 
     try:
         _git(cache.mirror, "merge-base", "--is-ancestor", old, new)
@@ -266,12 +255,11 @@ def newest_fetched(spec: RemoteSpec) -> str | None:
         return None
     try:
         return resolve(cache)
-    except FetchError:
+    except InvalidInput:
         return None
 
 
 def _has_commit(cache: Cache, revision: str) -> bool:
-    from rulesync.git import GitError
 
     try:
         _git(cache.mirror, "cat-file", "-e", f"{revision}^{{commit}}")

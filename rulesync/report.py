@@ -62,6 +62,28 @@ def plan_lines(plan: Plan) -> list[str]:
     return lines
 
 
+def count_fields(plan: Plan) -> dict[str, int]:
+    """The plan's counts under the keys every `sync.*` log event uses (CLI and service)."""
+    counts = plan.counts()
+    return {
+        "added": counts["add"],
+        "updated": counts["update"],
+        "deleted": counts["delete"],
+        "unchanged": counts["unchanged"],
+        "conflicts": counts["conflict"],
+    }
+
+
+def conflict_advice(plan: Plan, command: str = "rulesync") -> str:
+    """How to settle conflicts: see them, keep yours, or take the library's."""
+    names = ", ".join(sorted({a.rule for a in plan.conflicts if a.rule}))
+    keep = f"keep your version with `exclude: [{names}]` in .rulesync.yaml, or " if names else ""
+    return (
+        f"`{command} diff` shows them; {keep}take the library's with `{command} apply --force` "
+        "(saves yours first)"
+    )
+
+
 def managed_count(plan: Plan) -> str:
     """`12 files, 1 block` for the in-sync line."""
     files, blocks = len(plan.manifest.files), len(plan.manifest.blocks)
@@ -77,7 +99,4 @@ def print_warnings(warnings: Sequence[str]) -> None:
 
 def conflict_hint(plan: Plan) -> str:
     """What to do about conflicts, in one line."""
-    return (
-        f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; "
-        "`rulesync diff` shows them, `rulesync apply --force` saves your version and replaces it"
-    )
+    return f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; {conflict_advice(plan)}"

@@ -25,7 +25,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape as xml_escape
 
 from rulesync.config import log_dir
-from rulesync.errors import EXIT_DRIFT, InvalidInput, RulesyncError
+from rulesync.errors import InvalidInput, NoServiceManager, RulesyncError, ServiceError
 from rulesync.fsutil import atomic_write
 from rulesync.runtime import running_pid
 
@@ -44,21 +44,6 @@ DEFAULT_PATHS = {
 }
 _PLACEHOLDER = re.compile(r"@[A-Z_]+@")
 MANAGER_TIMEOUT = 60.0
-
-
-class ServiceError(RulesyncError):
-    """Installing or removing the service failed; whatever was changed has been undone."""
-
-    exit_code = EXIT_DRIFT
-
-
-class NoServiceManager(ServiceError):
-    """No user service manager is reachable (a container, CI, SSH without a login session)."""
-
-    def __init__(self, kind: str | None, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
 
 
 # --- rendering (pure) ---------------------------------------------------------------------

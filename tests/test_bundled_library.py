@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from rulesync.explain import always_on, total_tokens
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.lint import lint_path
 from rulesync.mdc import RuleType, read_rule
-from tests.conftest import git, rulesync, rulesync_commits
+from tests.conftest import REPO_ROOT, git, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
 
@@ -51,6 +52,61 @@ def test_every_bundled_rule_lints_clean_with_no_warning() -> None:
     findings = [(r.path.name, f.message) for r in reports for f in r.findings]
     assert findings == []
     assert len(reports) >= 1 + 5 + 5 + 4
+
+
+def test_the_bundled_library_lints_clean_under_strict(tmp_path: Path) -> None:
+    proc = rulesync(tmp_path, "lint", "--strict", check=0)
+    assert proc.stdout.strip().endswith(": 0 error(s), 0 warning(s)")
+
+
+def test_basic_installs_the_eight_rules_the_quick_start_names(bundled: Library) -> None:
+    # .ci/run checks the quick start's commit subject `rulesync: install basic rules (+8)`.
+    assert len(bundled.resolve_names("basic")) == 8
+
+
+def test_enterprise_replaces_every_rule_that_contradicts_kubernetes_and_gitops(
+    bundled: Library,
+) -> None:
+    enterprise = bundled.resolve("enterprise")
+    for name in (
+        "deployment-docker.mdc",
+        "ci-cd.mdc",
+        "security.mdc",
+        "model-versioning.mdc",
+        "face-data-privacy.mdc",
+    ):
+        assert enterprise[name].tier == "enterprise", name
+    text = "\n".join(rule.data.decode("utf-8") for rule in enterprise.values())
+    # advanced's VM practice (Compose deploys, git-SHA tags, tag rollback) is gone from the tier
+    for practice in (
+        "docker compose pull",
+        "docker compose up",
+        "직전 태그",
+        ":<git-sha>",
+        "Swarm을 씁",
+    ):
+        assert practice not in text, practice
+    assert "@sha256:<digest>" in enterprise["deployment-docker.mdc"].data.decode("utf-8")
+    assert "k8s/overlays/" in enterprise["ci-cd.mdc"].data.decode("utf-8")
+    # every rule the enterprise overview names is in the tier
+    overview = enterprise["project-overview.mdc"].data.decode("utf-8")
+    related = overview.split("## 관련 규칙", 1)[1]
+    named = {part.split("`")[0] for part in related.split("`")[1::2]}
+    assert {f"{n}.mdc" for n in named} <= set(enterprise)
+
+
+def test_the_readme_budget_table_is_what_explain_computes(bundled: Library) -> None:
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    after = readme.split("The bundled library (`rulesync explain` in a project, per tier):")[1]
+    table = after.strip().split("\n\n")[0].splitlines()[2:]  # the rows, after the header
+    rows = {
+        cells[0]: (cells[2], cells[3])
+        for cells in ([c.strip() for c in line.strip("|").split("|")] for line in table)
+    }
+    for tier in bundled.tier_names:
+        costs = always_on({n: read_rule(r.data) for n, r in bundled.resolve(tier).items()})
+        assert rows[tier] == (f"{sum(c.bytes for c in costs):,}", f"{total_tokens(costs):,}")
+        assert total_tokens(costs) <= (bundled.always_tokens_budget or 0)
 
 
 def test_rule_types_are_chosen_on_purpose(bundled: Library) -> None:

@@ -376,7 +376,7 @@ def test_a_second_instance_refuses_to_start_and_names_the_first(
 ) -> None:
     new_project(tmp_path / "p1")
     daemon.start()
-    second = rulesync(tmp_path, "daemon", check=1, timeout=30)
+    second = rulesync(tmp_path, "daemon", check=2, timeout=30)
     assert f"pid {daemon.pid}" in second.stderr
     assert len(second.stderr.strip().splitlines()) == 1
     assert daemon.proc is not None and daemon.proc.poll() is None

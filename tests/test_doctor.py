@@ -219,7 +219,7 @@ def test_doctor_reports_a_vanished_project_with_the_command_that_removes_it(
 
     (vanished,) = checks["project"]
     assert vanished["level"] == WARN
-    assert f"{gone}: folder no longer exists" == vanished["message"]
+    assert f"{gone}: the folder no longer exists" == vanished["message"]
     assert vanished["fix"] == f"rulesync projects remove {gone}"
     assert "needs up to 8 watches for 2 project(s)" in checks["inotify"][0]["message"]
 
@@ -275,7 +275,7 @@ def test_doctor_lists_conflicts_with_diff_and_force(
 
     (conflict,) = checks["project"]
     assert conflict["level"] == WARN
-    assert "1 conflict(s) left alone: logging.mdc" in conflict["message"]
+    assert "1 conflict(s) left alone: .cursor/rules/logging.mdc" in conflict["message"]
     assert f"rulesync -C {project} diff" in conflict["fix"]
     assert "apply --force" in conflict["fix"]
 

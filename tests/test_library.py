@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from rulesync.errors import InvalidInput, UnsafePath
-from rulesync.library import load_library, valid_rule_name
-from tests.conftest import make_library
+from rulesync.library import Library, Limits, load_library
+from rulesync.names import valid_rule_name
+from tests.conftest import make_library, rulesync
 
 
 def test_extends_inherits_and_a_higher_tier_replaces_a_same_named_rule(tmp_path: Path) -> None:
@@ -132,3 +134,110 @@ def test_bundled_library_loads_with_three_tiers() -> None:
 
     lib = load_library(bundled_root(), "default")
     assert lib.tier_names[:3] == ("basic", "advanced", "enterprise")
+
+
+@pytest.mark.parametrize(
+    "dropping", [".#logging.mdc", ".logging.mdc.swp", "4913", "logging.mdc~", ".DS_Store", ".x.mdc"]
+)
+def test_editor_droppings_in_a_tier_folder_are_ignored_never_an_error(
+    tmp_path: Path, dropping: str
+) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "basic" / dropping).write_text("half-saved\n")
+    assert list(load_library(root, "test").resolve("basic")) == [
+        "logging.mdc",
+        "privacy.mdc",
+        "testing.mdc",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [(os.fsencode("caf") + b"\xe9.mdc", "not valid UTF-8"), (b"r" * 240 + b".mdc", "longer than")],
+)
+def test_a_rule_name_no_later_step_could_write_is_refused_at_load(
+    tmp_path: Path, name: bytes, problem: str
+) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "basic" / os.fsdecode(name)).write_text("x")
+    with pytest.raises(UnsafePath, match=problem):
+        load_library(root, "test").resolve("basic")
+
+
+def test_more_tiers_than_the_cap_is_refused(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "lib")
+    with pytest.raises(InvalidInput, match="3 tiers, more than the 2 allowed"):
+        load_library(root, "test", limits=Limits(tiers=2))
+
+
+def test_a_tier_with_more_rules_than_the_cap_is_refused(tmp_path: Path) -> None:
+    lib = load_library(make_library(tmp_path / "lib"), "test", limits=Limits(tier_rules=5))
+    assert len(lib.resolve("advanced")) == 5
+    with pytest.raises(InvalidInput, match="6 rules, more than the 5 allowed"):
+        lib.resolve("enterprise")
+
+
+def test_links_to_one_large_file_are_refused_by_size_before_any_is_read(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "advanced" / "big.txt").write_bytes(b"x" * (1024 * 1024))
+    for index in range(600):
+        os.symlink("../advanced/big.txt", root / "basic" / f"copy-{index:03}.mdc")
+    lib = load_library(root, "test")
+    with pytest.raises(InvalidInput, match="more than the 67108864 bytes allowed"):
+        lib.resolve("basic")
+
+
+def test_a_symlink_is_followed_only_to_a_file_in_the_tier_folders(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "notes").mkdir()
+    (root / "notes" / "private.mdc").write_text("not a tier\n")
+    os.symlink("../notes/private.mdc", root / "basic" / "notes.mdc")
+    with pytest.raises(UnsafePath, match="outside the library's tier folders"):
+        load_library(root, "test").resolve("basic")
+
+
+def test_every_tier_of_a_long_chain_is_listed_once(tmp_path: Path) -> None:
+    root = tmp_path / "lib"
+    lines = ["tiers:"]
+    for index in range(60):
+        (root / f"t{index}").mkdir(parents=True)
+        (root / f"t{index}" / f"r{index}.mdc").write_text(f"rule {index}\n")
+        lines.append(f"  - name: t{index}" + (f"\n    extends: t{index - 1}" if index else ""))
+    (root / "tiers.yaml").write_text("\n".join(lines) + "\n")
+    listed: list[str] = []
+
+    class Counting(Library):
+        def own_rule_names(self, name: str) -> list[str]:
+            listed.append(name)
+            return super().own_rule_names(name)
+
+    loaded = load_library(root, "test")
+    lib = Counting(**{f.name: getattr(loaded, f.name) for f in fields(Library)})
+    resolved = lib.resolve_all()
+    assert sorted(listed) == sorted(lib.tier_names)
+    assert list(resolved["t59"]) == sorted(f"r{i}.mdc" for i in range(60))
+    assert resolved["t59"]["r0.mdc"].tier == "t0"
+
+
+def test_the_caps_come_from_the_users_config(tmp_path: Path) -> None:
+    from rulesync.config import load_config
+
+    config = tmp_path / "config.yaml"
+    config.write_text("max_tier_bytes: 1000\nmax_tier_rules: 3\nmax_tiers: 4\n")
+    assert load_config(config).limits == Limits(tier_bytes=1000, tier_rules=3, tiers=4)
+    config.write_text("max_tiers: 0\n")
+    with pytest.raises(InvalidInput, match="max_tiers must be a whole number"):
+        load_config(config)
+    assert load_config(tmp_path / "none.yaml").limits == Limits(
+        tier_bytes=64 * 1024 * 1024, tier_rules=5000, tiers=64
+    )
+
+
+def test_a_project_whose_tier_passes_the_users_cap_is_refused_before_any_write(
+    project: Path, library: Path
+) -> None:
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.write_text(f"library: {library}\nmax_tier_rules: 2\n")
+    proc = rulesync(project, "apply", check=2)
+    assert "max_tier_rules" in proc.stderr
+    assert not (project / ".cursor").exists()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from rulesync.errors import InvalidInput
+from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.marker import MARKER, find_root, load_marker, with_phase
 
 
@@ -29,7 +29,7 @@ def test_unknown_key_names_file_line_and_valid_keys(tmp_path: Path) -> None:
         load_marker(tmp_path)
     message = str(info.value)
     assert f"{tmp_path / MARKER}:3: unknown key `phsae`" in message
-    assert "valid keys: phase, library, exclude, commit, metrics" in message
+    assert "valid keys: phase, library, targets, exclude, commit, metrics" in message
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,12 @@ def test_with_phase_rewrites_only_the_phase_line_keeping_comments() -> None:
         "# our phase\nphase: advanced   # bump when we hire\nexclude: [testing]\n"
     )
     assert with_phase("exclude: []\n", "basic") == "phase: basic\nexclude: []\n"
+
+
+def test_a_marker_that_is_a_symlink_is_refused_not_read_through(tmp_path: Path) -> None:
+    (tmp_path / "private.yaml").write_text("phase: basic\n# token: s3cret\n")
+    os.symlink("private.yaml", tmp_path / MARKER)
+    assert find_root(tmp_path) == tmp_path
+    with pytest.raises(UnsafePath, match="symlink") as info:
+        load_marker(tmp_path)
+    assert str(tmp_path / MARKER) in str(info.value)

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import resource
+import signal
 from pathlib import Path
 
+import pytest
+
+from rulesync.apply import execute
+from rulesync.config import load_config
+from rulesync.errors import UnsafePath
+from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries, temporary_name
+from rulesync.project import load_project
 from tests.conftest import git, rulesync
 
 RULES = Path(".cursor/rules")
@@ -117,3 +128,87 @@ def test_library_symlink_inside_project_leading_out_is_refused(
     (project / ".rulesync.yaml").write_text("phase: basic\nlibrary: linked-rules\n")
     proc = rulesync(project, "apply", check=2)
     assert "outside the project" in proc.stderr
+
+
+def test_a_manifest_claiming_a_team_file_cannot_make_apply_lose_it(project: Path) -> None:
+    rulesync(project, "apply", check=0)
+    team = project / RULES / "team.mdc"
+    team.write_text("---\ndescription: the team's own rule\n---\nKeep it.\n")
+    git(project, "add", str(team))
+    git(project, "commit", "-q", "-m", "team rule")
+    manifest = project / ".rulesync-manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc["files"][".cursor/rules/team.mdc"] = hashlib.sha256(team.read_bytes()).hexdigest()
+    manifest.write_text(json.dumps(doc))
+    proc = rulesync(project, "apply", check=0)
+    saved = [line for line in proc.stdout.splitlines() if "saved your version to" in line]
+    assert len(saved) == 1, proc.stdout
+    backup = Path(saved[0].split("saved your version to ", 1)[1])
+    assert backup.read_text() == "---\ndescription: the team's own rule\n---\nKeep it.\n"
+
+
+def test_a_rule_leaving_the_tier_is_deleted_without_a_backup(project: Path) -> None:
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    rulesync(project, "apply", check=0)
+    (project / ".rulesync.yaml").write_text("phase: basic\n")
+    proc = rulesync(project, "apply", check=0)
+    assert "monitoring.mdc" in proc.stdout and "saved" not in proc.stdout
+    assert not (project / RULES / "monitoring.mdc").exists()
+
+
+def test_rules_folder_swapped_for_a_symlink_before_the_writes_is_refused(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (project / RULES).mkdir(parents=True)
+    loaded = load_project(project, load_config())
+    # The swap lands after every check of the load, just before the first write.
+    (project / RULES).rmdir()
+    os.symlink(outside, project / RULES)
+    plan = loaded.plan()
+    writes = {a.path: loaded.written(a) for a in plan.changes}
+    with pytest.raises(UnsafePath):
+        execute(plan, loaded.root, writes, loaded.bases, backup_dir=tmp_path / "b")
+    assert list(outside.iterdir()) == []
+
+
+def test_a_write_through_the_open_rules_folder_cannot_follow_a_later_swap(
+    project: Path, tmp_path: Path
+) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    rules = project / RULES
+    rules.mkdir(parents=True)
+    folder = open_folder(project, rules)
+    try:
+        rules.rename(project / "moved-rules")
+        os.symlink(outside, rules)
+        atomic_write(rules / "logging.mdc", b"rule\n", dir_fd=folder)
+    finally:
+        os.close(folder)
+    assert list(outside.iterdir()) == []
+    assert (project / "moved-rules" / "logging.mdc").read_bytes() == b"rule\n"
+
+
+def test_temporary_names_differ_between_writers_and_are_swept(tmp_path: Path) -> None:
+    names = {temporary_name("logging.mdc") for _ in range(50)}
+    assert len(names) == 50
+    for name in names:
+        assert name.startswith(".logging.mdc" + TMP_MARK)
+        (tmp_path / name).write_text("half")
+    assert sorted(sweep_temporaries(tmp_path)) == sorted(names)
+
+
+def _small_file_limit() -> None:
+    # A file-size limit makes writes fail the way a full disk does, for this process only.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_a_failed_write_names_the_file_it_was_writing(project: Path, library: Path) -> None:
+    (library / "basic" / "large.mdc").write_text("---\ndescription: d\n---\n" + "x" * 20000)
+    proc = rulesync(project, "apply", "--no-commit", preexec_fn=_small_file_limit)
+    assert proc.returncode != 0
+    assert str(project / RULES / "large.mdc") in proc.stderr, proc.stderr
+    assert len(proc.stderr.splitlines()) == 1, proc.stderr

@@ -189,7 +189,7 @@ def test_install_without_a_service_manager_says_how_to_run_the_daemon_and_writes
     isolated_user: Path, no_user_manager: Path, tmp_path: Path
 ) -> None:
     before = snapshot(isolated_user, skip_git=False)
-    proc = rulesync(tmp_path, "service", "install", check=1)
+    proc = rulesync(tmp_path, "service", "install", check=2)
     assert "no user service manager is reachable" in proc.stderr
     assert "nothing was installed" in proc.stderr
     assert "rulesync daemon" in proc.stderr and "nohup" in proc.stderr
@@ -249,9 +249,9 @@ def test_uninstall_and_install_leave_a_unit_they_did_not_write_alone(
     unit = isolated_user / ".config" / "systemd" / "user" / service.UNIT_NAME
     unit.parent.mkdir(parents=True)
     unit.write_text("[Service]\nExecStart=/usr/local/bin/my-own-rulesync\n")
-    proc = rulesync(tmp_path, "service", "uninstall", check=1)
+    proc = rulesync(tmp_path, "service", "uninstall", check=2)
     assert "was not written by rulesync" in proc.stderr
-    proc = rulesync(tmp_path, "service", "install", "--dry-run", check=1)
+    proc = rulesync(tmp_path, "service", "install", "--dry-run", check=2)
     assert "was not written by rulesync" in proc.stderr
     assert unit.read_text() == "[Service]\nExecStart=/usr/local/bin/my-own-rulesync\n"
 

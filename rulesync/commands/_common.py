@@ -1,11 +1,20 @@
-"""Small helpers every command uses: finding the project and loading the user's config."""
+"""Small helpers every command uses: the project, the user's config, one sync with its errors
+made true for the command line, and what the service will do about a project."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rulesync.config import Config, load_config
+from rulesync.errors import Deferred, InvalidInput, RulesyncError, WriteFailed, os_error_text
+from rulesync.library import RESERVED_PHASES, Library
 from rulesync.marker import find_root
+from rulesync.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from rulesync.sync import SyncResult
 
 
 def project_root() -> Path:
@@ -16,3 +25,83 @@ def project_root() -> Path:
 def config() -> Config:
     """The user's config (defaults when absent)."""
     return load_config()
+
+
+def watched_by_service(root: Path) -> int | None:
+    """The pid of a running service that has `root` in its registry, else None."""
+    from rulesync.registry import load_projects
+    from rulesync.runtime import running_pid
+
+    pid = running_pid()
+    if pid is None:
+        return None
+    try:
+        registered = Path(os.path.abspath(root)) in load_projects()
+    except RulesyncError:
+        return None
+    return pid if registered else None
+
+
+def service_note(root: Path) -> str:
+    """What happens next to a project whose sync is deferred: who syncs it, and when."""
+    pid = watched_by_service(root)
+    if pid is not None:
+        return f"the service (pid {pid}) syncs it once that is done"
+    return "no running service watches it: run `rulesync apply` once that is done"
+
+
+def registration_note(root: Path) -> str:
+    """What registering `root` means right now: the service syncs it, or nothing does yet."""
+    pid = watched_by_service(root)
+    if pid is not None:
+        return f"the service (pid {pid}) keeps it in sync from now on"
+    return (
+        "no service is running, so nothing syncs it by itself yet: "
+        "`rulesync service install` starts one (or run `rulesync apply` after each change)"
+    )
+
+
+def log_result(result: SyncResult) -> None:
+    """The `sync.applied` / `sync.noop` event `-v` prints, with the service's keys."""
+    from rulesync.logs import get_logger
+    from rulesync.report import count_fields
+
+    get_logger(project=str(result.root)).info(
+        "sync.applied" if result.applied or result.commit else "sync.noop",
+        phase=result.phase,
+        tier=result.tier,
+        **count_fields(result.plan),
+        commit=result.commit,
+        duration_ms=round(result.seconds * 1000, 1),
+    )
+
+
+def sync_project(root: Path, cfg: Config, *, verbose: int = 0, **options: Any) -> SyncResult:
+    """`sync()` for a command: a deferral says what happens next; a write that failed midway
+    is WriteFailed (exit 1, the next run finishes it), never "nothing changed"; with `-v`,
+    the result is logged as the service logs it."""
+    from rulesync.sync import sync
+
+    try:
+        result = sync(root, cfg, **options)
+    except Deferred as exc:
+        raise type(exc)(f"{exc}; nothing was changed; {service_note(root)}") from None
+    except OSError as exc:
+        raise WriteFailed(
+            f"{os_error_text(exc)}; the sync stopped before it finished (files may be partly "
+            "written): fix that and run `rulesync apply` again to finish"
+        ) from None
+    if verbose:
+        log_result(result)
+    return result
+
+
+def check_phase(phase: str, library: Library, given_as: str) -> None:
+    """Refuse a phase typed on the command line that the library does not have, naming it as
+    typed (`given_as`), never the marker file, which does not hold it."""
+    valid = (*library.tier_names, *RESERVED_PHASES)
+    if phase not in valid:
+        raise InvalidInput(
+            f"{given_as}: unknown phase `{phase}`{did_you_mean(phase, valid)}; "
+            f"valid: {', '.join(valid)}"
+        )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from rulesync.commands._common import config, project_root
+from rulesync.commands._common import config, project_root, sync_project
 from rulesync.project import Fetching
 from rulesync.report import (
     conflict_hint,
@@ -16,17 +16,23 @@ from rulesync.report import (
     print_warnings,
     summary,
 )
-from rulesync.sync import SyncResult, inspect, sync
+from rulesync.sync import SyncResult, inspect
 
 
 def print_result(result: SyncResult) -> None:
     """Human lines for a finished sync (shared by init and phase)."""
     plan = result.plan
     print_warnings(result.warnings)
+    conflicts = f"{len(plan.conflicts)} conflict(s) left as they are" if plan.conflicts else ""
     if not result.applied and not result.commit:
-        print(f"in sync: {result.tier} ({managed_count(plan)})")
+        if conflicts:
+            print(f"not in sync: {result.tier}: {conflicts}")
+            for line in plan_lines(plan):
+                print(line)
+        else:
+            print(f"in sync: {result.tier} ({managed_count(plan)})")
     else:
-        print(f"{result.tier}: {summary(plan)}")
+        print(f"{result.tier}: {summary(plan)}" + (f", {conflicts}" if conflicts else ""))
         for line in plan_lines(plan):
             print(line)
         for backup in result.backups:
@@ -36,9 +42,6 @@ def print_result(result: SyncResult) -> None:
         elif result.commit_note:
             print(result.commit_note)
     if plan.conflicts:
-        if not result.applied:
-            for line in plan_lines(plan):
-                print(line)
         print(conflict_hint(plan), file=sys.stderr)
 
 
@@ -58,23 +61,20 @@ def run(args: argparse.Namespace) -> int:
             )
         else:
             print_warnings(project.output.warnings)
-            print(f"{project.tier}: {summary(plan)} (dry run, nothing written)")
+            conflicts = f", {len(plan.conflicts)} conflict(s)" if plan.conflicts else ""
+            print(f"{project.tier}: {summary(plan)}{conflicts} (dry run, nothing written)")
             for line in plan_lines(plan):
                 print(line)
         return 1 if plan.conflicts else 0
     fetching = Fetching(update=args.update, accept_rewrite=args.accept_rewrite)
-    result = sync(root, cfg, force=args.force, no_commit=args.no_commit, fetching=fetching)
-    if args.verbose:
-        from rulesync.logs import get_logger
-
-        get_logger(project=str(root)).info(
-            "sync.applied" if result.applied else "sync.noop",
-            phase=result.phase,
-            tier=result.tier,
-            **result.plan.counts(),
-            commit=result.commit,
-            duration_ms=round(result.seconds * 1000, 1),
-        )
+    result = sync_project(
+        root,
+        cfg,
+        verbose=args.verbose,
+        force=args.force,
+        no_commit=args.no_commit,
+        fetching=fetching,
+    )
     if args.json:
         emit_json(
             {

@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 
 from rulesync.commands._common import config, project_root
-from rulesync.report import emit_json, managed_count, plan_doc, plan_lines, summary
+from rulesync.report import (
+    conflict_advice,
+    emit_json,
+    managed_count,
+    plan_doc,
+    plan_lines,
+    summary,
+)
 from rulesync.sync import inspect
 
 
@@ -29,5 +36,8 @@ def run(args: argparse.Namespace) -> int:
             print(line)
         if not plan.changes and not plan.conflicts:
             print("  the manifest is out of date")
-        print("run `rulesync apply` to sync")
+        if plan.conflicts:
+            print(f"conflicts: {conflict_advice(plan)}")
+        if plan.changes or plan.manifest_changed or not plan.conflicts:
+            print("run `rulesync apply` to sync" + (" the rest" if plan.conflicts else ""))
     return 0 if plan.in_sync else 1

@@ -5,11 +5,14 @@ from __future__ import annotations
 import argparse
 import difflib
 import sys
+from typing import Any
 
 from rulesync.commands._common import config, project_root
 from rulesync.fsutil import read_regular
 from rulesync.library import MAX_RULE_BYTES
-from rulesync.plan import SYMLINK, Kind
+from rulesync.plan import SYMLINK, Action, Kind
+from rulesync.project import Project
+from rulesync.report import emit_json, plan_doc
 from rulesync.sync import inspect
 
 
@@ -17,30 +20,54 @@ def _text(data: bytes) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
 
+def _file_diff(project: Project, action: Action) -> list[str]:
+    """The unified diff of the whole file `action` changes (a block's file with the block)."""
+    path = action.path
+    have = project.disk.get(path)
+    present = path in project.bases if action.block else have is not None
+    if have == SYMLINK:
+        old = ["(a symlink; its target is not read)\n"]
+    elif action.block:
+        old = _text(project.bases.get(path) or b"")
+    elif present:
+        old = _text(read_regular(project.root / path, limit=MAX_RULE_BYTES, follow=False))
+    else:
+        old = []
+    data = project.written(action)
+    new = _text(data) if data is not None else []
+    before = f"a/{path}" if present or have == SYMLINK else "/dev/null"
+    after = f"b/{path}" if data is not None else "/dev/null"
+    return list(difflib.unified_diff(old, new, before, after))
+
+
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), force=True)
+    files: list[dict[str, Any]] = []
     for action in plan.actions:
         if action.kind is Kind.UNCHANGED:
             continue
-        path = action.path
         if action.kind is Kind.CONFLICT:
-            sys.stdout.write(f"# {path}: {action.reason} (apply --force cannot replace it)\n")
-            continue
-        have = project.disk.get(path)
-        present = path in project.bases if action.block else have is not None
-        if have == SYMLINK:
-            old = ["(a symlink; its target is not read)\n"]
-        elif action.block:
-            old = _text(project.bases.get(path) or b"")
-        elif present:
-            old = _text(read_regular(project.root / path, limit=MAX_RULE_BYTES, follow=False))
+            # Even --force leaves it (a folder in a rule's place, broken block markers).
+            note, diff = f"{action.reason} (apply --force cannot replace it)", []
         else:
-            old = []
-        data = project.written(action)
-        new = _text(data) if data is not None else []
-        before = f"a/{path}" if present or have == SYMLINK else "/dev/null"
-        after = f"b/{path}" if data is not None else "/dev/null"
-        if action.backup:
-            sys.stdout.write(f"# {path}: {action.reason} (apply --force replaces it)\n")
-        sys.stdout.writelines(difflib.unified_diff(old, new, before, after))
+            note = f"{action.reason} (apply --force replaces it)" if action.backup else ""
+            diff = _file_diff(project, action)
+        files.append(
+            {"path": action.path, "action": action.kind.value, "note": note, "diff": "".join(diff)}
+        )
+    if args.json:
+        emit_json(
+            {
+                "phase": project.marker.phase,
+                "tier": project.tier,
+                "targets": list(project.targets),
+                **plan_doc(plan),
+                "files": files,
+            }
+        )
+    else:
+        for entry in files:
+            if entry["note"]:
+                sys.stdout.write(f"# {entry['path']}: {entry['note']}\n")
+            sys.stdout.write(entry["diff"])
     return 0 if plan.in_sync else 1

@@ -6,19 +6,18 @@ import argparse
 import os
 from pathlib import Path
 
-from rulesync.commands._common import config
+from rulesync.commands._common import check_phase, config, registration_note, sync_project
 from rulesync.commands.apply import print_result
 from rulesync.errors import InvalidInput
 from rulesync.marker import MARKER, default_marker_text, parse_marker, write_marker
-from rulesync.project import choose_library, choose_tier
+from rulesync.project import choose_library
 from rulesync.registry import add_project
-from rulesync.sync import sync
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(os.path.abspath(args.path))
-    if not root.is_dir():
-        raise InvalidInput(f"{root}: not a folder; create it first")
+    root = Path(os.path.abspath(os.path.expanduser(args.path)))
+    if os.path.lexists(root) and not root.is_dir():
+        raise InvalidInput(f"{root}: exists but is not a folder")
     cfg = config()
     marker_path = root / MARKER
     if os.path.lexists(marker_path):
@@ -28,12 +27,15 @@ def run(args: argparse.Namespace) -> int:
     else:
         library = choose_library(parse_marker(b"phase: auto\n", root), cfg)
         phase = args.phase or library.tiers[0].name
-        text = default_marker_text(phase)
-        choose_tier(parse_marker(text.encode("utf-8"), root), library)  # refuse unknown phases
-        write_marker(root, text)
+        check_phase(phase, library, "--phase")  # before anything is created
+        if not root.exists():
+            # As `git init DIR` does: the folder and any missing parents.
+            root.mkdir(parents=True)
+            print(f"created {root}")
+        write_marker(root, default_marker_text(phase))
         print(f"wrote {marker_path} (phase: {phase})")
     if not args.no_register and add_project(root):
-        print("registered with the rulesync service")
-    result = sync(root, cfg)
+        print(f"registered {root}: {registration_note(root)}")
+    result = sync_project(root, cfg, verbose=args.verbose)
     print_result(result)
     return result.exit_code

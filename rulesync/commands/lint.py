@@ -6,25 +6,34 @@ import argparse
 from pathlib import Path
 
 from rulesync.library import bundled_root
-from rulesync.lint import lint_path
+from rulesync.lint import lint
 from rulesync.report import emit_json
+
+
+def shown(text: object) -> str:
+    """Text fit to print: a file name's bytes that are not UTF-8 (kept by the file system as
+    lone surrogates) become escapes instead of an encoding error."""
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def run(args: argparse.Namespace) -> int:
     target = Path(args.path) if args.path else bundled_root()
-    reports = lint_path(target)
+    linted = lint(target)
+    reports = linted.reports
     errors = sum(1 for r in reports for f in r.findings if f.level == "error")
     warnings = sum(1 for r in reports for f in r.findings if f.level == "warning")
+    rules = sum(1 for r in reports if r.path.name != "tiers.yaml")
     if args.json:
         emit_json(
             {
-                "path": str(target),
+                "path": shown(linted.path),
+                "kind": linted.kind,
                 "files": [
                     {
-                        "path": str(r.path),
+                        "path": shown(r.path),
                         "type": r.rule_type.value if r.rule_type else None,
                         "findings": [
-                            {"level": f.level, "line": f.line, "message": f.message}
+                            {"level": f.level, "line": f.line, "message": shown(f.message)}
                             for f in r.findings
                         ],
                     }
@@ -38,6 +47,11 @@ def run(args: argparse.Namespace) -> int:
         for report in reports:
             for finding in report.findings:
                 line = f":{finding.line}" if finding.line else ""
-                print(f"{report.path}{line}: {finding.level}: {finding.message}")
-        print(f"{len(reports)} file(s): {errors} error(s), {warnings} warning(s)")
+                print(f"{shown(report.path)}{line}: {finding.level}: {shown(finding.message)}")
+        what = f"{linted.kind} {shown(linted.path)}"
+        if linted.kind == "library":
+            what += f" (tiers.yaml and {rules} rule file(s))"
+        elif linted.kind == "folder":
+            what += f" ({rules} rule file(s))"
+        print(f"linted {what}: {errors} error(s), {warnings} warning(s)")
     return 1 if errors or (args.strict and warnings) else 0

@@ -16,7 +16,11 @@ def run(args: argparse.Namespace) -> int:
     git = find_git(root)
     if git is None:
         raise InvalidInput(f"{root}: not a git repository, so there is no rule history")
-    entries = rulesync_log(git.top, config().commit_author[1], limit=args.max_count)
+    limit = args.max_count
+    if limit is not None and limit < 0:
+        raise InvalidInput(f"rulesync log -n {limit}: the count must be 0 or more")
+    # `-n 0` asks for no commit at all, as with git.
+    entries = [] if limit == 0 else rulesync_log(git.top, config().commit_author[1], limit=limit)
     if args.json:
         emit_json(
             [
@@ -27,6 +31,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for entry in entries:
         print(f"{entry.sha[:10]} {entry.date[:19]} {entry.subject}")
-    if not entries:
+        for key, value in trailers(entry.body).items():
+            print(f"    {key}: {value}")
+    if not entries and limit != 0:
         print("no rulesync commits yet")
     return 0

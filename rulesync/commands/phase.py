@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from rulesync.commands._common import config, project_root
+from rulesync.commands._common import check_phase, config, project_root, sync_project
 from rulesync.commands.apply import print_result
 from rulesync.marker import parse_marker, read_marker_bytes, with_phase, write_marker
 from rulesync.project import choose_library, choose_tier
 from rulesync.report import emit_json
-from rulesync.sync import sync
 
 
 def run(args: argparse.Namespace) -> int:
@@ -26,14 +25,16 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(marker.phase)
         return 0
+    # The value typed here is checked as typed, before the marker is touched.
+    library = choose_library(marker, cfg)
+    check_phase(args.new, library, f"rulesync phase {args.new}")
     new_text = with_phase(text, args.new)
-    new_marker = parse_marker(new_text.encode("utf-8"), root)
-    choose_tier(new_marker, choose_library(new_marker, cfg))  # refuse an unknown phase first
+    choose_tier(parse_marker(new_text.encode("utf-8"), root), library)  # metrics must hold too
     if new_text != text:
         write_marker(root, new_text)
     print(f"phase: {marker.phase} → {args.new}")
     if args.no_apply:
         return 0
-    result = sync(root, cfg)
+    result = sync_project(root, cfg, verbose=args.verbose)
     print_result(result)
     return result.exit_code

@@ -8,7 +8,7 @@ import shlex
 import sys
 
 from rulesync import service
-from rulesync.errors import EXIT_DRIFT, EXIT_OK
+from rulesync.errors import EXIT_INVALID, EXIT_OK
 
 NAMES = {"systemd": "systemd user manager", "launchd": "launchd (gui domain)", None: "none"}
 
@@ -29,7 +29,7 @@ def _no_manager(manager: service.Manager) -> int:
         )
     lines += service.manual_hint()
     print("\n".join(lines), file=sys.stderr)
-    return EXIT_DRIFT
+    return EXIT_INVALID
 
 
 def _install(manager: service.Manager, dry_run: bool) -> int:
@@ -107,4 +107,10 @@ def run(args: argparse.Namespace) -> int:
             print(f"nothing to remove: {manager.unreachable}")
             return EXIT_OK
         return _uninstall(manager, args.dry_run)
-    return _status(manager)
+    code = _status(manager)
+    if args.action is None:
+        print(
+            "\n`rulesync service install` starts it at login, `rulesync service uninstall` "
+            "removes it (`--dry-run` shows either first)"
+        )
+    return code

@@ -7,9 +7,9 @@ import argparse
 import os
 from typing import Any
 
-from rulesync.commands._common import config, project_root
-from rulesync.git import rulesync_log
-from rulesync.report import emit_json, plan_doc, plan_lines, summary
+from rulesync.commands._common import config, project_root, service_note
+from rulesync.git import busy_reason, rulesync_log
+from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
 from rulesync.runtime import read_status, running_pid
 from rulesync.sync import inspect
 
@@ -29,6 +29,8 @@ def run(args: argparse.Namespace) -> int:
         newest = newest_fetched(parse_spec(project.library.label))
     pid = running_pid()
     record = read_status().get(os.path.abspath(root), {}) if pid else {}
+    busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
+    deferred = busy or record.get("deferred")
     doc: dict[str, Any] = {
         "project": str(root),
         "phase": project.marker.phase,
@@ -41,10 +43,16 @@ def run(args: argparse.Namespace) -> int:
         "blocks": sorted(plan.current.blocks),
         "drift": not plan.in_sync,
         "conflicts": [a.path for a in plan.conflicts],
+        "deferred": deferred,
         "last_commit": (
             {"sha": last.sha, "date": last.date, "subject": last.subject} if last else None
         ),
-        "service": {"running": pid is not None, "pid": pid, "last_sync": record.get("last_sync")},
+        "service": {
+            "running": pid is not None,
+            "pid": pid,
+            "last_sync": record.get("last_sync"),
+            "error": record.get("error"),
+        },
         "plan": plan_doc(plan),
     }
     if args.json:
@@ -69,6 +77,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift:    {summary(plan)}, {len(plan.conflicts)} conflict(s)")
         for line in plan_lines(plan):
             print(f"        {line}")
+    if plan.conflicts:
+        print(f"conflicts: {conflict_advice(plan)}")
+    if deferred:
+        print(f"deferred: {deferred}; {service_note(root)}")
     if last:
         print(f"last commit: {last.sha[:10]} {last.date} {last.subject}")
     elif project.git is None:
@@ -78,6 +90,8 @@ def run(args: argparse.Namespace) -> int:
     if pid:
         when = record.get("last_sync") or "not yet"
         print(f"service:  running (pid {pid}), last synced this project: {when}")
+        if record.get("error"):
+            print(f"          its last sync failed: {record['error']}")
     else:
         print("service:  not running (`rulesync service install` or `rulesync daemon`)")
     return 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,42 +12,53 @@ from rulesync.errors import InvalidInput
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.marker import Marker, find_root, load_marker
 from rulesync.mdc import read_rule
-from rulesync.project import choose_library
+from rulesync.project import choose_library, choose_tier
 from rulesync.report import emit_json
 
 
-def _library(spec: str | None) -> tuple[Library, tuple[str, ...]]:
-    """The library to list, and the targets its rules are written for (the project's, or
-    the user's default outside a project)."""
+def _library(spec: str | None) -> tuple[Library, str | None]:
+    """The library to list, and the current project's tier when there is one."""
     cfg = config()
-    try:
-        root: Path | None = find_root(Path.cwd())
-    except InvalidInput:
-        root = None
+    if spec == "default":
+        return load_library(bundled_root(), "default", limits=cfg.limits), None
     if spec:
-        marker = None
-        if root is not None:
-            # The library is named on the command line: a broken marker only loses its targets.
-            with contextlib.suppress(InvalidInput):
-                marker = load_marker(root)
-        targets = (marker.targets if marker else None) or cfg.targets
-        if spec == "default":
-            return load_library(bundled_root(), "default"), targets
-        return load_library(Path(spec), spec), targets
-    if root is None:
+        path = Path(os.path.abspath(os.path.expanduser(spec)))
+        if not os.path.lexists(path):
+            raise InvalidInput(f"--library {spec}: {path} does not exist")
+        return load_library(path, spec, limits=cfg.limits), None
+    try:
+        root = find_root(Path.cwd())
+    except InvalidInput:
         # Outside a project: the user's default library, chosen the way a project's would be
         # (a folder, or a repository served from git).
-        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg), cfg.targets
+        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg), None
     marker = load_marker(root)
-    return choose_library(marker, cfg), marker.targets or cfg.targets
+    library = choose_library(marker, cfg)
+    try:
+        current: str | None = choose_tier(marker, library)[0]
+    except InvalidInput:
+        current = None  # a phase or metric to fix: the list of tiers is what helps fix it
+    return library, current
+
+
+def _targets() -> tuple[str, ...]:
+    """The targets the rules are written for: the current project's, or the user's default
+    (outside a project, or when its marker does not load)."""
+    default = config().targets
+    try:
+        return load_marker(find_root(Path.cwd())).targets or default
+    except InvalidInput:
+        return default
 
 
 def run(args: argparse.Namespace) -> int:
-    library, targets = _library(args.library)
+    library, current = _library(args.library)
+    targets = _targets()
     doc: list[dict[str, Any]] = []
+    resolved = library.resolve_all()
     for tier in library.tiers:
         rules = []
-        for name, rule in library.resolve(tier.name).items():
+        for name, rule in resolved[tier.name].items():
             info = read_rule(rule.data)
             rules.append(
                 {
@@ -55,6 +66,7 @@ def run(args: argparse.Namespace) -> int:
                     "from": rule.tier,
                     "type": info.rule_type.value,
                     "description": info.description,
+                    "globs": list(info.globs),
                 }
             )
         doc.append(
@@ -62,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
                 "name": tier.name,
                 "extends": tier.extends,
                 "description": tier.description,
+                "current": tier.name == current,
                 "rules": rules,
             }
         )
@@ -69,18 +82,25 @@ def run(args: argparse.Namespace) -> int:
         emit_json(
             {
                 "library": library.label,
-                "root": str(library.root),
+                "root": str(library.root.absolute()),
+                "current": current,
                 "targets": list(targets),
                 "tiers": doc,
             }
         )
         return 0
-    print(f"library: {library.label} ({library.root})")
+    print(f"library: {library.label} ({library.root.absolute()})")
     print(f"targets: {', '.join(targets)}")
     for entry in doc:
         parent = f" (extends {entry['extends']})" if entry["extends"] else ""
-        print(f"\n{entry['name']}{parent}: {entry['description']}")
+        here = "  ← this project's tier" if entry["current"] else ""
+        print(f"\n{entry['name']}{parent}: {entry['description']}{here}")
         for rule in entry["rules"]:
             origin = "" if rule["from"] == entry["name"] else f"  [from {rule['from']}]"
-            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}")
+            print(f"  {rule['name']:<34} {rule['type']:<16}{origin}".rstrip())
+            details = [rule["description"]] if rule["description"] else []
+            if rule["globs"]:
+                details.append("globs: " + ", ".join(rule["globs"]))
+            if details:
+                print(f"      {'; '.join(details)}")
     return 0

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from rulesync.errors import RulesyncError
 from rulesync.fsutil import TMP_MARK
-from rulesync.library import valid_rule_name
 from rulesync.manifest import MANIFEST
 from rulesync.manifest import parse as parse_manifest
 from rulesync.marker import parse_marker
+from rulesync.names import valid_rule_name
 from tests.conftest import RULESYNC, git, stop_process
 
 RULES = Path(".cursor/rules")

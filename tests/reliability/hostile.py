@@ -11,11 +11,13 @@ import json
 import os
 import subprocess
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import git, make_library, make_repo, rulesync, snapshot
+from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MANIFEST_REL,
     MARKER,
@@ -140,6 +142,11 @@ def _library_with_rule(name: str) -> Callable[[Path, Outside], None]:
     return craft
 
 
+def _marker_symlink(repo: Path, outside: Outside) -> None:
+    (repo / "settings.yaml").write_text("phase: basic\n")
+    os.symlink("settings.yaml", repo / MARKER)
+
+
 def _marker_folder(repo: Path, outside: Outside) -> None:
     (repo / MARKER).mkdir()
     (repo / MARKER / "phase").write_text("basic\n")
@@ -191,6 +198,7 @@ CASES = (
         "a YAML bomb (billion laughs) in the marker", _marker(_billion_laughs()), (MARKER, "alias")
     ),
     Case("a marker that is a folder", _marker_folder, (MARKER,)),
+    Case("a marker that is a symlink", _marker_symlink, (MARKER, "symlink")),
     Case(
         "a marker that is a FIFO",
         _marker("phase: basic\n"),
@@ -208,6 +216,11 @@ CASES = (
         "a library rule whose name holds a newline",
         _library_with_rule("bad\nname.mdc"),
         ("bad\\nname.mdc",),
+    ),
+    Case(
+        "a library rule whose name is not UTF-8",
+        _library_with_rule(os.fsdecode(b"caf\xe9.mdc")),
+        ("team-rules/basic", "UTF-8"),
     ),
 )
 
@@ -266,3 +279,21 @@ def case_problems(clone: Path, case: Case, outside: Outside) -> list[str]:
     if case.exit_code == 2 and head(clone) != commit:
         problems.append("rulesync made a commit")
     return problems
+
+
+def check_cases(
+    figures: Figures,
+    section: str,
+    cases: Sequence[Any],
+    problems_of: Callable[[int, Any], list[str]],
+    detail: str,
+) -> None:
+    """Run every case (one trial each, whatever the commands it runs), record its row, and
+    fail naming each case that went wrong."""
+    failures = []
+    for index, case in enumerate(cases):
+        problems = problems_of(index, case)
+        figures.add(section, case.name, trials=1, failures=1 if problems else 0, detail=detail)
+        if problems:
+            failures.append(f"{case.name}: " + "; ".join(problems))
+    assert not failures, "\n".join(failures)

@@ -22,8 +22,10 @@ from tests.reliability.hostile import (
     CASES,
     COMMANDS,
     SECTION,
+    Case,
     Outside,
     case_problems,
+    check_cases,
     craft_and_clone,
     make_outside,
 )
@@ -37,20 +39,11 @@ def outside(tmp_path: Path) -> Outside:
 def test_hostile_repositories_are_refused_and_nothing_outside_is_read_or_written(
     tmp_path: Path, outside: Outside, figures: Figures
 ) -> None:
-    failures = []
-    for index, case in enumerate(CASES):
-        clone = craft_and_clone(tmp_path, case, index, outside)
-        problems = case_problems(clone, case, outside)
-        figures.add(
-            SECTION,
-            case.name,
-            trials=len(COMMANDS),
-            failures=1 if problems else 0,
-            detail="`git clone`d; " + ", ".join(" ".join(c) for c in COMMANDS),
-        )
-        if problems:
-            failures.append(f"{case.name}: " + "; ".join(problems))
-    assert not failures, "\n".join(failures)
+    def problems_of(index: int, case: Case) -> list[str]:
+        return case_problems(craft_and_clone(tmp_path, case, index, outside), case, outside)
+
+    detail = "`git clone`d; " + ", ".join(" ".join(c) for c in COMMANDS)
+    check_cases(figures, SECTION, CASES, problems_of, detail)
 
 
 def test_a_forced_apply_replaces_a_symlinked_rule_without_writing_through_it(

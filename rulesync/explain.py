@@ -1,0 +1,162 @@
+"""Which rules attach to a file, and what a tier costs on every request: pure functions.
+
+Globs are matched the way Cursor matches them, which follows `.gitignore`: a pattern without a
+`/` matches the file's name in any folder (`*.py` matches `src/api/app.py`); a pattern with a
+`/` is anchored at the project root (`src/*.py` does not match `src/api/app.py`); `**` spans
+any number of folders, `*` and `?` stay within one; a pattern naming a folder matches every
+file under it. Quote characters and braces are literal (Cursor keeps quotes, and lint asks for
+comma-separated patterns instead of braces), so a quoted glob matches nothing here either.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+
+from rulesync.mdc import RuleInfo, RuleType
+
+
+class How(StrEnum):
+    """Why a rule is, or is not, in the model's context for a file."""
+
+    ALWAYS = "always"
+    GLOB = "glob"
+    REQUESTABLE = "requestable"
+    MANUAL = "manual"
+    NOT_ATTACHED = "not attached"
+
+
+ATTACHED = (How.ALWAYS, How.GLOB)
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One rule's verdict for one file; `glob` is the pattern that matched (How.GLOB)."""
+
+    name: str
+    how: How
+    glob: str = ""
+
+    @property
+    def why(self) -> str:
+        """The reason in words, e.g. "glob `src/**/*.py` matched"."""
+        return {
+            How.ALWAYS: "always (alwaysApply: true)",
+            How.GLOB: f"glob `{self.glob}` matched",
+            How.REQUESTABLE: "description only: requestable (the model may fetch it)",
+            How.MANUAL: "manual (only when @-mentioned)",
+            How.NOT_ATTACHED: "globs did not match",
+        }[self.how]
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What one rule adds to every request: its full text (Always) or its description."""
+
+    name: str
+    loads: str
+    bytes: int
+    tokens: int
+
+
+@lru_cache(maxsize=1024)
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    pattern = pattern.strip()
+    pattern = pattern.removeprefix("./")
+    anchored = "/" in pattern.rstrip("/")
+    pattern = pattern.lstrip("/")
+    if pattern.endswith("/"):
+        pattern += "**"
+    out: list[str] = [] if anchored else ["(?:.*/)?"]
+    i = 0
+    while i < len(pattern):
+        char = pattern[i]
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif char == "*":
+            out.append("[^/]*")
+            i += 1
+        elif char == "?":
+            out.append("[^/]")
+            i += 1
+        elif char == "[" and "]" in pattern[i + 2 :]:
+            close = pattern.index("]", i + 2)
+            inner = pattern[i + 1 : close]
+            if inner.startswith("!"):
+                inner = "^" + inner[1:]
+            out.append("[" + inner.replace("\\", "\\\\") + "]")
+            i = close + 1
+        else:
+            out.append(re.escape(char))
+            i += 1
+    # A pattern that names a folder covers everything inside it, as in .gitignore.
+    return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
+
+
+def glob_matches(pattern: str, path: str) -> bool:
+    """True when Cursor glob `pattern` matches `path` (project-relative, `/`-separated)."""
+    if not pattern.strip():
+        return False
+    path = path.removeprefix("./")
+    try:
+        return _glob_regex(pattern).fullmatch(path) is not None
+    except re.error:
+        # A character class the regex engine rejects matches nothing, as a broken glob does.
+        return False
+
+
+def explain_file(rules: Mapping[str, RuleInfo], path: str) -> list[Attachment]:
+    """Each rule's verdict for `path`: attached ones first (always, then glob), then
+    requestable, manual and not attached, by name within each."""
+    verdicts: list[Attachment] = []
+    for name, info in rules.items():
+        kind = info.rule_type
+        if kind is RuleType.ALWAYS:
+            verdicts.append(Attachment(name, How.ALWAYS))
+        elif kind is RuleType.AUTO_ATTACHED:
+            matched = next((g for g in info.cursor_globs if glob_matches(g, path)), None)
+            if matched is None:
+                verdicts.append(Attachment(name, How.NOT_ATTACHED))
+            else:
+                verdicts.append(Attachment(name, How.GLOB, matched))
+        elif kind is RuleType.AGENT_REQUESTED:
+            verdicts.append(Attachment(name, How.REQUESTABLE))
+        else:
+            verdicts.append(Attachment(name, How.MANUAL))
+    order = list(How)
+    return sorted(verdicts, key=lambda a: (order.index(a.how), a.name))
+
+
+def estimate_tokens(text: str) -> int:
+    """An estimate of the tokens `text` costs: ASCII characters / 4, plus one per other
+    character (a Hangul syllable or other non-Latin letter is about one token, not a quarter)."""
+    ascii_chars = sum(1 for c in text if c < "\x80")
+    return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
+
+
+def always_on(rules: Mapping[str, RuleInfo]) -> list[Cost]:
+    """What every request loads: each Always rule's text and each requestable rule's
+    description, largest first."""
+    costs: list[Cost] = []
+    for name, info in rules.items():
+        if info.rule_type is RuleType.ALWAYS:
+            text, loads = info.body.strip(), "full text"
+        elif info.rule_type is RuleType.AGENT_REQUESTED:
+            text, loads = info.description, "description"
+        else:
+            continue
+        costs.append(Cost(name, loads, len(text.encode("utf-8")), estimate_tokens(text)))
+    return sorted(costs, key=lambda c: (-c.tokens, c.name))
+
+
+def total_tokens(costs: list[Cost]) -> int:
+    """The sum of the costs' estimated tokens."""
+    return sum(c.tokens for c in costs)
