@@ -184,10 +184,8 @@ def _conflict_reason(path: str, have: str, manifest: Manifest, block: bool) -> s
         return "is not a regular file"
     if have == BROKEN_BLOCK:
         return "has broken rulesync marker lines; fix them or delete the block"
-    if block:
-        if path in manifest.paths:
-            return "rulesync's block was edited since rulesync wrote it"
-        return "holds a rulesync block rulesync did not write"
     if path in manifest.paths:
         return "was edited since rulesync wrote it"
+    if block:
+        return "holds a rulesync block rulesync did not write"
     return "an unmanaged file has this rule's path"

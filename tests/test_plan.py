@@ -124,7 +124,7 @@ def test_an_edited_block_is_a_conflict_until_forced() -> None:
     m = Manifest("lib", "basic", blocks={"AGENTS.md": "1"})
     p = plan({}, m, {"AGENTS.md": "edited"}, blocks={"AGENTS.md": "2"})
     assert kinds(p) == {"AGENTS.md": Kind.CONFLICT}
-    assert "block was edited" in p.actions[0].reason
+    assert "was edited" in p.actions[0].reason
     assert p.manifest.blocks == {"AGENTS.md": "1"}
     forced = plan({}, m, {"AGENTS.md": "edited"}, force=True, blocks={"AGENTS.md": "2"})
     assert forced.actions[0].kind is Kind.UPDATE and forced.actions[0].backup
