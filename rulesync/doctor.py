@@ -12,15 +12,19 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
-from rulesync.git import busy_reason, git_version, global_identity
+from rulesync.git import busy_reason, git_version, global_identity, ignored_paths
 from rulesync.marker import MARKER
 from rulesync.registry import load_projects, missing_reason, registry_path
 from rulesync.runtime import running_pid
 from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
+from rulesync.targets import owner
+
+if TYPE_CHECKING:
+    from rulesync.project import Project
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIN_GIT = (2, 25)
@@ -311,12 +315,44 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
                     f"`rulesync -C {_arg(folder)} apply --force` (saves your version first)",
                 )
             )
+        ignored = ignored_outputs(project)
+        if ignored:
+            names = ", ".join(sorted({owner_name(p) for p in ignored}))
+            checks.append(
+                Check(
+                    "project",
+                    WARN,
+                    f"{folder}: git ignores {len(ignored)} file(s) rulesync writes for {names} "
+                    f"(e.g. {ignored[0]}): they are never committed, so no teammate gets them",
+                    f"stop ignoring them in .gitignore; `git -C {_arg(folder)} check-ignore -v "
+                    f"{shlex.quote(ignored[0])}` names the pattern",
+                )
+            )
     if not checks:
         note = "" if projects else " (`rulesync init` in a project registers it)"
         checks.append(
             Check("registry", OK, f"{len(projects)} project(s) in {path}, every marker loads{note}")
         )
     return checks, len(projects)
+
+
+def ignored_outputs(project: Project) -> list[str]:
+    """The files and block files the enabled targets write that git ignores and does not
+    track (project-relative, sorted): a rule nobody commits reaches no teammate."""
+    if project.git is None:
+        return []
+    top = os.path.realpath(project.git.top)
+    wanted = {
+        os.path.relpath(os.path.realpath(project.root / p), top).replace(os.sep, "/"): p
+        for p in (*project.output.files, *project.output.blocks)
+    }
+    return sorted(wanted[p] for p in ignored_paths(project.git.top, sorted(wanted)))
+
+
+def owner_name(path: str) -> str:
+    """The target writing `path`."""
+    target = owner(path)
+    return target.name if target is not None else "?"
 
 
 def _arg(path: Path) -> str:

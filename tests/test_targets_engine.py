@@ -418,6 +418,30 @@ def test_rendered_front_matter_reads_as_yaml(project: Path) -> None:
     assert checked >= 10
 
 
+def test_doctor_warns_when_git_ignores_a_targets_files(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No user service manager, as in a container: the doctor's service check stays quiet.
+    runtime = tmp_path / "empty-runtime"
+    runtime.mkdir(mode=0o700)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    (project / ".rulesync.yaml").write_text(
+        "phase: basic\nlibrary: default\ntargets: [cursor, claude]\ncommit: false\n"
+    )
+    (project / ".gitignore").write_text(".claude/\n")
+    rulesync(project, "init", check=0)
+    doc = json.loads(rulesync(tmp_path, "doctor", "--json", check=0).stdout)
+    (warning,) = [c for c in doc["checks"] if c["name"] == "project"]
+    assert warning["level"] == "WARN"
+    count = len(expected("basic", ["claude"]).files)
+    assert f"git ignores {count} file(s) rulesync writes for claude" in warning["message"]
+    assert "check-ignore -v .claude/rules/" in warning["fix"]
+    (project / ".gitignore").write_text("")
+    doc = json.loads(rulesync(tmp_path, "doctor", "--json", check=0).stdout)
+    assert [c for c in doc["checks"] if c["name"] == "project"] == []
+
+
 @pytest.fixture
 def service(tmp_path: Path) -> Iterator[Daemon]:
     daemon = Daemon(tmp_path)
