@@ -36,7 +36,7 @@ SYNC_EXITS = (
 EXITS = {
     "init": SYNC_EXITS,
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
-    "check": "  0  .cursor/rules is exactly what `apply` would produce\n"
+    "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
     "     or the pinned library revision could not be fetched",
     "diff": "  0  no difference\n  1  a difference (printed)",
@@ -115,7 +115,7 @@ def build_parser() -> _Parser:
         "--no-register", action="store_true", help="do not add it to the service's registry"
     )
 
-    p = _add(sub, "apply", "sync .cursor/rules with the phase's tier, then commit", json=True)
+    p = _add(sub, "apply", "write the phase's tier for every target, then commit", json=True)
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--no-commit", action="store_true", help="write the files but make no commit")
     p.add_argument("--force", action="store_true", help="replace conflicting files (saved first)")
@@ -128,7 +128,7 @@ def build_parser() -> _Parser:
         help="with --update: accept a library branch that was force-pushed",
     )
 
-    _add(sub, "check", "exit 1 if .cursor/rules differs from what apply would produce", json=True)
+    _add(sub, "check", "exit 1 if the targets' files differ from what apply makes", json=True)
     _add(sub, "diff", "unified diff of what apply would change", json=True)
     _add(
         sub,

@@ -28,9 +28,10 @@ if TYPE_CHECKING:
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIN_GIT = (2, 25)
-# Per project the service watches the root, .cursor/rules and the git dir (libraries and the
-# registry's folder are shared). watchdog >= 7 puts every watch of one observer on a single
-# inotify instance, so the service needs one instance however many projects it serves.
+# Per project the service watches the root, the `cursor` target's folder and the git dir
+# (libraries and the registry's folder are shared); each other target adds its folders.
+# watchdog >= 7 puts every watch of one observer on a single inotify instance, so the
+# service needs one instance however many projects it serves.
 WATCHES_PER_PROJECT = 3
 INSTANCES_NEEDED = 1
 SHARED_WATCHES = 2  # the registry's folder and the default library

@@ -67,7 +67,7 @@ def _last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
 def _recorded_revision(root: Path) -> tuple[str, str | None]:
     """The library and revision the manifest last recorded ("" when unreadable)."""
     try:
-        recorded = manifest_mod.load(root / ".cursor" / "rules")
+        recorded = manifest_mod.load(root)
     except (RulesyncError, OSError):
         return "", None
     return recorded.library, recorded.revision
