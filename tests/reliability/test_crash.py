@@ -79,7 +79,7 @@ class CrashBench:
     def timed_apply(self, *, watch: bool = False) -> tuple[float, float | None, float | None]:
         """Run `rulesync apply` to the end: its length and, with `watch`, when the `pending`
         manifest (the rule writes) was first and last seen."""
-        manifest = self.project / RULES / ".rulesync-manifest.json"
+        manifest = self.project / ".rulesync-manifest.json"
         first = last = None
         started = time.perf_counter()
         proc = start_rulesync(self.project, "apply", output=False)
