@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from rulesync.errors import InvalidInput, UnsafePath
@@ -28,7 +29,9 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_PATH_BYTES = 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_OR_BACKSLASH = re.compile(r"[\x00-\x1f\x7f\\]")
+# An empty, `.`, `..` or `.git` component (any case), or a leading slash.
+_BAD_PART = re.compile(r"(?:^|/)(?:|\.|\.\.|\.git)(?:/|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -53,11 +56,11 @@ class Manifest:
         """True when `sha` is a content rulesync wrote for `path` (a file or a block)."""
         return sha in (self.files.get(path), self.blocks.get(path), self.pending.get(path))
 
-    @property
-    def paths(self) -> set[str]:
-        return set(self.files) | set(self.blocks) | set(self.pending)
+    @cached_property
+    def paths(self) -> frozenset[str]:
+        return frozenset(self.files) | frozenset(self.blocks) | frozenset(self.pending)
 
-    @property
+    @cached_property
     def managed(self) -> dict[str, str]:
         """Every managed path (files and blocks) → sha256, sorted."""
         return dict(sorted({**self.files, **self.blocks}.items()))
@@ -89,13 +92,11 @@ _REPAIR = "delete the manifest and run `rulesync apply` (files equal to the libr
 def path_problem(path: str) -> str | None:
     """Why `path` cannot be a managed path (None when it can): project-relative POSIX, no
     `..`, nothing in `.git`, and inside what some target may write."""
-    parts = path.split("/")
     if (
         not path
         or len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES
-        or "\\" in path
-        or _CONTROL.search(path)
-        or any(p in ("", ".", "..") or p.casefold() == ".git" for p in parts)
+        or _CONTROL_OR_BACKSLASH.search(path)
+        or _BAD_PART.search(path)
     ):
         return "is not a plain project-relative path"
     if owner(path) is None:

@@ -8,7 +8,7 @@ block, "on disk" means the content between its marker lines.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rulesync.manifest import Manifest
@@ -130,36 +130,16 @@ def make_plan(
         if block and have == NO_BLOCK:
             have = None  # the user's file without a block: nothing of rulesync's is there
         owned = have is not None and manifest.owns(path, have)
-        action: Action | None = None
-        if want is not None:
-            if have is None:
-                action = Action(Kind.ADD, path, want, block=block)
-            elif have == want:
-                action = Action(Kind.UNCHANGED, path, want, block=block)
-            elif owned:
-                action = Action(Kind.UPDATE, path, want, block=block)
-            else:
-                reason = _conflict_reason(path, have, manifest, block)
-                if force and have not in _UNREPLACEABLE:
-                    action = Action(Kind.UPDATE, path, want, reason, backup=True, block=block)
-                else:
-                    action = Action(Kind.CONFLICT, path, want, reason, block=block)
-        elif have is not None:
-            if owned and not block and provided is not None and have not in provided.get(path, ()):
-                reason = "the library never provided these bytes; saved before deleting"
-                action = Action(Kind.DELETE, path, reason=reason, backup=True)
-            elif owned:
-                action = Action(Kind.DELETE, path, block=block)
-            else:
-                reason = _conflict_reason(path, have, manifest, block) + "; it is leaving this tier"
-                if force and have not in _UNREPLACEABLE:
-                    action = Action(Kind.DELETE, path, reason=reason, backup=True, block=block)
-                else:
-                    action = Action(Kind.CONFLICT, path, reason=reason, block=block)
-        if action is None:
+        leaving = want is None and not block and owned and provided is not None
+        if leaving and have not in (provided or {}).get(path, ()):
+            # Owned, yet none of the library's renderings: saved before it is deleted.
+            step: tuple[Kind, str, bool] | None = (Kind.DELETE, _NEVER_PROVIDED, True)
+        else:
+            step = _step(want, have, owned, force, path, manifest, block)
+        if step is None:
             continue
-        if path in desired.rules:
-            action = replace(action, rule=desired.rules[path])
+        kind, reason, backup = step
+        action = Action(kind, path, want or "", reason, backup, block, desired.rules.get(path, ""))
         actions.append(action)
         if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
             kept[path] = action.sha256
@@ -175,6 +155,42 @@ def make_plan(
         targets=targets,
     )
     return Plan(actions=tuple(actions), current=manifest, manifest=new)
+
+
+_NEVER_PROVIDED = "the library never provided these bytes; saved before deleting"
+
+
+def _step(
+    want: str | None,
+    have: str | None,
+    owned: bool,
+    force: bool,
+    path: str,
+    manifest: Manifest,
+    block: bool,
+) -> tuple[Kind, str, bool] | None:
+    """What to do with one path (kind, reason, backup); None when there is nothing to do."""
+    # Why the content on disk is not rulesync's (only asked when it is not).
+    why = (
+        ""
+        if have is None or owned or have == want
+        else _conflict_reason(path, have, manifest, block)
+    )
+    if want is not None:
+        if have is None:
+            return Kind.ADD, "", False
+        if have == want:
+            return Kind.UNCHANGED, "", False
+        if owned:
+            return Kind.UPDATE, "", False
+        forced = force and have not in _UNREPLACEABLE
+        return (Kind.UPDATE if forced else Kind.CONFLICT), why, forced
+    if have is None:
+        return None
+    if owned:
+        return Kind.DELETE, "", False
+    forced = force and have not in _UNREPLACEABLE
+    return (Kind.DELETE if forced else Kind.CONFLICT), why + "; it is leaving this tier", forced
 
 
 def _conflict_reason(path: str, have: str, manifest: Manifest, block: bool) -> str:

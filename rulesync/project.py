@@ -285,7 +285,7 @@ def read_disk(
                 found[path] = NOT_A_FILE
                 continue
             try:
-                found[path], data = _state(fd, path in blocks, str(root / path))
+                found[path], data = _state(fd, path in blocks, path)
             finally:
                 os.close(fd)
             if path in blocks and found[path] != NOT_A_FILE:

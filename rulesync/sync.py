@@ -81,11 +81,24 @@ def _commit_note(project: Project, no_commit: bool) -> str:
     return ""
 
 
-def _rel(path: Path, top: Path) -> str:
-    # Through the real folders: git refuses paths "beyond a symbolic link" (a `.cursor`
-    # symlinked to a folder inside the project).
-    real = os.path.join(os.path.realpath(path.parent), path.name)
-    return os.path.relpath(real, os.path.realpath(top)).replace(os.sep, "/")
+class _Relative:
+    """Project-relative paths as git names them from the work tree's top, through the real
+    folders: git refuses paths "beyond a symbolic link" (a `.cursor` symlinked to a folder
+    inside the project). Each folder is resolved once."""
+
+    def __init__(self, root: Path, top: Path) -> None:
+        self._root = root
+        self._top = os.path.realpath(top)
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        folder, _, name = path.rpartition("/")
+        base = self._folders.get(folder)
+        if base is None:
+            real = os.path.realpath(self._root / folder)
+            base = os.path.relpath(real, self._top).replace(os.sep, "/")
+            self._folders[folder] = base
+        return name if base == "." else f"{base}/{name}"
 
 
 @dataclass(frozen=True)
@@ -106,14 +119,14 @@ class _Change:
         )
 
 
-def _head_manifest(top: Path, root: Path) -> manifest_mod.Manifest | None:
+def _head_manifest(top: Path, rel: _Relative) -> manifest_mod.Manifest | None:
     """The manifest HEAD holds for this project (at either location), if it parses."""
     for relpath in (manifest_mod.MANIFEST, manifest_mod.LEGACY_MANIFEST):
-        rel = _rel(root / relpath, top)
-        data = show_head_file(top, rel)
+        rel_path = rel(relpath)
+        data = show_head_file(top, rel_path)
         if data:
             try:
-                return manifest_mod.parse(data, Path(rel))
+                return manifest_mod.parse(data, Path(rel_path))
             except InvalidInput:
                 return None
     return None
@@ -122,14 +135,15 @@ def _head_manifest(top: Path, root: Path) -> manifest_mod.Manifest | None:
 def _change(project: Project, plan: Plan, writes: dict[str, bytes | None]) -> _Change:
     git = project.git
     assert git is not None
-    old = _head_manifest(git.top, project.root)
+    rel = _Relative(project.root, git.top)
+    old = _head_manifest(git.top, rel)
     new = plan.manifest
     paths = set(manifest_change(old, new).paths) | set(writes)
     block_paths = set(project.output.blocks) | set(project.manifest.blocks)
     block_paths |= set(old.blocks) if old else set()
     files: dict[str, bytes | None] = {}
     for path in paths:
-        rel = _rel(project.root / path, git.top)
+        name = rel(path)
         block = path in block_paths
         content: bytes | None = None
         if path in new.managed:
@@ -137,18 +151,18 @@ def _change(project: Project, plan: Plan, writes: dict[str, bytes | None]) -> _C
             if content is None or sha256_hex(content) != new.managed[path]:
                 continue  # a conflict keeps the user's file, which rulesync never commits
         if not block:
-            files[rel] = content
+            files[name] = content
             continue
         # The block goes into the committed file, not the work tree's: the user's own
         # uncommitted text around it stays theirs to commit.
         try:
-            files[rel] = splice(show_head_file(git.top, rel), content, path)
+            files[name] = splice(show_head_file(git.top, name), content, path)
         except InvalidInput:
-            files[rel] = writes.get(path, content)
+            files[name] = writes.get(path, content)
     if project.manifest.legacy:
-        files[_rel(project.root / manifest_mod.LEGACY_MANIFEST, git.top)] = None
-    files[_rel(project.root / manifest_mod.MANIFEST, git.top)] = manifest_mod.dumps(new)
-    files[_rel(project.root / MARKER, git.top)] = project.marker.source
+        files[rel(manifest_mod.LEGACY_MANIFEST)] = None
+    files[rel(manifest_mod.MANIFEST)] = manifest_mod.dumps(new)
+    files[rel(MARKER)] = project.marker.source
     message = commit_message(
         old,
         new,
