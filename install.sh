@@ -14,6 +14,8 @@
 set -eu
 
 LAUNCHER_MARK="rulesync launcher written by install.sh"
+# The distribution's name on the Python package index: `rulesync` there is another project.
+DIST=cursor-rulesync
 STAMP_NAME="rulesync-install.stamp"
 
 usage() {
@@ -95,13 +97,13 @@ is_our_venv() {
 }
 
 pipx_has_rulesync() {
-    command -v pipx >/dev/null 2>&1 && pipx list --short 2>/dev/null | grep -q '^rulesync '
+    command -v pipx >/dev/null 2>&1 && pipx list --short 2>/dev/null | grep -q "^$DIST "
 }
 
 # The folder pipx keeps rulesync's venv in (empty when pipx cannot say).
 pipx_venv() {
     venvs=$(pipx environment --value PIPX_LOCAL_VENVS 2>/dev/null) || venvs=""
-    [ -n "$venvs" ] && printf '%s/rulesync' "$venvs"
+    [ -n "$venvs" ] && printf '%s/%s' "$venvs" "$DIST"
 }
 
 config_location() {
@@ -145,7 +147,7 @@ uninstall() {
     # Only when empty: rulesync keeps nothing else there, but the user might.
     rmdir "$APP_DATA" 2>/dev/null || true
     if pipx_has_rulesync; then
-        pipx uninstall rulesync
+        pipx uninstall "$DIST"
         removed=1
     fi
     if [ "$removed" = 0 ]; then
@@ -171,6 +173,20 @@ command -v git >/dev/null 2>&1 ||
   (Debian/Ubuntu: sudo apt install git; Fedora: sudo dnf install git; macOS: xcode-select --install)
   and run install.sh again."
 
+# Why the command $1 cannot be run, or nothing when it can.
+run_problem() {
+    case $1 in
+        */*)
+            if [ ! -e "$1" ]; then
+                printf 'does not exist'
+            elif [ -d "$1" ] || [ ! -x "$1" ]; then
+                printf 'is not an executable file'
+            fi
+            ;;
+        *) command -v "$1" >/dev/null 2>&1 || printf 'is not on PATH' ;;
+    esac
+}
+
 # The first interpreter that is 3.11 or newer; sys.executable sees through pyenv-style shims.
 find_python() {
     if [ -n "${RULESYNC_PYTHON:-}" ]; then
@@ -180,14 +196,29 @@ find_python() {
     fi
     seen=""
     for candidate in "$@"; do
-        command -v "$candidate" >/dev/null 2>&1 || continue
-        info=$("$candidate" -c 'import sys; print("%d.%d %s" % (sys.version_info[0], sys.version_info[1], sys.executable))' 2>/dev/null) || continue
-        if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-            PYTHON=${info#* }
-            PYTHON_VERSION=${info%% *}
+        problem=$(run_problem "$candidate")
+        if [ -z "$problem" ]; then
+            # "3.12 1 /usr/bin/python3.12": version, new enough, the interpreter's own path.
+            info=$("$candidate" -c 'import sys; v = sys.version_info; print("%d.%d %d %s" % (v[0], v[1], v >= (3, 11), sys.executable))' 2>/dev/null) || info=""
+            case $info in
+                [0-9]*.[0-9]*" "[01]" "/*) ;;
+                *) problem="does not run as Python" ;;
+            esac
+        fi
+        if [ -n "$problem" ]; then
+            # The user named one interpreter: say what is wrong with it, not "found none".
+            [ -z "${RULESYNC_PYTHON:-}" ] && continue
+            die "RULESYNC_PYTHON=$candidate, but $candidate $problem; point RULESYNC_PYTHON at a
+  Python 3.11 or newer (or unset it to use the first python3 on PATH) and run install.sh again."
+        fi
+        version=${info%% *}
+        rest=${info#* }
+        if [ "${rest%% *}" = 1 ]; then
+            PYTHON=${rest#* }
+            PYTHON_VERSION=$version
             return 0
         fi
-        seen="$seen $candidate (${info%% *})"
+        seen="$seen $candidate ($version)"
     done
     if [ -n "$seen" ]; then
         found="found only:$seen"
@@ -260,11 +291,31 @@ install_with_pipx() {
 
 # --- venv ---------------------------------------------------------------------------------
 
+# Which interpreter a python is, seen through venvs and symlinks: a venv's python and the
+# python it was made from print the same line.
+interpreter_id() {
+    "$1" -c 'import sys; print(sys.base_prefix, sys.version)' 2>/dev/null
+}
+
 install_with_venv() {
     if is_our_venv && ! "$VENV/bin/python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
         # Its interpreter is gone (a removed pyenv version, an OS upgrade) or too old.
         say "  venv:     $VENV is broken or too old; recreating it"
         rm -rf "$VENV"
+    fi
+    if is_our_venv && [ "$(interpreter_id "$VENV/bin/python")" != "$(interpreter_id "$PYTHON")" ]; then
+        if [ -n "${RULESYNC_PYTHON:-}" ]; then
+            # The user asked for this interpreter: the venv must run on it.
+            say "  venv:     $VENV was built with another Python; recreating it with $PYTHON"
+            rm -rf "$VENV"
+        else
+            # Without RULESYNC_PYTHON, keep the interpreter an earlier install was told to use.
+            PYTHON_VERSION=$("$VENV/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+            built=$("$VENV/bin/python" -c 'import sys; print(sys.version.split()[0], "in", sys.base_prefix)')
+            say "  venv:     $VENV (kept: built with another Python, $built;"
+            say "            RULESYNC_PYTHON=$PYTHON rebuilds it with that one)"
+            KEPT=1
+        fi
     fi
     if [ -e "$VENV" ] && ! is_our_venv; then
         die "$VENV exists but is not a virtual environment; move it away and run install.sh again"
@@ -274,7 +325,7 @@ install_with_venv() {
         "$PYTHON" -m venv "$VENV" || die "could not create the virtual environment $VENV"
         say "  venv:     created $VENV"
         CHANGED=1
-    else
+    elif [ "${KEPT:-0}" = 0 ]; then
         say "  venv:     $VENV"
     fi
     STAMP=$(source_stamp)
@@ -283,6 +334,9 @@ install_with_venv() {
         say "  package:  unchanged"
     else
         rm -f "$VENV/$STAMP_NAME"
+        # Installs before the rename carry the package as `rulesync`: one owner per file.
+        "$VENV/bin/python" -m pip uninstall --disable-pip-version-check -q -y rulesync \
+            >/dev/null 2>&1 || true
         if [ "$DEV" = 1 ]; then
             "$VENV/bin/python" -m pip install --disable-pip-version-check -q -e "${SRC_DIR}[test]" ||
                 die "pip install failed (see above)"
@@ -324,7 +378,7 @@ else
     # Checked before anything is written, so a refusal leaves everything as it was.
     if { [ -e "$LAUNCHER" ] || [ -L "$LAUNCHER" ]; } && ! is_our_launcher; then
         die "$LAUNCHER exists and was not written by install.sh (another rulesync, or pipx's);
-  remove it (\`pipx uninstall rulesync\` for pipx's) and run install.sh again"
+  remove it (\`pipx uninstall $DIST\` for pipx's) and run install.sh again"
     fi
     install_with_venv
 fi

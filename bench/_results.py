@@ -7,16 +7,12 @@ import platform
 import re
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
 RESULTS = BENCH / "RESULTS.md"
-REPO_ROOT = BENCH.parent
-CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "awesome-cursor-rules-mdc"
-RULESYNC = [sys.executable, "-m", "rulesync"]
 
 
 def machine() -> str:

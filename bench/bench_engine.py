@@ -18,8 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._results import CORPUS, median, percentile, wall, write_section
-from tests.conftest import isolated_env, make_corpus_library
+from bench._results import median, percentile, wall, write_section
+from support.env import isolated_env
+from support.repos import CORPUS, make_corpus_library
 
 EXE = Path(sys.executable).parent / "rulesync"
 COMMAND = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "rulesync"]

@@ -25,8 +25,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._results import median, percentile, write_section
 from rulesync.registry import add_project
-from tests.conftest import isolated_env, make_library, rulesync_commits
-from tests.test_daemon_support import Daemon, manifest_tier, new_project
+from support.env import isolated_env
+from support.repos import make_library, rulesync_commits
+from support.service import Daemon, manifest_tier, new_project
 
 PHASES = ("basic", "advanced")
 

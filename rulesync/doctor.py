@@ -16,8 +16,9 @@ from typing import TYPE_CHECKING, Any
 
 from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
-from rulesync.git import busy_reason, git_version, global_identity, ignored_paths
+from rulesync.git import busy_reason, find_git, git_version, global_identity, ignored_paths
 from rulesync.marker import MARKER
+from rulesync.project import Inputs
 from rulesync.registry import load_projects, missing_reason, registry_path
 from rulesync.runtime import running_pid
 from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
@@ -28,13 +29,13 @@ if TYPE_CHECKING:
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIN_GIT = (2, 25)
-# Per project the service watches the root, the `cursor` target's folder and the git dir
-# (libraries and the registry's folder are shared); each other target adds its folders.
-# watchdog >= 7 puts every watch of one observer on a single inotify instance, so the
-# service needs one instance however many projects it serves.
+# An estimate for when the folders are not known: per project the root, the cursor folder and the
+# git dir, plus the registry's folder and one library. `run_checks` counts the real folders
+# instead, from what each project's load read. watchdog >= 7 puts every watch of one observer
+# on a single inotify instance, so the service needs one instance however many it serves.
 WATCHES_PER_PROJECT = 3
 INSTANCES_NEEDED = 1
-SHARED_WATCHES = 2  # the registry's folder and the default library
+SHARED_WATCHES = 2
 INOTIFY = Path("/proc/sys/fs/inotify")
 
 
@@ -163,7 +164,7 @@ def read_inotify(exclude_pid: int | None = None) -> InotifyLimits | None:
 
 
 def inotify_needed(projects: int) -> int:
-    """Watches the service needs at most for `projects` registered projects."""
+    """An estimate of the watches `projects` registered projects need (folders unknown)."""
     return WATCHES_PER_PROJECT * projects + SHARED_WATCHES
 
 
@@ -174,13 +175,17 @@ def _suggest(current: int, needed: int, floor: int) -> int:
     return value
 
 
-def check_inotify(limits: InotifyLimits | None, projects: int, platform: str) -> Check:
-    """Enough inotify watches left for every registered project, and an instance to spare."""
+def check_inotify(
+    limits: InotifyLimits | None, projects: int, platform: str, watches: int | None = None
+) -> Check:
+    """Enough inotify watches left for every registered project, and an instance to spare.
+
+    `watches` is what the service watches for them (counted from what each load read)."""
     if limits is None:
         if platform.startswith("linux"):
             return Check("inotify", WARN, "cannot read /proc/sys/fs/inotify; limits unknown")
         return Check("inotify", OK, f"not used on {platform} (the service uses its own watcher)")
-    needed = inotify_needed(projects)
+    needed = inotify_needed(projects) if watches is None else watches
     free_watches = limits.max_watches - limits.used_watches
     free_instances = limits.max_instances - limits.used_instances
     message = (
@@ -257,7 +262,27 @@ def check_service(state: ServiceStatus, projects: int) -> Check:
 # --- the registry ---------------------------------------------------------------------------
 
 
-def check_registry(config: Config | None) -> tuple[list[Check], int]:
+@dataclass(frozen=True)
+class Registered:
+    """The registry's checks, how many projects it lists, and the folders the service watches
+    for them (None when they cannot be known: no valid config)."""
+
+    checks: list[Check]
+    projects: int
+    watched: frozenset[str] | None
+
+
+def _watched(folder: Path, config: Config, inputs: Inputs | None) -> set[str]:
+    # The service's own rule, fed what the load read; the git dir counts (watched while a
+    # sync is deferred), so this is the most the project needs.
+    from rulesync.daemon.watch import default_library, plan_watches
+
+    git = find_git(folder)
+    git_dir = git.git_dir if git is not None else None
+    return set(plan_watches(folder, inputs, default_library(config), git_dir).watched)
+
+
+def check_registry(config: Config | None) -> Registered:
     """Every registered folder exists, holds a marker that loads, and is not stuck."""
     from rulesync.sync import inspect
 
@@ -265,12 +290,15 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
     try:
         projects = load_projects(path)
     except (RulesyncError, OSError) as exc:
-        return [Check("registry", FAIL, str(exc), f"edit or remove {path}")], 0
+        return Registered([Check("registry", FAIL, str(exc), f"edit or remove {path}")], 0, None)
     checks: list[Check] = []
+    watched: set[str] | None = {os.path.realpath(path.parent)} if config is not None else None
     for folder in projects:
         remove = f"rulesync projects remove {_arg(folder)}"
         gone = missing_reason(folder)
         if gone is not None:
+            if folder.is_dir() and watched is not None and config is not None:
+                watched |= _watched(folder, config, None)  # watched for its marker's return
             fix = remove if not folder.is_dir() else f"rulesync init {_arg(folder)}  (or {remove})"
             checks.append(Check("project", WARN, f"{folder}: {gone}", fix))
             continue
@@ -279,6 +307,8 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
         try:
             project, plan = inspect(folder, config)
         except (RulesyncError, OSError) as exc:
+            if watched is not None:
+                watched |= _watched(folder, config, None)
             checks.append(
                 Check(
                     "marker",
@@ -288,6 +318,8 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
                 )
             )
             continue
+        if watched is not None:
+            watched |= _watched(folder, config, project.inputs)
         busy = (
             busy_reason(project.git) if project.git is not None and project.marker.commit else None
         )
@@ -334,7 +366,7 @@ def check_registry(config: Config | None) -> tuple[list[Check], int]:
         checks.append(
             Check("registry", OK, f"{len(projects)} project(s) in {path}, every marker loads{note}")
         )
-    return checks, len(projects)
+    return Registered(checks, len(projects), None if watched is None else frozenset(watched))
 
 
 def ignored_outputs(project: Project) -> list[str]:
@@ -375,11 +407,13 @@ def run_checks() -> list[Check]:
         author = config.commit_author if config else Config.commit_author
         checks.append(check_identity(global_identity(), author))
     checks.append(config_check)
-    registry_checks, projects = check_registry(config)
+    registered = check_registry(config)
+    projects = registered.projects
+    watches = None if registered.watched is None else len(registered.watched)
     state = service.status(service.find_manager())
-    checks.append(check_inotify(read_inotify(state.pid), projects, sys.platform))
+    checks.append(check_inotify(read_inotify(state.pid), projects, sys.platform, watches))
     checks.append(check_service(state, projects))
-    checks += registry_checks
+    checks += registered.checks
     return checks
 
 

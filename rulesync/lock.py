@@ -1,4 +1,5 @@
-"""One writer at a time: an exclusive lock per project, shared by the service and the CLI."""
+"""The one file lock: one writer at a time per project (shared by the service and the CLI),
+and one service per user (`timeout=0`)."""
 
 from __future__ import annotations
 

@@ -114,6 +114,9 @@ def configure_cli(verbosity: int) -> None:
     configure("debug" if verbosity > 1 else "info", console=True)
 
 
-def get_logger(**context: Any) -> Any:
+Logger = structlog.stdlib.BoundLogger
+
+
+def get_logger(**context: Any) -> Logger:
     """A structlog logger for rulesync's events, bound to `context`."""
-    return structlog.get_logger(LOGGER).bind(**context)
+    return structlog.stdlib.get_logger(LOGGER).bind(**context)

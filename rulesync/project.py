@@ -35,6 +35,21 @@ from rulesync.targets.blocks import extract, splice
 
 
 @dataclass(frozen=True)
+class Inputs:
+    """What loading a project read, for whoever watches it: the marker, the enabled targets'
+    folders (project-relative; watched once they exist), the library's root, the tier folders
+    of the resolved chain (root ancestor first) among all the library's tier folders, and the
+    library's spec when it is served from git (its folder is a cache, changed by fetches)."""
+
+    marker: Path
+    target_folders: tuple[str, ...]
+    library_root: Path
+    tier_dirs: tuple[Path, ...]
+    all_tier_dirs: tuple[Path, ...]
+    remote: str | None = None
+
+
+@dataclass(frozen=True)
 class Project:
     """Everything the plan needs, read from disk once.
 
@@ -58,6 +73,21 @@ class Project:
     disk: dict[str, str]
     bases: dict[str, bytes | None]
     git: GitDirs | None
+    library_spec: str = ""
+
+    @property
+    def inputs(self) -> Inputs:
+        """The files and folders this load read (what a change to would change the plan)."""
+        from rulesync.remote import is_url
+
+        return Inputs(
+            marker=self.marker.path,
+            target_folders=target_folders(self.targets),
+            library_root=self.library.root,
+            tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.chain(self.tier)),
+            all_tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.tiers),
+            remote=self.library_spec if is_url(self.library_spec) else None,
+        )
 
     @property
     def library_id(self) -> str:
@@ -152,20 +182,10 @@ def check_folders(root: Path, paths: Iterable[str]) -> None:
                 raise InvalidInput(f"{full}: exists but is not a folder; move it away")
 
 
-def target_folders(root: Path, names: Iterable[str]) -> list[Path]:
-    """The existing folders the named targets write into, below the root (which is watched
-    for the marker anyway), none reached through a symlink (never watched, never followed)."""
-    found: list[Path] = []
-    for name in names:
-        for folder in get(name).folders:
-            parts = folder.split("/") if folder else []
-            path = root.joinpath(*parts)
-            if not parts or path in found or not path.is_dir():
-                continue
-            if any(os.path.islink(root.joinpath(*parts[:i])) for i in range(1, len(parts) + 1)):
-                continue
-            found.append(path)
-    return found
+def target_folders(names: Iterable[str]) -> tuple[str, ...]:
+    """The folders the named targets write into, project-relative, below the root (which is
+    watched for the marker anyway)."""
+    return tuple(dict.fromkeys(f for name in names for f in get(name).folders if f))
 
 
 @dataclass(frozen=True)
@@ -330,4 +350,5 @@ def load_project(
         disk=disk,
         bases=bases,
         git=find_git(root),
+        library_spec=marker.library or config.library,
     )

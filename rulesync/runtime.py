@@ -1,9 +1,13 @@
-"""The service's runtime state on disk: its pid file and when it last synced each project."""
+"""The service's runtime state on disk: its pid file and its status record per project."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import threading
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +16,28 @@ from rulesync.fsutil import atomic_write
 
 PID_FILE = "daemon.pid"
 STATUS_FILE = "status.json"
+# One writer at a time within the process: the temporary file's name is not unique per thread.
+_WRITING = threading.Lock()
+
+
+@dataclass
+class ProjectStatus:
+    """What the status file says about one project (`rulesync status` reads it)."""
+
+    last_sync: str | None = None
+    phase: str | None = None
+    tier: str | None = None
+    commit: str | None = None
+    error: str | None = None
+    deferred: str | None = None
+    conflicts: tuple[str, ...] = ()
+    polling: bool = False
+
+    def doc(self) -> dict[str, object]:
+        """The record as plain JSON data."""
+        data = asdict(self)
+        data["conflicts"] = list(self.conflicts)
+        return data
 
 
 def pid_path() -> Path:
@@ -22,11 +48,33 @@ def status_path() -> Path:
     return state_dir() / STATUS_FILE
 
 
+def read_pid(path: Path | None = None) -> int | None:
+    """The pid a pid file holds (the service's by default); None when absent or unreadable."""
+    try:
+        return int((path or pid_path()).read_text(encoding="utf-8").split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def write_pid() -> None:
+    """Record this process as the running service (the caller holds the service lock)."""
+    path = pid_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with _WRITING:
+        atomic_write(path, f"{os.getpid()}\n".encode(), sync=False)
+
+
+def remove_pid() -> None:
+    """Remove the pid file if it still names this process."""
+    if read_pid() == os.getpid():
+        with contextlib.suppress(OSError):
+            pid_path().unlink()
+
+
 def running_pid() -> int | None:
     """The pid of a live service, from its pid file (None when none runs)."""
-    try:
-        pid = int(pid_path().read_text(encoding="utf-8").split()[0])
-    except (OSError, ValueError, IndexError):
+    pid = read_pid()
+    if pid is None:
         return None
     try:
         os.kill(pid, 0)
@@ -47,9 +95,11 @@ def read_status() -> dict[str, Any]:
     return projects if isinstance(projects, dict) else {}
 
 
-def write_status(projects: dict[str, Any]) -> None:
+def write_status(projects: Mapping[str, ProjectStatus]) -> None:
     """Replace the status file (the service calls this after syncs)."""
     path = status_path()
     path.parent.mkdir(parents=True, exist_ok=True)
-    doc = {"pid": os.getpid(), "projects": projects}
-    atomic_write(path, json.dumps(doc, indent=2, sort_keys=True).encode("utf-8"), sync=False)
+    doc = {"pid": os.getpid(), "projects": {k: v.doc() for k, v in projects.items()}}
+    data = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
+    with _WRITING:
+        atomic_write(path, data, sync=False)

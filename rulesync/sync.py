@@ -25,7 +25,7 @@ from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import Fetching, Project, load_project
+from rulesync.project import Fetching, Inputs, Project, load_project
 from rulesync.targets.blocks import splice
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
@@ -47,6 +47,7 @@ class SyncResult:
     commit_note: str = ""
     backups: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    inputs: Inputs | None = None  # what the load read: what a watcher of this project watches
 
     @property
     def conflicts(self) -> int:
@@ -207,6 +208,7 @@ def sync(
             targets=project.targets,
             warnings=project.output.warnings,
             commit_note=note,
+            inputs=project.inputs,
         )
         has_work = bool(plan.changes) or plan.manifest_changed
         if not has_work and not (flag is not None and flag.exists()):
@@ -253,4 +255,4 @@ def inspect(
     return project, project.plan(force=force)
 
 
-__all__ = ["Kind", "SyncResult", "inspect", "sync"]
+__all__ = ["Inputs", "Kind", "SyncResult", "inspect", "sync"]

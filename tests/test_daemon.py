@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -100,6 +101,7 @@ def test_plain_rewrite_syncs_and_the_services_own_writes_make_no_extra_commit(
     set_phase(project, "advanced")
     applied = daemon.wait_event("sync.applied", after=mark, project=str(project))
     assert applied["phase"] == "advanced" and applied["commit"]
+    assert applied["cause"] == "marker"  # a complete save is a marker change like any other
     # Writing .cursor/rules wakes the service once more; that sync must find nothing to do.
     after = daemon.mark()
     noop = daemon.wait_event("sync.noop", after=mark, project=str(project), cause="rules")
@@ -164,7 +166,8 @@ def test_a_managed_rule_the_user_edited_is_left_alone_and_reported_once(
     record = daemon.wait_event("sync.conflict", after=mark, project=str(project))
     assert record["paths"] == [".cursor/rules/privacy.mdc"] and record["level"] == "warning"
     set_phase(project, "advanced")
-    daemon.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
+    applied = daemon.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
+    assert applied["level"] == "warning" and applied["conflicts"] == 1  # not in sync: not news
     assert rule.read_text() == "my own words\n"
     assert wait_for(
         "the conflict in the status file", lambda: read_status()[str(project)]["conflicts"]
@@ -240,14 +243,18 @@ def test_projects_added_and_removed_at_runtime(tmp_path: Path, daemon: Daemon) -
 def test_a_broken_marker_is_retried_while_other_projects_keep_syncing(
     tmp_path: Path, daemon: Daemon
 ) -> None:
+    add_config(log_level="debug")
     broken, healthy = new_project(tmp_path / "broken"), new_project(tmp_path / "healthy")
     daemon.start()
     mark = daemon.mark()
     (broken / ".rulesync.yaml").write_text("phse: advanced\n")
     failed = daemon.wait_event("sync.failed", after=mark, project=str(broken))
-    assert "phse" in failed["error"] and failed["retry_in"] > 0
-    retried = daemon.wait_event("sync.failed", after=mark, project=str(broken), attempt=2)
-    assert retried["retry_in"] > failed["retry_in"]
+    assert "phse" in failed["error"] and failed["retry_in"] > 0 and failed["level"] == "warning"
+    # The marker is watched: a retry meeting the same error is not news.
+    retried = daemon.wait_event("sync.failed", after=mark, project=str(broken), attempt=3)
+    assert retried["retry_in"] > failed["retry_in"] and retried["level"] == "debug"
+    warned = daemon.events("sync.failed", after=mark, project=str(broken), level="warning")
+    assert len(warned) == 1
     assert wait_for("the error in the status file", lambda: read_status()[str(broken)]["error"])
 
     set_phase(healthy, "advanced")
@@ -271,9 +278,17 @@ def test_moved_and_deleted_project_folders_are_retried_while_others_keep_syncing
     daemon.start()
     mark = daemon.mark()
     moved.rename(tmp_path / "elsewhere")
-    shutil.rmtree(deleted)
+    # Gone in one step, then removed: a sync already running may still write into it (git's
+    # objects), so the removal is retried until nothing is left.
+    deleted.rename(tmp_path / "trash")
+    wait_for(
+        "the deleted project removed",
+        lambda: (
+            shutil.rmtree(tmp_path / "trash", ignore_errors=True)
+            or not (tmp_path / "trash").exists()
+        ),
+    )
     for project in (moved, deleted):
-        # rmtree empties the folder first: an attempt may find only the marker gone.
         wait_for(
             f"{project.name} to fail as missing",
             lambda p=project: any(  # type: ignore[misc]
@@ -391,7 +406,17 @@ def test_a_burst_of_marker_writes_ends_in_the_final_phase(tmp_path: Path, daemon
     set_phase(project, "enterprise")
     wait_for("the final phase", lambda: manifest_tier(project) == "enterprise")
     wait_for("its commit", lambda: "enterprise" in commits(project)[0])
-    assert len(commits(project)) - 1 <= 3
+    # How many syncs the burst coalesces into depends on the machine's load; what must hold
+    # is that each commit records a real change from the phase the one before left.
+    oldest, *changes = reversed(commits(project))
+    assert oldest.startswith("rulesync: install basic rules")
+    tier = "basic"
+    for subject in changes:
+        moved = re.match(r"rulesync: phase (\w+) → (\w+) ", subject)
+        assert moved is not None and moved[1] == tier != moved[2], subject
+        tier = moved[2]
+    assert tier == "enterprise"
+    rulesync(project, "check", check=0)
 
 
 def _children(pid: int) -> list[int]:
@@ -436,7 +461,9 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
         done.set()
         sampler.join()
     assert sum(len(commits(p)) for p in projects) == 4 * 51
-    assert peak[0] <= 2, f"{peak[0]} children at once"
+    # Syncs run one at a time, so children never outnumber the projects however the syncs
+    # overlap on a loaded machine; a pile-up would grow with the 200 syncs.
+    assert peak[0] <= len(projects), f"{peak[0]} children at once"
     wait_for("no children once idle", lambda: _children(pid) == [])
     zombies = [
         line for line in subprocess.run(
@@ -445,3 +472,51 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
     ]  # fmt: skip
     assert zombies == []
     assert len(os.listdir(f"/proc/{pid}/fd")) <= fds_before + 2
+
+
+def test_a_status_file_a_killed_service_was_writing_is_swept_at_start(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    from rulesync.config import state_dir
+
+    new_project(tmp_path / "p1")
+    state_dir().mkdir(parents=True, exist_ok=True)
+    stale = state_dir() / ".status.json.rulesync-tmp-4242"
+    stale.write_text('{"pid": 4242, "projects": {')
+    daemon.start()
+    assert not stale.exists()
+    assert read_status()  # the real status file is written as usual
+
+
+def test_an_empty_marker_while_it_is_being_written_is_not_a_failure(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    add_config(log_level="debug")
+    project = new_project(tmp_path / "p1")
+    daemon.start()
+    mark = daemon.mark()
+    marker = project / ".rulesync.yaml"
+    marker.write_text("")  # an editor's truncate, caught before its write
+    wait_for(
+        "the service to read the empty marker",
+        lambda: (
+            daemon.events("sync.unsettled", after=mark, project=str(project))
+            or daemon.events("sync.failed", after=mark, project=str(project))
+        ),
+    )
+    set_phase(project, "advanced")
+    assert wait_commits(project, 2)[0].startswith("rulesync: phase basic → advanced")
+    assert daemon.events("sync.failed", after=mark) == []
+    assert daemon.events("sync.applied", after=mark, project=str(project), phase="advanced")
+
+
+def test_a_marker_left_empty_is_reported_by_the_next_reconcile(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    add_config(reconcile_interval=1)
+    project = new_project(tmp_path / "p1")
+    daemon.start()
+    mark = daemon.mark()
+    (project / ".rulesync.yaml").write_text("")
+    failed = daemon.wait_event("sync.failed", after=mark, project=str(project))
+    assert "phase" in failed["error"] and failed["cause"] != "marker"

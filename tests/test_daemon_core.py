@@ -19,10 +19,11 @@ from rulesync.config import Config
 from rulesync.daemon import (
     GIT_WATCH,
     LIBRARY_WATCH,
-    MARKER_SAVED,
     MARKER_WATCH,
     REGISTRY_WATCH,
     RULES_WATCH,
+    Changed,
+    Message,
     ProjectState,
     Service,
     Watcher,
@@ -84,9 +85,9 @@ def _not_busy() -> bool:
 def test_a_complete_save_after_a_quiet_spell_syncs_at_once() -> None:
     project = _idle_project()
     # A plain rewrite: truncate and write (modified), then close (saved).
-    for kind in (MARKER_WATCH, MARKER_WATCH, MARKER_SAVED):
-        project.on_event(100.0, kind, 0.05, _not_busy)
-    assert project.due(0.05, 1.0) == 100.0 and project.cause == MARKER_SAVED
+    for saved in (False, False, True):
+        project.on_event(100.0, MARKER_WATCH, 0.05, _not_busy, saved=saved)
+    assert project.due(0.05, 1.0) == 100.0 and project.cause == MARKER_WATCH
 
 
 def test_a_modification_without_a_save_is_debounced() -> None:
@@ -97,17 +98,17 @@ def test_a_modification_without_a_save_is_debounced() -> None:
 
 def test_saves_soon_after_a_sync_are_coalesced_even_in_a_storm() -> None:
     project = _idle_project()
-    project.on_event(100.0, MARKER_SAVED, 0.05, _not_busy)
+    project.on_event(100.0, MARKER_WATCH, 0.05, _not_busy, saved=True)
     project.clear()
     project.last_activity = 100.03  # the first sync ended here
     for i in range(500):
-        project.on_event(100.03 + i * 0.002, MARKER_SAVED, 0.05, _not_busy)
+        project.on_event(100.03 + i * 0.002, MARKER_WATCH, 0.05, _not_busy, saved=True)
     assert project.due(0.05, 1.0) == pytest.approx(101.03)
 
 
 def test_a_save_while_git_is_busy_is_debounced() -> None:
     project = _idle_project()
-    project.on_event(100.0, MARKER_SAVED, 0.05, lambda: True)
+    project.on_event(100.0, MARKER_WATCH, 0.05, lambda: True, saved=True)
     assert project.due(0.05, 1.0) == pytest.approx(100.05)
 
 
@@ -215,9 +216,9 @@ def test_network_filesystems_are_polled(fstype: str, polled: bool) -> None:
 
 
 @pytest.fixture
-def watcher(json_log: Path) -> Iterator[tuple[Watcher, queue.Queue[tuple[str, str]]]]:
+def watcher(json_log: Path) -> Iterator[tuple[Watcher, queue.Queue[Message]]]:
     """A real Watcher posting to a queue, stopped afterwards."""
-    items: queue.Queue[tuple[str, str]] = queue.Queue()
+    items: queue.Queue[Message] = queue.Queue()
     watching = Watcher(items.put, get_logger())
     watching.start()
     try:
@@ -226,12 +227,12 @@ def watcher(json_log: Path) -> Iterator[tuple[Watcher, queue.Queue[tuple[str, st
         watching.stop(timeout=5)
 
 
-def _next(items: queue.Queue[tuple[str, str]]) -> tuple[str, str]:
+def _next(items: queue.Queue[Message]) -> Message:
     return items.get(timeout=10)
 
 
 def test_a_folder_two_projects_use_is_watched_once_and_wakes_both(
-    tmp_path: Path, watcher: tuple[Watcher, queue.Queue[tuple[str, str]]]
+    tmp_path: Path, watcher: tuple[Watcher, queue.Queue[Message]]
 ) -> None:
     watching, items = watcher
     shared = tmp_path / "library" / "basic"
@@ -242,7 +243,7 @@ def test_a_folder_two_projects_use_is_watched_once_and_wakes_both(
 
     (shared / "logging.mdc").write_text("x\n")
     woken = {_next(items), _next(items)}
-    assert woken == {(LIBRARY_WATCH, "p1"), (LIBRARY_WATCH, "p2")}
+    assert woken == {Changed("p1", LIBRARY_WATCH), Changed("p2", LIBRARY_WATCH)}
 
     watching.forget("p1")
     assert watching.watch_count() == 1
@@ -251,7 +252,7 @@ def test_a_folder_two_projects_use_is_watched_once_and_wakes_both(
 
 
 def test_a_folder_deleted_and_created_again_is_watched_anew(
-    tmp_path: Path, watcher: tuple[Watcher, queue.Queue[tuple[str, str]]]
+    tmp_path: Path, watcher: tuple[Watcher, queue.Queue[Message]]
 ) -> None:
     watching, items = watcher
     root = tmp_path / "project"
@@ -259,11 +260,39 @@ def test_a_folder_deleted_and_created_again_is_watched_anew(
     assert watching.subscribe("p1", {str(root): MARKER_WATCH}) == [str(root)]
     assert watching.subscribe("p1", {str(root): MARKER_WATCH}) == []  # already watched
     shutil.rmtree(root)
-    assert _next(items) == (MARKER_WATCH, "p1")  # the folder itself went away
+    assert _next(items) == Changed("p1", MARKER_WATCH)  # the folder itself went away
     root.mkdir()
     assert watching.subscribe("p1", {str(root): MARKER_WATCH}) == [str(root)]
     (root / ".rulesync.yaml").write_text("phase: basic\n")
-    assert _next(items) == (MARKER_WATCH, "p1")
+    assert _next(items) in (Changed("p1", MARKER_WATCH), Changed("p1", MARKER_WATCH, True))
+
+
+def test_a_failing_handler_logs_what_went_wrong_and_keeps_the_observer_alive(
+    tmp_path: Path, json_log: Path
+) -> None:
+    delivered: queue.Queue[Message] = queue.Queue()
+    calls = [0]
+
+    def post(message: Message) -> None:
+        calls[0] += 1
+        if calls[0] == 1:
+            raise RuntimeError("the queue refused it")
+        delivered.put(message)
+
+    watching = Watcher(post, get_logger())
+    watching.start()
+    try:
+        folder = tmp_path / "library" / "basic"
+        folder.mkdir(parents=True)
+        watching.subscribe("p1", {str(folder): LIBRARY_WATCH})
+        (folder / "first.mdc").write_text("x\n")
+        assert _next(delivered) == Changed("p1", LIBRARY_WATCH)  # a later event still arrives
+        assert watching.alive()
+    finally:
+        watching.stop(timeout=5)
+    (failure,) = [r for r in _records(json_log) if r["event"] == "watch.handler_failed"]
+    assert failure["level"] == "error" and "the queue refused it" in failure["exception"]
+    assert failure["folder"] == str(folder)
 
 
 def test_a_rules_folder_a_sync_recreated_is_looked_at_once_more_after_it_is_watched(
@@ -275,19 +304,18 @@ def test_a_rules_folder_a_sync_recreated_is_looked_at_once_more_after_it_is_watc
     service = Service(Config(library=str(library), libraries=(library,)))
     service.watcher.start()
     try:
-        service._add(root, 0.0, "test")
-        project = next(iter(service.projects.values()))
-        service._sync(project)  # creates the rules folder: watched anew, so looked at again
+        project = service.add(root, 0.0, "test")
+        service.sync(project)  # creates the rules folder: watched anew, so looked at again
         assert project.pending_at is not None and project.cause == "rewatch"
-        service._sync(project)
+        service.sync(project)
         assert project.pending_at is None  # nothing watched anew: no endless look-again
         rules = root / ".cursor" / "rules"
         shutil.rmtree(rules)
-        service._sync(project)  # recreates the folder, then watches it anew
+        service.sync(project)  # recreates the folder, then watches it anew
         assert (rules / "privacy.mdc").is_file()
         assert project.pending_at is not None and project.cause == "rewatch"
         (rules / "privacy.mdc").unlink()  # as if in the gap, before the watch existed
-        service._sync(project)
+        service.sync(project)
         assert (rules / "privacy.mdc").is_file()
         assert project.pending_at is None
     finally:

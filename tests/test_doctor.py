@@ -221,7 +221,9 @@ def test_doctor_reports_a_vanished_project_with_the_command_that_removes_it(
     assert vanished["level"] == WARN
     assert f"{gone}: the folder no longer exists" == vanished["message"]
     assert vanished["fix"] == f"rulesync projects remove {gone}"
-    assert "needs up to 8 watches for 2 project(s)" in checks["inotify"][0]["message"]
+    # What the service watches: the registry's folder, the project's root and git dir (no
+    # rules folder yet), the library and its three tier folders; nothing for the vanished one.
+    assert "needs up to 7 watches for 2 project(s)" in checks["inotify"][0]["message"]
 
 
 def test_doctor_fails_on_a_marker_that_does_not_load(

@@ -1,6 +1,8 @@
 """install.sh, run for real under a temporary HOME: it installs a working `rulesync`, a second
-run changes nothing, `--uninstall` removes it and nothing else; and it stops with a clear
-message when git or Python 3.11 is missing. Plus the pre-commit hook it ships beside."""
+run changes nothing, `--uninstall` removes it and nothing else, the README's quick start works
+as pasted for a new user, and RULESYNC_PYTHON naming another interpreter rebuilds the venv;
+it stops with a clear message when git or Python 3.11 is missing or RULESYNC_PYTHON cannot
+run. Plus the pre-commit hook it ships beside."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import pytest
 import yaml
 
 from rulesync import __version__
-from tests.conftest import REPO_ROOT, make_repo, snapshot
+from tests.conftest import REPO_ROOT, git, make_repo, snapshot
 
 INSTALL_SH = REPO_ROOT / "install.sh"
 SH = shutil.which("sh") or "/bin/sh"
@@ -43,17 +45,28 @@ def run_install(
     )
 
 
+@pytest.fixture(scope="session")
+def pip_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One pip cache for every install of the session: the first one fills it, the others
+    reuse its wheels (the user's own cache stays untouched)."""
+    return tmp_path_factory.mktemp("pip-cache")
+
+
+@pytest.fixture(autouse=True)
+def _shared_pip_cache(pip_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PIP_CACHE_DIR", str(pip_cache))
+
+
 def user_env(home: Path, tmp_path: Path, *, path: str | None = None) -> dict[str, str]:
-    """The isolated user's environment with ~/.local/bin on PATH. pip's cache and rustup's
-    settings (pip runs `rustc --version` for its user agent) go outside HOME, so HOME ends up
-    holding only what install.sh itself made."""
+    """The isolated user's environment with ~/.local/bin on PATH. pip's cache (PIP_CACHE_DIR,
+    shared by the session) and rustup's settings (pip runs `rustc --version` for its user
+    agent) go outside HOME, so HOME ends up holding only what install.sh itself made."""
     env = dict(os.environ)
     env.pop("PYTHONPATH", None)
     env.pop("VIRTUAL_ENV", None)
     env.update(
         PATH=path if path is not None else f"{home / '.local' / 'bin'}:{os.environ['PATH']}",
         RULESYNC_NO_PIPX="1",  # the venv path, deterministically, even where pipx exists
-        PIP_CACHE_DIR=str(tmp_path / "pip-cache"),
         PIP_DISABLE_PIP_VERSION_CHECK="1",
         RUSTUP_HOME=str(tmp_path / "rustup"),
     )
@@ -139,6 +152,25 @@ def _old_python() -> str | None:
         if proc.returncode == 0 and proc.stdout.strip() == "True":
             return candidate
     return None
+
+
+def test_a_rulesync_python_that_cannot_run_is_named_with_what_is_wrong(
+    isolated_user: Path, tmp_path: Path
+) -> None:
+    before = snapshot(isolated_user, skip_git=False)
+    env = user_env(isolated_user, tmp_path)
+    not_python = shutil.which("true") or "/bin/true"
+    for interpreter, problem in (
+        (str(tmp_path / "nope"), "does not exist"),
+        (str(REPO_ROOT / "README.md"), "is not an executable file"),
+        ("python3-nowhere", "is not on PATH"),
+        (not_python, "does not run as Python"),
+    ):
+        proc = run_install("--no-service", env={**env, "RULESYNC_PYTHON": interpreter})
+        assert proc.returncode == 1
+        assert f"RULESYNC_PYTHON={interpreter}, but {interpreter} {problem}" in proc.stderr
+        assert "found none" not in proc.stderr
+    assert snapshot(isolated_user, skip_git=False) == before
 
 
 def test_an_older_python_is_named_in_the_error(isolated_user: Path, tmp_path: Path) -> None:
@@ -250,6 +282,109 @@ def test_install_sh_installs_a_working_rulesync_then_changes_nothing_then_uninst
     assert snapshot(home, skip_git=False) == before
     again = run_install("--uninstall", env=env)
     assert again.returncode == 0 and "nothing to remove" in again.stdout
+
+
+def fresh_user_env(home: Path, tmp_path: Path) -> dict[str, str]:
+    """A new user's environment: no XDG_* variables, so every default location is used."""
+    env = user_env(home, tmp_path)
+    for name in ("XDG_CONFIG_HOME", "XDG_STATE_HOME", "XDG_DATA_HOME", "XDG_CACHE_HOME"):
+        env.pop(name, None)
+    return env
+
+
+# A second real install beside the one above; .ci/run also runs this command as its last step.
+@pytest.mark.slow
+def test_the_quick_start_works_as_pasted_in_a_fresh_home(
+    isolated_user: Path, tmp_path: Path
+) -> None:
+    home = tmp_path / "new-user"  # nothing in it: no ~/.local, no ~/.config, no git identity
+    home.mkdir()
+    env = {**fresh_user_env(home, tmp_path), "HOME": str(home)}
+    readme = (REPO_ROOT / "README.md").read_text()
+    command = "./install.sh --no-service && ~/.local/bin/rulesync init ~/code/my-app"
+    assert f"```sh\n{command}\n```" in readme
+    app = home / "code" / "my-app"  # "any git repository of yours — a new one is fine"
+    app.mkdir(parents=True)
+    git(app, "init", "-q")
+    git(app, "-c", "user.name=Me", "-c", "user.email=me@example.com", "commit", "-q",
+        "--allow-empty", "-m", "start")  # fmt: skip
+
+    proc = subprocess.run(
+        [SH, "-c", command], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
+        timeout=600, check=False, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert (home / ".local" / "share" / "rulesync" / "venv" / "pyvenv.cfg").is_file()
+    assert "rulesync: install basic rules" in git(app, "log", "-1", "--format=%s")
+    assert (app / ".cursor" / "rules").is_dir()
+
+
+def _interpreter(python: str) -> tuple[str, str] | None:
+    """(base prefix, version) of a Python 3.11+ able to make venvs, or None."""
+    proc = subprocess.run(
+        [python, "-c", "import sys, venv, ensurepip; "
+         "print(sys.version_info >= (3, 11)); print(sys.base_prefix); print(sys.version)"],
+        capture_output=True, text=True, check=False, env={"PATH": os.defpath},
+    )  # fmt: skip
+    lines = proc.stdout.splitlines()
+    if proc.returncode != 0 or len(lines) < 3 or lines[0] != "True":
+        return None
+    return lines[1], lines[2]
+
+
+def _another_python(than: str) -> str | None:
+    """A Python 3.11+ on this machine that is not the same interpreter as `than`."""
+    real_home = Path(pwd.getpwuid(os.getuid()).pw_dir)  # HOME is the isolated user's
+    candidates = ["/usr/bin/python3", "/usr/local/bin/python3"]
+    candidates += [shutil.which(f"python3.{minor}") or "" for minor in range(11, 16)]
+    candidates += sorted(glob.glob(f"{real_home}/.pyenv/versions/3.1[1-9]*/bin/python3"))
+    mine = _interpreter(than)
+    for candidate in candidates:
+        if candidate and os.access(candidate, os.X_OK):
+            found = _interpreter(candidate)
+            if found is not None and found != mine:
+                return candidate
+    return None
+
+
+# Three real installs, two of them building a venv: most of a minute.
+@pytest.mark.slow
+def test_rulesync_python_naming_another_interpreter_rebuilds_the_venv(
+    isolated_user: Path, tmp_path: Path
+) -> None:
+    first = os.path.realpath(sys.executable)  # the interpreter behind this venv, if one
+    other = _another_python(first)
+    if other is None:
+        pytest.skip("only one Python 3.11+ on this machine")
+    env = user_env(isolated_user, tmp_path)
+    venv = isolated_user / ".local" / "share" / "rulesync" / "venv"
+    proc = run_install("--no-service", env={**env, "RULESYNC_PYTHON": first}, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert _interpreter(str(venv / "bin" / "python")) == _interpreter(first)
+
+    rebuilt = run_install("--no-service", env={**env, "RULESYNC_PYTHON": other}, timeout=600)
+
+    assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
+    assert f"{venv} was built with another Python; recreating it with" in rebuilt.stdout
+    assert _interpreter(str(venv / "bin" / "python")) == _interpreter(other)
+    version = subprocess.run(
+        ["rulesync", "--version"], env=env, capture_output=True, text=True, check=True
+    )
+    assert version.stdout.strip() == f"rulesync {__version__}"
+
+    # Without RULESYNC_PYTHON the first python3 on PATH is another one again: the venv the
+    # user asked for is kept, and the output says so and how to switch.
+    bin_dir = tmp_path / "first-python"
+    bin_dir.mkdir()
+    (bin_dir / "python3").symlink_to(first)
+    kept = run_install("--no-service", env={**env, "PATH": f"{bin_dir}:{env['PATH']}"})
+
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert f"{venv} (kept: built with another Python" in kept.stdout
+    assert "RULESYNC_PYTHON=" in kept.stdout and "rebuilds it with that one" in kept.stdout
+    assert "nothing changed" in kept.stdout
+    assert _interpreter(str(venv / "bin" / "python")) == _interpreter(other)
 
 
 # --- the pre-commit hook --------------------------------------------------------------------

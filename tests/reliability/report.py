@@ -34,8 +34,9 @@ def run_suite(figures: Path) -> tuple[int, float, str]:
     env = {**os.environ, "RULESYNC_RELIABILITY_FIGURES": str(figures)}
     env.pop("RULESYNC_RELIABILITY_SEEDS", None)
     started = time.monotonic()
+    every_trial = ["-m", "slow or not slow"]  # the default run (addopts) leaves out the slow
     proc = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(HERE)],
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *every_trial, str(HERE)],
         cwd=REPO,
         env=env,
         capture_output=True,

@@ -1,0 +1,96 @@
+"""Per-project scheduling: pending events and their debounce, retries with backoff, and the
+one status record the service writes for each project."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from rulesync.daemon.events import WatchKind, backoff_delay, debounce_due
+from rulesync.project import Inputs
+from rulesync.runtime import ProjectStatus
+
+# Backoff for a project that keeps failing: first retry after BASE seconds, doubling, capped.
+DEFERRED_BASE = 0.25
+FAILED_BASE = 1.0
+RETRY = "retry"
+
+
+def now_iso() -> str:
+    """The wall-clock time as the status file records it."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass
+class ProjectState:
+    """What the worker knows about one registered project: pending events, retries, status."""
+
+    root: Path
+    first_event: float | None = None
+    last_event: float | None = None
+    pending_at: float | None = None
+    retry_at: float | None = None
+    cause: str = "startup"
+    last_activity: float = float("-inf")
+    burst_after_quiet: bool = False
+    failures: int = 0
+    inputs: Inputs | None = None  # what its last successful sync read
+    status: ProjectStatus = field(default_factory=ProjectStatus)
+
+    @property
+    def key(self) -> str:
+        return str(self.root)
+
+    @property
+    def remote(self) -> str | None:
+        """The library's spec when it is served from git (as of the last successful sync)."""
+        return self.inputs.remote if self.inputs is not None else None
+
+    def due(self, debounce: float, max_delay: float) -> float | None:
+        """When this project should sync next (None: nothing pending)."""
+        times = [t for t in (self.pending_at, self.retry_at) if t is not None]
+        if self.first_event is not None and self.last_event is not None:
+            times.append(debounce_due(self.first_event, self.last_event, debounce, max_delay))
+        return min(times) if times else None
+
+    def mark(self, now: float, cause: str) -> None:
+        """Sync as soon as possible (start-up, reconcile, registry, config)."""
+        self.pending_at = now if self.pending_at is None else min(self.pending_at, now)
+        self.cause = cause
+
+    def on_event(
+        self,
+        now: float,
+        kind: WatchKind,
+        debounce: float,
+        busy: Callable[[], bool],
+        *,
+        saved: bool = False,
+    ) -> None:
+        """A watched file changed: debounce it, unless it is a complete save of the marker
+        after a quiet spell, which has nothing to coalesce yet and syncs at once (bursts that
+        follow, our own writes included, are debounced as usual)."""
+        if self.first_event is None:
+            self.first_event = now
+            self.burst_after_quiet = now - self.last_activity >= debounce
+        self.last_event = now
+        self.last_activity = now
+        if saved and self.burst_after_quiet and not busy():
+            self.burst_after_quiet = False
+            self.mark(now, kind)
+        elif self.pending_at is None:
+            self.cause = kind
+
+    def clear(self) -> None:
+        """Forget what is pending: a sync is starting and will read everything."""
+        self.first_event = self.last_event = self.pending_at = self.retry_at = None
+
+    def retry(self, now: float, base: float) -> float:
+        """Count one more failure and schedule the retry; return its delay."""
+        self.failures += 1
+        delay = backoff_delay(self.failures, base)
+        self.retry_at = now + delay
+        self.cause = RETRY
+        return delay

@@ -1,0 +1,335 @@
+"""Watching folders, never recursively: one inotify observer for everything, and a polling
+observer, created only when needed, for owners whose watches ran out or whose folders sit on a
+network filesystem. Handlers only post a `Changed` message; the worker does the rest.
+
+watchdog runs a thread (an emitter) per watched folder, so what one project may cost is
+bounded here: its root, its rules folder, its git dir while deferred, its library's root and
+at most LIBRARY_TIER_WATCHES tier folders (all of a small library's, else those of the
+project's chain); a longer chain is checked on a timer instead (`checks`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from watchdog.events import (
+    DirDeletedEvent,
+    FileClosedEvent,
+    FileCreatedEvent,
+    FileDeletedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileSystemEvent,
+    FileSystemEventHandler,
+)
+from watchdog.observers.api import BaseObserver, EventEmitter, ObservedWatch
+
+from rulesync.config import Config
+from rulesync.daemon.events import Changed, Post, WatchKind, is_relevant, saves_marker
+from rulesync.daemon.mounts import filesystem_type, mount_table, needs_polling
+from rulesync.library import bundled_root
+from rulesync.logs import Logger
+from rulesync.project import Inputs
+from rulesync.remote import is_url
+
+# inotify reports watch exhaustion as ENOSPC and instance exhaustion as EMFILE.
+EXHAUSTED = (errno.ENOSPC, errno.EMFILE)
+# Tier folders of one project's chain watched one by one; a longer chain is checked on a timer.
+LIBRARY_TIER_WATCHES = 8
+# Folders one project may watch: root, rules, git dir, library root, and the tier folders.
+MAX_PROJECT_WATCHES = 4 + LIBRARY_TIER_WATCHES
+# Only the kinds of event that follow a write: opens and reads (ours included) never wake us.
+EVENT_FILTER: list[type[FileSystemEvent]] = [
+    FileCreatedEvent,
+    FileModifiedEvent,
+    FileMovedEvent,
+    FileDeletedEvent,
+    FileClosedEvent,
+    DirDeletedEvent,
+]
+
+
+def default_library(config: Config) -> Path | None:
+    """The user's configured library folder: what to watch for a project that never loaded
+    (a broken library is fixed inside its folder), never a folder a marker names."""
+    if config.library == "default":
+        return bundled_root()
+    return None if is_url(config.library) else Path(config.library)
+
+
+@dataclass(frozen=True)
+class WatchPlan:
+    """What one project needs: folders to watch (resolved path → kind), and library folders
+    too many to watch one by one, to check on a timer instead."""
+
+    watched: dict[str, WatchKind]
+    checked: tuple[str, ...] = ()
+
+
+def plan_watches(
+    root: Path, inputs: Inputs | None, library: Path | None, git_dir: Path | None
+) -> WatchPlan:
+    """The folders to watch for the project at `root`, from what its last load read (`inputs`);
+    `library` is the folder to watch when nothing was read yet, `git_dir` one to add."""
+    real_root = os.path.realpath(root)
+    if not os.path.isdir(real_root):
+        return WatchPlan({})
+    watched: dict[str, WatchKind] = {}
+    checked: tuple[str, ...] = ()
+    if inputs is not None and inputs.remote is None:
+        watched[os.path.realpath(inputs.library_root)] = WatchKind.LIBRARY
+        # A small library is watched whole, so a phase change moves no watch; a large one
+        # only along the project's chain, or, when that is long too, checked on a timer.
+        every = inputs.all_tier_dirs
+        used = every if len(every) <= LIBRARY_TIER_WATCHES else inputs.tier_dirs
+        tiers = [os.path.realpath(t) for t in used if t.is_dir()]
+        if len(tiers) <= LIBRARY_TIER_WATCHES:
+            watched.update(dict.fromkeys(tiers, WatchKind.LIBRARY))
+        else:
+            checked = tuple(tiers)
+    elif inputs is None and library is not None and library.is_dir():
+        watched[os.path.realpath(library)] = WatchKind.LIBRARY
+    for folder in inputs.target_folders if inputs is not None else ():
+        # Watched once it exists, never through a symlink (nothing is written through one).
+        parts = folder.split("/")
+        path = Path(real_root).joinpath(*parts)
+        links = (
+            Path(real_root).joinpath(*parts[:i]).is_symlink() for i in range(1, len(parts) + 1)
+        )
+        if path.is_dir() and not any(links):
+            watched[str(path)] = WatchKind.RULES
+    if git_dir is not None and git_dir.is_dir():
+        watched[os.path.realpath(git_dir)] = WatchKind.GIT
+    watched[real_root] = WatchKind.MARKER
+    return WatchPlan(watched, checked)
+
+
+class Handler(FileSystemEventHandler):
+    """Turns watchdog events for one folder into messages for its subscribers; never raises."""
+
+    def __init__(self, path: str, post: Post, log: Logger) -> None:
+        super().__init__()
+        self.path = path
+        self.post = post
+        self.log = log
+        # Replaced whole (never mutated) by the worker, so the observer thread reads it safely.
+        self.subscribers: frozenset[tuple[WatchKind, str]] = frozenset()
+
+    def dispatch(self, event: FileSystemEvent) -> None:
+        try:
+            src = os.fsdecode(event.src_path)
+            dest = os.fsdecode(event.dest_path) if event.dest_path else ""
+            names = {os.path.basename(p) for p in (src, dest) if p}
+            is_self = src == self.path and event.is_directory
+            for kind, owner in self.subscribers:
+                if not is_relevant(kind, names, is_self=is_self):
+                    continue
+                saved = kind == WatchKind.MARKER and saves_marker(
+                    event.event_type, os.path.basename(src), os.path.basename(dest)
+                )
+                self.post(Changed(owner, kind, saved))
+        except Exception:
+            # Raising would take watchdog's thread down; the reconcile timer heals what a lost
+            # event would have caught, so log it and carry on.
+            with contextlib.suppress(Exception):
+                self.log.exception("watch.handler_failed", folder=self.path)
+
+
+@dataclass
+class _Watch:
+    path: str
+    identity: tuple[int, int]
+    observer: BaseObserver
+    observed: ObservedWatch
+    emitter: EventEmitter | None
+    handler: Handler
+    subscribers: dict[str, WatchKind] = field(default_factory=dict)  # owner → kind
+
+    def stale(self) -> bool:
+        """True once the folder was replaced: its emitter stopped when the old one was deleted
+        (the inode number alone is not enough: ext4 hands a freed one straight out again)."""
+        dead = self.emitter is not None and not self.emitter.is_alive()
+        return dead or self.identity != _identity(self.path)
+
+    def publish(self) -> None:
+        self.handler.subscribers = frozenset((k, o) for o, k in self.subscribers.items())
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+class Watcher:
+    """Owners (a project's key, or the registry) subscribe to folders; a folder several owners
+    want (a library) has one watch."""
+
+    def __init__(self, post: Post, log: Logger) -> None:
+        self._post = post
+        self._log = log
+        self._watches: dict[str, _Watch] = {}
+        self._owned: dict[str, dict[str, WatchKind]] = {}
+        self.inotify: BaseObserver | None = None
+        self.polling: BaseObserver | None = None
+        self.polled: dict[str, str] = {}  # owner → why it is polled (logged once)
+        self.unwatched: set[str] = set()  # owners a watch was refused to (logged once)
+
+    def start(self) -> None:
+        """Start the inotify observer (or, when inotify itself is exhausted, only polling)."""
+        from watchdog.observers import Observer
+
+        try:
+            observer = Observer()
+            observer.start()
+            self.inotify = observer
+        except OSError as exc:
+            if exc.errno not in EXHAUSTED:
+                raise
+            self._log.warning(
+                "watch.polling", scope="all", reason=f"inotify unavailable: {exc.strerror}"
+            )
+            self.polled["*"] = str(exc.strerror)
+
+    def _polling_observer(self) -> BaseObserver:
+        if self.polling is None:
+            from watchdog.observers.polling import PollingObserver
+
+            self.polling = PollingObserver(timeout=1.0)
+            self.polling.start()
+        return self.polling
+
+    def alive(self) -> bool:
+        """False when an observer thread that should be running has died."""
+        return all(o.is_alive() for o in (self.inotify, self.polling) if o is not None)
+
+    def stop(self, timeout: float) -> None:
+        """Stop the observers, waiting at most `timeout` seconds in all."""
+        deadline = time.monotonic() + timeout
+        observers = [o for o in (self.inotify, self.polling) if o is not None]
+        for observer in observers:
+            with contextlib.suppress(Exception):
+                observer.stop()
+        for observer in observers:
+            with contextlib.suppress(RuntimeError):
+                observer.join(max(0.0, deadline - time.monotonic()))
+
+    def watch_count(self) -> int:
+        """Folders watched right now (each is one inotify watch or one polled folder)."""
+        return len(self._watches)
+
+    def is_polled(self, owner: str) -> bool:
+        """Whether `owner`'s folders are polled rather than watched by inotify."""
+        return owner in self.polled or "*" in self.polled
+
+    def subscribe(self, owner: str, wanted: Mapping[str, WatchKind]) -> list[str]:
+        """Make `owner`'s subscriptions exactly `wanted` (resolved folder → kind); return the
+        folders watched anew, whose changes before now no watch has seen.
+
+        A folder replaced since it was watched (deleted and created again) is watched anew.
+        """
+        fresh: list[str] = []
+        old = self._owned.get(owner, {})
+        for path in set(old) - set(wanted):
+            self._unsubscribe(owner, path)
+        for path, kind in wanted.items():
+            current = self._watches.get(path)
+            others: dict[str, WatchKind] = {}
+            if current is not None and current.stale():
+                # The folder was deleted and created again: the old watch hears nothing.
+                others = {o: k for o, k in current.subscribers.items() if o != owner}
+                self._drop(current)
+                current = None
+            if current is None:
+                current = self._schedule(owner, path)
+                if current is None:
+                    continue
+                fresh.append(path)
+            current.subscribers.update(others)
+            current.subscribers[owner] = kind
+            current.publish()
+            for subscriber, subscribed_kind in current.subscribers.items():
+                self._owned.setdefault(subscriber, {})[path] = subscribed_kind
+        if not self._owned.get(owner):
+            self._owned.pop(owner, None)
+        return fresh
+
+    def forget(self, owner: str) -> None:
+        """Drop every subscription of `owner` (a project removed from the registry)."""
+        self.subscribe(owner, {})
+        self.polled.pop(owner, None)
+        self.unwatched.discard(owner)
+
+    def _unsubscribe(self, owner: str, path: str) -> None:
+        self._owned.get(owner, {}).pop(path, None)
+        current = self._watches.get(path)
+        if current is None:
+            return
+        current.subscribers.pop(owner, None)
+        current.publish()
+        if not current.subscribers:
+            self._drop(current)
+
+    def _drop(self, current: _Watch) -> None:
+        self._watches.pop(current.path, None)
+        for owner in current.subscribers:
+            self._owned.get(owner, {}).pop(current.path, None)
+        with contextlib.suppress(KeyError, OSError, RuntimeError):
+            current.observer.unschedule(current.observed)
+
+    def _schedule(self, owner: str, path: str) -> _Watch | None:
+        identity = _identity(path)
+        if identity is None:
+            return None
+        handler = Handler(path, self._post, self._log)
+        why = self.polled.get(owner) or self.polled.get("*")
+        if why is None:
+            fstype = filesystem_type(path, mount_table())
+            if needs_polling(fstype):
+                why = f"network filesystem ({fstype})"
+                self._fall_back(owner, why)
+        observer: BaseObserver | None = None
+        try:
+            if why is None and self.inotify is not None:
+                try:
+                    observed = self.inotify.schedule(
+                        handler, path, recursive=False, event_filter=EVENT_FILTER
+                    )
+                    observer = self.inotify
+                except OSError as exc:
+                    if exc.errno not in EXHAUSTED:
+                        # The folder vanished between stat and schedule: the next sync retries.
+                        return None
+                    reason = f"inotify limit reached ({errno.errorcode[exc.errno]})"
+                    self._fall_back(owner, reason)
+            if observer is None:
+                observed = self._polling_observer().schedule(
+                    handler, path, recursive=False, event_filter=EVENT_FILTER
+                )
+                observer = self._polling_observer()
+        except OSError:
+            return None
+        except RuntimeError as exc:
+            # watchdog runs a thread per watched folder; a task limit (systemd TasksMax)
+            # refuses more. Unwatched, the project is still synced by the reconcile timer.
+            if owner not in self.unwatched:
+                self.unwatched.add(owner)
+                self._log.error("watch.failed", project=owner, reason=str(exc))
+            return None
+        emitter = next((e for e in observer.emitters if e.watch == observed), None)
+        watch = _Watch(path, identity, observer, observed, emitter, handler)
+        self._watches[path] = watch
+        return watch
+
+    def _fall_back(self, owner: str, why: str) -> None:
+        if owner not in self.polled:
+            self.polled[owner] = why
+            self._log.warning("watch.polling", project=owner, reason=why)

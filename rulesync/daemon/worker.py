@@ -1,0 +1,421 @@
+"""The worker: one thread that owns every project's state, the watches and the sync loop.
+
+A work queue (watchdog's threads, the fetcher and the signal handler put typed messages on
+it), a rate limiter (debounce and backoff, in `schedule`) and a reconcile function (`sync`,
+which calls `rulesync.sync.sync`: it re-reads everything, so a missed or doubled event costs
+nothing). Every project is reconciled at start-up and on a timer.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rulesync import __version__
+from rulesync.config import Config, load_config
+from rulesync.daemon.checks import FolderChecks
+from rulesync.daemon.events import (
+    CHANGE_CAUSES,
+    REGISTRY_OWNER,
+    Changed,
+    Fatal,
+    Fetched,
+    Message,
+    Reload,
+    Stop,
+    WatchKind,
+    debounce_due,
+)
+from rulesync.daemon.fetcher import Fetcher
+from rulesync.daemon.outcome import deferred, failed, synced
+from rulesync.daemon.schedule import ProjectState
+from rulesync.daemon.watch import Watcher, default_library, plan_watches
+from rulesync.errors import Deferred, RulesyncError
+from rulesync.git import busy_reason, find_git
+from rulesync.logs import Logger, configure, get_logger, log_path
+from rulesync.marker import MARKER
+from rulesync.registry import load_projects, registry_path
+from rulesync.runtime import write_status
+
+# The lock wait inside a sync: short, so a CLI run holding the project only defers it (its own
+# writes will wake us again) and SIGTERM is never stuck behind a lock.
+LOCK_WAIT = 0.25
+# A continuous storm of events still syncs at least this often (seconds).
+MIN_MAX_DELAY = 1.0
+EXIT_FATAL = 1
+# An empty marker modified this recently (seconds) is taken as still being written.
+SETTLE_WINDOW = 2.0
+
+
+class Service:
+    """The worker: owns every project's state, the watches, and the sync loop."""
+
+    def __init__(
+        self,
+        config: Config,
+        *,
+        registry: Path | None = None,
+        config_path: Path | None = None,
+        log_level: str | None = None,
+    ) -> None:
+        self.config = config
+        self.log_level = log_level
+        self.registry = registry or registry_path()
+        self.config_path = config_path
+        self.log: Logger = get_logger()
+        self.queue: queue.Queue[Message] = queue.Queue()
+        self.watcher = Watcher(self.queue.put, self.log)
+        self.fetcher = Fetcher(self.queue.put, self.log)
+        self.checks = FolderChecks()
+        self.projects: dict[str, ProjectState] = {}
+        self.exit_code = 0
+        self.started = threading.Event()
+        self.on_exit: Callable[[], None] | None = None
+        self._stopping: str | None = None
+        self._fatal: str | None = None
+        self._next_reconcile = 0.0
+        self._next_fetch = 0.0
+        self._registry_event: tuple[float, float] | None = None
+        self._reconciling: set[str] = set()
+        self._reconcile_cause = "startup"
+        self._status_dirty = True
+
+    # Requests from other threads ------------------------------------------------------------
+
+    def request_stop(self, reason: str) -> None:
+        """Ask the worker to finish the sync in progress and stop."""
+        self.queue.put(Stop(reason))
+
+    def request_reload(self) -> None:
+        """Ask the worker to reload config and registry (SIGHUP)."""
+        self.queue.put(Reload("signal"))
+
+    def report_fatal(self, reason: str) -> None:
+        """A thread the service depends on died: stop and exit non-zero."""
+        self.queue.put(Fatal(reason))
+
+    # Timing -----------------------------------------------------------------------------
+
+    @property
+    def debounce(self) -> float:
+        return self.config.debounce_ms / 1000
+
+    @property
+    def max_delay(self) -> float:
+        return max(MIN_MAX_DELAY, 10 * self.debounce)
+
+    # The loop -----------------------------------------------------------------------------
+
+    def run(self) -> int:
+        """Serve until asked to stop; return the process's exit code."""
+        try:
+            self._start()
+            while self._stopping is None and self._fatal is None:
+                self._wait()
+                if self._stopping is not None or self._fatal is not None:
+                    break
+                now = time.monotonic()
+                if now >= self._next_reconcile:
+                    self._reconcile(now, "timer")
+                if now >= self._next_fetch:
+                    self._next_fetch = now + self.config.fetch_interval
+                    self.fetcher.start(p.remote for p in self.projects.values() if p.remote)
+                if now >= self.checks.next_at:
+                    for key in self.checks.changed(now):
+                        self._handle(Changed(key, WatchKind.LIBRARY))
+                if self._registry_event is not None and now >= debounce_due(
+                    *self._registry_event, self.debounce, self.max_delay
+                ):
+                    self._registry_event = None
+                    self._reload("watch", with_config=False)
+                self._sync_due()
+                self._flush_status()
+        except Exception:
+            self.log.exception("daemon.crashed")
+            self._fatal = self._fatal or "the worker crashed"
+        finally:
+            self.watcher.stop(timeout=1.0)
+            with contextlib.suppress(Exception):
+                self._flush_status()
+            if self._fatal is not None:
+                self.exit_code = EXIT_FATAL
+            self.log.info(
+                "daemon.stopped",
+                reason=self._fatal or self._stopping or "unknown",
+                exit_code=self.exit_code,
+            )
+            if self.on_exit is not None:
+                self.on_exit()
+        return self.exit_code
+
+    def _start(self) -> None:
+        import git  # noqa: F401  (GitPython's import is slow; pay it before the first edit)
+
+        self.watcher.start()
+        self.registry.parent.mkdir(parents=True, exist_ok=True)
+        self._watch_registry()
+        now = time.monotonic()
+        try:
+            roots = load_projects(self.registry)
+        except RulesyncError as exc:
+            self.log.error("registry.invalid", error=str(exc))
+            roots = []
+        for root in roots:
+            self.add(root, now, "startup")
+        self._reconciling = set(self.projects)
+        self._reconcile_cause = "startup"
+        self._next_reconcile = now + self.config.reconcile_interval
+        self.log.info(
+            "daemon.started",
+            pid=os.getpid(),
+            version=__version__,
+            projects=len(self.projects),
+            registry=str(self.registry),
+            log_file=str(log_path()),
+            debounce_ms=self.config.debounce_ms,
+            reconcile_interval=self.config.reconcile_interval,
+        )
+        self.started.set()
+        if not self._reconciling:
+            self.log.info("reconcile.done", cause="startup", projects=0)
+
+    def _next_deadline(self) -> float:
+        deadline = min(self._next_reconcile, self.checks.next_at)
+        if any(p.remote for p in self.projects.values()):
+            deadline = min(deadline, self._next_fetch)
+        if self._registry_event is not None:
+            deadline = min(
+                deadline, debounce_due(*self._registry_event, self.debounce, self.max_delay)
+            )
+        for project in self.projects.values():
+            due = project.due(self.debounce, self.max_delay)
+            if due is not None and due < deadline:
+                deadline = due
+        return deadline
+
+    def _wait(self) -> None:
+        timeout = self._next_deadline() - time.monotonic()
+        if timeout > 0:
+            try:
+                item = self.queue.get(timeout=timeout)
+            except queue.Empty:
+                return
+            self._handle(item)
+        self._drain()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                item = self.queue.get_nowait()
+            except queue.Empty:
+                return
+            self._handle(item)
+
+    def _handle(self, message: Message) -> None:
+        now = time.monotonic()
+        match message:
+            case Stop(reason):
+                self._stopping = self._stopping or reason
+            case Fatal(reason):
+                self.log.error("daemon.fatal", reason=reason)
+                self._fatal = self._fatal or reason
+            case Reload(trigger):
+                self._reload(trigger, with_config=True)
+                self._next_fetch = now
+            case Fetched(spec):
+                for using in self.projects.values():
+                    if using.remote == spec:
+                        using.mark(now, "library")
+            case Changed(_, WatchKind.REGISTRY):
+                first = self._registry_event[0] if self._registry_event else now
+                self._registry_event = (first, now)
+            case Changed(owner, kind, saved):
+                project = self.projects.get(owner)
+                if project is not None:
+                    busy = lambda: _busy(project.root)  # noqa: E731
+                    project.on_event(now, kind, self.debounce, busy, saved=saved)
+
+    def _sync_due(self) -> None:
+        now = time.monotonic()
+        due = []
+        for project in self.projects.values():
+            when = project.due(self.debounce, self.max_delay)
+            if when is not None and when <= now:
+                due.append((when, project.key))
+        for _, key in sorted(due):
+            target = self.projects.get(key)
+            if target is None:
+                continue  # removed from the registry meanwhile
+            self.sync(target)
+            self._drain()
+            if self._stopping is not None or self._fatal is not None:
+                return
+
+    def _reconcile(self, now: float, cause: str) -> None:
+        self._next_reconcile = now + self.config.reconcile_interval
+        if not self.watcher.alive():
+            self.log.error("observer.died", reason="a watchdog observer thread is not alive")
+            self._fatal = "observer died"
+            return
+        self._watch_registry()
+        for project in self.projects.values():
+            project.mark(now, cause)
+        self._reconciling = set(self.projects)
+        self._reconcile_cause = cause
+
+    # One project ------------------------------------------------------------------------
+
+    def add(self, root: Path, now: float, cause: str) -> ProjectState:
+        """Serve the project at `root`: watch it and sync it as soon as possible."""
+        project = ProjectState(root=root)
+        self.projects[project.key] = project
+        project.mark(now, cause)
+        self._watch_project(project)
+        return project
+
+    def sync(self, project: ProjectState) -> None:
+        """Reconcile one project now: sync it, record and log the outcome, rewatch it."""
+        from rulesync.sync import sync
+
+        cause = project.cause
+        project.clear()
+        log = self.log.bind(project=project.key, cause=cause)
+        started = time.perf_counter()
+        log.debug("sync.started")
+        marker = project.root / MARKER
+        try:
+            if not project.root.is_dir():
+                raise _Missing(f"{project.root}: project folder is missing (deleted or moved?)")
+            if not marker.is_file():
+                raise _Missing(f"{project.root}: no {MARKER} here any more")
+            result = sync(project.root, self.config, lock_timeout=LOCK_WAIT)
+        except Deferred as exc:
+            deferred(project, str(exc), log)
+        except (RulesyncError, _Missing) as exc:
+            if _unsettled(marker, cause):
+                # Most likely read between an editor's truncate and its write: not settled
+                # yet, and not a failure. The write's own event syncs what it leaves; a
+                # marker still empty at the next reconcile is a failure like any other.
+                log.debug("sync.unsettled", reason=f"{marker} is empty")
+            else:
+                failed(project, str(exc), cause, log)
+        except OSError as exc:
+            where = f"{exc.filename}: " if exc.filename else ""
+            failed(project, f"{where}{exc.strerror or exc}", cause, log)
+        except Exception as exc:
+            log.exception("sync.crashed", error=repr(exc))
+            failed(project, f"internal error: {exc!r}", cause, log, logged=True)
+        else:
+            synced(project, result, time.perf_counter() - started, log)
+        finally:
+            self._status_dirty = True
+            project.last_activity = time.monotonic()
+            try:
+                self._watch_project(project)
+            except Exception:
+                # A bug here must not stop every other project: the next sync tries again.
+                log.exception("watch.crashed")
+            if project.key in self._reconciling:
+                self._reconciling.discard(project.key)
+                if not self._reconciling:
+                    self.log.info(
+                        "reconcile.done", cause=self._reconcile_cause, projects=len(self.projects)
+                    )
+
+    def _watch_project(self, project: ProjectState) -> None:
+        git_dir = None
+        if project.status.deferred is not None:
+            git = find_git(project.root)
+            git_dir = git.git_dir if git is not None else None
+        plan = plan_watches(project.root, project.inputs, default_library(self.config), git_dir)
+        fresh = self.watcher.subscribe(project.key, plan.watched)
+        self.checks.set(project.key, plan.checked, time.monotonic())
+        idle = project.due(self.debounce, self.max_delay) is None
+        if idle and any(plan.watched[path] != WatchKind.GIT for path in fresh):
+            # A folder watched anew (one this sync created, or one replaced): a change made
+            # in it before its watch existed went unseen, so look once more (a no-op sync,
+            # which watches nothing new, when nothing changed). A sync already due (a retry
+            # after a failure keeps its backoff) will look anyway.
+            project.mark(time.monotonic(), "rewatch")
+        polled = self.watcher.is_polled(project.key)
+        if project.status.polling != polled:
+            project.status.polling = polled
+            self._status_dirty = True
+
+    # Registry and config ------------------------------------------------------------------
+
+    def _watch_registry(self) -> None:
+        folder = os.path.realpath(self.registry.parent)
+        wanted = {folder: WatchKind.REGISTRY} if os.path.isdir(folder) else {}
+        self.watcher.subscribe(REGISTRY_OWNER, wanted)
+
+    def _reload(self, trigger: str, *, with_config: bool) -> None:
+        now = time.monotonic()
+        if with_config:
+            try:
+                config = load_config(self.config_path)
+            except RulesyncError as exc:
+                self.log.error("config.invalid", error=str(exc), kept="the previous config")
+            else:
+                if config != self.config:
+                    self.config = config
+                    level = self.log_level or config.log_level
+                    configure(level, log_file=log_path(), console=True)
+                    for project in self.projects.values():
+                        project.mark(now, "config")
+                self.log.info("config.reloaded", trigger=trigger)
+        try:
+            roots = load_projects(self.registry)
+        except RulesyncError as exc:
+            self.log.error("registry.invalid", error=str(exc), kept="the previous registry")
+            return
+        wanted = {str(r): r for r in roots}
+        removed = [key for key in self.projects if key not in wanted]
+        added = [root for key, root in wanted.items() if key not in self.projects]
+        for key in removed:
+            del self.projects[key]
+            self.watcher.forget(key)
+            self.checks.set(key, (), now)
+            self._reconciling.discard(key)
+        for root in added:
+            self.add(root, now, "registry")
+        self._watch_registry()
+        self._status_dirty = self._status_dirty or bool(added or removed)
+        self.log.info(
+            "registry.reloaded",
+            trigger=trigger,
+            added=[str(r) for r in added],
+            removed=removed,
+            projects=len(self.projects),
+        )
+
+    def _flush_status(self) -> None:
+        if not self._status_dirty:
+            return
+        self._status_dirty = False
+        write_status({key: p.status for key, p in self.projects.items()})
+
+
+def _unsettled(marker: Path, cause: str) -> bool:
+    """An empty marker just changed (the change is this sync's cause, or happened moments ago):
+    its writer has most likely not finished."""
+    try:
+        st = marker.stat()
+    except OSError:
+        return False
+    recent = time.time() - st.st_mtime < SETTLE_WINDOW
+    return st.st_size == 0 and (cause in CHANGE_CAUSES or recent)
+
+
+def _busy(root: Path) -> bool:
+    git = find_git(root)
+    return git is not None and busy_reason(git) is not None
+
+
+class _Missing(Exception):
+    """The project folder or its marker is gone (not a RulesyncError: nothing to exit with)."""

@@ -1,0 +1,119 @@
+"""What one project may cost the service, whatever its library (SPEC §4, issue: a 1,500-tier
+library exhausted the unit's TasksMax): watchdog runs a thread per watched folder, so a library
+is watched along a bounded number of folders per project, and a chain too long for that is
+checked on a timer. The real service, counted from /proc."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from rulesync.daemon import MAX_PROJECT_WATCHES
+from rulesync.registry import registry_path
+from tests.conftest import rule_text, rulesync
+from tests.test_daemon_support import Daemon, config_file, new_project, wait_commits
+
+# More tier folders than any sane bound on threads; each tier extends the one before it.
+TIERS = 300
+# The service's own threads (main, worker, the inotify observer, a fetcher) and the
+# registry's folder, plus what each of the two projects may watch.
+THREAD_BOUND = 5 + 2 * MAX_PROJECT_WATCHES
+WATCH_BOUND = 1 + 2 * MAX_PROJECT_WATCHES
+
+pytestmark = pytest.mark.skipif(
+    not Path("/proc/self/fdinfo").is_dir(), reason="counts threads and watches in /proc"
+)
+
+
+def _big_library(path: Path) -> Path:
+    lines = ["version: 1", "tiers:"]
+    for i in range(TIERS):
+        (path / f"t{i}").mkdir(parents=True)
+        (path / f"t{i}" / f"r{i}.mdc").write_text(rule_text(f"rule {i}", f"Rule {i}."))
+        lines.append(f"  - name: t{i}")
+        if i:
+            lines.append(f"    extends: t{i - 1}")
+    (path / "tiers.yaml").write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _threads(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def _inotify_watches(pid: int) -> int:
+    total = 0
+    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
+        try:
+            total += info.read_text().count("inotify wd:")
+        except OSError:
+            continue
+    return total
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, isolated_user: Path) -> Iterator[Daemon]:
+    """A service for this test's isolated user, always stopped after."""
+    service = Daemon(tmp_path)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def test_a_300_tier_library_costs_a_bounded_number_of_threads_and_watches(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    library = _big_library(tmp_path / "big")
+    config_file().parent.mkdir(parents=True, exist_ok=True)
+    # The user may raise the engine's tier cap; the service's bound must not rely on it.
+    config_file().write_text(f"library: {library}\nmax_tiers: {TIERS}\n")
+    long_chain = new_project(tmp_path / "long", phase=f"t{TIERS - 1}")
+    short_chain = new_project(tmp_path / "short", phase="t3")
+    daemon.start()
+    assert wait_commits(long_chain, 1)[0].startswith(f"rulesync: install t{TIERS - 1} rules")
+    assert wait_commits(short_chain, 1)[0].startswith("rulesync: install t3 rules")
+
+    threads, watches = _threads(daemon.pid), _inotify_watches(daemon.pid)
+    assert threads <= THREAD_BOUND, f"{threads} threads for a {TIERS}-tier library"
+    assert watches <= WATCH_BOUND, f"{watches} inotify watches for a {TIERS}-tier library"
+
+    # A rule edited in each project's own tier still reaches it: the short chain through its
+    # watches, the long one through the timer's check.
+    (library / "t3" / "r3.mdc").write_text(rule_text("rule 3", "Rule 3, revised."))
+    (library / f"t{TIERS - 1}" / f"r{TIERS - 1}.mdc").write_text(
+        rule_text("last rule", "The last rule, revised.")
+    )
+    for project in (short_chain, long_chain):
+        assert wait_commits(project, 2)[0].startswith("rulesync: update t")
+    assert "Rule 3, revised." in (short_chain / ".cursor/rules/r3.mdc").read_text()
+    assert "Rule 3, revised." in (long_chain / ".cursor/rules/r3.mdc").read_text()
+    last = long_chain / f".cursor/rules/r{TIERS - 1}.mdc"
+    assert "The last rule, revised." in last.read_text()
+    assert _threads(daemon.pid) <= THREAD_BOUND
+    assert _inotify_watches(daemon.pid) <= WATCH_BOUND
+
+
+def test_doctor_counts_the_folders_the_service_watches_from_what_the_load_read(
+    tmp_path: Path, library: Path
+) -> None:
+    from rulesync import doctor
+    from rulesync.config import load_config
+
+    project = new_project(tmp_path / "p1")
+    rulesync(project, "apply", check=0)
+    registered = doctor.check_registry(load_config())
+    assert registered.projects == 1 and registered.watched is not None
+    real = os.path.realpath
+    expected = {
+        real(registry_path().parent),
+        real(project),
+        real(project / ".cursor/rules"),
+        real(project / ".git"),
+        real(library),
+        *(real(library / tier) for tier in ("basic", "advanced", "enterprise")),
+    }
+    assert registered.watched == expected
