@@ -506,8 +506,12 @@ def test_an_empty_marker_while_it_is_being_written_is_not_a_failure(
     )
     set_phase(project, "advanced")
     assert wait_commits(project, 2)[0].startswith("rulesync: phase basic → advanced")
+    # The commit lands before the service writes its log line about it.
+    wait_for(
+        "the service to log the sync",
+        lambda: daemon.events("sync.applied", after=mark, project=str(project), phase="advanced"),
+    )
     assert daemon.events("sync.failed", after=mark) == []
-    assert daemon.events("sync.applied", after=mark, project=str(project), phase="advanced")
 
 
 def test_a_marker_left_empty_is_reported_by_the_next_reconcile(
