@@ -108,7 +108,7 @@ def make_plan(
     *,
     library: str,
     tier: str,
-    targets: tuple[str, ...] = ("cursor",),
+    targets: tuple[str, ...] = (),
     revision: str | None = None,
     force: bool = False,
     provided: Mapping[str, frozenset[str]] | None = None,
