@@ -14,9 +14,9 @@ from typing import Any
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import check_regular, ensure_inside, is_inside, read_regular, sha256_hex
 from rulesync.names import (
-    folder_name_problem,
     is_ignored_entry,
     is_rule_candidate,
+    part_problem,
     rule_name_problem,
     shown_name,
 )
@@ -154,7 +154,7 @@ class Library:
                         f"{path}: a rule folder may not be a symlink inside the project or "
                         "lead outside the library's tier folders; make it a real folder"
                     )
-                problem = folder_name_problem(entry.name)
+                problem = part_problem(entry.name)
                 if problem is not None:
                     raise UnsafePath(f"{folder}: {shown_name(entry.name)}: {problem}; rename it")
                 if prefix.count("/") + 1 > MAX_RULE_DEPTH:
