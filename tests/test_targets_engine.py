@@ -271,7 +271,9 @@ def synced_by_the_previous_version(repo: Path) -> dict[str, bytes]:
 def test_a_project_synced_by_the_previous_version_upgrades_in_one_commit(repo: Path) -> None:
     rules = synced_by_the_previous_version(repo)
     (repo / ".cursor/rules/logging.mdc").write_text("edited by the user before upgrading\n")
-    assert rulesync(repo, "check", check=1).stdout.startswith("drift")
+    checked = rulesync(repo, "check", check=1).stdout
+    assert checked.startswith("drift")
+    assert "the manifest is still at .cursor/rules/.rulesync-manifest.json" in checked
     proc = rulesync(repo, "apply", check=1)
     # The user's edit is still recognised as an edit of rulesync's file: a conflict, kept.
     assert ".cursor/rules/logging.mdc: was edited since rulesync wrote it" in proc.stdout

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
 from rulesync.report import (
     conflict_advice,
@@ -34,7 +35,12 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
         for line in plan_lines(plan):
             print(line)
-        if not plan.changes and not plan.conflicts:
+        if plan.current.legacy:
+            print(
+                f"  the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions "
+                f"before targets kept it; apply moves it to {manifest_mod.MANIFEST}"
+            )
+        elif not plan.changes and not plan.conflicts:
             print("  the manifest is out of date")
         if plan.conflicts:
             print(f"conflicts: {conflict_advice(plan)}")
