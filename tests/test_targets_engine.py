@@ -486,3 +486,24 @@ def test_a_project_may_write_only_other_assistants_files(tmp_path: Path) -> None
     assert target_files(second) == set(expected("basic", ["copilot"]).files) | {
         ".github/copilot-instructions.md"
     }
+
+
+def test_a_tools_size_limit_exceeded_is_warned_and_still_written(
+    repo: Path, tmp_path: Path
+) -> None:
+    library = tmp_path / "library"
+    (library / "basic").mkdir(parents=True)
+    (library / "tiers.yaml").write_text("version: 1\ntiers:\n  - name: basic\n")
+    (library / "basic" / "huge.mdc").write_text(
+        "---\nalwaysApply: true\n---\n" + "Keep every function small.\n" * 1500
+    )
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"library: {library}\n")
+    (repo / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, agents, devin]\n")
+    proc = rulesync(repo, "apply", check=0)
+    assert "warning: AGENTS.md: rulesync's block is" in proc.stderr
+    assert "warning: .devin/rules/huge.md:" in proc.stderr
+    assert (repo / ".devin/rules/huge.md").stat().st_size > 12_000
+    doc = json.loads(rulesync(repo, "check", "--json", check=0).stdout)
+    assert len(doc["warnings"]) == 2

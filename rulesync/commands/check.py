@@ -13,6 +13,7 @@ from rulesync.report import (
     managed_count,
     plan_doc,
     plan_lines,
+    print_warnings,
     summary,
 )
 from rulesync.sync import inspect
@@ -26,10 +27,13 @@ def run(args: argparse.Namespace) -> int:
                 "phase": project.marker.phase,
                 "tier": project.tier,
                 "targets": list(project.targets),
+                "warnings": list(project.output.warnings),
                 **plan_doc(plan),
             }
         )
-    elif plan.in_sync:
+        return 0 if plan.in_sync else 1
+    print_warnings(project.output.warnings)
+    if plan.in_sync:
         print(f"in sync: {project.tier} ({managed_count(plan)})")
     else:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")

@@ -40,6 +40,9 @@ def synced(project: ProjectState, result: SyncResult, seconds: float, log: Logge
     if result.applied or result.commit:
         # A sync that left a conflict did not reach the desired rules: not just news.
         (log.warning if conflicts else log.info)("sync.applied", **fields)
+        if result.warnings:
+            # A tool's size limit exceeded: said when the files change, not at every reconcile.
+            log.warning("sync.target_limits", warnings=list(result.warnings))
     else:
         log.debug("sync.noop", **fields)
     if status.error is not None or status.deferred is not None:
