@@ -507,3 +507,13 @@ def test_a_tools_size_limit_exceeded_is_warned_and_still_written(
     assert (repo / ".devin/rules/huge.md").stat().st_size > 12_000
     doc = json.loads(rulesync(repo, "check", "--json", check=0).stdout)
     assert len(doc["warnings"]) == 2
+
+
+@pytest.mark.parametrize("value", ["[]", "{cursor: true}", "[cursor, 3]"])
+def test_a_targets_setting_that_is_not_a_list_of_names_is_refused(
+    project: Path, value: str
+) -> None:
+    (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: default\ntargets: {value}\n")
+    proc = rulesync(project, "apply", check=2)
+    assert ".rulesync.yaml:3: targets must list at least one target name" in proc.stderr
+    assert not (project / MANIFEST).exists()

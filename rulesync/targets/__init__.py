@@ -45,7 +45,7 @@ def check_names(value: object, where: str) -> tuple[str, ...]:
     names = [value] if isinstance(value, str) else value
     if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
         raise InvalidInput(
-            f"{where}: targets must be a list of target names; valid targets: "
+            f"{where}: targets must list at least one target name; valid targets: "
             f"{', '.join(sorted(TARGETS))}"
         )
     for name in names:
