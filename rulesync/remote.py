@@ -109,16 +109,9 @@ class Cache:
 def _git(cwd: Path, *args: str) -> str:
     from rulesync.git import run_git
 
-    # Nothing configured for the user may run here either: no hooks, no credential prompt.
-    return run_git(
-        cwd,
-        "-c",
-        "core.hooksPath=" + os.devnull,
-        "-c",
-        "core.askPass=",
-        *args,
-        env={"GIT_TERMINAL_PROMPT": "0", "GIT_LFS_SKIP_SMUDGE": "1"},
-    )
+    # The library URL is the user's own, so the user's credential helper and ssh settings
+    # apply; the runner keeps everything else from running. No LFS download either.
+    return run_git(cwd, *args, env={"GIT_LFS_SKIP_SMUDGE": "1"})
 
 
 def fetch(cache: Cache) -> None:
@@ -182,24 +175,19 @@ def materialise(cache: Cache, revision: str) -> Path:
     target = cache.tree(revision)
     if target.is_dir():
         return target
-    from rulesync.git import open_repo
+    from rulesync.git import read_tree_files
 
     tmp = target.with_name(f".{revision}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        with open_repo(cache.mirror) as repo:
-            from git.objects import Blob
-
-            for item in repo.commit(revision).tree.traverse():
-                if not isinstance(item, Blob) or item.mode & 0o170000 != 0o100000:
-                    continue  # symlinks and submodules are never followed
-                parts = str(item.path).split("/")
-                if any(p in ("", ".", "..") for p in parts):
-                    continue
-                path = tmp.joinpath(*parts)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                path.write_bytes(item.data_stream.read())
+        for name, data in read_tree_files(cache.mirror, revision):
+            parts = name.split("/")
+            if any(p in ("", ".", "..") for p in parts):
+                continue
+            path = tmp.joinpath(*parts)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
         if not (tmp / TIERS_FILE).is_file():
             raise InvalidInput(
                 f"library {cache.spec.label}: revision {revision[:12]} has no {TIERS_FILE} "

@@ -18,6 +18,7 @@ from rulesync.git import (
     Snapshot,
     commit_paths,
     ensure_not_busy,
+    finish_interrupted_commit,
     show_head_file,
     snapshot,
 )
@@ -62,7 +63,10 @@ def lock_path(root: Path, git: GitDirs | None) -> Path:
     """The project's lock file: in the git dir, or at the project root outside git."""
     if git is not None:
         return git.git_dir / "rulesync.lock"
-    return root / ".rulesync.lock"
+    return root / NO_GIT_LOCK
+
+
+NO_GIT_LOCK = ".rulesync.lock"
 
 
 def backup_dir(root: Path) -> Path:
@@ -120,25 +124,43 @@ class _Change:
         )
 
 
-def _head_manifest(top: Path, rel: _Relative) -> manifest_mod.Manifest | None:
-    """The manifest HEAD holds for this project (at either location), if it parses."""
+def _manifest_at_head(project: Project) -> manifest_mod.Manifest | None:
+    """The manifest committed at HEAD, at either location (None when there is none, or it is
+    not readable)."""
+    git = project.git
+    assert git is not None
+    rel = _Relative(project.root, git.top)
     for relpath in (manifest_mod.MANIFEST, manifest_mod.LEGACY_MANIFEST):
-        rel_path = rel(relpath)
-        data = show_head_file(top, rel_path)
+        data = show_head_file(git.top, rel(relpath))
         if data:
             try:
-                return manifest_mod.parse(data, Path(rel_path))
+                return manifest_mod.parse(data, Path(rel(relpath)))
             except InvalidInput:
                 return None
     return None
 
 
-def _change(project: Project, plan: Plan, writes: dict[str, bytes | None]) -> _Change:
+def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> bool:
+    """True when rulesync's own earlier changes are not committed yet: a run stopped before
+    its commit (the flag), or one made with `--no-commit` or before `git init` (the work
+    tree's manifest is not the one at HEAD)."""
+    if flag.exists():
+        return True
+    return plan.current != manifest_mod.EMPTY and plan.current != old
+
+
+def _change(
+    project: Project,
+    plan: Plan,
+    old: manifest_mod.Manifest | None,
+    writes: dict[str, bytes | None],
+) -> _Change:
     git = project.git
     assert git is not None
     rel = _Relative(project.root, git.top)
-    old = _head_manifest(git.top, rel)
-    new = plan.manifest
+    # With nothing to write, the commit holds the manifest as it is on disk: a new library
+    # revision alone is recorded with the next change of this project's files.
+    new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
     paths = set(manifest_change(old, new).paths) | set(writes)
     block_paths = set(project.output.blocks) | set(project.manifest.blocks)
     block_paths |= set(old.blocks) if old else set()
@@ -210,8 +232,14 @@ def sync(
             commit_note=note,
             inputs=project.inputs,
         )
+        if git is not None:
+            finish_interrupted_commit(git)
+            # Left from before `git init`; the lock lives in the git dir now.
+            (root / NO_GIT_LOCK).unlink(missing_ok=True)
         has_work = bool(plan.changes) or plan.manifest_changed
-        if not has_work and not (flag is not None and flag.exists()):
+        old_manifest = _manifest_at_head(project) if flag is not None else None
+        owed = flag is not None and _owes_commit(plan, flag, old_manifest)
+        if not has_work and not owed:
             result.seconds = time.perf_counter() - started
             return result
         if git is not None:
@@ -219,7 +247,7 @@ def sync(
         # The commit holds the marker bytes this plan was made from: an editor saving it
         # again meanwhile gets its own sync and commit.
         writes = {a.path: project.written(a) for a in plan.changes}
-        change = _change(project, plan, writes) if flag is not None else None
+        change = _change(project, plan, old_manifest, writes) if flag is not None else None
         with contextlib.ExitStack() as stack:
             pending = None
             if change is not None and not config.run_hooks:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -385,3 +386,118 @@ def test_show_head_file_gives_the_committed_bytes_exactly(repo: Path) -> None:
     git(repo, "commit", "-q", "-m", "exact")
     assert show_head_file(repo, "exact.bin") == data
     assert show_head_file(repo, "missing.txt") is None
+
+
+def test_apply_after_no_commit_commits_the_rules_it_wrote(project: Path) -> None:
+    rulesync(project, "apply", "--no-commit", check=0)
+    assert rulesync_commits(project) == []
+    proc = rulesync(project, "apply", check=0)
+    assert "committed" in proc.stdout
+    assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
+    assert git(project, "status", "--porcelain") == ""
+    assert rulesync(project, "apply", check=0).stdout.startswith("in sync")
+    assert len(rulesync_commits(project)) == 1
+
+
+def test_init_outside_git_then_git_init_then_apply_commits_the_rules(
+    tmp_path: Path, library: Path
+) -> None:
+    folder = tmp_path / "later-a-repo"
+    folder.mkdir()
+    rulesync(folder, "init", check=0)
+    assert (folder / RULES / "logging.mdc").is_file()
+    git(folder, "init", "-q", "-b", "main")
+    git(folder, "config", "user.name", "Dev User")
+    git(folder, "config", "user.email", "dev@example.com")
+    rulesync(folder, "apply", check=0)
+    assert rulesync_commits(folder) == ["rulesync: install basic rules (+3)"]
+    committed = git(folder, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert set(committed) == {
+        ".rulesync.yaml",
+        ".rulesync-manifest.json",
+        ".cursor/rules/logging.mdc",
+        ".cursor/rules/privacy.mdc",
+        ".cursor/rules/testing.mdc",
+    }
+    assert git(folder, "status", "--porcelain") == ""
+
+
+def test_a_failed_head_move_leaves_the_users_index_exactly_as_it_was(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rulesync import sync as sync_module
+    from rulesync.config import load_config
+    from rulesync.git import GitError
+
+    rulesync(project, "apply", check=0)
+    (project / "notes.txt").write_text("the user's staged work\n")
+    git(project, "add", "notes.txt")
+    index = project / ".git" / "index"
+    before = index.read_bytes()
+    head = git(project, "rev-parse", "HEAD")
+    branch_lock = project / ".git" / "refs" / "heads" / "main.lock"
+    real = sync_module.execute
+
+    def execute_then_user_git_takes_the_branch(*args: object, **kwargs: object) -> object:
+        # After rulesync's busy check: the user's git starts moving the branch.
+        backups = real(*args, **kwargs)  # type: ignore[arg-type]
+        branch_lock.write_text("")
+        return backups
+
+    monkeypatch.setattr(sync_module, "execute", execute_then_user_git_takes_the_branch)
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    with pytest.raises(GitError, match="update-ref"):
+        sync_module.sync(project, load_config())
+    monkeypatch.undo()
+    assert index.read_bytes() == before
+    assert git(project, "rev-parse", "HEAD") == head
+    assert not (project / ".git" / "index.lock").exists()
+    assert git(project, "diff", "--cached", "--name-only").split() == ["notes.txt"]
+
+    branch_lock.unlink()  # the user's git is done
+    rulesync(project, "apply", check=0)
+    assert rulesync_commits(project)[0].startswith("rulesync: phase basic → advanced")
+    assert git(project, "show", "--name-only", "--format=", "HEAD").count("notes.txt") == 0
+    assert git(project, "status", "--porcelain").splitlines() == ["A  notes.txt"]
+
+
+def test_a_commit_step_killed_holding_the_index_lock_is_finished_by_the_next_sync(
+    project: Path,
+) -> None:
+    from rulesync.git import INDEX_PENDING
+
+    rulesync(project, "apply", check=0)
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    rulesync(project, "apply", "--no-commit", check=0)
+    # What a run killed between its HEAD move and putting the index in place leaves:
+    # HEAD moved, the new index waiting in index.lock, and its note.
+    git_dir = project / ".git"
+    scratch = project.parent / "scratch-index"
+    shutil.copyfile(git_dir / "index", scratch)
+    env = {**os.environ, "GIT_INDEX_FILE": str(scratch)}
+    subprocess.run(["git", "add", "-A", ".cursor", ".rulesync.yaml"], cwd=project, env=env)
+    tree = subprocess.run(
+        ["git", "write-tree"], cwd=project, env=env, capture_output=True, text=True
+    ).stdout.strip()
+    commit = git(project, "commit-tree", tree, "-p", "HEAD", "-m", "rulesync: killed").strip()
+    os.replace(scratch, git_dir / "index.lock")
+    lock = (git_dir / "index.lock").stat()
+    (git_dir / INDEX_PENDING).write_text(f"{lock.st_ino} {lock.st_mtime_ns} {commit}\n")
+    git(project, "update-ref", "HEAD", commit)
+    rulesync(project, "apply", check=0)
+    assert not (git_dir / "index.lock").exists()
+    assert not (git_dir / INDEX_PENDING).exists()
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_an_index_lock_that_is_not_rulesyncs_is_never_touched(project: Path) -> None:
+    from rulesync.git import INDEX_PENDING
+
+    rulesync(project, "apply", check=0)
+    git_dir = project / ".git"
+    (git_dir / "index.lock").write_text("")  # another git, alive
+    (git_dir / INDEX_PENDING).write_text("1 2 0123456789012345678901234567890123456789\n")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    proc = rulesync(project, "apply", check=1)
+    assert "index.lock exists" in proc.stderr
+    assert (git_dir / "index.lock").exists()

@@ -154,8 +154,6 @@ class Service:
         return self.exit_code
 
     def _start(self) -> None:
-        import git  # noqa: F401  (GitPython's import is slow; pay it before the first edit)
-
         self.watcher.start()
         self.registry.parent.mkdir(parents=True, exist_ok=True)
         self._watch_registry()
