@@ -56,6 +56,11 @@ def commit_message(
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
         subject = f"rulesync: phase {old.tier} → {new.tier} {_counts(change, all_three=True)}"
+    elif old.targets and old.targets != new.targets:
+        subject = (
+            f"rulesync: targets {', '.join(old.targets)} → {', '.join(new.targets)} "
+            f"{_counts(change, all_three=True)}"
+        )
     elif old.revision and new.revision and old.revision != new.revision:
         subject = (
             f"rulesync: library {old.revision[:7]}..{new.revision[:7]} "

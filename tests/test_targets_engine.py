@@ -233,6 +233,9 @@ def test_removing_targets_removes_their_files_and_blocks_in_one_commit(project: 
     assert not (project / ".claude/rules").exists()
     assert (project / ".github/workflows/ci.yml").read_text() == "on: push\n"
     assert len(rulesync_commits(project)) == 2
+    assert rulesync_commits(project)[0].startswith(
+        "rulesync: targets cursor, agents, claude, copilot, devin → cursor, devin (+0 ~0 -"
+    )
     gone = set(git(project, "show", "--diff-filter=D", "--name-only", "--format=", "HEAD").split())
     assert {"AGENTS.md", ".github/copilot-instructions.md"} <= gone
     assert {p for p in gone if p.startswith(".claude/")} == {
