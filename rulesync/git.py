@@ -738,8 +738,7 @@ def ignored_paths(top: Path, paths: Sequence[str]) -> set[str]:
         return set()
     listing = b"\0".join(os.fsencode(p) for p in paths)
     # Exit 1 means "none ignored"; anything else is a failure, never read as "none".
-    # check-ignore refuses the literal-pathspec magic set for every other command; it takes
-    # each path as given anyway (verified on git 2.39: `[a].mdc` is not read as a glob).
+    # check-ignore takes paths, not pathspecs, and refuses the literal-pathspec switch.
     status, out, err = Runner(top).output(
         "check-ignore", "-z", "--stdin", stdin=listing, env={"GIT_LITERAL_PATHSPECS": "0"}
     )
