@@ -49,12 +49,14 @@ def wall(cmd: Sequence[str], cwd: Path, env: dict[str, str] | None = None) -> fl
     return time.perf_counter() - started
 
 
-def write_section(name: str, body: str) -> None:
-    """Replace (or append) this script's section of RESULTS.md, stamped with machine and date."""
+def write_section(name: str, body: str, command: str = "") -> None:
+    """Replace (or append) one section of RESULTS.md (`name`: the script's, or the script's
+    and a part's, `bench_engine.start`), stamped with machine, date and the command run."""
     stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    command = command or f"python bench/{name}.py"
     section = (
         f"<!-- {name} -->\n{body.rstrip()}\n\n"
-        f"_Measured {stamp} on {machine()} by `python bench/{name}.py`._\n<!-- /{name} -->"
+        f"_Measured {stamp} on {machine()} by `{command}`._\n<!-- /{name} -->"
     )
     text = (
         RESULTS.read_text(encoding="utf-8")

@@ -1,8 +1,10 @@
 """Engine benchmarks: no-op `apply` (cold process, 20-rule tier), fresh `apply` and `check`
-of a 1,120-rule tier made from the corpus, each no-op and fresh apply also with all five
-targets beside `[cursor]` alone. Writes its section of bench/RESULTS.md.
+of a 1,120-rule tier made from the corpus, the no-op and the fresh apply also with all five
+targets beside `[cursor]` alone. Writes its section of bench/RESULTS.md; then the
+cold start (`check` and a no-op `apply` beside a bare `python -c pass`, with what their
+imports cost) in a section of its own.
 
-    python bench/bench_engine.py [--runs N]
+    python bench/bench_engine.py [--runs N] [--start-only]
 """
 
 from __future__ import annotations
@@ -39,9 +41,9 @@ def new_repo(path: Path, env: dict[str, str]) -> Path:
     return path
 
 
-def small_library(dest: Path, count: int = 20) -> Path:
+def small_library(dest: Path, count: int = 20, corpus: Path = CORPUS) -> Path:
     (dest / "basic").mkdir(parents=True)
-    for path in sorted((CORPUS / "rules-mdc").glob("*.mdc"))[:count]:
+    for path in sorted((corpus / "rules-mdc").glob("*.mdc"))[:count]:
         shutil.copy(path, dest / "basic" / path.name)
     (dest / "tiers.yaml").write_text("tiers:\n  - name: basic\n    description: twenty rules\n")
     return dest
@@ -66,6 +68,186 @@ def row(figure: str, target: str, values: list[float], limit: float) -> str:
     )
 
 
+def interpreter() -> str:
+    """The Python the installed `rulesync` runs on (its script's `#!` line)."""
+    if EXE.exists():
+        first = EXE.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+        if first.startswith("#!") and " " not in first.strip():
+            return first[2:].strip()
+    return sys.executable
+
+
+def import_costs(args: list[str], cwd: Path, env: dict[str, str], runs: int) -> dict[str, float]:
+    """Median self time (seconds) of each module a run of `python -X importtime ARGS` loads."""
+    seen: dict[str, list[float]] = {}
+    for _ in range(runs):
+        proc = subprocess.run(
+            [interpreter(), "-X", "importtime", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        for line in proc.stderr.splitlines():
+            fields = line.removeprefix("import time:").split("|")
+            if line.startswith("import time:") and len(fields) == 3 and fields[0].strip().isdigit():
+                seen.setdefault(fields[2].strip(), []).append(int(fields[0]) / 1e6)
+    return {name: median(t + [0.0] * (runs - len(t))) for name, t in seen.items()}
+
+
+# Run as the command would be, timing what `@dataclass` costs it: importing `dataclasses`, and
+# building each record class (its methods are compiled with `exec` when the module loads).
+DATACLASS_PROBE = """
+import re, sys, time
+started = time.perf_counter()
+import dataclasses
+imported = time.perf_counter() - started
+built = []
+build = dataclasses._process_class
+def timed(cls, *args):
+    started = time.perf_counter()
+    done = build(cls, *args)
+    built.append(time.perf_counter() - started)
+    return done
+dataclasses._process_class = timed
+from rulesync.cli import main
+main(sys.argv[1:])
+print(imported, len(built), sum(built), file=sys.stderr)
+"""
+
+
+def dataclass_costs(
+    command: str, cwd: Path, env: dict[str, str], runs: int
+) -> tuple[float, int, float]:
+    """Medians for one command: seconds importing `dataclasses`, classes built, seconds building."""
+    found = []
+    for _ in range(runs):
+        proc = subprocess.run(
+            [interpreter(), "-c", DATACLASS_PROBE, command],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        imported, count, building = proc.stderr.split()[-3:]
+        found.append((float(imported), int(count), float(building)))
+    return (
+        median([f[0] for f in found]),
+        int(median([f[1] for f in found])),
+        median([f[2] for f in found]),
+    )
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
+    """`rulesync check` and a no-op `apply` (20 rules, in sync) beside a bare start of the same
+    Python, interleaved; then where the difference goes, from `-X importtime`."""
+    work = Path(__file__).resolve().parent / ".work"
+    work.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rulesync-start-", dir=work) as tmp:
+        base = Path(tmp)
+        env = isolated_env(base / "home")
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # as installed: compiled bytecode is kept
+        lib20 = small_library(base / "lib20", corpus=corpus)
+        project = new_repo(base / "project", env)
+        (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {lib20}\n")
+        (Path(env["XDG_CONFIG_HOME"]) / "rulesync").mkdir(parents=True, exist_ok=True)
+        (Path(env["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml").write_text(
+            f"libraries: [{lib20}]\n"
+        )
+        script = [str(EXE)] if EXE.exists() else ["-m", "rulesync"]
+        commands = {
+            "bare": [interpreter(), "-c", "pass"],
+            "check": [*COMMAND, "check"],
+            "apply": [*COMMAND, "apply"],
+        }
+        wall(commands["apply"], project, env)  # the first sync, and the bytecode written
+        times: dict[str, list[float]] = {name: [] for name in commands}
+        for turn in range(runs + 1):
+            # Interleaved, in a rotating order, so all three see the same machine.
+            names = list(commands)[turn % 3 :] + list(commands)[: turn % 3]
+            for name in names:
+                took = wall(commands[name], project, env)
+                if turn:  # the first round warms the caches
+                    times[name].append(took)
+        samples = max(5, runs // 4)
+        bare_imports = import_costs(["-c", "pass"], project, env, samples)
+        check_imports = {
+            name: cost
+            for name, cost in import_costs([*script, "check"], project, env, samples).items()
+            if name not in bare_imports
+        }
+        dc_import, dc_classes, dc_building = dataclass_costs("check", project, env, samples)
+        apply_imports = {
+            name: cost
+            for name, cost in import_costs([*script, "apply"], project, env, samples).items()
+            if name not in bare_imports
+        }
+
+    bare, check, noop = (median(times[name]) for name in ("bare", "check", "apply"))
+
+    def start_row(figure: str, values: list[float]) -> str:
+        ratio = median(values) / bare
+        verdict = "met" if ratio <= 5 else "**missed**"
+        return (
+            f"| {figure} | ≤ 5× bare start | {_ms(median(values))} | "
+            f"{_ms(percentile(values, 95))} | {ratio:.1f}× | {verdict} |"
+        )
+
+    groups: dict[str, float] = {}
+    for name, cost in check_imports.items():
+        top = name.split(".")[0].lstrip("_")
+        groups[top] = groups.get(top, 0.0) + cost
+    total = sum(check_imports.values())
+    ranked = sorted(groups.items(), key=lambda item: -item[1])
+    top_groups = ", ".join(f"{name} {_ms(cost)}" for name, cost in ranked[:12])
+    apply_only = {n: c for n, c in apply_imports.items() if n not in check_imports}
+    apply_extra = ", ".join(
+        f"{name} {_ms(cost)}" for name, cost in sorted(apply_only.items(), key=lambda i: -i[1])[:6]
+    )
+    lines = [
+        "## Cold start (`rulesync check` / no-op `apply`, 20 rules, beside a bare Python)",
+        "",
+        "| figure | target | median | p95 | median vs bare start | verdict |",
+        "|---|---|---|---|---|---|",
+        f"| bare `python -c pass` (the interpreter of the installed `rulesync`) | — | "
+        f"{_ms(bare)} | {_ms(percentile(times['bare'], 95))} | 1.0× | — |",
+        start_row("`rulesync check`, 20 rules, in sync", times["check"]),
+        start_row("no-op `rulesync apply`, 20 rules", times["apply"]),
+        "",
+        f"{runs} interleaved rounds after a warm-up round. **What the remainder is made of**: "
+        f"`python -X importtime` of `check` ({samples} runs, median self time per module; the "
+        "tracing itself makes each a little slower) finds the modules a bare start does not "
+        f"load taking {_ms(total)}, by package: {top_groups}. `yaml` is PyYAML's import "
+        f"({_ms(check_imports.get('yaml.reader', 0.0))} of it its reader compiling one large "
+        "Unicode regular expression, though the C loader never uses it); `rulesync` is its "
+        "own modules' code, most of it `@dataclass` building each "
+        "record class's methods with `exec`; `dataclasses` brings `inspect`, `ast`, `dis` and "
+        "`tokenize`; `re`, `pathlib` (with `urllib` and `ipaddress`), `argparse` (with "
+        "`gettext`, `locale` and `shutil`), `json` and `hashlib` (OpenSSL) are the standard "
+        "library every run needs. Timed in the process itself (not traced), `@dataclass` costs "
+        f"`check` {_ms(dc_import + dc_building)}: {_ms(dc_import)} importing `dataclasses` and "
+        f"{_ms(dc_building)} building its {dc_classes} record classes; without them `check` "
+        f"would be about {(check - dc_import - dc_building) / bare:.1f}× the bare start. "
+        "`check` takes "
+        f"{_ms(check - bare)} more than the bare start; the rest, beyond the imports, is the "
+        "work: reading the marker, config.yaml and tiers.yaml, hashing the 20 rules and the 20 "
+        "files, the plan. A no-op `apply` takes "
+        f"{_ms(noop - check)} more than `check`: the lock and one `git cat-file` of the "
+        f"manifest at HEAD (is a commit owed?), with the modules only it loads: {apply_extra}.",
+    ]
+    write_section(
+        "bench_engine.start",
+        "\n".join(lines),
+        command or "python bench/bench_engine.py --start-only",
+    )
+
+
 def _pair(figure: str, one: list[float], five: list[float]) -> str:
     return (
         f"| {figure} | {median(one) * 1000:.0f} ms | {median(five) * 1000:.0f} ms | "
@@ -77,12 +259,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
+        "--start-only", action="store_true", help="measure the cold start alone (its section)"
+    )
+    parser.add_argument("--corpus", type=Path, default=CORPUS, help="the rule corpus folder")
+    parser.add_argument(
         "--settle",
         type=float,
         default=65,
         help="seconds to wait after setting up, before measuring (see below)",
     )
     args = parser.parse_args()
+    if args.start_only:
+        cold_start(args.runs, args.corpus)
+        return
     # On ext4 without a journal (this machine's disk) the inode allocator skips every inode
     # freed in the last 60 s (360 s until written back), one buffer lookup each, so creating
     # files in a folder next to a large deletion (a test run's clean-up in /tmp, the last
@@ -96,13 +285,13 @@ def main() -> None:
         # As installed: Python keeps rulesync's compiled bytecode (the warm-up run writes it).
         env.pop("PYTHONDONTWRITEBYTECODE", None)
 
-        lib20 = small_library(base / "lib20")
+        lib20 = small_library(base / "lib20", corpus=args.corpus)
         project = new_repo(base / "noop", env)
         (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {lib20}\n")
         project5 = new_repo(base / "noop5", env)
         (project5 / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {lib20}\n{FIVE}")
         (Path(env["XDG_CONFIG_HOME"]) / "rulesync").mkdir(parents=True, exist_ok=True)
-        big = make_corpus_library(CORPUS, base / "big")
+        big = make_corpus_library(args.corpus, base / "big")
         (Path(env["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml").write_text(
             f"libraries: [{lib20}, {big}]\n"
         )
@@ -159,6 +348,7 @@ def main() -> None:
         "(21 rules); Node `rulesync generate` 2.9 s for 1,354 rules.",
     ]
     write_section("bench_engine", "\n".join(lines))
+    cold_start(args.runs, args.corpus, "python bench/bench_engine.py")
 
 
 if __name__ == "__main__":

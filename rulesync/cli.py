@@ -8,6 +8,7 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from rulesync import __version__
 from rulesync.errors import (
@@ -78,35 +79,56 @@ def _epilog(command: str) -> str:
     return f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
 
 
-def _add(
-    sub: argparse._SubParsersAction[_Parser], name: str, help_text: str, *, json: bool = False
-) -> _Parser:
-    parser = sub.add_parser(
-        name,
-        help=help_text,
-        description=help_text,
-        epilog=_epilog(name),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    if json:
-        parser.add_argument("--json", action="store_true", help="print one JSON document")
-    return parser
+Arguments = Callable[[_Parser], None]
+if TYPE_CHECKING:
+    _SubParsers = argparse._SubParsersAction[_Parser]
+else:  # not subscriptable at run time
+    _SubParsers = argparse._SubParsersAction
 
 
-def build_parser() -> _Parser:
-    """The whole command tree."""
-    parser = _Parser(
-        prog="rulesync",
-        description="Keep a project's Cursor rules in step with its maturity phase.",
-        epilog=GENERAL_EXITS,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("-C", dest="chdir", metavar="PATH", help="run as if started in PATH")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
-    parser.add_argument("--version", action="version", version=f"rulesync {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+class _Commands(_SubParsers):
+    """The commands, each one's parser built only when it is the one run: building them all
+    (a formatter and help texts per argument) is a visible part of a cold start, and a run
+    needs one. `rulesync --help` lists them all from their one-line help, as before."""
 
-    p = _add(sub, "init", "create .rulesync.yaml if absent, register the project, apply")
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._arguments: dict[str, tuple[str, Arguments | None, bool]] = {}
+        # The names argparse accepts and lists in its error; it only tests membership and
+        # iterates them, so the declared commands stand in for their unbuilt parsers.
+        self.choices = self._arguments  # type: ignore[assignment]
+
+    def command(
+        self, name: str, help_text: str, arguments: Arguments | None = None, *, json: bool = False
+    ) -> None:
+        """Declare a command: its one-line help, and what adds its own arguments."""
+        self._choices_actions.append(self._ChoicesPseudoAction(name, (), help_text))
+        self._arguments[name] = (help_text, arguments, json)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        name = values[0]
+        if name not in self._name_parser_map:
+            help_text, arguments, json = self._arguments[name]
+            command = self.add_parser(
+                name,
+                description=help_text,
+                epilog=_epilog(name),
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
+            if json:
+                command.add_argument("--json", action="store_true", help="print one JSON document")
+            if arguments is not None:
+                arguments(command)
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _init(p: _Parser) -> None:
     p.add_argument(
         "path", nargs="?", default=".", help="project folder, created if missing (default: here)"
     )
@@ -115,7 +137,8 @@ def build_parser() -> _Parser:
         "--no-register", action="store_true", help="do not add it to the service's registry"
     )
 
-    p = _add(sub, "apply", "write the phase's tier for every target, then commit", json=True)
+
+def _apply(p: _Parser) -> None:
     p.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     p.add_argument("--no-commit", action="store_true", help="write the files but make no commit")
     p.add_argument("--force", action="store_true", help="replace conflicting files (saved first)")
@@ -128,42 +151,31 @@ def build_parser() -> _Parser:
         help="with --update: accept a library branch that was force-pushed",
     )
 
-    _add(sub, "check", "exit 1 if the targets' files differ from what apply makes", json=True)
-    _add(sub, "diff", "unified diff of what apply would change", json=True)
-    _add(
-        sub,
-        "status",
-        "phase, tier, managed rules, drift, conflicts, last commit, service",
-        json=True,
-    )
 
-    p = _add(sub, "phase", "print the phase, or set it (only the `phase:` line changes)", json=True)
+def _phase(p: _Parser) -> None:
     p.add_argument("new", nargs="?", help="the new phase: a tier name or `auto`")
     p.add_argument("--no-apply", action="store_true", help="set the phase without applying")
 
-    p = _add(sub, "tiers", "the library's tiers in order, with their resolved rules", json=True)
+
+def _tiers(p: _Parser) -> None:
     p.add_argument("--library", help="`default` or a library folder (default: the project's)")
 
-    p = _add(sub, "lint", "validate a library, a folder of .mdc files or one file", json=True)
+
+def _lint(p: _Parser) -> None:
     p.add_argument("path", nargs="?", help="library, folder or file (default: the bundled library)")
     p.add_argument("--strict", action="store_true", help="warnings fail too")
 
-    p = _add(
-        sub,
-        "explain",
-        "which rules attach to PATH and why; without PATH, the context budget",
-        json=True,
-    )
+
+def _explain(p: _Parser) -> None:
     p.add_argument("path", nargs="?", help="a file in the project (default: the always-on budget)")
     p.add_argument("--tier", help="explain another tier than the project's")
 
-    _add(sub, "readiness", "the next tiers' criteria against the marker's metrics", json=True)
-    p = _add(sub, "log", "the project's rule history from rulesync's commits", json=True)
+
+def _log(p: _Parser) -> None:
     p.add_argument("-n", "--max-count", type=int, default=None, help="at most N commits")
 
-    p = _add(
-        sub, "projects", "the registered projects and their state (alone: list them)", json=True
-    )
+
+def _projects(p: _Parser) -> None:
     psub = p.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
     lp = psub.add_parser(
         "list",
@@ -184,9 +196,8 @@ def build_parser() -> _Parser:
     )
     rp.add_argument("path", metavar="PATH", help=folder_help)
 
-    _add(sub, "daemon", "run the service in the foreground (what the unit runs)")
 
-    p = _add(sub, "service", "install, remove or inspect the user service (systemd / launchd)")
+def _service(p: _Parser) -> None:
     p.add_argument(
         "action",
         nargs="?",
@@ -195,11 +206,56 @@ def build_parser() -> _Parser:
     )
     p.add_argument("--dry-run", action="store_true", help="show what would be done")
 
-    _add(
-        sub,
-        "doctor",
-        "check git, identity, inotify limits, the service and the registry",
+
+def build_parser() -> _Parser:
+    """The command tree (each command's own parser is built when that command runs)."""
+    parser = _Parser(
+        prog="rulesync",
+        description="Keep a project's Cursor rules in step with its maturity phase.",
+        epilog=GENERAL_EXITS,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("-C", dest="chdir", metavar="PATH", help="run as if started in PATH")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")
+    parser.add_argument("--version", action="version", version=f"rulesync {__version__}")
+    sub = parser.add_subparsers(
+        dest="command", metavar="COMMAND", parser_class=_Parser, action=_Commands
+    )
+    assert isinstance(sub, _Commands)
+    sub.command("init", "create .rulesync.yaml if absent, register the project, apply", _init)
+    sub.command("apply", "write the phase's tier for every target, then commit", _apply, json=True)
+    sub.command("check", "exit 1 if the targets' files differ from what apply makes", json=True)
+    sub.command("diff", "unified diff of what apply would change", json=True)
+    sub.command(
+        "status", "phase, tier, managed rules, drift, conflicts, last commit, service", json=True
+    )
+    sub.command(
+        "phase", "print the phase, or set it (only the `phase:` line changes)", _phase, json=True
+    )
+    sub.command(
+        "tiers", "the library's tiers in order, with their resolved rules", _tiers, json=True
+    )
+    sub.command("lint", "validate a library, a folder of .mdc files or one file", _lint, json=True)
+    sub.command(
+        "explain",
+        "which rules attach to PATH and why; without PATH, the context budget",
+        _explain,
         json=True,
+    )
+    sub.command("readiness", "the next tiers' criteria against the marker's metrics", json=True)
+    sub.command("log", "the project's rule history from rulesync's commits", _log, json=True)
+    sub.command(
+        "projects",
+        "the registered projects and their state (alone: list them)",
+        _projects,
+        json=True,
+    )
+    sub.command("daemon", "run the service in the foreground (what the unit runs)")
+    sub.command(
+        "service", "install, remove or inspect the user service (systemd / launchd)", _service
+    )
+    sub.command(
+        "doctor", "check git, identity, inotify limits, the service and the registry", json=True
     )
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,23 +32,38 @@ CONFIG_KEYS = (
 LOG_LEVELS = ("debug", "info", "warning", "error")
 
 
+def _user_dir(kind: str, xdg_variable: str, home_default: str) -> Path:
+    """platformdirs' `user_<kind>_dir("rulesync")`, worked out here on Linux when its answer is
+    plain ($XDG_… absolute, else $HOME absolute): importing platformdirs costs about as much as
+    Python's own start, and every command reads config.yaml."""
+    if sys.platform == "linux":
+        base = os.environ.get(xdg_variable, "")
+        if os.path.isabs(base):
+            return Path(base, APP)
+        home = os.environ.get("HOME", "")
+        if os.path.isabs(home):
+            return Path(home, home_default, APP)
+    import platformdirs  # the other platforms, and the odd cases above
+
+    where: str = getattr(platformdirs, f"user_{kind}_dir")(APP)
+    return Path(where)
+
+
 def config_dir() -> Path:
     """user_config_dir("rulesync"): config.yaml and projects.yaml."""
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir(APP))
+    return _user_dir("config", "XDG_CONFIG_HOME", ".config")
 
 
 def state_dir() -> Path:
     """user_state_dir("rulesync"): the service's pid file, status and backups."""
-    import platformdirs
-
-    return Path(platformdirs.user_state_dir(APP))
+    return _user_dir("state", "XDG_STATE_HOME", ".local/state")
 
 
 def log_dir() -> Path:
     """user_log_dir("rulesync"): the service's rotated JSON log."""
-    import platformdirs
+    if sys.platform == "linux":
+        return state_dir() / "log"  # platformdirs' Linux log folder
+    import platformdirs  # macOS keeps logs apart (~/Library/Logs)
 
     return Path(platformdirs.user_log_dir(APP))
 

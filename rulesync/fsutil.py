@@ -6,7 +6,6 @@ import contextlib
 import errno
 import hashlib
 import os
-import secrets
 import stat
 from pathlib import Path
 
@@ -86,6 +85,8 @@ def temporary_name(name: str) -> str:
 
     Random, not the pid: two threads of one process writing the same file must not share it.
     """
+    import secrets  # only a write needs it; it loads `random` and `hmac` besides
+
     return f".{name}{TMP_MARK}{secrets.token_hex(6)}"
 
 

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from rulesync.errors import Deferred, GitError
+
+if TYPE_CHECKING:
+    import subprocess
 
 # Inherited variables git may keep: they say how the user reaches their servers and which
 # config files are the user's own. Every other GIT_* is dropped: git exports GIT_DIR,
@@ -205,6 +206,8 @@ class Runner:
         return env
 
     def _filters_off(self) -> dict[str, str]:
+        import subprocess  # loaded by the first git command: reading git state needs none
+
         proc = subprocess.run(
             ["git", "config", "-z", "--get-regexp", r"^filter\."],
             cwd=self.cwd,
@@ -231,6 +234,8 @@ class Runner:
         hooks: bool = False,
     ) -> tuple[int, bytes, str]:
         """Run `git args` here: exit status, stdout bytes untouched, stderr."""
+        import subprocess  # loaded by the first git command: reading git state needs none
+
         proc = subprocess.run(
             ["git", *args],
             cwd=self.cwd,
@@ -261,15 +266,18 @@ class Runner:
         return out.decode("utf-8", "surrogateescape")
 
     def start(
-        self, *args: str, stdin: IO[bytes] | int, stdout: int = subprocess.DEVNULL
+        self, *args: str, stdin: IO[bytes] | int, stdout: int | None = None
     ) -> subprocess.Popen[bytes]:
-        """Start `git args` here, its stderr kept for `Popen.communicate`."""
+        """Start `git args` here, its stderr kept for `Popen.communicate` (stdout: discarded
+        unless given)."""
+        import subprocess  # loaded by the first git command: reading git state needs none
+
         return subprocess.Popen(
             ["git", *args],
             cwd=self.cwd,
             env=self._environment(args, None, False),
             stdin=stdin,
-            stdout=stdout,
+            stdout=subprocess.DEVNULL if stdout is None else stdout,
             stderr=subprocess.PIPE,
         )
 
@@ -280,6 +288,8 @@ class _HeadMove:
     closes) makes git drop the transaction and its locks."""
 
     def __init__(self, git: Runner, new: str, old: str, message: str) -> None:
+        import subprocess  # loaded by the first git command: reading git state needs none
+
         self._git = git
         self._process = git.start(
             "update-ref", "-m", message, "--stdin", stdin=subprocess.PIPE, stdout=subprocess.PIPE
@@ -439,6 +449,8 @@ def snapshot(top: Path, files: Mapping[str, bytes | None]) -> Iterator[Snapshot]
     the same bytes to the work tree; `Snapshot.commit` then builds the commit. Leaving the
     block without committing leaves only unreferenced objects, which `git gc` prunes.
     """
+    # Only a commit needs these: a sync with nothing to commit never loads them.
+    import shutil
     import tempfile
 
     dirs = _dirs(top)
@@ -616,6 +628,8 @@ class Snapshot:
         the commit stays owed to the next sync. A run killed before HEAD moves leaves the
         paths staged; the next sync commits them (the commit is still flagged as owed).
         """
+        import shutil  # only a commit needs it (already loaded by `snapshot`)
+
         git_dir, top = self._dirs.git_dir, self._dirs.top
         index, lock = git_dir / "index", git_dir / "index.lock"
         copy, note = self._work / "user-index", git_dir / INDEX_PENDING
@@ -700,6 +714,8 @@ def rulesync_log(top: Path, author_email: str, limit: int | None = None) -> list
 
 def git_version() -> str | None:
     """`git --version`, or None when git is not installed."""
+    import shutil  # only `doctor` and the service ask; a sync does not
+
     if not shutil.which("git"):
         return None
     return Runner(Path(os.sep)).run("--version", check=False).strip() or None

@@ -311,9 +311,9 @@ class Library:
 
 def bundled_root() -> Path:
     """The default library shipped inside the package (or beside it in a source checkout)."""
-    from importlib.resources import files
-
-    packaged = Path(str(files("rulesync"))) / "rules"
+    # The package's own folder, as `importlib.resources.files("rulesync")` names it for an
+    # installed package, without that module's start-up cost.
+    packaged = Path(__file__).parent / "rules"
     if (packaged / TIERS_FILE).is_file():
         return packaged
     # An editable install or a source checkout keeps the library at the repository's top.

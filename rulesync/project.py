@@ -29,7 +29,6 @@ from rulesync.plan import (
     Plan,
     make_plan,
 )
-from rulesync.readiness import auto_tier, check_metrics
 from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
 from rulesync.targets.blocks import extract, splice
 
@@ -237,10 +236,14 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
 
 def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
     """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
-    check_metrics(library, marker.metrics, marker.path, marker.source)
-    if marker.phase == "auto":
-        tier, reasons = auto_tier(library, marker.metrics)
-        return tier, tuple(reasons)
+    if marker.metrics or marker.phase == "auto":
+        # Only metrics or `auto` need the criteria: a plain `phase:` never loads them.
+        from rulesync.readiness import auto_tier, check_metrics
+
+        check_metrics(library, marker.metrics, marker.path, marker.source)
+        if marker.phase == "auto":
+            tier, reasons = auto_tier(library, marker.metrics)
+            return tier, tuple(reasons)
     if marker.phase not in library.tier_names:
         valid = ", ".join((*library.tier_names, *RESERVED_PHASES))
         line = marker.lines.get("phase", 0)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,6 +115,7 @@ def _git(cwd: Path, *args: str) -> str:
 
 def fetch(cache: Cache) -> None:
     """Fetch every branch, tag and the default branch of the library repository."""
+    import shutil  # only a fetch needs it: every command asks `is_url` of this module
 
     cache.folder.mkdir(parents=True, exist_ok=True)
     if not (cache.mirror / "HEAD").exists():
@@ -175,6 +175,8 @@ def materialise(cache: Cache, revision: str) -> Path:
     target = cache.tree(revision)
     if target.is_dir():
         return target
+    import shutil  # only a fetch needs it: every command asks `is_url` of this module
+
     from rulesync.git import read_tree_files
 
     tmp = target.with_name(f".{revision}.tmp-{os.getpid()}")

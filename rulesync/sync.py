@@ -22,7 +22,6 @@ from rulesync.git import (
     show_head_file,
     snapshot,
 )
-from rulesync.gitlog import commit_message, manifest_change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
@@ -155,6 +154,8 @@ def _change(
     old: manifest_mod.Manifest | None,
     writes: dict[str, bytes | None],
 ) -> _Change:
+    from rulesync.gitlog import commit_message, manifest_change  # only a commit is described
+
     git = project.git
     assert git is not None
     rel = _Relative(project.root, git.top)

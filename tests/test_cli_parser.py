@@ -1,0 +1,70 @@
+"""The command line parses each command's own arguments, though only the command run has its
+parser built."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from rulesync.cli import EXITS, build_parser
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (
+            ["-C", "x", "-v", "check", "--json"],
+            {"command": "check", "chdir": "x", "verbose": 1, "json": True},
+        ),
+        (
+            ["init", "dir", "--phase", "basic", "--no-register"],
+            {"command": "init", "path": "dir", "phase": "basic", "no_register": True},
+        ),
+        (
+            ["apply", "--dry-run", "--no-commit", "--force", "--update", "--accept-rewrite"],
+            {"command": "apply", "dry_run": True, "no_commit": True, "accept_rewrite": True},
+        ),
+        (
+            ["phase", "advanced", "--no-apply"],
+            {"command": "phase", "new": "advanced", "no_apply": True},
+        ),
+        (["tiers", "--library", "default"], {"command": "tiers", "library": "default"}),
+        (["lint", "lib", "--strict"], {"command": "lint", "path": "lib", "strict": True}),
+        (
+            ["explain", "src/a.py", "--tier", "basic"],
+            {"command": "explain", "path": "src/a.py", "tier": "basic"},
+        ),
+        (["log", "-n", "3"], {"command": "log", "max_count": 3, "json": False}),
+        (["projects", "add", "p"], {"command": "projects", "action": "add", "path": "p"}),
+        (["projects", "list", "--json"], {"command": "projects", "action": "list", "json": True}),
+        (
+            ["service", "install", "--dry-run"],
+            {"command": "service", "action": "install", "dry_run": True},
+        ),
+        (["daemon"], {"command": "daemon", "verbose": 0}),
+    ],
+)
+def test_each_command_parses_its_own_arguments(
+    argv: list[str], expected: dict[str, object]
+) -> None:
+    args = build_parser().parse_args(argv)
+    assert {key: getattr(args, key) for key in expected} == expected
+
+
+def test_the_top_help_lists_every_command_and_an_unknown_one_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    parser = build_parser()
+    listed = parser.format_help()
+    assert all(f"\n    {name} " in listed for name in EXITS)
+    with pytest.raises(SystemExit) as exit_info:
+        parser.parse_args(["chek"])
+    assert exit_info.value.code == 2
+    assert "did you mean `check`?" in capsys.readouterr().err
+
+
+def test_a_command_option_is_refused_on_another_command() -> None:
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["check", "--dry-run"])
+    assert isinstance(build_parser().parse_args(["apply", "--dry-run"]), argparse.Namespace)
