@@ -39,23 +39,6 @@ def get(name: str) -> Target:
         ) from None
 
 
-def check_names(value: object, where: str) -> tuple[str, ...]:
-    """A `targets:` setting as a tuple of known target names (a lone name is a list of one;
-    repeats dropped); InvalidInput starting with `where` otherwise."""
-    names = [value] if isinstance(value, str) else value
-    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
-        raise InvalidInput(
-            f"{where}: targets must list at least one target name; valid targets: "
-            f"{', '.join(sorted(TARGETS))}"
-        )
-    for name in names:
-        if name not in TARGETS:
-            raise InvalidInput(
-                f"{where}: unknown target `{name}`; valid targets: {', '.join(sorted(TARGETS))}"
-            )
-    return tuple(dict.fromkeys(names))
-
-
 def full_text_locator(targets: Sequence[Target]) -> Locator:
     """Where the first of `targets` that writes a rule's full text to a file keeps it."""
 
@@ -126,7 +109,6 @@ __all__ = [
     "Rendered",
     "SourceRule",
     "Target",
-    "check_names",
     "combine",
     "get",
     "owner",
