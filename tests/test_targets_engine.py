@@ -512,11 +512,18 @@ def test_a_tools_size_limit_exceeded_is_warned_and_still_written(
     assert len(doc["warnings"]) == 2
 
 
-@pytest.mark.parametrize("value", ["[]", "{cursor: true}", "[cursor, 3]"])
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("[]", "targets must be a list of target names, not an empty list"),
+        ("{cursor: true}", "targets must be a list of target names, not a mapping"),
+        ("[cursor, 3]", "targets item 2: unknown target `3`; valid targets: agents"),
+    ],
+)
 def test_a_targets_setting_that_is_not_a_list_of_names_is_refused(
-    project: Path, value: str
+    project: Path, value: str, expected: str
 ) -> None:
     (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: default\ntargets: {value}\n")
     proc = rulesync(project, "apply", check=2)
-    assert ".rulesync.yaml:3: targets must list at least one target name" in proc.stderr
+    assert f".rulesync.yaml:3: {expected}" in proc.stderr
     assert not (project / MANIFEST).exists()
