@@ -37,13 +37,16 @@ from rulesync.library import bundled_root
 from rulesync.logs import Logger
 from rulesync.project import Inputs
 from rulesync.remote import is_url
+from rulesync.targets import TARGETS
 
 # inotify reports watch exhaustion as ENOSPC and instance exhaustion as EMFILE.
 EXHAUSTED = (errno.ENOSPC, errno.EMFILE)
 # Tier folders of one project's chain watched one by one; a longer chain is checked on a timer.
 LIBRARY_TIER_WATCHES = 8
-# Folders one project may watch: root, rules, git dir, library root, and the tier folders.
-MAX_PROJECT_WATCHES = 4 + LIBRARY_TIER_WATCHES
+# Folders one project may watch: root, git dir, library root, the tier folders, and the
+# folders of every target it may enable (a constant, whatever the library's size).
+TARGET_FOLDERS = len({f for t in TARGETS.values() for f in t.folders if f})
+MAX_PROJECT_WATCHES = 3 + LIBRARY_TIER_WATCHES + TARGET_FOLDERS
 # Only the kinds of event that follow a write: opens and reads (ours included) never wake us.
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
