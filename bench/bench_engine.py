@@ -1,5 +1,6 @@
 """Engine benchmarks: no-op `apply` (cold process, 20-rule tier), fresh `apply` and `check`
-of a 1,120-rule tier made from the corpus. Writes its section of bench/RESULTS.md; then the
+of a 1,120-rule tier made from the corpus, the no-op and the fresh apply also with all five
+targets beside `[cursor]` alone. Writes its section of bench/RESULTS.md; then the
 cold start (`check` and a no-op `apply` beside a bare `python -c pass`, with what their
 imports cost) in a section of its own.
 
@@ -25,6 +26,7 @@ from support.repos import CORPUS, make_corpus_library
 
 EXE = Path(sys.executable).parent / "rulesync"
 COMMAND = [str(EXE)] if EXE.exists() else [sys.executable, "-m", "rulesync"]
+FIVE = "targets: [cursor, agents, claude, copilot, devin]\n"
 
 
 def new_repo(path: Path, env: dict[str, str]) -> Path:
@@ -246,6 +248,13 @@ def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
     )
 
 
+def _pair(figure: str, one: list[float], five: list[float]) -> str:
+    return (
+        f"| {figure} | {median(one) * 1000:.0f} ms | {median(five) * 1000:.0f} ms | "
+        f"{percentile(five, 95) * 1000:.0f} ms | {median(five) / median(one):.2f}× |"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=30)
@@ -279,23 +288,32 @@ def main() -> None:
         lib20 = small_library(base / "lib20", corpus=args.corpus)
         project = new_repo(base / "noop", env)
         (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {lib20}\n")
+        project5 = new_repo(base / "noop5", env)
+        (project5 / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {lib20}\n{FIVE}")
         (Path(env["XDG_CONFIG_HOME"]) / "rulesync").mkdir(parents=True, exist_ok=True)
         big = make_corpus_library(args.corpus, base / "big")
         (Path(env["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml").write_text(
             f"libraries: [{lib20}, {big}]\n"
         )
         wall([*COMMAND, "apply"], project, env)
+        wall([*COMMAND, "apply"], project5, env)
         os.sync()
         time.sleep(args.settle)
-        noop = [wall([*COMMAND, "apply"], project, env) for _ in range(args.runs)]
+        noop, noop5 = [], []
+        for _ in range(args.runs):  # interleaved, so both see the same machine
+            noop.append(wall([*COMMAND, "apply"], project, env))
+            noop5.append(wall([*COMMAND, "apply"], project5, env))
 
         rules = [(path.name, path.read_bytes()) for path in sorted(big.glob("big/*.mdc"))]
-        fresh, fresh_nocommit, check, floor = [], [], [], []
+        fresh, fresh5, fresh_nocommit, check, floor = [], [], [], [], []
         for i in range(max(5, args.runs // 3)):
             floor.append(create_files(base / f"floor{i}", rules))
             repo = new_repo(base / f"fresh{i}", env)
             (repo / ".rulesync.yaml").write_text(f"phase: big\nlibrary: {big}\n")
             fresh.append(wall([*COMMAND, "apply"], repo, env))
+            repo5 = new_repo(base / f"fresh5-{i}", env)
+            (repo5 / ".rulesync.yaml").write_text(f"phase: big\nlibrary: {big}\n{FIVE}")
+            fresh5.append(wall([*COMMAND, "apply"], repo5, env))
             check.append(wall([*COMMAND, "check"], repo, env))
             plain = base / f"plain{i}"
             plain.mkdir()
@@ -312,6 +330,14 @@ def main() -> None:
         row(f"fresh `apply` of {count} rules, with the git commit", "≤ 500 ms", fresh, 0.5),
         row(f"fresh `apply` of {count} rules, `--no-commit`", "—", fresh_nocommit, 0.5),
         row(f"`check` of {count} rules, in sync", "≤ 300 ms", check, 0.3),
+        "",
+        "The same with all five targets (`cursor, agents, claude, copilot, devin`) beside "
+        "`[cursor]` alone; five targets must cost well under five times one:",
+        "",
+        "| figure | `[cursor]` median | five targets median | five targets p95 | ratio |",
+        "|---|---|---|---|---|",
+        _pair("no-op `apply`, 20-rule tier", noop, noop5),
+        _pair(f"fresh `apply` of {count} rules, with the git commit", fresh, fresh5),
         "",
         f"The disk's floor at the time: creating the same {count} files with plain Python "
         f"(open, write, close; no rulesync) took median {median(floor) * 1000:.0f} ms, "

@@ -1,25 +1,24 @@
-"""Carrying out a plan in `.cursor/rules`: atomic writes, deletions, backups, manifest last."""
+"""Carrying out a plan in the project: atomic writes, deletions, backups, manifest last."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
-from rulesync.errors import InvalidInput
-from rulesync.fsutil import atomic_write, open_folder, sweep_temporaries
-from rulesync.library import RuleFile
+from rulesync.errors import Deferred, InvalidInput
+from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries
 from rulesync.plan import Kind, Plan
-
-# `.cursor/rules` below the project root: the rules folder is opened from the root down.
-_RULES_DEPTH = 2
+from rulesync.targets import owner
 
 
 def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
-    """Copy the file `name` of the open rules folder into `backup_dir` (a symlink as its target
+    """Copy the file `name` of an open folder into `backup_dir` (a symlink as its target
     text), never reading through a link."""
     backup_dir.mkdir(parents=True, exist_ok=True)
     target = backup_dir / name
@@ -47,61 +46,162 @@ def _exists(name: str, dir_fd: int) -> bool:
     return True
 
 
+def _current(name: str, dir_fd: int) -> bytes | None:
+    """A file's bytes as rulesync reads them (None: absent, a symlink or not a file)."""
+    try:
+        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
+
+
+class _Folders:
+    """Descriptors of the project's folders, each opened once from the root without
+    following links, so replacing a folder by a symlink while this runs cannot send a write
+    elsewhere."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._open: dict[str, int] = {}
+
+    def get(self, folder: str, *, create: bool = True) -> int | None:
+        """The open folder (`""`: the root); None when it is missing and not `create`d."""
+        fd = self._open.get(folder)
+        if fd is None:
+            try:
+                fd = open_folder(self.root, self.root / folder, create=create)
+            except FileNotFoundError:
+                if create:
+                    raise
+                return None
+            self._open[folder] = fd
+        return fd
+
+    def close(self) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def _sweep(folders: _Folders, changed: set[str], root_names: set[str]) -> None:
+    """Remove temporaries a killed run left: in a target's folder all of rulesync's, at the
+    root only those of rulesync's own files (the marker is written there by other commands)."""
+    for folder in changed - {""}:
+        fd = folders.get(folder, create=False)
+        if fd is not None:
+            sweep_temporaries(fd)
+    root = folders.get("")
+    assert root is not None
+    for name in os.listdir(root):
+        if any(name.startswith(f".{own}{TMP_MARK}") for own in root_names):
+            with contextlib.suppress(OSError):
+                os.unlink(name, dir_fd=root)
+
+
+def _prune(folders: _Folders, deleted: list[str]) -> None:
+    """Remove the folders deletions left empty, inside what each path's target owns."""
+    candidates: set[str] = set()
+    for path in deleted:
+        target = owner(path)
+        folder = path.rpartition("/")[0]
+        while folder and target is not None and target.claims(f"{folder}/"):
+            candidates.add(folder)
+            folder = folder.rpartition("/")[0]
+    for folder in sorted(candidates, key=lambda f: -f.count("/")):
+        parent, _, name = folder.rpartition("/")
+        fd = folders.get(parent, create=False)
+        if fd is not None:
+            with contextlib.suppress(OSError):
+                os.rmdir(name, dir_fd=fd)
+
+
 def execute(
     plan: Plan,
-    rules_dir: Path,
-    desired: dict[str, RuleFile],
+    root: Path,
+    writes: Mapping[str, bytes | None],
+    bases: Mapping[str, bytes | None],
     *,
     backup_dir: Path,
     durable: bool = True,
 ) -> list[Path]:
-    """Write, replace and delete files as the plan says; return the backups made.
+    """Write, replace and delete files as the plan says (`writes`: each changed path's new
+    bytes, None to delete it); return the backups made.
 
     The manifest is written first with the hashes about to be written as `pending` (so an
     interrupted run still recognises its own files), then each file atomically, then the
-    final manifest. Rule files are flushed and renamed, which a killed process cannot tear;
-    only the manifest is fsynced (`durable`), since one fsync per rule would dominate a large
-    apply and every rule can be rewritten from the library. Every write goes through one
-    descriptor of the rules folder, opened without following links, so replacing the folder
-    by a symlink while this runs cannot send a write elsewhere.
+    final manifest. A block's file must still hold `bases[path]` (what the plan was made
+    from), else the sync is deferred rather than lose the user's newest text. Files are
+    flushed and renamed, which a killed process cannot tear; only the manifest is fsynced
+    (`durable`), since one fsync per rule would dominate a large apply and every file can be
+    rewritten from the library. Every write goes through a descriptor of its folder.
     """
-    root = rules_dir.parents[_RULES_DEPTH - 1]
-    folder = open_folder(root, rules_dir, create=True)
+    folders = _Folders(root)
     try:
-        return _execute(plan, rules_dir, folder, desired, backup_dir, durable)
+        return _execute(plan, folders, writes, bases, backup_dir, durable)
     finally:
-        os.close(folder)
+        folders.close()
 
 
 def _execute(
     plan: Plan,
-    rules_dir: Path,
-    folder: int,
-    desired: dict[str, RuleFile],
+    folders: _Folders,
+    writes: Mapping[str, bytes | None],
+    bases: Mapping[str, bytes | None],
     backup_dir: Path,
     durable: bool,
 ) -> list[Path]:
-    sweep_temporaries(folder)
-    manifest_path = rules_dir / manifest_mod.MANIFEST
-    writes = plan.of(Kind.ADD, Kind.UPDATE)
+    root = folders.root
+    top = folders.get("")
+    assert top is not None
+    changes = plan.changes
+    own_root_files = {manifest_mod.MANIFEST} | {a.path for a in changes if "/" not in a.path}
+    _sweep(folders, {a.path.rpartition("/")[0] for a in changes}, own_root_files)
+    manifest_path = root / manifest_mod.MANIFEST
+    written = plan.of(Kind.ADD, Kind.UPDATE)
     backups: list[Path] = []
-    if writes:
-        pending = replace(plan.current, pending={a.name: a.sha256 for a in writes})
-        atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable, dir_fd=folder)
-    for action in plan.changes:
-        if action.backup and _exists(action.name, folder):
-            backups.append(_backup(action.name, folder, backup_dir))
-        if action.kind is Kind.DELETE:
-            if _exists(action.name, folder):
-                try:
-                    os.unlink(action.name, dir_fd=folder)
-                except OSError as exc:
-                    raise type(exc)(exc.errno, exc.strerror, str(rules_dir / action.name)) from None
-        else:
-            path = rules_dir / action.name
-            atomic_write(path, desired[action.name].data, sync=False, dir_fd=folder)
-    if plan.changes or plan.manifest_changed:
-        atomic_write(manifest_path, manifest_mod.dumps(plan.manifest), sync=durable, dir_fd=folder)
+    deleted: list[str] = []
+    if written:
+        pending = replace(plan.current, pending={a.path: a.sha256 for a in written})
+        atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable, dir_fd=top)
+    for action in changes:
+        path = root / action.path
+        folder, _, name = action.path.rpartition("/")
+        data = writes[action.path]
+        fd = folders.get(folder, create=data is not None)
+        if fd is None:
+            continue  # a deletion in a folder that is gone: nothing left to delete
+        if action.block and _current(name, fd) != bases.get(action.path):
+            raise Deferred(f"{path}: changed while rulesync was updating its block; trying again")
+        if action.backup and _exists(name, fd):
+            backups.append(_backup(name, fd, backup_dir / folder))
+        if data is not None:
+            atomic_write(path, data, sync=False, dir_fd=fd)
+            continue
+        if _exists(name, fd):
+            try:
+                os.unlink(name, dir_fd=fd)
+            except OSError as exc:
+                raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        deleted.append(action.path)
+    if changes or plan.manifest_changed:
+        atomic_write(manifest_path, manifest_mod.dumps(plan.manifest), sync=durable, dir_fd=top)
+        if plan.current.legacy:
+            _remove_legacy(folders)
         if durable:
-            os.fsync(folder)
+            os.fsync(top)
+    _prune(folders, deleted)
     return backups
+
+
+def _remove_legacy(folders: _Folders) -> None:
+    """Delete the manifest versions before targets kept in `.cursor/rules` (now moved)."""
+    folder, _, name = manifest_mod.LEGACY_MANIFEST.rpartition("/")
+    try:
+        fd = folders.get(folder, create=False)
+    except OSError:
+        return  # a folder turned into something else: the plan's check reports it next time
+    if fd is not None and _current(name, fd) is not None:
+        os.unlink(name, dir_fd=fd)

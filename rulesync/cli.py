@@ -37,7 +37,7 @@ SYNC_EXITS = (
 EXITS = {
     "init": SYNC_EXITS,
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
-    "check": "  0  .cursor/rules is exactly what `apply` would produce\n"
+    "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
     "     or the pinned library revision could not be fetched",
     "diff": "  0  no difference\n  1  a difference (printed)",
@@ -223,8 +223,8 @@ def build_parser() -> _Parser:
     )
     assert isinstance(sub, _Commands)
     sub.command("init", "create .rulesync.yaml if absent, register the project, apply", _init)
-    sub.command("apply", "sync .cursor/rules with the phase's tier, then commit", _apply, json=True)
-    sub.command("check", "exit 1 if .cursor/rules differs from what apply would produce", json=True)
+    sub.command("apply", "write the phase's tier for every target, then commit", _apply, json=True)
+    sub.command("check", "exit 1 if the targets' files differ from what apply makes", json=True)
     sub.command("diff", "unified diff of what apply would change", json=True)
     sub.command(
         "status", "phase, tier, managed rules, drift, conflicts, last commit, service", json=True

@@ -9,7 +9,9 @@ from pathlib import Path
 
 from rulesync.errors import InvalidInput
 from rulesync.library import Limits
+from rulesync.marker import TARGETS_KIND
 from rulesync.schema import Choice, Field, Flag, ListOf, Number, Schema, Text, validate, where
+from rulesync.targets import DEFAULT
 from rulesync.yamlio import load_mapping
 
 APP = "rulesync"
@@ -21,6 +23,7 @@ CONFIG_SCHEMA = Schema(
     (
         Field("library", Text("`default`, a folder path or a repository URL"), "default"),
         Field("libraries", ListOf(Text("a path", blank=True), "a list of paths"), ()),
+        Field("targets", TARGETS_KIND, DEFAULT),
         Field("debounce_ms", Number(low=0), 50),
         Field("reconcile_interval", Number(low=1), 60.0),
         Field("commit_author", Text("`Name <email>`")),
@@ -85,6 +88,7 @@ class Config:
     lock_timeout: float = 10.0
     fetch_interval: float = 300.0
     library_urls: tuple[str, ...] = ()
+    targets: tuple[str, ...] = DEFAULT
     limits: Limits = field(default_factory=Limits)
 
     def trusts(self, folder: Path) -> bool:
@@ -119,6 +123,8 @@ def load_config(path: Path | None = None) -> Config:
 
     library: str = values["library"]
     libraries: list[str] = list(values["libraries"])
+    targets: tuple[str, ...] = values["targets"]
+
     base = path.parent
     urls = [parse_spec(x).url for x in [*libraries, library] if is_url(x)]
     trusted = [Path(os.path.expanduser(x)) for x in libraries if not is_url(x)]
@@ -136,6 +142,7 @@ def load_config(path: Path | None = None) -> Config:
         lock_timeout=float(values["lock_timeout"]),
         fetch_interval=float(values["fetch_interval"]),
         library_urls=tuple(urls),
+        targets=targets,
         limits=Limits(
             tier_bytes=values["max_tier_bytes"],
             tier_rules=values["max_tier_rules"],

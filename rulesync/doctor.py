@@ -12,20 +12,24 @@ import shlex
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
-from rulesync.git import busy_reason, find_git, git_version, global_identity
+from rulesync.git import busy_reason, find_git, git_version, global_identity, ignored_paths
 from rulesync.marker import MARKER
 from rulesync.project import Inputs
 from rulesync.registry import load_projects, missing_reason, registry_path
 from rulesync.runtime import running_pid
 from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
+from rulesync.targets import owner
+
+if TYPE_CHECKING:
+    from rulesync.project import Project
 
 OK, WARN, FAIL = "OK", "WARN", "FAIL"
 MIN_GIT = (2, 25)
-# An estimate for when the folders are not known: per project the root, .cursor/rules and the
+# An estimate for when the folders are not known: per project the root, the cursor folder and the
 # git dir, plus the registry's folder and one library. `run_checks` counts the real folders
 # instead, from what each project's load read. watchdog >= 7 puts every watch of one observer
 # on a single inotify instance, so the service needs one instance however many it serves.
@@ -334,7 +338,7 @@ def check_registry(config: Config | None) -> Registered:
                 )
             )
         if plan.conflicts:
-            names = ", ".join(a.name for a in plan.conflicts)
+            names = ", ".join(a.path for a in plan.conflicts)
             checks.append(
                 Check(
                     "project",
@@ -344,12 +348,44 @@ def check_registry(config: Config | None) -> Registered:
                     f"`rulesync -C {_arg(folder)} apply --force` (saves your version first)",
                 )
             )
+        ignored = ignored_outputs(project)
+        if ignored:
+            names = ", ".join(sorted({owner_name(p) for p in ignored}))
+            checks.append(
+                Check(
+                    "project",
+                    WARN,
+                    f"{folder}: git ignores {len(ignored)} file(s) rulesync writes for {names} "
+                    f"(e.g. {ignored[0]}): they are never committed, so no teammate gets them",
+                    f"stop ignoring them in .gitignore; `git -C {_arg(folder)} check-ignore -v "
+                    f"{shlex.quote(ignored[0])}` names the pattern",
+                )
+            )
     if not checks:
         note = "" if projects else " (`rulesync init` in a project registers it)"
         checks.append(
             Check("registry", OK, f"{len(projects)} project(s) in {path}, every marker loads{note}")
         )
     return Registered(checks, len(projects), None if watched is None else frozenset(watched))
+
+
+def ignored_outputs(project: Project) -> list[str]:
+    """The files and block files the enabled targets write that git ignores and does not
+    track (project-relative, sorted): a rule nobody commits reaches no teammate."""
+    if project.git is None:
+        return []
+    top = os.path.realpath(project.git.top)
+    wanted = {
+        os.path.relpath(os.path.realpath(project.root / p), top).replace(os.sep, "/"): p
+        for p in (*project.output.files, *project.output.blocks)
+    }
+    return sorted(wanted[p] for p in ignored_paths(project.git.top, sorted(wanted)))
+
+
+def owner_name(path: str) -> str:
+    """The target writing `path`."""
+    target = owner(path)
+    return target.name if target is not None else "?"
 
 
 def _arg(path: Path) -> str:

@@ -20,14 +20,14 @@ class Change:
     removed: tuple[str, ...]
 
     @property
-    def names(self) -> tuple[str, ...]:
+    def paths(self) -> tuple[str, ...]:
         return self.added + self.updated + self.removed
 
 
 def manifest_change(old: Manifest | None, new: Manifest) -> Change:
-    """Rule files added, updated and removed between two manifests."""
-    before = old.rules if old else {}
-    after = new.rules
+    """Managed paths (files and blocks) added, updated and removed between two manifests."""
+    before = old.managed if old else {}
+    after = new.managed
     return Change(
         added=tuple(sorted(set(after) - set(before))),
         updated=tuple(sorted(n for n in after if n in before and before[n] != after[n])),
@@ -45,17 +45,22 @@ def commit_message(
     old: Manifest | None,
     new: Manifest,
     *,
-    rules_dir: str,
     library_id: str,
     reasons: Sequence[str] = (),
     phase: str | None = None,
 ) -> str:
-    """Subject, body listing the files, and the Rulesync-Phase / Rulesync-Library trailers."""
+    """Subject, body listing the project-relative paths, and the Rulesync-Phase /
+    Rulesync-Library trailers."""
     change = manifest_change(old, new)
     if old is None or not old.tier:
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
         subject = f"rulesync: phase {old.tier} → {new.tier} {_counts(change, all_three=True)}"
+    elif old.targets and old.targets != new.targets:
+        subject = (
+            f"rulesync: targets {', '.join(old.targets)} → {', '.join(new.targets)} "
+            f"{_counts(change, all_three=True)}"
+        )
     elif old.revision and new.revision and old.revision != new.revision:
         subject = (
             f"rulesync: library {old.revision[:7]}..{new.revision[:7]} "
@@ -63,9 +68,9 @@ def commit_message(
         )
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
-    body = [f"A {rules_dir}/{n}" for n in change.added]
-    body += [f"M {rules_dir}/{n}" for n in change.updated]
-    body += [f"D {rules_dir}/{n}" for n in change.removed]
+    body = [f"A {path}" for path in change.added]
+    body += [f"M {path}" for path in change.updated]
+    body += [f"D {path}" for path in change.removed]
     lines = [subject, ""]
     if body:
         lines += [*body, ""]

@@ -13,7 +13,13 @@ from typing import Any
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import check_regular, ensure_inside, is_inside, read_regular, sha256_hex
-from rulesync.names import is_rule_candidate, rule_name_problem, shown_name
+from rulesync.names import (
+    is_ignored_entry,
+    is_rule_candidate,
+    part_problem,
+    rule_name_problem,
+    shown_name,
+)
 from rulesync.schema import (
     AnyOf,
     Choice,
@@ -32,6 +38,8 @@ from rulesync.yamlio import Parsed, load_mapping
 
 TIERS_FILE = "tiers.yaml"
 MAX_RULE_BYTES = 1024 * 1024
+# Subfolder levels inside a tier folder (`tier/a/b/c/x.mdc` is three).
+MAX_RULE_DEPTH = 3
 OPS = (">=", ">", "<=", "<", "==", "!=")
 _TIER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -134,7 +142,8 @@ class Tier:
 
 @dataclass(frozen=True)
 class RuleFile:
-    """One rule as the library provides it: name, the tier that supplied it, bytes and digest."""
+    """One rule as the library provides it: its path inside the tier (`frontend/react.mdc`),
+    the tier that supplied it, bytes and digest."""
 
     name: str
     tier: str
@@ -184,30 +193,52 @@ class Library:
         return self.root / name
 
     def own_rule_names(self, name: str) -> list[str]:
-        """The rule names in one tier's own folder (sorted), refusing unusable ones; editor
-        droppings and hidden files are skipped."""
+        """The rules in one tier's own folder and its subfolders, as sorted relative POSIX
+        paths (`frontend/react.mdc`), refusing unusable names; editor droppings and hidden
+        files are skipped."""
         folder = self.tier_dir(name)
-        try:
-            entries = sorted(os.listdir(folder))
-        except FileNotFoundError:
+        if not folder.is_dir():
             raise InvalidInput(
                 f"{folder}: folder for tier `{name}` is missing; create it or fix {TIERS_FILE}"
-            ) from None
-        names = []
-        for entry in entries:
-            if not is_rule_candidate(entry):
+            )
+        return sorted(self._walk(folder, ""))
+
+    def _walk(self, folder: Path, prefix: str) -> list[str]:
+        found: list[str] = []
+        for entry in sorted(os.scandir(folder), key=lambda e: e.name):
+            if is_ignored_entry(entry.name):
                 continue
-            problem = rule_name_problem(entry)
-            if problem is not None:
-                raise UnsafePath(
-                    f"{folder}: {shown_name(entry)} is not a plain rule file name ({problem}); "
-                    "rename it"
-                )
-            names.append(entry)
-        return names
+            if entry.is_dir():
+                path = Path(entry.path)
+                if entry.is_symlink() and (
+                    self.project is not None or not self._in_tier_folders(path)
+                ):
+                    raise UnsafePath(
+                        f"{path}: a rule folder may not be a symlink inside the project or "
+                        "lead outside the library's tier folders; make it a real folder"
+                    )
+                problem = part_problem(entry.name)
+                if problem is not None:
+                    raise UnsafePath(f"{folder}: {shown_name(entry.name)}: {problem}; rename it")
+                if prefix.count("/") + 1 > MAX_RULE_DEPTH:
+                    raise InvalidInput(
+                        f"{path}: rule folders nest at most {MAX_RULE_DEPTH} deep in a tier; "
+                        "move its rules up"
+                    )
+                found += self._walk(path, f"{prefix}{entry.name}/")
+            elif is_rule_candidate(entry.name):
+                problem = rule_name_problem(entry.name)
+                if problem is not None:
+                    raise UnsafePath(
+                        f"{folder}: {shown_name(entry.name)} is not a plain rule file name "
+                        f"({problem}); rename it"
+                    )
+                found.append(prefix + entry.name)
+        return found
 
     def resolve_names(self, name: str) -> dict[str, str]:
-        """Map rule name → the tier whose folder supplies it (a higher tier replaces a lower)."""
+        """Map rule path → the tier whose folder supplies it (a higher tier's same path
+        replaces the parent's)."""
         resolved: dict[str, str] = {}
         for tier in self.chain(name):
             for rule in self.own_rule_names(tier.name):
@@ -244,7 +275,7 @@ class Library:
         }
 
     def all_rule_names(self) -> set[str]:
-        """Every rule name any tier of the library provides."""
+        """Every rule path any tier of the library provides."""
         return {rule for tier in self.tiers for rule in self.own_rule_names(tier.name)}
 
     def provided_hashes(self, names: Iterable[str]) -> dict[str, frozenset[str]]:

@@ -1,6 +1,10 @@
-"""The manifest: which files in `.cursor/rules` rulesync owns, with their sha256.
+"""The manifest: what rulesync owns in the project, one file at the project root.
 
-It is committed with the rules, so `rulesync check` can run from the repository alone.
+Keyed by project-relative POSIX path: `files` (whole files a target owns) and `blocks` (the
+one marked block in a file the user also writes, hashed over the block's content), each with
+its sha256. It is committed with the rules, so `rulesync check` can run from the repository
+alone. Versions before targets kept it in `.cursor/rules`, keyed by rule name: that one is
+read when the new one is absent (`legacy`), and the next sync moves it.
 """
 
 from __future__ import annotations
@@ -8,39 +12,58 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import read_regular
 from rulesync.names import valid_rule_name
+from rulesync.targets import owner
 
 MANIFEST = ".rulesync-manifest.json"
+# Where versions before targets kept the manifest, keyed by names in this folder.
+LEGACY_FOLDER = ".cursor/rules"
+LEGACY_MANIFEST = f"{LEGACY_FOLDER}/{MANIFEST}"
+VERSION = 2
 MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+MAX_PATH_BYTES = 1024
 _SHA = re.compile(r"^[0-9a-f]{64}$")
 _REVISION = re.compile(r"^[0-9a-f]{40}$")
+_CONTROL_OR_BACKSLASH = re.compile(r"[\x00-\x1f\x7f\\]")
+# An empty, `.`, `..` or `.git` component (any case), or a leading slash.
+_BAD_PART = re.compile(r"(?:^|/)(?:|\.|\.\.|\.git)(?:/|$)", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Manifest:
-    """Library label, tier, and name → sha256 of every managed file.
+    """Library label, tier, targets, and path → sha256 of every managed file and block.
 
-    `pending` holds the hashes an interrupted apply was about to write, so a file that
-    already carries one is still recognised as rulesync's own.
+    `pending` holds the hashes an interrupted apply was about to write, so a file (or block)
+    that already carries one is still recognised as rulesync's own. `legacy`: read from the
+    location versions before targets used, so the next sync writes it anew.
     """
 
     library: str = ""
     tier: str = ""
-    rules: dict[str, str] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+    blocks: dict[str, str] = field(default_factory=dict)
     pending: dict[str, str] = field(default_factory=dict)
     revision: str | None = None
+    targets: tuple[str, ...] = ()
+    legacy: bool = False
 
-    def owns(self, name: str, sha: str) -> bool:
-        """True when `sha` is a content rulesync wrote for `name`."""
-        return self.rules.get(name) == sha or self.pending.get(name) == sha
+    def owns(self, path: str, sha: str) -> bool:
+        """True when `sha` is a content rulesync wrote for `path` (a file or a block)."""
+        return sha in (self.files.get(path), self.blocks.get(path), self.pending.get(path))
 
-    @property
-    def names(self) -> set[str]:
-        return set(self.rules) | set(self.pending)
+    @cached_property
+    def paths(self) -> frozenset[str]:
+        return frozenset(self.files) | frozenset(self.blocks) | frozenset(self.pending)
+
+    @cached_property
+    def managed(self) -> dict[str, str]:
+        """Every managed path (files and blocks) → sha256, sorted."""
+        return dict(sorted({**self.files, **self.blocks}.items()))
 
 
 EMPTY = Manifest()
@@ -49,43 +72,68 @@ EMPTY = Manifest()
 def dumps(manifest: Manifest) -> bytes:
     """Serialise deterministically, so an unchanged manifest is byte-identical."""
     doc: dict[str, object] = {
-        "version": 1,
+        "version": VERSION,
         "library": manifest.library,
         "tier": manifest.tier,
     }
     if manifest.revision:
         doc["revision"] = manifest.revision
-    doc["rules"] = dict(sorted(manifest.rules.items()))
+    doc["targets"] = list(manifest.targets)
+    doc["files"] = dict(sorted(manifest.files.items()))
+    doc["blocks"] = dict(sorted(manifest.blocks.items()))
     if manifest.pending:
         doc["pending"] = dict(sorted(manifest.pending.items()))
     return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-def _hashes(raw: object, path: Path, key: str) -> dict[str, str]:
+_REPAIR = "delete the manifest and run `rulesync apply` (files equal to the library are adopted)"
+
+
+def path_problem(path: str) -> str | None:
+    """Why `path` cannot be a managed path (None when it can): project-relative POSIX, no
+    `..`, nothing in `.git`, and inside what some target may write."""
+    if (
+        not path
+        or len(path.encode("utf-8", "surrogatepass")) > MAX_PATH_BYTES
+        or _CONTROL_OR_BACKSLASH.search(path)
+        or _BAD_PART.search(path)
+    ):
+        return "is not a plain project-relative path"
+    if owner(path) is None:
+        return "is not a path any target writes"
+    return None
+
+
+def _hashes(raw: object, path: Path, key: str, prefix: str | None) -> dict[str, str]:
     if not isinstance(raw, dict):
         raise InvalidInput(f"{path}: `{key}` must be an object; {_REPAIR}")
     result: dict[str, str] = {}
     for name, sha in raw.items():
-        if not isinstance(name, str) or not valid_rule_name(name):
-            raise UnsafePath(f"{path}: {name!r} is not a plain rule file name; {_REPAIR}")
+        if not isinstance(name, str):
+            raise UnsafePath(f"{path}: {name!r} is not a managed path; {_REPAIR}")
+        if prefix is not None:
+            # The legacy format: plain rule names inside `.cursor/rules`.
+            if not valid_rule_name(name):
+                raise UnsafePath(f"{path}: {name!r} is not a plain rule file name; {_REPAIR}")
+            name = f"{prefix}/{name}"
+        problem = path_problem(name)
+        if problem is not None:
+            raise UnsafePath(f"{path}: {name!r} {problem}; {_REPAIR}")
         if not isinstance(sha, str) or not _SHA.match(sha):
             raise InvalidInput(f"{path}: bad sha256 for {name}; {_REPAIR}")
         result[name] = sha
     return result
 
 
-_REPAIR = "delete the manifest and run `rulesync apply` (files equal to the library are adopted)"
-
-
 def parse(data: bytes, path: Path) -> Manifest:
-    """Parse manifest bytes, refusing anything but plain rule names and sha256 digests."""
+    """Parse manifest bytes (either format), refusing anything but managed paths and digests."""
     try:
         doc = json.loads(data.decode("utf-8"))
     except (ValueError, RecursionError):
         # ValueError: not UTF-8, not JSON, or an integer too long to convert; RecursionError:
         # arrays nested thousands deep. A hostile manifest gets the same clear error.
         raise InvalidInput(f"{path}: manifest is not valid JSON; {_REPAIR}") from None
-    if not isinstance(doc, dict) or doc.get("version") != 1:
+    if not isinstance(doc, dict) or doc.get("version") not in (1, VERSION):
         raise InvalidInput(f"{path}: manifest has an unknown format; {_REPAIR}")
     library = doc.get("library", "")
     tier = doc.get("tier", "")
@@ -94,20 +142,42 @@ def parse(data: bytes, path: Path) -> Manifest:
         raise InvalidInput(f"{path}: manifest library and tier must be text; {_REPAIR}")
     if revision is not None and (not isinstance(revision, str) or not _REVISION.match(revision)):
         raise InvalidInput(f"{path}: manifest revision is not a commit id; {_REPAIR}")
+    if doc["version"] == 1:
+        return Manifest(
+            library=library,
+            tier=tier,
+            files=_hashes(doc.get("rules", {}), path, "rules", LEGACY_FOLDER),
+            pending=_hashes(doc.get("pending", {}), path, "pending", LEGACY_FOLDER),
+            revision=revision,
+            targets=("cursor",),
+            legacy=True,
+        )
+    targets = doc.get("targets", [])
+    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+        raise InvalidInput(f"{path}: manifest targets must be a list of names; {_REPAIR}")
+    files = _hashes(doc.get("files", {}), path, "files", None)
+    blocks = _hashes(doc.get("blocks", {}), path, "blocks", None)
+    both = sorted(set(files) & set(blocks))
+    if both:
+        raise InvalidInput(f"{path}: {both[0]} is listed as a file and a block; {_REPAIR}")
     return Manifest(
         library=library,
         tier=tier,
-        rules=_hashes(doc.get("rules", {}), path, "rules"),
-        pending=_hashes(doc.get("pending", {}), path, "pending"),
+        files=files,
+        blocks=blocks,
+        pending=_hashes(doc.get("pending", {}), path, "pending", None),
         revision=revision,
+        targets=tuple(targets),
     )
 
 
-def load(rules_dir: Path) -> Manifest:
-    """Read the manifest in `rules_dir`; none yet means an empty manifest."""
-    path = rules_dir / MANIFEST
-    try:
-        data = read_regular(path, limit=MAX_MANIFEST_BYTES, follow=False, what="manifest")
-    except (FileNotFoundError, NotADirectoryError):
-        return EMPTY
-    return parse(data, path)
+def load(root: Path) -> Manifest:
+    """Read the project's manifest; the legacy one when there is none yet; else empty."""
+    for relpath in (MANIFEST, LEGACY_MANIFEST):
+        path = root / relpath
+        try:
+            data = read_regular(path, limit=MAX_MANIFEST_BYTES, follow=False, what="manifest")
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        return parse(data, path)
+    return EMPTY

@@ -11,7 +11,19 @@ from typing import Any
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import atomic_write
-from rulesync.schema import AnyOf, Field, Flag, ListOf, MapOf, Number, Schema, Text, validate
+from rulesync.schema import (
+    AnyOf,
+    Choice,
+    Field,
+    Flag,
+    ListOf,
+    MapOf,
+    Number,
+    Schema,
+    Text,
+    validate,
+)
+from rulesync.targets import TARGETS
 from rulesync.yamlio import KeyPath, line_at, parse_mapping, read_settings_file
 
 MARKER = ".rulesync.yaml"
@@ -20,6 +32,15 @@ _PHASE_LINE = re.compile(r"^(phase[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#.*)?)$", 
 
 # The marker's keys, in the order messages list them. A key added here is checked, has its
 # line tracked and reaches `Marker` under the same name (add the attribute there too).
+# Where the rules are written: one or more target names (a lone name is a list of one).
+TARGETS_KIND = ListOf(
+    Choice(tuple(sorted(TARGETS)), noun="target"),
+    "a list of target names",
+    lone=True,
+    non_empty=True,
+    unique=True,
+)
+
 MARKER_SCHEMA = Schema(
     (
         Field(
@@ -29,6 +50,7 @@ MARKER_SCHEMA = Schema(
             example="phase: basic",
         ),
         Field("library", Text("`default` or a folder path")),
+        Field("targets", TARGETS_KIND),
         Field("exclude", ListOf(Text("a rule name"), "a list of rule names", lone=True), ()),
         Field("commit", Flag(), True),
         Field(
@@ -52,6 +74,7 @@ class Marker:
     root: Path
     phase: str
     library: str | None = None
+    targets: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
     commit: bool = True
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -126,6 +149,7 @@ def default_marker_text(phase: str) -> str:
         "# `auto` picks the highest tier whose criteria the metrics below meet.\n"
         f"phase: {phase}\n"
         "# library: default      # or a folder inside this project\n"
+        "# targets: [cursor]     # also: agents, claude, copilot, devin, windsurf\n"
         "# exclude: []           # rule names this project opts out of\n"
         "# commit: true          # record each change as a git commit\n"
         "# metrics: {}           # figures for `rulesync readiness` and `phase: auto`\n"

@@ -29,13 +29,12 @@ def is_rule_candidate(name: str) -> bool:
     return name.endswith(RULE_SUFFIX) and not is_ignored_entry(name)
 
 
-def rule_name_problem(name: str) -> str | None:
-    """Why a rule candidate's name cannot be used (None when it can). One line, lower case."""
+def part_problem(name: str) -> str | None:
+    """Why `name` cannot be one part of a rule's path, a tier's subfolder or the rule file
+    itself (None when it can). One line, lower case."""
     # os.listdir hands undecodable bytes over as lone surrogates (surrogateescape).
     if any("\udc80" <= c <= "\udcff" for c in name):
         return "its name is not valid UTF-8"
-    if not name.endswith(RULE_SUFFIX) or len(name) <= len(RULE_SUFFIX):
-        return f"a rule's name is a plain `*{RULE_SUFFIX}` file name"
     if "/" in name or "\\" in name:
         return "its name holds a path separator"
     if ".." in name:
@@ -45,6 +44,14 @@ def rule_name_problem(name: str) -> str | None:
     if len(name.encode("utf-8")) > MAX_RULE_NAME_BYTES:
         return f"its name is longer than {MAX_RULE_NAME_BYTES} bytes"
     return None
+
+
+def rule_name_problem(name: str) -> str | None:
+    """Why a rule candidate's name cannot be used (None when it can). One line, lower case."""
+    problem = part_problem(name)
+    if problem is None and (not name.endswith(RULE_SUFFIX) or len(name) <= len(RULE_SUFFIX)):
+        return f"a rule's name is a plain `*{RULE_SUFFIX}` file name"
+    return problem
 
 
 def valid_rule_name(name: str) -> bool:

@@ -1,19 +1,30 @@
-"""The plan: desired rules versus the manifest and the files on disk. Pure: no I/O here."""
+"""The plan: the desired files and blocks versus the manifest and the disk. Pure: no I/O here.
+
+Every action is keyed by a project-relative path. A whole file (`.cursor/rules/x.mdc`) and
+rulesync's block in a file the user also writes (`AGENTS.md`) follow the same rules; for a
+block, "on disk" means the content between its marker lines.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from rulesync.manifest import Manifest
 
 SYMLINK = "symlink"
 NOT_A_FILE = "not-a-file"
+# A block's file exists but holds no block (the user's own AGENTS.md): the block is appended.
+NO_BLOCK = "no-block"
+# A block's marker lines are broken (two begins, a lone end): only the user can say which
+# text is theirs.
+BROKEN_BLOCK = "broken-block"
+_UNREPLACEABLE = (NOT_A_FILE, BROKEN_BLOCK)
 
 
 class Kind(StrEnum):
-    """What happens to one rule file."""
+    """What happens to one managed file or block."""
 
     ADD = "add"
     UPDATE = "update"
@@ -24,13 +35,27 @@ class Kind(StrEnum):
 
 @dataclass(frozen=True)
 class Action:
-    """One step of the plan. `backup` means `--force` replaces or removes the user's version."""
+    """One step of the plan. `backup` means `--force` replaces or removes the user's version;
+    `block` that the path's managed part is rulesync's block, not the whole file; `rule` the
+    rule it is written from (its path without `.mdc`, what `exclude:` takes), when one is."""
 
     kind: Kind
-    name: str
+    path: str
     sha256: str = ""
     reason: str = ""
     backup: bool = False
+    block: bool = False
+    rule: str = ""
+
+
+@dataclass(frozen=True)
+class Desired:
+    """The desired state as digests: path → sha256 of each whole file, and of each block's
+    content; `rules`: path → the rule a file is written from."""
+
+    files: Mapping[str, str] = field(default_factory=dict)
+    blocks: Mapping[str, str] = field(default_factory=dict)
+    rules: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -46,7 +71,7 @@ class Plan:
 
     @property
     def changes(self) -> list[Action]:
-        """The actions that write or delete a file."""
+        """The actions that write or delete a file or block."""
         return self.of(Kind.ADD, Kind.UPDATE, Kind.DELETE)
 
     @property
@@ -58,12 +83,14 @@ class Plan:
         # A new library revision alone is not a change: it is recorded with the next change
         # of this project's files, so projects whose rules did not move get no commit.
         old, new = self.current, self.manifest
-        return (old.library, old.tier, old.rules, bool(old.pending)) != (
-            new.library,
-            new.tier,
-            new.rules,
-            False,
-        )
+        return old.legacy or (
+            old.library,
+            old.tier,
+            old.files,
+            old.blocks,
+            old.targets,
+            bool(old.pending),
+        ) != (new.library, new.tier, new.files, new.blocks, new.targets, False)
 
     @property
     def in_sync(self) -> bool:
@@ -75,70 +102,106 @@ class Plan:
 
 
 def make_plan(
-    desired: Mapping[str, str],
+    desired: Desired,
     manifest: Manifest,
     disk: Mapping[str, str],
     *,
     library: str,
     tier: str,
+    targets: tuple[str, ...] = (),
     revision: str | None = None,
     force: bool = False,
     provided: Mapping[str, frozenset[str]] | None = None,
 ) -> Plan:
-    """Compare desired (name → sha256) with the manifest and disk (name → sha256, SYMLINK or
-    NOT_A_FILE; absent names are missing) and return the plan. A file whose content rulesync
-    did not write is a conflict, never overwritten unless `force`. `provided` (name → every
-    sha256 the library has for it) marks a deletion for backup when the file is none of them:
-    a manifest edited to claim a file must not make its deletion lose it.
+    """Compare desired with the manifest and disk (path → sha256 of the file, or of the block's
+    content for a block path; else SYMLINK, NOT_A_FILE, NO_BLOCK or BROKEN_BLOCK; absent:
+    missing) and return the plan. Content rulesync did not write is a conflict, never
+    overwritten unless `force`. `provided` (path → every sha256 the library's rules render to
+    there) marks a file's deletion for backup when it is none of them: a manifest edited to
+    claim a file must not make its deletion lose it (a block is only ever rulesync's text).
     """
     actions: list[Action] = []
-    rules: dict[str, str] = {}
-    for name in sorted(set(desired) | manifest.names):
-        want = desired.get(name)
-        have = disk.get(name)
-        owned = have is not None and manifest.owns(name, have)
-        if want is not None:
-            if have is None:
-                actions.append(Action(Kind.ADD, name, want))
-                rules[name] = want
-            elif have == want:
-                actions.append(Action(Kind.UNCHANGED, name, want))
-                rules[name] = want
-            elif owned:
-                actions.append(Action(Kind.UPDATE, name, want))
-                rules[name] = want
-            else:
-                reason = _conflict_reason(name, have, manifest)
-                if force and have != NOT_A_FILE:
-                    actions.append(Action(Kind.UPDATE, name, want, reason, backup=True))
-                    rules[name] = want
-                else:
-                    actions.append(Action(Kind.CONFLICT, name, want, reason))
-                    if name in manifest.rules:
-                        rules[name] = manifest.rules[name]
-        elif have is not None:
-            if owned and provided is not None and have not in provided.get(name, ()):
-                reason = "the library never provided these bytes; saved before deleting"
-                actions.append(Action(Kind.DELETE, name, reason=reason, backup=True))
-            elif owned:
-                actions.append(Action(Kind.DELETE, name))
-            else:
-                reason = _conflict_reason(name, have, manifest) + "; it is leaving this tier"
-                if force and have != NOT_A_FILE:
-                    actions.append(Action(Kind.DELETE, name, reason=reason, backup=True))
-                else:
-                    actions.append(Action(Kind.CONFLICT, name, reason=reason))
-                    if name in manifest.rules:
-                        rules[name] = manifest.rules[name]
-    new = Manifest(library=library, tier=tier, rules=rules, revision=revision)
+    kept: dict[str, str] = {}
+    block_paths = set(desired.blocks) | set(manifest.blocks)
+    for path in sorted(set(desired.files) | set(desired.blocks) | manifest.paths):
+        block = path in block_paths
+        want = desired.blocks.get(path) if block else desired.files.get(path)
+        have = disk.get(path)
+        if block and have == NO_BLOCK:
+            have = None  # the user's file without a block: nothing of rulesync's is there
+        owned = have is not None and manifest.owns(path, have)
+        leaving = want is None and not block and owned and provided is not None
+        if leaving and have not in (provided or {}).get(path, ()):
+            # Owned, yet none of the library's renderings: saved before it is deleted.
+            step: tuple[Kind, str, bool] | None = (Kind.DELETE, _NEVER_PROVIDED, True)
+        else:
+            step = _step(want, have, owned, force, path, manifest, block)
+        if step is None:
+            continue
+        kind, reason, backup = step
+        action = Action(kind, path, want or "", reason, backup, block, desired.rules.get(path, ""))
+        actions.append(action)
+        if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
+            kept[path] = action.sha256
+        elif action.kind is Kind.CONFLICT and path in manifest.managed:
+            # A conflict leaves the user's version in place: rulesync still owns what it wrote.
+            kept[path] = manifest.managed[path]
+    new = Manifest(
+        library=library,
+        tier=tier,
+        files={p: s for p, s in kept.items() if p not in block_paths},
+        blocks={p: s for p, s in kept.items() if p in block_paths},
+        revision=revision,
+        targets=targets,
+    )
     return Plan(actions=tuple(actions), current=manifest, manifest=new)
 
 
-def _conflict_reason(name: str, have: str, manifest: Manifest) -> str:
+_NEVER_PROVIDED = "the library never provided these bytes; saved before deleting"
+
+
+def _step(
+    want: str | None,
+    have: str | None,
+    owned: bool,
+    force: bool,
+    path: str,
+    manifest: Manifest,
+    block: bool,
+) -> tuple[Kind, str, bool] | None:
+    """What to do with one path (kind, reason, backup); None when there is nothing to do."""
+    # Why the content on disk is not rulesync's (only asked when it is not).
+    why = (
+        ""
+        if have is None or owned or have == want
+        else _conflict_reason(path, have, manifest, block)
+    )
+    if want is not None:
+        if have is None:
+            return Kind.ADD, "", False
+        if have == want:
+            return Kind.UNCHANGED, "", False
+        if owned:
+            return Kind.UPDATE, "", False
+        forced = force and have not in _UNREPLACEABLE
+        return (Kind.UPDATE if forced else Kind.CONFLICT), why, forced
+    if have is None:
+        return None
+    if owned:
+        return Kind.DELETE, "", False
+    forced = force and have not in _UNREPLACEABLE
+    return (Kind.DELETE if forced else Kind.CONFLICT), why + "; it is leaving this tier", forced
+
+
+def _conflict_reason(path: str, have: str, manifest: Manifest, block: bool) -> str:
     if have == SYMLINK:
         return "is a symlink, not a file rulesync wrote"
     if have == NOT_A_FILE:
         return "is not a regular file"
-    if name in manifest.names:
+    if have == BROKEN_BLOCK:
+        return "has broken rulesync marker lines; fix them or delete the block"
+    if path in manifest.paths:
         return "was edited since rulesync wrote it"
-    return "an unmanaged file has this rule's name"
+    if block:
+        return "holds a rulesync block rulesync did not write"
+    return "an unmanaged file has this rule's path"

@@ -1,10 +1,13 @@
-"""Loading one project: marker, library, desired rules, manifest and the files on disk."""
+"""Loading one project: marker, library, desired rules and every enabled target's rendering
+of them, the manifest and the files on disk."""
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
@@ -15,22 +18,32 @@ from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
-from rulesync.plan import NOT_A_FILE, SYMLINK, Plan, make_plan
+from rulesync.plan import (
+    BROKEN_BLOCK,
+    NO_BLOCK,
+    NOT_A_FILE,
+    SYMLINK,
+    Action,
+    Desired,
+    Kind,
+    Plan,
+    make_plan,
+)
 from rulesync.schema import shown, where
 from rulesync.suggest import did_you_mean
-
-RULES_DIR = Path(".cursor") / "rules"
+from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
+from rulesync.targets.blocks import extract, splice
 
 
 @dataclass(frozen=True)
 class Inputs:
-    """What loading a project read, for whoever watches it: the marker, the rules folder, the
-    library's root, the tier folders of the resolved chain (root ancestor first) among all the
-    library's tier folders, and the library's spec when it is served from git (its folder is a
-    cache, changed by fetches)."""
+    """What loading a project read, for whoever watches it: the marker, the enabled targets'
+    folders (project-relative; watched once they exist), the library's root, the tier folders
+    of the resolved chain (root ancestor first) among all the library's tier folders, and the
+    library's spec when it is served from git (its folder is a cache, changed by fetches)."""
 
     marker: Path
-    rules_dir: Path
+    target_folders: tuple[str, ...]
     library_root: Path
     tier_dirs: tuple[Path, ...]
     all_tier_dirs: tuple[Path, ...]
@@ -39,16 +52,27 @@ class Inputs:
 
 @dataclass(frozen=True)
 class Project:
-    """Everything the plan needs, read from disk once."""
+    """Everything the plan needs, read from disk once.
+
+    `rules`: the desired rules (the tier minus `exclude`), by path inside the tier, and as
+    `sources` for the targets;
+    `output`: every enabled target's rendering of them; `disk`: the state of each managed or
+    desired path (see `plan.make_plan`); `bases`: the current bytes of each block's file
+    (None: absent), from which the file with rulesync's block is made.
+    """
 
     root: Path
     marker: Marker
     library: Library
     tier: str
     reasons: tuple[str, ...]
-    desired: dict[str, RuleFile]
+    targets: tuple[str, ...]
+    rules: dict[str, RuleFile]
+    sources: tuple[SourceRule, ...]
+    output: Rendered
     manifest: Manifest
     disk: dict[str, str]
+    bases: dict[str, bytes | None]
     git: GitDirs | None
     library_spec: str = ""
 
@@ -59,7 +83,7 @@ class Project:
 
         return Inputs(
             marker=self.marker.path,
-            rules_dir=self.rules_dir,
+            target_folders=target_folders(self.targets),
             library_root=self.library.root,
             tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.chain(self.tier)),
             all_tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.tiers),
@@ -67,42 +91,102 @@ class Project:
         )
 
     @property
-    def rules_dir(self) -> Path:
-        return self.root / RULES_DIR
-
-    @property
     def library_id(self) -> str:
         """The library's label and its revision, or a digest of the desired rule set."""
         if self.library.revision:
             return f"{self.library.label} {self.library.revision}"
-        listing = "".join(f"{n} {r.sha256}\n" for n, r in sorted(self.desired.items()))
+        listing = "".join(f"{n} {r.sha256}\n" for n, r in sorted(self.rules.items()))
         return f"{self.library.label} sha256:{sha256_hex(listing.encode())[:12]}"
 
+    @cached_property
+    def rule_of(self) -> dict[str, str]:
+        """Each desired file's rule (its path in the tier without `.mdc`)."""
+        found: dict[str, str] = {}
+        for name in self.targets:
+            target = get(name)
+            for source in self.sources:
+                path = target.locate(source)
+                if path is not None and path in self.output.files:
+                    found[path] = source.stem
+        return found
+
     def plan(self, *, force: bool = False) -> Plan:
-        """The plan from this project's current state to its desired rules."""
+        """The plan from this project's current state to its desired files and blocks."""
         # A manifest can be edited by hand to claim any file: before deleting one, learn
-        # whether its bytes are some version of that rule the library provides.
-        leaving = {n for n in self.manifest.names - set(self.desired) if n in self.disk}
+        # whether its bytes are something the library's rules render to there.
+        leaving = {
+            p
+            for p in set(self.manifest.files) | set(self.manifest.pending)
+            if p in self.disk and p not in self.output.files and p not in self.manifest.blocks
+        }
         return make_plan(
-            {n: r.sha256 for n, r in self.desired.items()},
+            Desired(
+                files={p: sha256_hex(d) for p, d in self.output.files.items()},
+                blocks={p: sha256_hex(d) for p, d in self.output.blocks.items()},
+                rules=self.rule_of,
+            ),
             self.manifest,
             self.disk,
             library=self.library.label,
             tier=self.tier,
+            targets=self.targets,
             revision=self.library.revision,
             force=force,
-            provided=self.library.provided_hashes(leaving),
+            provided=provided_hashes(self.library, leaving),
         )
 
+    def written(self, action: Action) -> bytes | None:
+        """The whole file's bytes once `action` is carried out (None: the file goes).
 
-def check_rules_dir(root: Path) -> Path:
-    """`.cursor/rules`, refusing `.cursor` or `rules` when it is a symlink leading elsewhere."""
-    for part in (root / ".cursor", root / RULES_DIR):
-        if os.path.islink(part):
-            ensure_inside(part, root, "folder")
-        if os.path.lexists(part) and not part.is_dir():
-            raise InvalidInput(f"{part}: exists but is not a folder; move it away")
-    return root / RULES_DIR
+        A block is spliced into the file's current bytes, every byte outside it kept."""
+        if not action.block:
+            return self.output.files.get(action.path) if action.kind is not Kind.DELETE else None
+        base = self.bases.get(action.path)
+        content = self.output.blocks.get(action.path) if action.kind is not Kind.DELETE else None
+        return splice(base, content, action.path)
+
+
+def provided_hashes(library: Library, paths: Collection[str]) -> dict[str, frozenset[str]]:
+    """For each of `paths`, the sha256 of everything its target renders there from some tier
+    of the library (each tier rendered only for the targets owning one of the paths)."""
+    if not paths:
+        return {}
+    found: dict[str, set[str]] = {p: set() for p in paths}
+    targets = {t.name: t for t in (owner(p) for p in paths) if t is not None}
+    for rules in library.resolve_all().values():
+        sources = [SourceRule(p, r.data) for p, r in rules.items()]
+        for target in targets.values():
+            try:
+                files = target.render(sources).files
+            except InvalidInput:
+                continue  # two rules of that tier collide for this target: it never wrote them
+            for path in found.keys() & files.keys():
+                found[path].add(sha256_hex(files[path]))
+    return {p: frozenset(h) for p, h in found.items()}
+
+
+def check_folders(root: Path, paths: Iterable[str]) -> None:
+    """Refuse a folder on the way to any of `paths` that is a symlink leading out of the
+    project (`.cursor`, `.claude`, `.github`, …), or that exists but is not a folder."""
+    checked: set[str] = set()
+    for path in paths:
+        parts = path.split("/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            folder = "/".join(parts[:depth])
+            if folder in checked:
+                continue
+            checked.add(folder)
+            full = root / folder
+            if os.path.islink(full):
+                ensure_inside(full, root, "folder")
+            if os.path.lexists(full) and not full.is_dir():
+                raise InvalidInput(f"{full}: exists but is not a folder; move it away")
+
+
+def target_folders(names: Iterable[str]) -> tuple[str, ...]:
+    """The folders the named targets write into, project-relative, below the root (which is
+    watched for the marker anyway)."""
+    return tuple(dict.fromkeys(f for name in names for f in get(name).folders if f))
 
 
 @dataclass(frozen=True)
@@ -172,7 +256,7 @@ def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]
 
 
 def desired_rules(marker: Marker, library: Library, tier: str) -> dict[str, RuleFile]:
-    """The tier's resolved rules minus the marker's `exclude`."""
+    """The tier's resolved rules minus the marker's `exclude` (a rule's path without `.mdc`)."""
     known = {n.removesuffix(".mdc") for n in library.all_rule_names()}
     for index, name in enumerate(marker.exclude):
         if name not in known:
@@ -185,34 +269,56 @@ def desired_rules(marker: Marker, library: Library, tier: str) -> dict[str, Rule
     return {n: r for n, r in library.resolve(tier).items() if n not in excluded}
 
 
-def read_disk(rules_dir: Path, names: set[str]) -> dict[str, str]:
-    """sha256 of each named file present in `rules_dir`; SYMLINK / NOT_A_FILE for the rest.
-
-    Nothing is read through a symlink.
-    """
-    found: dict[str, str] = {}
+def _state(fd: int, block: bool, where: str) -> tuple[str, bytes | None]:
+    """The plan's view of an open file: its sha256, or for a block path its block's content
+    sha256 (NO_BLOCK, BROKEN_BLOCK), with the file's bytes for a block path."""
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        return NOT_A_FILE, None
+    with os.fdopen(fd, "rb", closefd=False) as handle:
+        data = handle.read()
+    if not block:
+        return sha256_hex(data), None
     try:
-        entries = {e.name: e for e in os.scandir(rules_dir) if e.name in names}
-    except FileNotFoundError:
-        return found
-    for name, entry in entries.items():
-        if entry.is_symlink():
-            found[name] = SYMLINK
-            continue
+        content = extract(data, where)
+    except InvalidInput:
+        return BROKEN_BLOCK, data
+    return (NO_BLOCK if content is None else sha256_hex(content)), data
+
+
+def read_disk(
+    root: Path, paths: Iterable[str], blocks: Collection[str] = ()
+) -> tuple[dict[str, str], dict[str, bytes | None]]:
+    """The state of each of `paths` present under `root` (see `plan.make_plan`; absent paths
+    are missing) and, for the `blocks` paths, the file's bytes. Nothing is read through a
+    symlink; each folder is listed once."""
+    found: dict[str, str] = {}
+    bases: dict[str, bytes | None] = {}
+    by_folder: dict[str, set[str]] = {}
+    for path in paths:
+        folder, _, name = path.rpartition("/")
+        by_folder.setdefault(folder, set()).add(name)
+    for folder, names in by_folder.items():
         try:
-            fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-        except OSError:
-            found[name] = NOT_A_FILE
+            entries = [e for e in os.scandir(root / folder) if e.name in names]
+        except (FileNotFoundError, NotADirectoryError):
             continue
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                found[name] = NOT_A_FILE
+        for entry in entries:
+            path = f"{folder}/{entry.name}" if folder else entry.name
+            if entry.is_symlink():
+                found[path] = SYMLINK
                 continue
-            with os.fdopen(fd, "rb", closefd=False) as handle:
-                found[name] = sha256_hex(handle.read())
-        finally:
-            os.close(fd)
-    return found
+            try:
+                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+            except OSError:
+                found[path] = NOT_A_FILE
+                continue
+            try:
+                found[path], data = _state(fd, path in blocks, path)
+            finally:
+                os.close(fd)
+            if path in blocks and found[path] != NOT_A_FILE:
+                bases[path] = data
+    return found, bases
 
 
 def load_project(
@@ -224,23 +330,33 @@ def load_project(
     (how `rulesync check` stays reproducible in CI).
     """
     marker = load_marker(root)
-    rules_dir = check_rules_dir(root)
-    current = manifest_mod.load(rules_dir)
+    if not os.path.lexists(root / manifest_mod.MANIFEST):
+        check_folders(root, [manifest_mod.LEGACY_MANIFEST])
+    current = manifest_mod.load(root)
     if pin and current.revision and current.library == (marker.library or config.library):
         fetching = Fetching(pinned=current.revision)
     library = choose_library(marker, config, fetching)
     tier, reasons = choose_tier(marker, library)
-    desired = desired_rules(marker, library, tier)
-    disk = read_disk(rules_dir, set(desired) | current.names)
+    rules = desired_rules(marker, library, tier)
+    targets = marker.targets or config.targets
+    sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
+    output = combine(render_all(targets, sources))
+    paths = set(output.files) | set(output.blocks) | current.paths
+    check_folders(root, paths)
+    disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))
     return Project(
         root=root,
         marker=marker,
         library=library,
         tier=tier,
         reasons=reasons,
-        desired=desired,
+        targets=targets,
+        rules=rules,
+        sources=sources,
+        output=output,
         manifest=current,
         disk=disk,
+        bases=bases,
         git=find_git(root),
         library_spec=marker.library or config.library,
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from rulesync.plan import Action, Kind, Plan
@@ -18,7 +19,9 @@ def emit_json(doc: Any) -> None:
 
 
 def action_doc(action: Action) -> dict[str, Any]:
-    doc: dict[str, Any] = {"action": action.kind.value, "name": action.name}
+    doc: dict[str, Any] = {"action": action.kind.value, "path": action.path}
+    if action.block:
+        doc["block"] = True
     if action.reason:
         doc["reason"] = action.reason
     if action.backup:
@@ -42,13 +45,15 @@ def summary(plan: Plan) -> str:
     return f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
 
 
-def plan_lines(plan: Plan, rules_dir: str) -> list[str]:
-    """One line per file that changes or conflicts."""
+def plan_lines(plan: Plan) -> list[str]:
+    """One line per file or block that changes or conflicts."""
     lines = []
     for action in plan.actions:
         if action.kind is Kind.UNCHANGED:
             continue
-        text = f"  {SIGNS[action.kind]} {rules_dir}/{action.name}"
+        text = f"  {SIGNS[action.kind]} {action.path}"
+        if action.block:
+            text += " (rulesync's block)"
         if action.kind is Kind.CONFLICT:
             text += f": {action.reason}"
         elif action.backup:
@@ -73,12 +78,25 @@ def count_fields(plan: Plan) -> dict[str, int]:
 
 def conflict_advice(plan: Plan, command: str = "rulesync") -> str:
     """How to settle conflicts: see them, keep yours, or take the library's."""
-    names = ", ".join(a.name.removesuffix(".mdc") for a in plan.conflicts)
+    names = ", ".join(sorted({a.rule for a in plan.conflicts if a.rule}))
+    keep = f"keep your version with `exclude: [{names}]` in .rulesync.yaml, or " if names else ""
     return (
-        f"`{command} diff` shows them; keep your version with `exclude: [{names}]` in "
-        f".rulesync.yaml, or take the library's with `{command} apply --force` "
+        f"`{command} diff` shows them; {keep}take the library's with `{command} apply --force` "
         "(saves yours first)"
     )
+
+
+def managed_count(plan: Plan) -> str:
+    """`12 files, 1 block` for the in-sync line."""
+    files, blocks = len(plan.manifest.files), len(plan.manifest.blocks)
+    text = f"{files} file{'s' if files != 1 else ''}"
+    return text + (f", {blocks} block{'s' if blocks != 1 else ''}" if blocks else "")
+
+
+def print_warnings(warnings: Sequence[str]) -> None:
+    """A target's warnings (a tool's size limit exceeded), one line each on stderr."""
+    for warning in warnings:
+        print(f"rulesync: warning: {warning}", file=sys.stderr)
 
 
 def conflict_hint(plan: Plan) -> str:

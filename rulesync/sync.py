@@ -25,14 +25,8 @@ from rulesync.git import (
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import (
-    RULES_DIR,
-    Fetching,
-    Inputs,
-    Project,
-    check_rules_dir,
-    load_project,
-)
+from rulesync.project import Fetching, Inputs, Project, load_project
+from rulesync.targets.blocks import splice
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
 
@@ -46,6 +40,8 @@ class SyncResult:
     tier: str
     plan: Plan
     reasons: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
     applied: bool = False
     commit: str | None = None
     commit_note: str = ""
@@ -63,12 +59,10 @@ class SyncResult:
 
 
 def lock_path(root: Path, git: GitDirs | None) -> Path:
-    """The project's lock file: in the git dir, or in `.cursor` outside git."""
+    """The project's lock file: in the git dir, or at the project root outside git."""
     if git is not None:
         return git.git_dir / "rulesync.lock"
-    folder = check_rules_dir(root).parent
-    folder.mkdir(exist_ok=True)
-    return folder / NO_GIT_LOCK
+    return root / NO_GIT_LOCK
 
 
 NO_GIT_LOCK = ".rulesync.lock"
@@ -91,11 +85,24 @@ def _commit_note(project: Project, no_commit: bool) -> str:
     return ""
 
 
-def _rel(path: Path, top: Path) -> str:
-    # Through the real folders: git refuses paths "beyond a symbolic link" (a `.cursor`
-    # symlinked to a folder inside the project).
-    real = os.path.join(os.path.realpath(path.parent), path.name)
-    return os.path.relpath(real, os.path.realpath(top)).replace(os.sep, "/")
+class _Relative:
+    """Project-relative paths as git names them from the work tree's top, through the real
+    folders: git refuses paths "beyond a symbolic link" (a `.cursor` symlinked to a folder
+    inside the project). Each folder is resolved once."""
+
+    def __init__(self, root: Path, top: Path) -> None:
+        self._root = root
+        self._top = os.path.realpath(top)
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        folder, _, name = path.rpartition("/")
+        base = self._folders.get(folder)
+        if base is None:
+            real = os.path.realpath(self._root / folder)
+            base = os.path.relpath(real, self._top).replace(os.sep, "/")
+            self._folders[folder] = base
+        return name if base == "." else f"{base}/{name}"
 
 
 @dataclass(frozen=True)
@@ -117,15 +124,19 @@ class _Change:
 
 
 def _manifest_at_head(project: Project) -> manifest_mod.Manifest | None:
-    """The manifest committed at HEAD (None when there is none, or it is not readable)."""
+    """The manifest committed at HEAD, at either location (None when there is none, or it is
+    not readable)."""
     git = project.git
     assert git is not None
-    relpath = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
-    data = show_head_file(git.top, relpath)
-    try:
-        return manifest_mod.parse(data, Path(relpath)) if data else None
-    except InvalidInput:
-        return None
+    rel = _Relative(project.root, git.top)
+    for relpath in (manifest_mod.MANIFEST, manifest_mod.LEGACY_MANIFEST):
+        data = show_head_file(git.top, rel(relpath))
+        if data:
+            try:
+                return manifest_mod.parse(data, Path(rel(relpath)))
+            except InvalidInput:
+                return None
+    return None
 
 
 def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> bool:
@@ -137,31 +148,48 @@ def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> b
     return plan.current != manifest_mod.EMPTY and plan.current != old
 
 
-def _change(project: Project, plan: Plan, old: manifest_mod.Manifest | None) -> _Change:
+def _change(
+    project: Project,
+    plan: Plan,
+    old: manifest_mod.Manifest | None,
+    writes: dict[str, bytes | None],
+) -> _Change:
     from rulesync.gitlog import commit_message, manifest_change  # only a commit is described
 
     git = project.git
     assert git is not None
-    manifest_rel = _rel(project.rules_dir / manifest_mod.MANIFEST, git.top)
+    rel = _Relative(project.root, git.top)
     # With nothing to write, the commit holds the manifest as it is on disk: a new library
     # revision alone is recorded with the next change of this project's files.
     new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
-    names = set(manifest_change(old, new).names) | {a.name for a in plan.changes}
-    rules_rel = _rel(project.rules_dir, git.top)
+    paths = set(manifest_change(old, new).paths) | set(writes)
+    block_paths = set(project.output.blocks) | set(project.manifest.blocks)
+    block_paths |= set(old.blocks) if old else set()
     files: dict[str, bytes | None] = {}
-    for name in names:
-        rule = project.desired.get(name)
-        if name not in new.rules:
-            files[f"{rules_rel}/{name}"] = None
-        elif rule is not None and rule.sha256 == new.rules[name]:
-            files[f"{rules_rel}/{name}"] = rule.data
-        # else: a conflict keeps the user's file, which is never committed by rulesync.
-    files[manifest_rel] = manifest_mod.dumps(new)
-    files[_rel(project.root / MARKER, git.top)] = project.marker.source
+    for path in paths:
+        name = rel(path)
+        block = path in block_paths
+        content: bytes | None = None
+        if path in new.managed:
+            content = (project.output.blocks if block else project.output.files).get(path)
+            if content is None or sha256_hex(content) != new.managed[path]:
+                continue  # a conflict keeps the user's file, which rulesync never commits
+        if not block:
+            files[name] = content
+            continue
+        # The block goes into the committed file, not the work tree's: the user's own
+        # uncommitted text around it stays theirs to commit.
+        try:
+            files[name] = splice(show_head_file(git.top, name), content, path)
+        except InvalidInput:
+            files[name] = writes.get(path, content)
+    if project.manifest.legacy:
+        files[rel(manifest_mod.LEGACY_MANIFEST)] = None
+    files[rel(manifest_mod.MANIFEST)] = manifest_mod.dumps(new)
+    files[rel(MARKER)] = project.marker.source
     message = commit_message(
         old,
         new,
-        rules_dir=RULES_DIR.as_posix(),
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,
@@ -200,13 +228,15 @@ def sync(
             project.tier,
             plan,
             project.reasons,
+            targets=project.targets,
+            warnings=project.output.warnings,
             commit_note=note,
             inputs=project.inputs,
         )
         if git is not None:
             finish_interrupted_commit(git)
             # Left from before `git init`; the lock lives in the git dir now.
-            (project.rules_dir.parent / NO_GIT_LOCK).unlink(missing_ok=True)
+            (root / NO_GIT_LOCK).unlink(missing_ok=True)
         has_work = bool(plan.changes) or plan.manifest_changed
         old_manifest = _manifest_at_head(project) if flag is not None else None
         owed = flag is not None and _owes_commit(plan, flag, old_manifest)
@@ -217,7 +247,8 @@ def sync(
             ensure_not_busy(git)
         # The commit holds the marker bytes this plan was made from: an editor saving it
         # again meanwhile gets its own sync and commit.
-        change = _change(project, plan, old_manifest) if flag is not None else None
+        writes = {a.path: project.written(a) for a in plan.changes}
+        change = _change(project, plan, old_manifest, writes) if flag is not None else None
         with contextlib.ExitStack() as stack:
             pending = None
             if change is not None and not config.run_hooks:
@@ -228,8 +259,9 @@ def sync(
                     flag.touch()
                 result.backups = execute(
                     plan,
-                    project.rules_dir,
-                    project.desired,
+                    project.root,
+                    writes,
+                    project.bases,
                     backup_dir=backup_dir(root),
                     durable=durable,
                 )
@@ -252,4 +284,4 @@ def inspect(
     return project, project.plan(force=force)
 
 
-__all__ = ["RULES_DIR", "Inputs", "Kind", "SyncResult", "inspect", "sync"]
+__all__ = ["Inputs", "Kind", "SyncResult", "inspect", "sync"]

@@ -74,8 +74,8 @@ def set_phase(repo: Path, phase: str) -> None:
 
 
 def manifest_tier(repo: Path) -> str | None:
-    """The tier recorded in `.cursor/rules`'s manifest (None before the first sync)."""
-    for entry in (repo / ".cursor" / "rules").glob(".*"):
+    """The tier recorded in the project's manifest (None before the first sync)."""
+    for entry in repo.glob(".rulesync-*.json"):
         try:
             data = json.loads(entry.read_text(encoding="utf-8"))
         except (OSError, ValueError):

@@ -18,7 +18,8 @@ def test_apply_writes_the_tier_and_commits_it(project: Path) -> None:
     proc = rulesync(project, "apply", check=0)
     assert "committed" in proc.stdout
     names = sorted(p.name for p in (project / RULES).iterdir())
-    assert names == [".rulesync-manifest.json", "logging.mdc", "privacy.mdc", "testing.mdc"]
+    assert names == ["logging.mdc", "privacy.mdc", "testing.mdc"]
+    assert (project / ".rulesync-manifest.json").is_file()
     assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
     assert git(project, "status", "--porcelain") == ""
 
@@ -42,7 +43,7 @@ def test_apply_keeps_user_staged_changes_out_of_the_commit(project: Path) -> Non
     files = git(project, "show", "--name-only", "--format=", "HEAD").split()
     assert "staged.txt" not in files and "README.md" not in files
     assert set(files) == {
-        ".cursor/rules/.rulesync-manifest.json",
+        ".rulesync-manifest.json",
         ".cursor/rules/logging.mdc",
         ".cursor/rules/privacy.mdc",
         ".cursor/rules/testing.mdc",
@@ -64,7 +65,7 @@ def test_phase_change_commits_marker_rules_and_manifest_only(project: Path) -> N
     files = set(git(project, "show", "--name-only", "--format=", "HEAD").split())
     assert files == {
         ".rulesync.yaml",
-        ".cursor/rules/.rulesync-manifest.json",
+        ".rulesync-manifest.json",
         ".cursor/rules/logging.mdc",
         ".cursor/rules/monitoring.mdc",
         ".cursor/rules/security.mdc",
@@ -78,12 +79,12 @@ def test_moving_down_a_tier_deletes_and_commits_the_deletions(project: Path) -> 
     (project / ".rulesync.yaml").write_text("phase: basic\n")
     rulesync(project, "apply", check=0)
     assert rulesync_commits(project)[0] == "rulesync: phase enterprise → basic (+0 ~1 -3)"
-    tracked = git(project, "ls-files", ".cursor/rules").split()
+    tracked = git(project, "ls-files", ".cursor/rules", ".rulesync-manifest.json").split()
     assert sorted(tracked) == [
-        ".cursor/rules/.rulesync-manifest.json",
         ".cursor/rules/logging.mdc",
         ".cursor/rules/privacy.mdc",
         ".cursor/rules/testing.mdc",
+        ".rulesync-manifest.json",
     ]
     assert git(project, "status", "--porcelain") == ""
 
@@ -413,7 +414,7 @@ def test_init_outside_git_then_git_init_then_apply_commits_the_rules(
     committed = git(folder, "ls-tree", "-r", "--name-only", "HEAD").split()
     assert set(committed) == {
         ".rulesync.yaml",
-        ".cursor/rules/.rulesync-manifest.json",
+        ".rulesync-manifest.json",
         ".cursor/rules/logging.mdc",
         ".cursor/rules/privacy.mdc",
         ".cursor/rules/testing.mdc",

@@ -35,7 +35,11 @@ def test_check_passes_in_sync_and_fails_for_add_change_and_delete(project: Path)
 def test_check_json_is_one_document(project: Path) -> None:
     doc = json.loads(rulesync(project, "check", "--json", check=1).stdout)
     assert doc["in_sync"] is False and doc["counts"]["add"] == 3
-    assert {a["name"] for a in doc["actions"]} == {"logging.mdc", "privacy.mdc", "testing.mdc"}
+    assert {a["path"] for a in doc["actions"]} == {
+        ".cursor/rules/logging.mdc",
+        ".cursor/rules/privacy.mdc",
+        ".cursor/rules/testing.mdc",
+    }
 
 
 def test_check_works_from_the_repository_alone_in_a_fresh_clone(
@@ -71,8 +75,13 @@ def test_status_reports_phase_tier_managed_drift_conflicts_commit_service(projec
     (project / RULES / "privacy.mdc").write_text("edited\n")
     doc = json.loads(rulesync(project, "status", "--json", check=0).stdout)
     assert doc["phase"] == "basic" and doc["tier"] == "basic"
-    assert doc["managed"] == ["logging.mdc", "privacy.mdc", "testing.mdc"]
-    assert doc["drift"] is True and doc["conflicts"] == ["privacy.mdc"]
+    assert doc["managed"] == [
+        ".cursor/rules/logging.mdc",
+        ".cursor/rules/privacy.mdc",
+        ".cursor/rules/testing.mdc",
+    ]
+    assert doc["targets"] == ["cursor"]
+    assert doc["drift"] is True and doc["conflicts"] == [".cursor/rules/privacy.mdc"]
     assert doc["last_commit"]["subject"] == "rulesync: install basic rules (+3)"
     assert doc["service"]["running"] is False
     text = rulesync(project, "status", check=0).stdout

@@ -164,7 +164,7 @@ def test_a_managed_rule_the_user_edited_is_left_alone_and_reported_once(
     rule = project / ".cursor/rules/privacy.mdc"
     rule.write_text("my own words\n")
     record = daemon.wait_event("sync.conflict", after=mark, project=str(project))
-    assert record["names"] == ["privacy.mdc"] and record["level"] == "warning"
+    assert record["paths"] == [".cursor/rules/privacy.mdc"] and record["level"] == "warning"
     set_phase(project, "advanced")
     applied = daemon.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
     assert applied["level"] == "warning" and applied["conflicts"] == 1  # not in sync: not news

@@ -277,7 +277,7 @@ def test_doctor_lists_conflicts_with_diff_and_force(
 
     (conflict,) = checks["project"]
     assert conflict["level"] == WARN
-    assert "1 conflict(s) left alone: logging.mdc" in conflict["message"]
+    assert "1 conflict(s) left alone: .cursor/rules/logging.mdc" in conflict["message"]
     assert f"rulesync -C {project} diff" in conflict["fix"]
     assert "apply --force" in conflict["fix"]
 

@@ -241,3 +241,51 @@ def test_a_project_whose_tier_passes_the_users_cap_is_refused_before_any_write(
     proc = rulesync(project, "apply", check=2)
     assert "max_tier_rules" in proc.stderr
     assert not (project / ".cursor").exists()
+
+
+def test_rules_in_subfolders_resolve_by_path_and_a_higher_tier_replaces_the_same_path(
+    tmp_path: Path,
+) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "basic" / "frontend").mkdir()
+    (root / "basic" / "frontend" / "react.mdc").write_text("basic react\n")
+    (root / "basic" / "frontend" / ".react.mdc.swp").write_text("vim's swap file")
+    (root / "basic" / "frontend" / "notes.md").write_text("not a rule")
+    (root / "advanced" / "frontend").mkdir()
+    (root / "advanced" / "frontend" / "react.mdc").write_text("advanced react\n")
+    lib = load_library(root, "test")
+    assert lib.resolve_names("basic")["frontend/react.mdc"] == "basic"
+    advanced = lib.resolve("advanced")
+    assert advanced["frontend/react.mdc"].data == b"advanced react\n"
+    assert advanced["logging.mdc"].tier == "advanced"
+    assert "frontend/react.mdc" in lib.all_rule_names()
+    assert not any("swp" in name or name.endswith(".md") for name in advanced)
+
+
+def test_rule_subfolders_nest_at_most_three_deep(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "basic" / "a" / "b" / "c").mkdir(parents=True)
+    (root / "basic" / "a" / "b" / "c" / "ok.mdc").write_text("x\n")
+    assert "a/b/c/ok.mdc" in load_library(root, "test").resolve("basic")
+    (root / "basic" / "a" / "b" / "c" / "d").mkdir()
+    (root / "basic" / "a" / "b" / "c" / "d" / "deep.mdc").write_text("x\n")
+    with pytest.raises(InvalidInput, match="nest at most 3 deep"):
+        load_library(root, "test").resolve("basic")
+
+
+def test_a_rule_subfolder_symlinked_out_of_the_library_is_refused(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "lib")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.mdc").write_text("private\n")
+    os.symlink(outside, root / "basic" / "more")
+    with pytest.raises(UnsafePath, match="symlink"):
+        load_library(root, "test").resolve("basic")
+
+
+def test_a_rule_subfolder_with_a_control_character_is_refused(tmp_path: Path) -> None:
+    root = make_library(tmp_path / "lib")
+    (root / "basic" / "bad\nname").mkdir()
+    (root / "basic" / "bad\nname" / "x.mdc").write_text("x\n")
+    with pytest.raises(UnsafePath, match="control character"):
+        load_library(root, "test").resolve("basic")

@@ -1,23 +1,46 @@
-"""The pure plan: desired rules against manifest and disk (SPEC §3 items 1–3)."""
+"""The pure plan: desired files and blocks against manifest and disk (SPEC §3 items 1–3)."""
 
 from __future__ import annotations
 
 from rulesync.manifest import Manifest
-from rulesync.plan import NOT_A_FILE, SYMLINK, Kind, make_plan
+from rulesync.plan import (
+    BROKEN_BLOCK,
+    NO_BLOCK,
+    NOT_A_FILE,
+    SYMLINK,
+    Desired,
+    Kind,
+    Plan,
+    make_plan,
+)
 
 
-def kinds(plan: object) -> dict[str, Kind]:
-    return {a.name: a.kind for a in plan.actions}  # type: ignore[attr-defined]
+def kinds(plan: Plan) -> dict[str, Kind]:
+    return {a.path: a.kind for a in plan.actions}
 
 
-def plan(desired: dict[str, str], manifest: Manifest, disk: dict[str, str], force: bool = False):  # type: ignore[no-untyped-def]
-    return make_plan(desired, manifest, disk, library="lib", tier="basic", force=force)
+def plan(
+    desired: dict[str, str],
+    manifest: Manifest,
+    disk: dict[str, str],
+    force: bool = False,
+    blocks: dict[str, str] | None = None,
+) -> Plan:
+    return make_plan(
+        Desired(files=desired, blocks=blocks or {}),
+        manifest,
+        disk,
+        library="lib",
+        tier="basic",
+        targets=(),
+        force=force,
+    )
 
 
 def test_fresh_project_adds_everything() -> None:
     p = plan({"a.mdc": "1", "b.mdc": "2"}, Manifest(), {})
     assert kinds(p) == {"a.mdc": Kind.ADD, "b.mdc": Kind.ADD}
-    assert p.manifest.rules == {"a.mdc": "1", "b.mdc": "2"}
+    assert p.manifest.files == {"a.mdc": "1", "b.mdc": "2"}
     assert not p.in_sync
 
 
@@ -31,14 +54,14 @@ def test_owned_file_is_updated_and_removed_rule_deleted() -> None:
     m = Manifest("lib", "basic", {"a.mdc": "1", "old.mdc": "9"})
     p = plan({"a.mdc": "2"}, m, {"a.mdc": "1", "old.mdc": "9"})
     assert kinds(p) == {"a.mdc": Kind.UPDATE, "old.mdc": Kind.DELETE}
-    assert p.manifest.rules == {"a.mdc": "2"}
+    assert p.manifest.files == {"a.mdc": "2"}
 
 
 def test_user_edit_is_a_conflict_kept_in_the_manifest_until_forced() -> None:
     m = Manifest("lib", "basic", {"a.mdc": "1"})
     p = plan({"a.mdc": "2"}, m, {"a.mdc": "edited"})
     assert kinds(p) == {"a.mdc": Kind.CONFLICT}
-    assert p.manifest.rules == {"a.mdc": "1"}
+    assert p.manifest.files == {"a.mdc": "1"}
     forced = plan({"a.mdc": "2"}, m, {"a.mdc": "edited"}, force=True)
     (action,) = forced.actions
     assert action.kind is Kind.UPDATE and action.backup
@@ -50,7 +73,7 @@ def test_unmanaged_file_with_a_rules_name_is_a_conflict_unless_identical() -> No
     assert "unmanaged" in p.actions[0].reason
     adopted = plan({"a.mdc": "1"}, Manifest(), {"a.mdc": "1"})
     assert adopted.actions[0].kind is Kind.UNCHANGED
-    assert adopted.manifest.rules == {"a.mdc": "1"}
+    assert adopted.manifest.files == {"a.mdc": "1"}
 
 
 def test_deleted_managed_file_comes_back() -> None:
@@ -83,3 +106,52 @@ def test_tier_change_alone_changes_the_manifest() -> None:
     m = Manifest("lib", "advanced", {"a.mdc": "1"})
     p = plan({"a.mdc": "1"}, m, {"a.mdc": "1"})
     assert p.manifest_changed and not p.in_sync and not p.changes
+
+
+def test_paths_are_project_relative_across_targets() -> None:
+    p = plan({".cursor/rules/a.mdc": "1", ".claude/rules/a.md": "2"}, Manifest(), {})
+    assert kinds(p) == {".cursor/rules/a.mdc": Kind.ADD, ".claude/rules/a.md": Kind.ADD}
+
+
+def test_a_block_is_appended_to_the_users_file_and_recorded_as_a_block() -> None:
+    p = plan({}, Manifest(), {"AGENTS.md": NO_BLOCK}, blocks={"AGENTS.md": "b"})
+    (action,) = p.actions
+    assert action.kind is Kind.ADD and action.block
+    assert p.manifest.blocks == {"AGENTS.md": "b"} and p.manifest.files == {}
+
+
+def test_an_edited_block_is_a_conflict_until_forced() -> None:
+    m = Manifest("lib", "basic", blocks={"AGENTS.md": "1"})
+    p = plan({}, m, {"AGENTS.md": "edited"}, blocks={"AGENTS.md": "2"})
+    assert kinds(p) == {"AGENTS.md": Kind.CONFLICT}
+    assert "was edited" in p.actions[0].reason
+    assert p.manifest.blocks == {"AGENTS.md": "1"}
+    forced = plan({}, m, {"AGENTS.md": "edited"}, force=True, blocks={"AGENTS.md": "2"})
+    assert forced.actions[0].kind is Kind.UPDATE and forced.actions[0].backup
+
+
+def test_a_removed_block_comes_back_and_a_block_leaving_is_deleted() -> None:
+    m = Manifest("lib", "basic", blocks={"AGENTS.md": "1"})
+    back = plan({}, m, {"AGENTS.md": NO_BLOCK}, blocks={"AGENTS.md": "1"})
+    assert kinds(back) == {"AGENTS.md": Kind.ADD}
+    leaving = plan({}, m, {"AGENTS.md": "1"})
+    assert kinds(leaving) == {"AGENTS.md": Kind.DELETE} and leaving.actions[0].block
+    assert leaving.manifest.blocks == {}
+
+
+def test_broken_block_markers_are_a_conflict_even_forced() -> None:
+    m = Manifest("lib", "basic", blocks={"AGENTS.md": "1"})
+    forced = plan({}, m, {"AGENTS.md": BROKEN_BLOCK}, force=True, blocks={"AGENTS.md": "2"})
+    assert kinds(forced) == {"AGENTS.md": Kind.CONFLICT}
+    assert "marker lines" in forced.actions[0].reason
+
+
+def test_a_legacy_manifest_always_changes_so_it_is_moved() -> None:
+    m = Manifest("lib", "basic", {".cursor/rules/a.mdc": "1"}, legacy=True)
+    p = plan({".cursor/rules/a.mdc": "1"}, m, {".cursor/rules/a.mdc": "1"})
+    assert not p.changes and p.manifest_changed and not p.manifest.legacy
+
+
+def test_changing_the_targets_alone_changes_the_manifest() -> None:
+    m = Manifest("lib", "basic", {"a.mdc": "1"}, targets=("cursor", "agents"))
+    assert plan({"a.mdc": "1"}, m, {"a.mdc": "1"}).manifest_changed

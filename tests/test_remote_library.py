@@ -70,7 +70,7 @@ def new_project(path: Path) -> Path:
 
 
 def manifest(project: Path) -> dict[str, object]:
-    data: dict[str, object] = json.loads((project / RULES / ".rulesync-manifest.json").read_text())
+    data: dict[str, object] = json.loads((project / ".rulesync-manifest.json").read_text())
     return data
 
 

@@ -68,8 +68,23 @@ def test_manifest_naming_a_path_outside_is_refused(project: Path, tmp_path: Path
     rulesync(project, "apply", check=0)
     victim = tmp_path / "victim.mdc"
     victim.write_text("do not delete\n")
-    manifest = project / RULES / ".rulesync-manifest.json"
+    manifest = project / ".rulesync-manifest.json"
+    for outside in ("../victim.mdc", ".cursor/rules/../../../victim.mdc", "/tmp/victim.mdc"):
+        manifest.write_text(
+            '{"version": 2, "library": "x", "tier": "basic", '
+            '"files": {"' + outside + '": "' + "0" * 64 + '"}}'
+        )
+        proc = rulesync(project, "apply", check=2)
+        assert "not a plain project-relative path" in proc.stderr
+    # A path inside the project that no target writes is refused too.
     manifest.write_text(
+        '{"version": 2, "library": "x", "tier": "basic", '
+        '"files": {"src/main.py": "' + "0" * 64 + '"}}'
+    )
+    assert "not a path any target writes" in rulesync(project, "apply", check=2).stderr
+    # The manifest of versions before targets: plain rule names in `.cursor/rules`.
+    manifest.unlink()
+    (project / RULES / ".rulesync-manifest.json").write_text(
         '{"version": 1, "library": "x", "tier": "basic", '
         '"rules": {"../../../victim.mdc": "' + "0" * 64 + '"}}'
     )
@@ -95,7 +110,7 @@ def test_marker_library_inside_the_project_or_trusted_by_config(
     shutil.copytree(library, project / "team-rules")
     (project / ".rulesync.yaml").write_text("phase: basic\nlibrary: team-rules\n")
     rulesync(project, "apply", check=0)
-    manifest = (project / RULES / ".rulesync-manifest.json").read_text()
+    manifest = (project / ".rulesync-manifest.json").read_text()
     assert '"library": "team-rules"' in manifest
 
     (project / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {library}\n")
@@ -121,9 +136,9 @@ def test_a_manifest_claiming_a_team_file_cannot_make_apply_lose_it(project: Path
     team.write_text("---\ndescription: the team's own rule\n---\nKeep it.\n")
     git(project, "add", str(team))
     git(project, "commit", "-q", "-m", "team rule")
-    manifest = project / RULES / ".rulesync-manifest.json"
+    manifest = project / ".rulesync-manifest.json"
     doc = json.loads(manifest.read_text())
-    doc["rules"]["team.mdc"] = hashlib.sha256(team.read_bytes()).hexdigest()
+    doc["files"][".cursor/rules/team.mdc"] = hashlib.sha256(team.read_bytes()).hexdigest()
     manifest.write_text(json.dumps(doc))
     planned = rulesync(project, "check", check=1).stdout
     # No `--force` was given: the plan says the file is saved first, not that it was forced.
@@ -155,8 +170,10 @@ def test_rules_folder_swapped_for_a_symlink_before_the_writes_is_refused(
     # The swap lands after every check of the load, just before the first write.
     (project / RULES).rmdir()
     os.symlink(outside, project / RULES)
+    plan = loaded.plan()
+    writes = {a.path: loaded.written(a) for a in plan.changes}
     with pytest.raises(UnsafePath):
-        execute(loaded.plan(), loaded.rules_dir, loaded.desired, backup_dir=tmp_path / "b")
+        execute(plan, loaded.root, writes, loaded.bases, backup_dir=tmp_path / "b")
     assert list(outside.iterdir()) == []
 
 

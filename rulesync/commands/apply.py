@@ -7,26 +7,33 @@ import sys
 
 from rulesync.commands._common import config, project_root, sync_project
 from rulesync.project import Fetching
-from rulesync.report import conflict_hint, emit_json, plan_doc, plan_lines, summary
+from rulesync.report import (
+    conflict_hint,
+    emit_json,
+    managed_count,
+    plan_doc,
+    plan_lines,
+    print_warnings,
+    summary,
+)
 from rulesync.sync import SyncResult, inspect
-
-RULES = ".cursor/rules"
 
 
 def print_result(result: SyncResult) -> None:
     """Human lines for a finished sync (shared by init and phase)."""
     plan = result.plan
+    print_warnings(result.warnings)
     conflicts = f"{len(plan.conflicts)} conflict(s) left as they are" if plan.conflicts else ""
     if not result.applied and not result.commit:
         if conflicts:
             print(f"not in sync: {result.tier}: {conflicts}")
-            for line in plan_lines(plan, RULES):
+            for line in plan_lines(plan):
                 print(line)
         else:
-            print(f"in sync: {result.tier} ({len(plan.manifest.rules)} rules)")
+            print(f"in sync: {result.tier} ({managed_count(plan)})")
     else:
         print(f"{result.tier}: {summary(plan)}" + (f", {conflicts}" if conflicts else ""))
-        for line in plan_lines(plan, RULES):
+        for line in plan_lines(plan):
             print(line)
         for backup in result.backups:
             print(f"  saved your version to {backup}")
@@ -44,11 +51,19 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         project, plan = inspect(root, cfg, force=args.force)
         if args.json:
-            emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
+            emit_json(
+                {
+                    "phase": project.marker.phase,
+                    "tier": project.tier,
+                    "targets": list(project.targets),
+                    **plan_doc(plan),
+                }
+            )
         else:
+            print_warnings(project.output.warnings)
             conflicts = f", {len(plan.conflicts)} conflict(s)" if plan.conflicts else ""
             print(f"{project.tier}: {summary(plan)}{conflicts} (dry run, nothing written)")
-            for line in plan_lines(plan, RULES):
+            for line in plan_lines(plan):
                 print(line)
         return 1 if plan.conflicts else 0
     fetching = Fetching(update=args.update, accept_rewrite=args.accept_rewrite)
@@ -65,6 +80,8 @@ def run(args: argparse.Namespace) -> int:
             {
                 "phase": result.phase,
                 "tier": result.tier,
+                "targets": list(result.targets),
+                "warnings": list(result.warnings),
                 "applied": result.applied,
                 "commit": result.commit,
                 "commit_note": result.commit_note,

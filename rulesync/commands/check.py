@@ -1,25 +1,50 @@
-"""`rulesync check`: exit 1 when `.cursor/rules` is not exactly what `apply` would produce."""
+"""`rulesync check`: exit 1 when any target's files or blocks are not exactly what `apply`
+would produce."""
 
 from __future__ import annotations
 
 import argparse
 
+from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
-from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
+from rulesync.report import (
+    conflict_advice,
+    emit_json,
+    managed_count,
+    plan_doc,
+    plan_lines,
+    print_warnings,
+    summary,
+)
 from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
-        emit_json({"phase": project.marker.phase, "tier": project.tier, **plan_doc(plan)})
-    elif plan.in_sync:
-        print(f"in sync: {project.tier} ({len(plan.manifest.rules)} rules)")
+        emit_json(
+            {
+                "phase": project.marker.phase,
+                "tier": project.tier,
+                "targets": list(project.targets),
+                "warnings": list(project.output.warnings),
+                **plan_doc(plan),
+            }
+        )
+        return 0 if plan.in_sync else 1
+    print_warnings(project.output.warnings)
+    if plan.in_sync:
+        print(f"in sync: {project.tier} ({managed_count(plan)})")
     else:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
-        for line in plan_lines(plan, ".cursor/rules"):
+        for line in plan_lines(plan):
             print(line)
-        if not plan.changes and not plan.conflicts:
+        if plan.current.legacy:
+            print(
+                f"  the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions "
+                f"before targets kept it; apply moves it to {manifest_mod.MANIFEST}"
+            )
+        elif not plan.changes and not plan.conflicts:
             print("  the manifest is out of date")
         if plan.conflicts:
             print(f"conflicts: {conflict_advice(plan)}")

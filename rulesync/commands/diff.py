@@ -1,4 +1,4 @@
-"""`rulesync diff`: a unified diff of what `apply` would change."""
+"""`rulesync diff`: a unified diff of what `apply` would change, over every target."""
 
 from __future__ import annotations
 
@@ -10,31 +10,33 @@ from typing import Any
 from rulesync.commands._common import config, project_root
 from rulesync.fsutil import read_regular
 from rulesync.library import MAX_RULE_BYTES
-from rulesync.plan import SYMLINK, Kind
+from rulesync.plan import SYMLINK, Action, Kind
 from rulesync.project import Project
 from rulesync.report import emit_json, plan_doc
 from rulesync.sync import inspect
-
-RULES = ".cursor/rules"
 
 
 def _text(data: bytes) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
 
-def _file_diff(project: Project, name: str) -> list[str]:
-    path = project.rules_dir / name
-    have = project.disk.get(name)
-    if have is None:
-        old: list[str] = []
-    elif have == SYMLINK:
+def _file_diff(project: Project, action: Action) -> list[str]:
+    """The unified diff of the whole file `action` changes (a block's file with the block)."""
+    path = action.path
+    have = project.disk.get(path)
+    present = path in project.bases if action.block else have is not None
+    if have == SYMLINK:
         old = ["(a symlink; its target is not read)\n"]
+    elif action.block:
+        old = _text(project.bases.get(path) or b"")
+    elif present:
+        old = _text(read_regular(project.root / path, limit=MAX_RULE_BYTES, follow=False))
     else:
-        old = _text(read_regular(path, limit=MAX_RULE_BYTES, follow=False))
-    wanted = project.desired.get(name)
-    new = _text(wanted.data) if wanted is not None else []
-    before = f"a/{RULES}/{name}" if have is not None else "/dev/null"
-    after = f"b/{RULES}/{name}" if wanted is not None else "/dev/null"
+        old = []
+    data = project.written(action)
+    new = _text(data) if data is not None else []
+    before = f"a/{path}" if present or have == SYMLINK else "/dev/null"
+    after = f"b/{path}" if data is not None else "/dev/null"
     return list(difflib.unified_diff(old, new, before, after))
 
 
@@ -44,20 +46,21 @@ def run(args: argparse.Namespace) -> int:
     for action in plan.actions:
         if action.kind is Kind.UNCHANGED:
             continue
-        note = f"{action.reason} (apply --force replaces it)" if action.backup else ""
+        if action.kind is Kind.CONFLICT:
+            # Even --force leaves it (a folder in a rule's place, broken block markers).
+            note, diff = f"{action.reason} (apply --force cannot replace it)", []
+        else:
+            note = f"{action.reason} (apply --force replaces it)" if action.backup else ""
+            diff = _file_diff(project, action)
         files.append(
-            {
-                "path": f"{RULES}/{action.name}",
-                "action": action.kind.value,
-                "note": note,
-                "diff": "".join(_file_diff(project, action.name)),
-            }
+            {"path": action.path, "action": action.kind.value, "note": note, "diff": "".join(diff)}
         )
     if args.json:
         emit_json(
             {
                 "phase": project.marker.phase,
                 "tier": project.tier,
+                "targets": list(project.targets),
                 **plan_doc(plan),
                 "files": files,
             }

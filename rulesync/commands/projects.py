@@ -67,7 +67,7 @@ def _last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
 def _recorded_revision(root: Path) -> tuple[str, str | None]:
     """The library and revision the manifest last recorded ("" when unreadable)."""
     try:
-        recorded = manifest_mod.load(root / ".cursor" / "rules")
+        recorded = manifest_mod.load(root)
     except (RulesyncError, OSError):
         return "", None
     return recorded.library, recorded.revision
@@ -107,7 +107,7 @@ def _computed(line: ProjectLine, root: Path, cfg: Config, *, running: bool) -> N
     line.library_revision = project.library.revision or plan.current.revision or None
     busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
     if plan.conflicts:
-        names = ", ".join(a.name for a in plan.conflicts)
+        names = ", ".join(a.path for a in plan.conflicts)
         line.state, line.why = CONFLICT, f"left as they are: {names}"
     elif plan.in_sync:
         line.state = IN_SYNC

@@ -1,4 +1,5 @@
-"""`rulesync status`: phase, tier, managed rules, drift, conflicts, last commit, the service."""
+"""`rulesync status`: phase, tier, targets, managed files and blocks, drift, conflicts, last
+commit, the service."""
 
 from __future__ import annotations
 
@@ -37,9 +38,11 @@ def run(args: argparse.Namespace) -> int:
         "library": project.library.label,
         "library_revision": project.library.revision,
         "library_newest": newest,
-        "managed": sorted(plan.current.rules),
+        "targets": list(project.targets),
+        "managed": sorted(plan.current.files),
+        "blocks": sorted(plan.current.blocks),
         "drift": not plan.in_sync,
-        "conflicts": [a.name for a in plan.conflicts],
+        "conflicts": [a.path for a in plan.conflicts],
         "deferred": deferred,
         "last_commit": (
             {"sha": last.sha, "date": last.date, "subject": last.subject} if last else None
@@ -65,12 +68,14 @@ def run(args: argparse.Namespace) -> int:
         if newest and newest != project.library.revision:
             line += f"; newer fetched: {newest[:12]} (`rulesync apply --update`)"
         print(line)
-    print(f"managed:  {len(plan.current.rules)} rule(s) in .cursor/rules")
+    print(f"targets:  {', '.join(project.targets)}")
+    blocks = f" and a block in {', '.join(plan.current.blocks)}" if plan.current.blocks else ""
+    print(f"managed:  {len(plan.current.files)} file(s){blocks}")
     if plan.in_sync:
         print("drift:    none")
     else:
         print(f"drift:    {summary(plan)}, {len(plan.conflicts)} conflict(s)")
-        for line in plan_lines(plan, ".cursor/rules"):
+        for line in plan_lines(plan):
             print(f"        {line}")
     if plan.conflicts:
         print(f"conflicts: {conflict_advice(plan)}")

@@ -41,8 +41,19 @@ def _library(spec: str | None) -> tuple[Library, str | None]:
     return library, current
 
 
+def _targets() -> tuple[str, ...]:
+    """The targets the rules are written for: the current project's, or the user's default
+    (outside a project, or when its marker does not load)."""
+    default = config().targets
+    try:
+        return load_marker(find_root(Path.cwd())).targets or default
+    except InvalidInput:
+        return default
+
+
 def run(args: argparse.Namespace) -> int:
     library, current = _library(args.library)
+    targets = _targets()
     doc: list[dict[str, Any]] = []
     resolved = library.resolve_all()
     for tier in library.tiers:
@@ -73,11 +84,13 @@ def run(args: argparse.Namespace) -> int:
                 "library": library.label,
                 "root": str(library.root.absolute()),
                 "current": current,
+                "targets": list(targets),
                 "tiers": doc,
             }
         )
         return 0
     print(f"library: {library.label} ({library.root.absolute()})")
+    print(f"targets: {', '.join(targets)}")
     for entry in doc:
         parent = f" (extends {entry['extends']})" if entry["extends"] else ""
         here = "  ← this project's tier" if entry["current"] else ""

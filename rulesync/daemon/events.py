@@ -12,6 +12,7 @@ from rulesync.git import BUSY_FILES
 from rulesync.library import TIERS_FILE
 from rulesync.marker import MARKER
 from rulesync.registry import REGISTRY
+from rulesync.targets import ROOT_FILES
 
 BACKOFF_CAP = 60.0
 
@@ -20,7 +21,7 @@ class WatchKind(StrEnum):
     """What a watched folder is to its owner; also the cause a change event gives its sync."""
 
     MARKER = "marker"  # a project's root, watched for its marker
-    RULES = "rules"  # a project's .cursor/rules
+    RULES = "rules"  # an enabled target's folder (.cursor/rules, .claude/rules, …)
     GIT = "git"  # a project's git dir, while its sync is deferred
     LIBRARY = "library"  # a library's root or one of its tier folders
     REGISTRY = "registry"  # the registry's folder
@@ -97,7 +98,8 @@ def is_relevant(kind: WatchKind, names: Iterable[str], *, is_self: bool) -> bool
         return True
     names = set(names)
     if kind == WatchKind.MARKER:
-        return MARKER in names
+        # The root also holds targets' files (AGENTS.md): drift there is looked at too.
+        return MARKER in names or not names.isdisjoint(ROOT_FILES)
     if kind == WatchKind.RULES:
         # Our own temporary files come and go during a write; the rename that follows counts.
         return any(not n.startswith(TMP_MARK) for n in names)

@@ -31,15 +31,18 @@ def synced(project: ProjectState, result: SyncResult, seconds: float, log: Logge
     if result.commit_note:
         fields["commit_note"] = result.commit_note
     status = project.status
-    conflicts = tuple(a.name for a in result.plan.conflicts)
+    conflicts = tuple(a.path for a in result.plan.conflicts)
     if conflicts:
         # A conflict stays until the user acts: warn when it appears or changes, not at every
         # reconcile.
         seen = conflicts == status.conflicts
-        (log.debug if seen else log.warning)("sync.conflict", names=list(conflicts), **fields)
+        (log.debug if seen else log.warning)("sync.conflict", paths=list(conflicts), **fields)
     if result.applied or result.commit:
         # A sync that left a conflict did not reach the desired rules: not just news.
         (log.warning if conflicts else log.info)("sync.applied", **fields)
+        if result.warnings:
+            # A tool's size limit exceeded: said when the files change, not at every reconcile.
+            log.warning("sync.target_limits", warnings=list(result.warnings))
     else:
         log.debug("sync.noop", **fields)
     if status.error is not None or status.deferred is not None:

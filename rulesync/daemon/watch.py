@@ -35,15 +35,18 @@ from rulesync.daemon.events import Changed, Post, WatchKind, is_relevant, saves_
 from rulesync.daemon.mounts import filesystem_type, mount_table, needs_polling
 from rulesync.library import bundled_root
 from rulesync.logs import Logger
-from rulesync.project import RULES_DIR, Inputs
+from rulesync.project import Inputs
 from rulesync.remote import is_url
+from rulesync.targets import TARGETS
 
 # inotify reports watch exhaustion as ENOSPC and instance exhaustion as EMFILE.
 EXHAUSTED = (errno.ENOSPC, errno.EMFILE)
 # Tier folders of one project's chain watched one by one; a longer chain is checked on a timer.
 LIBRARY_TIER_WATCHES = 8
-# Folders one project may watch: root, rules, git dir, library root, and the tier folders.
-MAX_PROJECT_WATCHES = 4 + LIBRARY_TIER_WATCHES
+# Folders one project may watch: root, git dir, library root, the tier folders, and the
+# folders of every target it may enable (a constant, whatever the library's size).
+TARGET_FOLDERS = len({f for t in TARGETS.values() for f in t.folders if f})
+MAX_PROJECT_WATCHES = 3 + LIBRARY_TIER_WATCHES + TARGET_FOLDERS
 # Only the kinds of event that follow a write: opens and reads (ours included) never wake us.
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
@@ -95,10 +98,15 @@ def plan_watches(
             checked = tuple(tiers)
     elif inputs is None and library is not None and library.is_dir():
         watched[os.path.realpath(library)] = WatchKind.LIBRARY
-    rules = Path(real_root) / RULES_DIR
-    cursor = rules.parent
-    if rules.is_dir() and not cursor.is_symlink() and not rules.is_symlink():
-        watched[str(rules)] = WatchKind.RULES
+    for folder in inputs.target_folders if inputs is not None else ():
+        # Watched once it exists, never through a symlink (nothing is written through one).
+        parts = folder.split("/")
+        path = Path(real_root).joinpath(*parts)
+        links = (
+            Path(real_root).joinpath(*parts[:i]).is_symlink() for i in range(1, len(parts) + 1)
+        )
+        if path.is_dir() and not any(links):
+            watched[str(path)] = WatchKind.RULES
     if git_dir is not None and git_dir.is_dir():
         watched[os.path.realpath(git_dir)] = WatchKind.GIT
     watched[real_root] = WatchKind.MARKER

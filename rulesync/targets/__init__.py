@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from rulesync.errors import InvalidInput
 from rulesync.targets.base import Locator, Rendered, SourceRule, Target
@@ -25,6 +25,8 @@ def _discover() -> dict[str, Target]:
 
 
 TARGETS: dict[str, Target] = _discover()
+# Files targets write at the project root (AGENTS.md), beside the marker.
+ROOT_FILES = frozenset(o for t in TARGETS.values() for o in t.owns if "/" not in o)
 
 
 def get(name: str) -> Target:
@@ -50,6 +52,44 @@ def full_text_locator(targets: Sequence[Target]) -> Locator:
     return locate
 
 
+_OWNED_FILES = {o: t for t in TARGETS.values() for o in t.owns if not o.endswith("/")}
+_OWNED_FOLDERS = tuple((o, t) for t in TARGETS.values() for o in t.owns if o.endswith("/"))
+
+
+def owner(path: str) -> Target | None:
+    """The target that may write `path` (project-relative POSIX), enabled or not (the same
+    answer as asking each target's `claims`, looked up once per path of a large manifest)."""
+    found = _OWNED_FILES.get(path)
+    if found is not None:
+        return found
+    return next((t for prefix, t in _OWNED_FOLDERS if path.startswith(prefix)), None)
+
+
+def combine(rendered: Mapping[str, Rendered]) -> Rendered:
+    """Every target's files and blocks in one desired state; InvalidInput when two targets
+    would write the same path (a path is one target's, whole or as a block)."""
+    files: dict[str, bytes] = {}
+    blocks: dict[str, bytes] = {}
+    by: dict[str, str] = {}
+    warnings: list[str] = []
+    for name, output in rendered.items():
+        for kind, paths in ((files, output.files), (blocks, output.blocks)):
+            for path, data in paths.items():
+                if path in by:
+                    raise InvalidInput(
+                        f"targets `{by[path]}` and `{name}` both write {path}; "
+                        "remove one of them from `targets:`"
+                    )
+                by[path] = name
+                kind[path] = data
+        warnings += output.warnings
+    return Rendered(
+        files=dict(sorted(files.items())),
+        blocks=dict(sorted(blocks.items())),
+        warnings=tuple(warnings),
+    )
+
+
 def render_all(names: Sequence[str], rules: Sequence[SourceRule]) -> dict[str, Rendered]:
     """Each named target's rendering of the tier, in the order given; a target pointing at a
     rule's full text points at the first other enabled target that keeps it."""
@@ -62,4 +102,15 @@ def render_all(names: Sequence[str], rules: Sequence[SourceRule]) -> dict[str, R
     }
 
 
-__all__ = ["DEFAULT", "TARGETS", "Rendered", "SourceRule", "Target", "get", "render_all"]
+__all__ = [
+    "DEFAULT",
+    "ROOT_FILES",
+    "TARGETS",
+    "Rendered",
+    "SourceRule",
+    "Target",
+    "combine",
+    "get",
+    "owner",
+    "render_all",
+]

@@ -103,4 +103,4 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     return Rendered(blocks={FILE: data} if data else {}, warnings=tuple(warnings))
 
 
-TARGET = Target(name="agents", folders=("",), render_rules=render)
+TARGET = Target(name="agents", folders=("",), owns=(FILE,), render_rules=render)

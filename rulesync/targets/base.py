@@ -119,12 +119,20 @@ def nowhere(rule: SourceRule) -> str | None:
 @dataclass(frozen=True)
 class Target:
     """One assistant's output: its name, the folders it writes into (for watching; `""` is
-    the project root), how it renders a tier, and where it keeps each rule's full text."""
+    the project root), what it may write (`owns`: a file path, or a folder ending in `/`
+    whose files at any depth it may write), how it renders a tier, and where it keeps each
+    rule's full text."""
 
     name: str
     folders: tuple[str, ...]
+    owns: tuple[str, ...]
     render_rules: Renderer
     locate: Locator = nowhere
+
+    def claims(self, path: str) -> bool:
+        """True when `path` (project-relative POSIX) is one this target may write: the only
+        paths a manifest may name for it, so a crafted manifest cannot reach other files."""
+        return any(path.startswith(o) if o.endswith("/") else path == o for o in self.owns)
 
     def render(self, rules: Sequence[SourceRule], full_text_at: Locator = nowhere) -> Rendered:
         """Render the tier; `full_text_at` says where another enabled target keeps a rule's

@@ -53,4 +53,6 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     return Rendered(files=files, warnings=tuple(encoding_warnings(rules, "claude")))
 
 
-TARGET = Target(name="claude", folders=(FOLDER,), render_rules=render, locate=locate)
+TARGET = Target(
+    name="claude", folders=(FOLDER,), owns=(f"{FOLDER}/",), render_rules=render, locate=locate
+)

@@ -20,4 +20,6 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     return Rendered(files={locate(rule): rule.data for rule in rules})
 
 
-TARGET = Target(name="cursor", folders=(FOLDER,), render_rules=render, locate=locate)
+TARGET = Target(
+    name="cursor", folders=(FOLDER,), owns=(f"{FOLDER}/",), render_rules=render, locate=locate
+)

@@ -11,6 +11,7 @@ FOLDER = ".windsurf/rules"
 TARGET = Target(
     name="windsurf",
     folders=(FOLDER,),
+    owns=(f"{FOLDER}/",),
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
 )

@@ -25,7 +25,7 @@ from tests.conftest import RULESYNC, git, stop_process
 
 RULES = Path(".cursor/rules")
 RULES_REL = RULES.as_posix()
-MANIFEST_REL = f"{RULES_REL}/{MANIFEST}"
+MANIFEST_REL = MANIFEST
 MARKER = ".rulesync.yaml"
 TIERS = ("basic", "advanced", "enterprise")
 FIGURES_ENV = "RULESYNC_RELIABILITY_FIGURES"
@@ -186,7 +186,7 @@ def kill_stage(repo: Path, head_before: str, rules_before: dict[str, bytes]) -> 
 
     if head(repo) != head_before:
         return "after the commit"
-    if load_manifest(repo / RULES).pending:
+    if load_manifest(repo).pending:
         return "while writing rules"
     if rule_files(repo) == rules_before:
         return "before any write"
@@ -290,7 +290,7 @@ class HistoryAudit:
                     found.append(f"rulesync commit {short} touches {path}, outside its files")
                 else:
                     name = path[len(RULES_REL) + 1 :]
-                    if not valid_rule_name(name) or name not in mine | before:
+                    if not valid_rule_name(name) or path not in mine | before:
                         found.append(f"rulesync commit {short} holds {path}, not a managed rule")
             if self.manifests.get(sha) is None:
                 found.append(f"rulesync commit {short} has no valid manifest")
@@ -338,10 +338,10 @@ class HistoryAudit:
                 continue
             if manifest.pending or b'"pending"' in blob:
                 found.append(f"commit {sha[:10]} holds a half-written manifest (pending)")
-            self.manifests[sha] = dict(manifest.rules)
+            self.manifests[sha] = dict(manifest.managed)
             self.tiers[sha] = manifest.tier
-            checks += [(sha, name, digest) for name, digest in manifest.rules.items()]
-        files = _cat_file_batch(self.repo, [f"{sha}:{RULES_REL}/{name}" for sha, name, _ in checks])
+            checks += [(sha, path, digest) for path, digest in manifest.files.items()]
+        files = _cat_file_batch(self.repo, [f"{sha}:{path}" for sha, path, _ in checks])
         for (sha, name, digest), data in zip(checks, files, strict=True):
             if data is None:
                 found.append(f"commit {sha[:10]}: manifest lists {name}, absent from the commit")

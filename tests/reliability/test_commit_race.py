@@ -19,11 +19,12 @@ import pytest
 
 from tests.conftest import git, rulesync
 from tests.reliability.conftest import Figures
+from tests.reliability.harness import MANIFEST_REL as MANIFEST
 from tests.reliability.harness import MARKER
 
 USER_COMMITS = 300
 FLIPS = 40
-MANAGED = (".cursor/", MARKER)
+MANAGED = (".cursor/", MARKER, MANIFEST)
 
 
 def _git_rc(cwd: Path, *args: str) -> int:
@@ -101,7 +102,7 @@ def test_user_commits_racing_phase_flips_never_carry_rulesyncs_files(
     shown = rulesync(project, "log", check=0).stdout
     for transition in ("phase basic → advanced", "phase advanced → basic"):
         assert shown.count(transition) == FLIPS // 2, shown
-    assert git(project, "status", "--porcelain", "--", ".cursor", MARKER) == ""
+    assert git(project, "status", "--porcelain", "--", ".cursor", MARKER, MANIFEST) == ""
     rulesync(project, "check", check=0)
     assert user.commits >= USER_COMMITS
     figures.add(

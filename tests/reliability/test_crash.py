@@ -25,6 +25,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.config import load_config
+from rulesync.manifest import MANIFEST
 from rulesync.sync import inspect, sync
 from tests.conftest import git, make_corpus_library, make_repo, rulesync
 from tests.reliability.conftest import Figures
@@ -79,7 +80,7 @@ class CrashBench:
     def timed_apply(self, *, watch: bool = False) -> tuple[float, float | None, float | None]:
         """Run `rulesync apply` to the end: its length and, with `watch`, when the `pending`
         manifest (the rule writes) was first and last seen."""
-        manifest = self.project / RULES / ".rulesync-manifest.json"
+        manifest = self.project / ".rulesync-manifest.json"
         first = last = None
         started = time.perf_counter()
         proc = start_rulesync(self.project, "apply", output=False)
@@ -228,14 +229,15 @@ def crash_trial(
     _, plan = inspect(project, load_config())
     if plan.changes or plan.manifest_changed:
         problems.append(f"[{stage}] not converged: {plan.counts()}")
-    if {a.name for a in plan.conflicts} != ({edited} if edited else set()):
-        problems.append(f"[{stage}] conflicts {[a.name for a in plan.conflicts]}, wanted {edited}")
+    conflicts = {a.path.removeprefix(f"{RULES_REL}/") for a in plan.conflicts}
+    if conflicts != ({edited} if edited else set()):
+        problems.append(f"[{stage}] conflicts {sorted(conflicts)}, wanted {edited}")
     if edited and (project / RULES / edited).read_bytes() != EDITED:
         problems.append(f"[{stage}] the user's edit of {edited} was lost by the next apply")
     leftovers = leftover_temporaries(project)
     if leftovers:
         problems.append(f"[{stage}] temporary files left: {leftovers}")
-    status = git(project, "status", "--porcelain", "--", ".cursor", MARKER).splitlines()
+    status = git(project, "status", "--porcelain", "--", ".cursor", MARKER, MANIFEST).splitlines()
     expected = {f"?? {RULES_REL}/mine.mdc"} | ({f" M {RULES_REL}/{edited}"} if edited else set())
     if set(status) != expected:
         problems.append(f"[{stage}] rulesync's files are not all committed: {status}")

@@ -26,7 +26,7 @@ from rulesync.errors import RulesyncError
 from rulesync.library import RuleFile
 from rulesync.marker import parse_marker
 from rulesync.mdc import read_rule
-from rulesync.plan import make_plan
+from rulesync.plan import Desired, Plan, make_plan
 from rulesync.project import read_disk
 from rulesync.yamlio import parse_mapping
 from tests.conftest import snapshot
@@ -91,6 +91,9 @@ def rule_states(draw: st.DrawFn) -> dict[str, Any]:
     }
 
 
+RULES = ".cursor/rules/"
+
+
 def lay_out(base: Path, state: dict[str, Any]) -> Path:
     """The rules folder for `state`, with the user's files and a private file outside."""
     rules = base / "project" / ".cursor" / "rules"
@@ -106,16 +109,40 @@ def lay_out(base: Path, state: dict[str, Any]) -> Path:
             os.symlink(base / "outside" / "secret.txt", rules / name)
         else:
             (rules / name).mkdir()
-    current = manifest_mod.Manifest("lib", "tier", state["rules"], state["pending"])
-    (rules / manifest_mod.MANIFEST).write_bytes(manifest_mod.dumps(current))
+    current = manifest_mod.Manifest(
+        "lib",
+        "tier",
+        files={RULES + n: s for n, s in state["rules"].items()},
+        pending={RULES + n: s for n, s in state["pending"].items()},
+    )
+    (rules.parent.parent / manifest_mod.MANIFEST).write_bytes(manifest_mod.dumps(current))
     return rules
 
 
-def plan_for(rules: Path, desired: dict[str, RuleFile], force: bool) -> Any:
-    current = manifest_mod.load(rules)
-    disk = read_disk(rules, set(desired) | current.names)
-    wanted = {n: r.sha256 for n, r in desired.items()}
-    return make_plan(wanted, current, disk, library="lib", tier="tier", force=force)
+def project_of(rules: Path) -> Path:
+    return rules.parent.parent
+
+
+def names_of(current: manifest_mod.Manifest) -> set[str]:
+    """The rule names the manifest claims in the rules folder."""
+    return {p.removeprefix(RULES) for p in current.paths}
+
+
+def plan_for(rules: Path, desired: dict[str, RuleFile], force: bool) -> Plan:
+    project = project_of(rules)
+    current = manifest_mod.load(project)
+    disk, _ = read_disk(project, {RULES + n for n in desired} | current.paths)
+    wanted = Desired(files={RULES + n: r.sha256 for n, r in desired.items()})
+    return make_plan(wanted, current, disk, library="lib", tier="tier", targets=(), force=force)
+
+
+def carry_out(plan: Plan, rules: Path, desired: dict[str, RuleFile], backups: Path) -> list[Path]:
+    """`execute` with the bytes each changed path gets (None: deleted)."""
+    writes = {}
+    for action in plan.changes:
+        rule = desired.get(action.path.removeprefix(RULES))
+        writes[action.path] = rule.data if rule is not None and action.sha256 else None
+    return execute(plan, project_of(rules), writes, {}, backup_dir=backups, durable=False)
 
 
 def rule_files_of(state: dict[str, Any], base: Path) -> dict[str, RuleFile]:
@@ -141,13 +168,13 @@ def test_applying_a_plan_twice_equals_applying_it_once(figures: Figures) -> None
             rules = lay_out(base, state)
             desired = rule_files_of(state, base)
             plan = plan_for(rules, desired, state["force"])
-            execute(plan, rules, desired, backup_dir=base / "backups", durable=False)
+            carry_out(plan, rules, desired, base / "backups")
             once = snapshot(rules)
             again = plan_for(rules, desired, state["force"])
             assert not again.changes and not again.manifest_changed, again.actions
-            execute(again, rules, desired, backup_dir=base / "backups-2", durable=False)
+            carry_out(again, rules, desired, base / "backups-2")
             assert snapshot(rules) == once
-            execute(plan, rules, desired, backup_dir=base / "backups-3", durable=False)
+            carry_out(plan, rules, desired, base / "backups-3")
             assert snapshot(rules) == once, "carrying out the same plan again changed the folder"
 
     run_property(figures, "applying a plan twice equals applying it once", prop, runs)
@@ -166,10 +193,11 @@ def test_a_plan_writes_only_desired_rules_and_deletes_only_what_the_manifest_own
             base = Path(tmp)
             rules = lay_out(base, state)
             desired = rule_files_of(state, base)
-            current = manifest_mod.load(rules)
+            current = manifest_mod.load(project_of(rules))
+            managed = names_of(current)
             plan = plan_for(rules, desired, state["force"])
             before = without_manifest(snapshot(rules))
-            backups = execute(plan, rules, desired, backup_dir=base / "backups", durable=False)
+            backups = carry_out(plan, rules, desired, base / "backups")
             after = without_manifest(snapshot(rules))
             saved = {p.name: p.read_bytes() for p in backups}
             assert (base / "outside" / "secret.txt").read_bytes() == SECRET
@@ -179,13 +207,13 @@ def test_a_plan_writes_only_desired_rules_and_deletes_only_what_the_manifest_own
                 old, new = before.get(name), after.get(name)
                 if old == new:
                     continue
-                assert name in desired or name in current.names, f"{name}: not rulesync's"
-                owned = old is None or current.owns(name, sha(old))
+                assert name in desired or name in managed, f"{name}: not rulesync's"
+                owned = old is None or current.owns(RULES + name, sha(old))
                 if new is not None:
                     assert name in desired, f"{name} was written but is not a desired rule"
                     assert new == desired[name].data
                 else:
-                    assert name in current.names, f"{name} was deleted but never managed"
+                    assert name in managed, f"{name} was deleted but never managed"
                 if not owned:
                     assert state["force"], (
                         f"{name} was not rulesync's, yet replaced without --force"
@@ -195,7 +223,8 @@ def test_a_plan_writes_only_desired_rules_and_deletes_only_what_the_manifest_own
                     else:
                         assert f"{name}.symlink.txt" in saved, f"{name}: symlink not recorded"
             for action in plan.conflicts:
-                assert before.get(action.name) == after.get(action.name)
+                name = action.path.removeprefix(RULES)
+                assert before.get(name) == after.get(name)
 
     run_property(
         figures, "a plan writes only desired rules, deletes only what the manifest owns", prop, runs

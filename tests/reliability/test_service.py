@@ -254,7 +254,7 @@ def test_a_storm_of_marker_writes_across_50_projects_ends_in_each_final_phase(
     problems = wait_converged(fleet, timeout=120)
     commits = []
     for project in fleet:
-        tier = (project / RULES / ".rulesync-manifest.json").read_text()
+        tier = (project / ".rulesync-manifest.json").read_text()
         if f'"tier": "{phase_of(project)}"' not in tier:
             problems.append(f"{project.name} is not in its final phase {phase_of(project)}")
         count = len(git(project, "rev-list", f"{heads[project]}..HEAD").split())
