@@ -401,9 +401,8 @@ def test_a_manifest_edited_to_claim_a_teams_rule_never_loses_it(
     team_path.write_bytes(team_rule)
     manifest = _manifest_file(origin)
     doc = json.loads(manifest.read_text())
-    # Keyed like the entries already there: by rule name, or by path from the project root.
-    key = "team.mdc" if all("/" not in k for k in doc["rules"]) else f"{RULES.as_posix()}/team.mdc"
-    doc["rules"][key] = hashlib.sha256(team_rule).hexdigest()
+    # The whole files rulesync owns, keyed by path from the project root.
+    doc["files"][f"{RULES.as_posix()}/team.mdc"] = hashlib.sha256(team_rule).hexdigest()
     manifest.write_text(json.dumps(doc, indent=2) + "\n")
     git(origin, "add", "-A")
     git(origin, "commit", "-q", "-m", "the team's rule, and a manifest claiming it")
