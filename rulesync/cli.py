@@ -169,6 +169,7 @@ def _lint(p: _Parser) -> None:
 def _explain(p: _Parser) -> None:
     p.add_argument("path", nargs="?", help="a file in the project (default: the always-on budget)")
     p.add_argument("--tier", help="explain another tier than the project's")
+    p.add_argument("--target", help="only this target (default: the project's enabled targets)")
 
 
 def _log(p: _Parser) -> None:

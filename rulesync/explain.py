@@ -28,9 +28,20 @@ class How(StrEnum):
     REQUESTABLE = "requestable"
     MANUAL = "manual"
     NOT_ATTACHED = "not attached"
+    NOT_WRITTEN = "not written"
 
 
 ATTACHED = (How.ALWAYS, How.GLOB)
+# How a target brings a rule of each Cursor rule type to its assistant: ALWAYS (in every
+# request), GLOB (when one of the rule's globs matches the file), REQUESTABLE (the model may
+# read it), MANUAL (only when asked for by name) or NOT_WRITTEN.
+Attach = Mapping[RuleType, How]
+CURSOR_ATTACH: Attach = {
+    RuleType.ALWAYS: How.ALWAYS,
+    RuleType.AUTO_ATTACHED: How.GLOB,
+    RuleType.AGENT_REQUESTED: How.REQUESTABLE,
+    RuleType.MANUAL: How.MANUAL,
+}
 
 
 @dataclass(frozen=True)
@@ -40,16 +51,26 @@ class Attachment:
     name: str
     how: How
     glob: str = ""
+    # Set when the target treats the rule otherwise than Cursor would (its Cursor type).
+    rule_type: RuleType | None = None
 
     @property
     def why(self) -> str:
         """The reason in words, e.g. "glob `src/**/*.py` matched"."""
+        # Only a target that brings the rule otherwise than Cursor sets rule_type.
+        if self.rule_type is not None and self.how is How.ALWAYS:
+            return f"always (its {self.rule_type.value} rule is loaded in every request)"
+        if self.rule_type is not None and self.how is How.REQUESTABLE:
+            if self.glob:
+                return f"listed with its globs, `{self.glob}` matched: the model is told to read it"
+            return f"listed with its trigger ({self.rule_type.value}): requestable"
         return {
             How.ALWAYS: "always (alwaysApply: true)",
             How.GLOB: f"glob `{self.glob}` matched",
             How.REQUESTABLE: "description only: requestable (the model may fetch it)",
             How.MANUAL: "manual (only when @-mentioned)",
             How.NOT_ATTACHED: "globs did not match",
+            How.NOT_WRITTEN: "not written (this assistant cannot ask for a rule by name)",
         }[self.how]
 
 
@@ -113,24 +134,24 @@ def glob_matches(pattern: str, path: str) -> bool:
         return False
 
 
-def explain_file(rules: Mapping[str, RuleInfo], path: str) -> list[Attachment]:
-    """Each rule's verdict for `path`: attached ones first (always, then glob), then
-    requestable, manual and not attached, by name within each."""
+def explain_file(
+    rules: Mapping[str, RuleInfo], path: str, attach: Attach = CURSOR_ATTACH
+) -> list[Attachment]:
+    """Each rule's verdict for `path` as a target that brings rules `attach`'s way treats it:
+    attached ones first (always, then glob), then requestable, manual, not attached and not
+    written, by name within each."""
     verdicts: list[Attachment] = []
     for name, info in rules.items():
         kind = info.rule_type
-        if kind is RuleType.ALWAYS:
-            verdicts.append(Attachment(name, How.ALWAYS))
-        elif kind is RuleType.AUTO_ATTACHED:
-            matched = next((g for g in info.cursor_globs if glob_matches(g, path)), None)
-            if matched is None:
-                verdicts.append(Attachment(name, How.NOT_ATTACHED))
-            else:
-                verdicts.append(Attachment(name, How.GLOB, matched))
-        elif kind is RuleType.AGENT_REQUESTED:
-            verdicts.append(Attachment(name, How.REQUESTABLE))
-        else:
-            verdicts.append(Attachment(name, How.MANUAL))
+        how = attach[kind]
+        other = None if how is CURSOR_ATTACH[kind] else kind
+        matched = ""
+        if kind is RuleType.AUTO_ATTACHED:
+            matched = next((g for g in info.cursor_globs if glob_matches(g, path)), "")
+        if how is How.GLOB and not matched:
+            how = How.NOT_ATTACHED
+        # A target that only lists an Auto Attached rule still says whether its globs match.
+        verdicts.append(Attachment(name, how, matched if how is How.GLOB or other else "", other))
     order = list(How)
     return sorted(verdicts, key=lambda a: (order.index(a.how), a.name))
 
@@ -142,18 +163,24 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
 
 
-def always_on(rules: Mapping[str, RuleInfo]) -> list[Cost]:
-    """What every request loads: each Always rule's text and each requestable rule's
-    description, largest first."""
+def cost(name: str, loads: str, text: str) -> Cost:
+    """What loading `text` on every request costs."""
+    return Cost(name, loads, len(text.encode("utf-8")), estimate_tokens(text))
+
+
+def always_on(rules: Mapping[str, RuleInfo], attach: Attach = CURSOR_ATTACH) -> list[Cost]:
+    """What every request loads: the full text of each rule the target brings always and
+    the description of each requestable one, largest first."""
     costs: list[Cost] = []
     for name, info in rules.items():
-        if info.rule_type is RuleType.ALWAYS:
+        how = attach[info.rule_type]
+        if how is How.ALWAYS:
             text, loads = info.body.strip(), "full text"
-        elif info.rule_type is RuleType.AGENT_REQUESTED:
+        elif how is How.REQUESTABLE:
             text, loads = info.description, "description"
         else:
             continue
-        costs.append(Cost(name, loads, len(text.encode("utf-8")), estimate_tokens(text)))
+        costs.append(cost(name, loads, text))
     return sorted(costs, key=lambda c: (-c.tokens, c.name))
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from rulesync.explain import How, always_on, estimate_tokens, explain_file, glob_matches
 from rulesync.mdc import read_rule
+from rulesync.targets.blocks import extract
 from tests.conftest import git, make_repo, rulesync
 
 
@@ -205,3 +206,122 @@ def test_explain_refuses_an_unknown_tier_a_path_outside_and_no_project(
     assert "not inside the project" in outside.stderr
     (tmp_path / "plain").mkdir()
     assert ".rulesync.yaml" in rulesync(tmp_path / "plain", "explain", check=2).stderr
+
+
+# Per target: each assistant gets a rule of each type its own way.
+
+TARGETS = ["cursor", "claude", "copilot", "agents", "devin"]
+
+
+@pytest.fixture
+def targeted(tmp_path: Path) -> Path:
+    project = make_repo(tmp_path / "targeted")
+    lib = project / "rules-lib" / "one"
+    lib.mkdir(parents=True)
+    (lib.parent / "tiers.yaml").write_text("tiers:\n  - name: one\n")
+    (lib / "always.mdc").write_text("---\nalwaysApply: true\n---\n" + "a" * 40 + "\n")
+    (lib / "py.mdc").write_text("---\nglobs: src/**/*.py\n---\n" + "p" * 80 + "\n")
+    (lib / "ask.mdc").write_text("---\ndescription: Deploy steps\n---\n" + "s" * 20 + "\n")
+    (lib / "manual.mdc").write_text("---\ndescription:\nglobs:\n---\nBy hand.\n")
+    (project / ".rulesync.yaml").write_text(
+        f"phase: one\nlibrary: rules-lib\ntargets: [{', '.join(TARGETS)}]\n"
+    )
+    git(project, "add", ".")
+    git(project, "commit", "-q", "-m", "library")
+    return project
+
+
+def reasons(project: Path, *args: str) -> dict[str, dict[str, str]]:
+    doc = json.loads(rulesync(project, "explain", "--json", *args).stdout)
+    return {t["name"]: {r["name"]: r["how"] for r in t["rules"]} for t in doc["targets"]}
+
+
+CURSOR_LIKE = {"always.mdc": "always", "ask.mdc": "requestable", "manual.mdc": "manual"}
+
+
+def test_each_target_says_how_its_assistant_gets_each_rule_for_a_matching_file(
+    targeted: Path,
+) -> None:
+    doc = json.loads(rulesync(targeted, "explain", "--json", "src/app.py").stdout)
+    assert [t["name"] for t in doc["targets"]] == TARGETS
+    assert doc["target"] == "cursor" and doc["rules"] == doc["targets"][0]["rules"]
+    assert reasons(targeted, "src/app.py") == {
+        "cursor": {**CURSOR_LIKE, "py.mdc": "glob"},
+        "devin": {**CURSOR_LIKE, "py.mdc": "glob"},
+        # Claude Code loads a rule without `paths` in every session and has no Manual rules.
+        "claude": {
+            "always.mdc": "always",
+            "ask.mdc": "always",
+            "py.mdc": "glob",
+            "manual.mdc": "not written",
+        },
+        "copilot": {
+            "always.mdc": "always",
+            "ask.mdc": "requestable",
+            "py.mdc": "glob",
+            "manual.mdc": "not written",
+        },
+        # AGENTS.md gives Always rules in full and lists the others for the model to read.
+        "agents": {**CURSOR_LIKE, "py.mdc": "requestable"},
+    }
+    [claude] = [t for t in doc["targets"] if t["name"] == "claude"]
+    [ask] = [r for r in claude["rules"] if r["name"] == "ask.mdc"]
+    assert ask["attached"] and "Agent Requested rule is loaded in every request" in ask["why"]
+    [agents] = [t for t in doc["targets"] if t["name"] == "agents"]
+    [py] = [r for r in agents["rules"] if r["name"] == "py.mdc"]
+    assert not py["attached"] and "`src/**/*.py` matched: the model is told to read it" in py["why"]
+
+
+def test_each_target_leaves_the_glob_rule_out_for_a_file_it_does_not_match(
+    targeted: Path,
+) -> None:
+    got = reasons(targeted, "docs/readme.md")
+    for name in ("cursor", "claude", "copilot", "devin"):
+        assert got[name]["py.mdc"] == "not attached", name
+    assert got["agents"]["py.mdc"] == "requestable"  # listed whatever the file
+    text = rulesync(targeted, "explain", "docs/readme.md").stdout
+    assert text.splitlines()[0] == "docs/readme.md: tier one"
+    assert "target claude:" in text and "target agents:" in text
+    assert "    manual.mdc" in text and "not written (" in text
+
+
+def test_the_budget_is_what_each_assistant_loads_on_every_request(targeted: Path) -> None:
+    doc = json.loads(rulesync(targeted, "explain", "--json").stdout)
+    budgets = {t["name"]: t for t in doc["targets"]}
+    assert list(budgets) == TARGETS
+    loads = {n: {r["name"]: r["loads"] for r in b["rules"]} for n, b in budgets.items()}
+    assert loads["cursor"] == {"always.mdc": "full text", "ask.mdc": "description"}
+    assert loads["devin"] == loads["cursor"] and loads["copilot"] == loads["cursor"]
+    assert loads["claude"] == {"always.mdc": "full text", "ask.mdc": "full text"}
+    assert loads["agents"] == {"AGENTS.md": "whole"}
+    tokens = {n: b["total"]["tokens"] for n, b in budgets.items()}
+    assert tokens["cursor"] == 10 + 3  # 40 characters; "Deploy steps"
+    assert tokens["claude"] == 10 + 5  # 40 characters; 20 characters
+    # The whole block: the Always rule, the listed rules and where their full text is.
+    assert tokens["agents"] > tokens["cursor"]
+    assert not (targeted / "AGENTS.md").exists()  # explain renders; it writes nothing
+    assert budgets["agents"]["tiers"] == [
+        {"name": "one", "bytes": budgets["agents"]["total"]["bytes"], "tokens": tokens["agents"]}
+    ]
+    assert doc["total"] == budgets["cursor"]["total"]  # the first target's at the top level
+    # The agents budget is the block `apply` writes into AGENTS.md.
+    rulesync(targeted, "apply")
+    block = extract((targeted / "AGENTS.md").read_bytes())
+    assert block is not None and budgets["agents"]["total"]["bytes"] == len(block)
+    text = rulesync(targeted, "explain").stdout
+    assert "target agents:" in text and "AGENTS.md (whole)" in text
+
+
+def test_target_option_explains_one_target_and_refuses_an_unknown_one(targeted: Path) -> None:
+    assert reasons(targeted, "--target", "claude", "src/app.py") == {
+        "claude": {
+            "always.mdc": "always",
+            "ask.mdc": "always",
+            "py.mdc": "glob",
+            "manual.mdc": "not written",
+        }
+    }
+    text = rulesync(targeted, "explain", "--target", "claude").stdout
+    assert text.splitlines()[0] == "target claude:" and "target cursor:" not in text
+    error = rulesync(targeted, "explain", "--target", "emacs", check=2).stderr
+    assert "emacs" in error and "agents, claude, copilot, cursor, devin, windsurf" in error

@@ -1,5 +1,6 @@
-"""`rulesync explain [PATH] [--tier T]`: which rules attach to PATH and why, or, without a
-path, what the tier (and every tier) loads into the model's context on every request."""
+"""`rulesync explain [PATH] [--tier T] [--target NAME]`: which rules attach to PATH and why, or,
+without a path, what the tier (and every tier) loads into the model's context on every
+request; for each enabled target, as that target brings the rules to its assistant."""
 
 from __future__ import annotations
 
@@ -9,23 +10,35 @@ from pathlib import Path
 
 from rulesync.commands._common import config, project_root
 from rulesync.errors import InvalidInput
-from rulesync.explain import ATTACHED, How, always_on, explain_file, total_tokens
+from rulesync.explain import (
+    ATTACHED,
+    Attachment,
+    Cost,
+    How,
+    always_on,
+    cost,
+    explain_file,
+    total_tokens,
+)
 from rulesync.library import Library
 from rulesync.marker import Marker, load_marker
 from rulesync.mdc import RuleInfo, read_rule
 from rulesync.project import choose_library, choose_tier, desired_rules
 from rulesync.report import emit_json
+from rulesync.targets import SourceRule, Target, full_text_locator, get
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
 
 
 def _rules(
     marker: Marker, library: Library, tier: str
-) -> tuple[dict[str, RuleInfo], dict[str, str]]:
-    """The tier's rules as this project gets them (its `exclude` applied), and their origin."""
+) -> tuple[dict[str, RuleInfo], dict[str, str], list[SourceRule]]:
+    """The tier's rules as this project gets them (its `exclude` applied), their origin, and
+    the rules as the targets render them."""
     desired = desired_rules(marker, library, tier)
     infos = {n: read_rule(r.data) for n, r in desired.items()}
-    return infos, {n: r.tier for n, r in desired.items()}
+    sources = [SourceRule(n, r.data) for n, r in desired.items()]
+    return infos, {n: r.tier for n, r in desired.items()}, sources
 
 
 def _relative(path: str, root: Path) -> str:
@@ -40,25 +53,42 @@ def _relative(path: str, root: Path) -> str:
     return relative.as_posix()
 
 
+def _verdict_json(verdicts: list[Attachment], origin: dict[str, str]) -> list[dict[str, object]]:
+    return [
+        {
+            "name": v.name,
+            "from": origin[v.name],
+            "attached": v.how in ATTACHED,
+            "how": v.how.value,
+            "glob": v.glob or None,
+            "why": v.why,
+        }
+        for v in verdicts
+    ]
+
+
 def _explain_path(
-    path: str, tier: str, rules: dict[str, RuleInfo], origin: dict[str, str], json: bool
+    path: str,
+    tier: str,
+    rules: dict[str, RuleInfo],
+    origin: dict[str, str],
+    targets: list[Target],
+    json: bool,
 ) -> None:
-    verdicts = explain_file(rules, path)
+    every = {t.name: explain_file(rules, path, t.attach) for t in targets}
+    first = targets[0].name
     if json:
+        # The first target's verdicts at the top level (the only ones when Cursor is the one
+        # target), every target's under `targets`.
         emit_json(
             {
                 "path": path,
                 "tier": tier,
-                "rules": [
-                    {
-                        "name": v.name,
-                        "from": origin[v.name],
-                        "attached": v.how in ATTACHED,
-                        "how": v.how.value,
-                        "glob": v.glob or None,
-                        "why": v.why,
-                    }
-                    for v in verdicts
+                "target": first,
+                "rules": _verdict_json(every[first], origin),
+                "targets": [
+                    {"name": name, "rules": _verdict_json(verdicts, origin)}
+                    for name, verdicts in every.items()
                 ],
             }
         )
@@ -70,30 +100,66 @@ def _explain_path(
         How.REQUESTABLE: "requestable",
         How.MANUAL: "manual",
         How.NOT_ATTACHED: "not attached",
+        How.NOT_WRITTEN: "not written",
     }
-    current = ""
-    for verdict in verdicts:
-        heading = headings[verdict.how]
-        if heading != current:
-            print(f"{heading}:")
-            current = heading
-        source = f"  [from {origin[verdict.name]}]" if origin[verdict.name] != tier else ""
-        print(f"  {verdict.name:<32} {verdict.why}{source}")
+    for name, verdicts in every.items():
+        indent = _heading(name, targets)
+        current = ""
+        for verdict in verdicts:
+            heading = headings[verdict.how]
+            if heading != current:
+                print(f"{indent}{heading}:")
+                current = heading
+            source = f"  [from {origin[verdict.name]}]" if origin[verdict.name] != tier else ""
+            print(f"{indent}  {verdict.name:<32} {verdict.why}{source}")
+
+
+def _heading(name: str, targets: list[Target]) -> str:
+    """Print the target's heading unless Cursor is the only target (the output Cursor users
+    always had); the indent of the lines under it."""
+    if [t.name for t in targets] == ["cursor"]:
+        return ""
+    print(f"target {name}:")
+    return "  "
+
+
+def _costs(
+    target: Target, rules: dict[str, RuleInfo], sources: list[SourceRule], enabled: list[Target]
+) -> list[Cost]:
+    """What `target`'s assistant loads on every request: the files or blocks it reads whole,
+    as rendered beside the other enabled targets, else the rules its `attach` loads."""
+    if not target.loaded_whole:
+        return always_on(rules, target.attach)
+    rendered = target.render(sources, full_text_locator([t for t in enabled if t is not target]))
+    output = rendered.files | rendered.blocks
+    costs = [
+        cost(path, "whole", output[path].decode("utf-8", errors="replace"))
+        for path in target.loaded_whole
+        if path in output
+    ]
+    return sorted(costs, key=lambda c: (-c.tokens, c.name))
 
 
 def _budget(
-    tier: str, library: Library, per_tier: dict[str, dict[str, RuleInfo]], json: bool
+    tier: str,
+    library: Library,
+    per_tier: dict[str, tuple[dict[str, RuleInfo], list[SourceRule]]],
+    targets: list[Target],
+    enabled: list[Target],
+    json: bool,
 ) -> None:
-    every = {name: always_on(rules) for name, rules in per_tier.items()}
-    costs = every[tier]
     budget = library.always_tokens_budget
-    totals = {name: (total_tokens(c), sum(x.bytes for x in c)) for name, c in every.items()}
-    if json:
-        emit_json(
+    reports = []
+    for target in targets:
+        every = {
+            name: _costs(target, rules, sources, enabled)
+            for name, (rules, sources) in per_tier.items()
+        }
+        costs = every[tier]
+        totals = {name: (total_tokens(c), sum(x.bytes for x in c)) for name, c in every.items()}
+        reports.append(
             {
-                "tier": tier,
-                "estimate": ESTIMATE,
-                "budget_always_tokens": budget,
+                "name": target.name,
                 "rules": [
                     {"name": c.name, "loads": c.loads, "bytes": c.bytes, "tokens": c.tokens}
                     for c in costs
@@ -105,23 +171,53 @@ def _budget(
                 ],
             }
         )
-        return
-    print(f"tier {tier}: loaded on every request ({ESTIMATE})")
-    print(f"  {'tokens':>7} {'bytes':>7}  rule")
-    for cost in costs:
-        print(f"  {cost.tokens:>7,} {cost.bytes:>7,}  {cost.name} ({cost.loads})")
-    print(f"  {total_tokens(costs):>7,} {sum(c.bytes for c in costs):>7,}  total")
-    print("every tier:")
-    for name, (tokens, size) in totals.items():
-        over = f"  over the budget of {budget:,}" if budget is not None and tokens > budget else ""
-        mark = "  <- this project" if name == tier else ""
-        print(f"  {name:<16} {tokens:>7,} tokens {size:>7,} bytes{over}{mark}")
+        if json:
+            continue
+        indent = _heading(target.name, targets)
+        print(f"{indent}tier {tier}: loaded on every request ({ESTIMATE})")
+        print(f"{indent}  {'tokens':>7} {'bytes':>7}  rule")
+        for c in costs:
+            print(f"{indent}  {c.tokens:>7,} {c.bytes:>7,}  {c.name} ({c.loads})")
+        print(f"{indent}  {total_tokens(costs):>7,} {sum(c.bytes for c in costs):>7,}  total")
+        print(f"{indent}every tier:")
+        for name, (tokens, size) in totals.items():
+            over = (
+                f"  over the budget of {budget:,}" if budget is not None and tokens > budget else ""
+            )
+            mark = "  <- this project" if name == tier else ""
+            print(f"{indent}  {name:<16} {tokens:>7,} tokens {size:>7,} bytes{over}{mark}")
+    if json:
+        first = reports[0]
+        # The first target's budget at the top level, every target's under `targets`.
+        emit_json(
+            {
+                "tier": tier,
+                "estimate": ESTIMATE,
+                "budget_always_tokens": budget,
+                "target": first["name"],
+                "rules": first["rules"],
+                "total": first["total"],
+                "tiers": first["tiers"],
+                "targets": reports,
+            }
+        )
 
 
 def run(args: argparse.Namespace) -> int:
     root = project_root()
     marker = load_marker(root)
-    library = choose_library(marker, config())
+    settings = config()
+    library = choose_library(marker, settings)
+    enabled = [get(name) for name in marker.targets or settings.targets]
+    if args.target is None:
+        targets = enabled
+    else:
+        try:
+            targets = [get(args.target)]
+        except InvalidInput as error:
+            raise InvalidInput(f"--target {args.target}: {error}") from None
+        if targets[0] not in enabled:
+            enabled = [*enabled, targets[0]]
     if args.tier is None:
         tier = choose_tier(marker, library)[0]
     elif args.tier in library.tier_names:
@@ -132,9 +228,12 @@ def run(args: argparse.Namespace) -> int:
             f"valid: {', '.join(library.tier_names)}"
         )
     if args.path is not None:
-        rules, origin = _rules(marker, library, tier)
-        _explain_path(_relative(args.path, root), tier, rules, origin, args.json)
+        rules, origin, _ = _rules(marker, library, tier)
+        _explain_path(_relative(args.path, root), tier, rules, origin, targets, args.json)
         return 0
-    per_tier = {t: _rules(marker, library, t)[0] for t in library.tier_names}
-    _budget(tier, library, per_tier, args.json)
+    per_tier = {}
+    for name in library.tier_names:
+        rules, _, sources = _rules(marker, library, name)
+        per_tier[name] = (rules, sources)
+    _budget(tier, library, per_tier, targets, enabled, args.json)
     return 0

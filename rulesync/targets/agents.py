@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rulesync.explain import How
 from rulesync.mdc import RuleType
 from rulesync.targets.base import Locator, Rendered, SourceRule, Target, encoding_warnings
 from rulesync.targets.blocks import escape_markers
@@ -103,4 +104,17 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     return Rendered(blocks={FILE: data} if data else {}, warnings=tuple(warnings))
 
 
-TARGET = Target(name="agents", folders=("",), owns=(FILE,), render_rules=render)
+TARGET = Target(
+    name="agents",
+    folders=("",),
+    owns=(FILE,),
+    render_rules=render,
+    # The block is read whole: Always rules in full, the others listed for the model to read.
+    attach={
+        RuleType.ALWAYS: How.ALWAYS,
+        RuleType.AUTO_ATTACHED: How.REQUESTABLE,
+        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
+        RuleType.MANUAL: How.MANUAL,
+    },
+    loaded_whole=(FILE,),
+)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from rulesync.errors import InvalidInput
+from rulesync.explain import CURSOR_ATTACH, Attach
 from rulesync.mdc import RuleInfo, read_rule
 
 RULE_SUFFIX = ".mdc"
@@ -120,14 +121,18 @@ def nowhere(rule: SourceRule) -> str | None:
 class Target:
     """One assistant's output: its name, the folders it writes into (for watching; `""` is
     the project root), what it may write (`owns`: a file path, or a folder ending in `/`
-    whose files at any depth it may write), how it renders a tier, and where it keeps each
-    rule's full text."""
+    whose files at any depth it may write), how it renders a tier, where it keeps each
+    rule's full text, how the assistant gets a rule of each Cursor rule type (`attach`, for
+    `rulesync explain`), and which rendered files or blocks it reads whole on every request
+    (`loaded_whole`: then they, not the rules `attach` brings always, are its budget)."""
 
     name: str
     folders: tuple[str, ...]
     owns: tuple[str, ...]
     render_rules: Renderer
     locate: Locator = nowhere
+    attach: Attach = field(default_factory=lambda: CURSOR_ATTACH)
+    loaded_whole: tuple[str, ...] = ()
 
     def claims(self, path: str) -> bool:
         """True when `path` (project-relative POSIX) is one this target may write: the only

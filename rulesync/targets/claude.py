@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rulesync.explain import How
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     Locator,
@@ -54,5 +55,15 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 
 
 TARGET = Target(
-    name="claude", folders=(FOLDER,), owns=(f"{FOLDER}/",), render_rules=render, locate=locate
+    name="claude",
+    folders=(FOLDER,),
+    owns=(f"{FOLDER}/",),
+    render_rules=render,
+    locate=locate,
+    attach={
+        RuleType.ALWAYS: How.ALWAYS,
+        RuleType.AUTO_ATTACHED: How.GLOB,
+        RuleType.AGENT_REQUESTED: How.ALWAYS,
+        RuleType.MANUAL: How.NOT_WRITTEN,
+    },
 )

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rulesync.explain import How
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     Locator,
@@ -106,4 +107,11 @@ TARGET = Target(
     owns=(INSTRUCTIONS, f"{FOLDER}/"),
     render_rules=render,
     locate=locate,
+    # Copilot offers an instructions file with a description but no `applyTo` to the model.
+    attach={
+        RuleType.ALWAYS: How.ALWAYS,
+        RuleType.AUTO_ATTACHED: How.GLOB,
+        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
+        RuleType.MANUAL: How.NOT_WRITTEN,
+    },
 )

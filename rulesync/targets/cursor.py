@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rulesync.explain import CURSOR_ATTACH
 from rulesync.targets.base import Locator, Rendered, SourceRule, Target
 
 FOLDER = ".cursor/rules"
@@ -21,5 +22,10 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 
 
 TARGET = Target(
-    name="cursor", folders=(FOLDER,), owns=(f"{FOLDER}/",), render_rules=render, locate=locate
+    name="cursor",
+    folders=(FOLDER,),
+    owns=(f"{FOLDER}/",),
+    render_rules=render,
+    locate=locate,
+    attach=CURSOR_ATTACH,
 )

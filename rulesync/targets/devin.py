@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from rulesync.explain import CURSOR_ATTACH
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     Locator,
@@ -82,4 +83,5 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),
+    attach=CURSOR_ATTACH,  # the four triggers are Cursor's
 )

@@ -3,6 +3,7 @@ installs older than the rename (see `devin`)."""
 
 from __future__ import annotations
 
+from rulesync.explain import CURSOR_ATTACH
 from rulesync.targets.base import Target
 from rulesync.targets.devin import locator, renderer
 
@@ -14,4 +15,5 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
+    attach=CURSOR_ATTACH,
 )
