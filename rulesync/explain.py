@@ -46,7 +46,8 @@ CURSOR_ATTACH: Attach = {
 
 @dataclass(frozen=True)
 class Attachment:
-    """One rule's verdict for one file; `glob` is the pattern that matched (How.GLOB)."""
+    """One rule's verdict for one file; `glob` is the pattern that matched (How.GLOB, or a
+    listed Auto Attached rule)."""
 
     name: str
     how: How
