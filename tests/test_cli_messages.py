@@ -60,9 +60,21 @@ def test_init_creates_a_missing_folder_as_git_init_does_and_says_so(
 ) -> None:
     folder = isolated_user / "code" / "my-app"
     proc = rulesync(isolated_user, "init", "~/code/my-app", check=0)
-    assert f"created {folder}" in proc.stdout
+    assert f"created {folder} (a new git repository)" in proc.stdout
     assert (folder / ".rulesync.yaml").is_file()
     assert (folder / RULES / "logging.mdc").is_file()
+    # The new repository holds the rules' first commit, as the quick start promises.
+    subjects = git(folder, "log", "--format=%s").splitlines()
+    assert len(subjects) == 1
+    assert subjects[0].startswith("rulesync: install basic rules")
+
+
+def test_init_of_a_new_folder_inside_a_repository_makes_no_nested_repository(
+    repo: Path, library: Path
+) -> None:
+    proc = rulesync(repo, "init", "sub/app", check=0)
+    assert f"created {repo / 'sub' / 'app'}\n" in proc.stdout
+    assert not (repo / "sub" / "app" / ".git").exists()
 
 
 def test_init_without_a_service_says_nothing_syncs_it_by_itself(repo: Path, library: Path) -> None:

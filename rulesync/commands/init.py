@@ -9,6 +9,7 @@ from pathlib import Path
 from rulesync.commands._common import check_phase, config, registration_note, sync_project
 from rulesync.commands.apply import print_result
 from rulesync.errors import InvalidInput
+from rulesync.git import find_git, run_git
 from rulesync.marker import MARKER, default_marker_text, parse_marker, write_marker
 from rulesync.project import choose_library
 from rulesync.registry import add_project
@@ -29,9 +30,14 @@ def run(args: argparse.Namespace) -> int:
         phase = args.phase or library.tiers[0].name
         check_phase(phase, library, "--phase")  # before anything is created
         if not root.exists():
-            # As `git init DIR` does: the folder and any missing parents.
+            # As `git init DIR` does: the folder and any missing parents, and a repository for
+            # the rules' history unless the new folder already sits inside one.
             root.mkdir(parents=True)
-            print(f"created {root}")
+            if find_git(root) is None:
+                run_git(root, "init", "--quiet")
+                print(f"created {root} (a new git repository)")
+            else:
+                print(f"created {root}")
         write_marker(root, default_marker_text(phase))
         print(f"wrote {marker_path} (phase: {phase})")
     if not args.no_register and add_project(root):
