@@ -13,15 +13,8 @@ from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput
 from rulesync.fsutil import sha256_hex
-from rulesync.git import (
-    GitDirs,
-    Snapshot,
-    commit_paths,
-    ensure_not_busy,
-    finish_interrupted_commit,
-    show_head_file,
-    snapshot,
-)
+from rulesync.git import GitDirs, ensure_not_busy, show_head_file
+from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan

@@ -299,7 +299,8 @@ def test_the_commit_holds_the_planned_bytes_not_a_later_edit_of_the_work_tree(
     project: Path,
 ) -> None:
     from rulesync.config import load_config
-    from rulesync.git import commit_snapshot, find_git
+    from rulesync.git import find_git
+    from rulesync.gitcommit import commit_snapshot
 
     dirs = find_git(project)
     assert dirs is not None
@@ -464,7 +465,7 @@ def test_a_failed_head_move_leaves_the_users_index_exactly_as_it_was(
 def test_a_commit_step_killed_holding_the_index_lock_is_finished_by_the_next_sync(
     project: Path,
 ) -> None:
-    from rulesync.git import INDEX_PENDING
+    from rulesync.gitcommit import INDEX_PENDING
 
     rulesync(project, "apply", check=0)
     (project / ".rulesync.yaml").write_text("phase: advanced\n")
@@ -491,7 +492,7 @@ def test_a_commit_step_killed_holding_the_index_lock_is_finished_by_the_next_syn
 
 
 def test_an_index_lock_that_is_not_rulesyncs_is_never_touched(project: Path) -> None:
-    from rulesync.git import INDEX_PENDING
+    from rulesync.gitcommit import INDEX_PENDING
 
     rulesync(project, "apply", check=0)
     git_dir = project / ".git"
