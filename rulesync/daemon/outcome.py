@@ -1,17 +1,76 @@
-"""What a sync's outcome does to a project: its status record, its retry, and its log lines
-(news at info or warning, repeats at debug)."""
+"""One sync attempt for one project, and what its outcome does to the project: its status
+record, its retry, and its log lines (news at info or warning, repeats at debug)."""
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING
 
+from rulesync.config import Config
 from rulesync.daemon.events import CHANGE_CAUSES
 from rulesync.daemon.schedule import DEFERRED_BASE, FAILED_BASE, ProjectState, now_iso
+from rulesync.errors import Deferred, RulesyncError
 from rulesync.logs import Logger
+from rulesync.marker import MARKER
 
 if TYPE_CHECKING:
     from rulesync.sync import SyncResult
+
+# The lock wait inside a sync: short, so a CLI run holding the project only defers it (its own
+# writes will wake us again) and SIGTERM is never stuck behind a lock.
+LOCK_WAIT = 0.25
+# An empty marker modified this recently (seconds) is taken as still being written.
+SETTLE_WINDOW = 2.0
+
+
+class _Missing(Exception):
+    """The project folder or its marker is gone (not a RulesyncError: nothing to exit with)."""
+
+
+def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> None:
+    """Sync `project` once (`cause` is why) and record the outcome; nothing it raises escapes,
+    so one project's failure never stops the others."""
+    from rulesync.sync import sync
+
+    started = time.perf_counter()
+    log.debug("sync.started")
+    marker = project.root / MARKER
+    try:
+        if not project.root.is_dir():
+            raise _Missing(f"{project.root}: project folder is missing (deleted or moved?)")
+        if not marker.is_file():
+            raise _Missing(f"{project.root}: no {MARKER} here any more")
+        result = sync(project.root, config, lock_timeout=LOCK_WAIT)
+    except Deferred as exc:
+        deferred(project, str(exc), log)
+    except (RulesyncError, _Missing) as exc:
+        if _unsettled(marker, cause):
+            # Most likely read between an editor's truncate and its write: not settled yet,
+            # and not a failure. The write's own event syncs what it leaves; a marker still
+            # empty at the next reconcile is a failure like any other.
+            log.debug("sync.unsettled", reason=f"{marker} is empty")
+        else:
+            failed(project, str(exc), cause, log)
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        failed(project, f"{where}{exc.strerror or exc}", cause, log)
+    except Exception as exc:
+        log.exception("sync.crashed", error=repr(exc))
+        failed(project, f"internal error: {exc!r}", cause, log, logged=True)
+    else:
+        synced(project, result, time.perf_counter() - started, log)
+
+
+def _unsettled(marker: Path, cause: str) -> bool:
+    """An empty marker just changed (the change is this sync's cause, or happened moments ago):
+    its writer has most likely not finished."""
+    try:
+        st = marker.stat()
+    except OSError:
+        return False
+    recent = time.time() - st.st_mtime < SETTLE_WINDOW
+    return st.st_size == 0 and (cause in CHANGE_CAUSES or recent)
 
 
 def synced(project: ProjectState, result: SyncResult, seconds: float, log: Logger) -> None:

@@ -1,9 +1,9 @@
 """The worker: one thread that owns every project's state, the watches and the sync loop.
 
 A work queue (watchdog's threads, the fetcher and the signal handler put typed messages on
-it), a rate limiter (debounce and backoff, in `schedule`) and a reconcile function (`sync`,
-which calls `rulesync.sync.sync`: it re-reads everything, so a missed or doubled event costs
-nothing). Every project is reconciled at start-up and on a timer.
+it), a rate limiter (debounce and backoff, in `schedule`) and a reconcile function
+(`outcome.attempt`, which calls `rulesync.sync.sync`: it re-reads everything, so a missed or
+doubled event costs nothing). Every project is reconciled at start-up and on a timer.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ from rulesync import __version__
 from rulesync.config import Config, load_config
 from rulesync.daemon.checks import FolderChecks
 from rulesync.daemon.events import (
-    CHANGE_CAUSES,
     REGISTRY_OWNER,
     Changed,
     Fatal,
@@ -32,24 +31,18 @@ from rulesync.daemon.events import (
     debounce_due,
 )
 from rulesync.daemon.fetcher import Fetcher
-from rulesync.daemon.outcome import deferred, failed, synced
+from rulesync.daemon.outcome import attempt
 from rulesync.daemon.schedule import ProjectState
 from rulesync.daemon.watch import Watcher, default_library, plan_watches
-from rulesync.errors import Deferred, RulesyncError
+from rulesync.errors import RulesyncError
 from rulesync.git import busy_reason, find_git
 from rulesync.logs import Logger, configure, get_logger, log_path
-from rulesync.marker import MARKER
 from rulesync.registry import load_projects, registry_path
 from rulesync.runtime import write_status
 
-# The lock wait inside a sync: short, so a CLI run holding the project only defers it (its own
-# writes will wake us again) and SIGTERM is never stuck behind a lock.
-LOCK_WAIT = 0.25
 # A continuous storm of events still syncs at least this often (seconds).
 MIN_MAX_DELAY = 1.0
 EXIT_FATAL = 1
-# An empty marker modified this recently (seconds) is taken as still being written.
-SETTLE_WINDOW = 2.0
 
 
 class Service:
@@ -278,38 +271,10 @@ class Service:
 
     def sync(self, project: ProjectState) -> None:
         """Reconcile one project now: sync it, record and log the outcome, rewatch it."""
-        from rulesync.sync import sync
-
         cause = project.cause
         project.clear()
-        log = self.log.bind(project=project.key, cause=cause)
-        started = time.perf_counter()
-        log.debug("sync.started")
-        marker = project.root / MARKER
         try:
-            if not project.root.is_dir():
-                raise _Missing(f"{project.root}: project folder is missing (deleted or moved?)")
-            if not marker.is_file():
-                raise _Missing(f"{project.root}: no {MARKER} here any more")
-            result = sync(project.root, self.config, lock_timeout=LOCK_WAIT)
-        except Deferred as exc:
-            deferred(project, str(exc), log)
-        except (RulesyncError, _Missing) as exc:
-            if _unsettled(marker, cause):
-                # Most likely read between an editor's truncate and its write: not settled
-                # yet, and not a failure. The write's own event syncs what it leaves; a
-                # marker still empty at the next reconcile is a failure like any other.
-                log.debug("sync.unsettled", reason=f"{marker} is empty")
-            else:
-                failed(project, str(exc), cause, log)
-        except OSError as exc:
-            where = f"{exc.filename}: " if exc.filename else ""
-            failed(project, f"{where}{exc.strerror or exc}", cause, log)
-        except Exception as exc:
-            log.exception("sync.crashed", error=repr(exc))
-            failed(project, f"internal error: {exc!r}", cause, log, logged=True)
-        else:
-            synced(project, result, time.perf_counter() - started, log)
+            attempt(project, self.config, cause, self.log.bind(project=project.key, cause=cause))
         finally:
             self._status_dirty = True
             project.last_activity = time.monotonic()
@@ -317,7 +282,7 @@ class Service:
                 self._watch_project(project)
             except Exception:
                 # A bug here must not stop every other project: the next sync tries again.
-                log.exception("watch.crashed")
+                self.log.exception("watch.crashed", project=project.key, cause=cause)
             if project.key in self._reconciling:
                 self._reconciling.discard(project.key)
                 if not self._reconciling:
@@ -399,21 +364,6 @@ class Service:
         write_status({key: p.status for key, p in self.projects.items()})
 
 
-def _unsettled(marker: Path, cause: str) -> bool:
-    """An empty marker just changed (the change is this sync's cause, or happened moments ago):
-    its writer has most likely not finished."""
-    try:
-        st = marker.stat()
-    except OSError:
-        return False
-    recent = time.time() - st.st_mtime < SETTLE_WINDOW
-    return st.st_size == 0 and (cause in CHANGE_CAUSES or recent)
-
-
 def _busy(root: Path) -> bool:
     git = find_git(root)
     return git is not None and busy_reason(git) is not None
-
-
-class _Missing(Exception):
-    """The project folder or its marker is gone (not a RulesyncError: nothing to exit with)."""
