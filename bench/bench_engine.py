@@ -96,50 +96,6 @@ def import_costs(args: list[str], cwd: Path, env: dict[str, str], runs: int) -> 
     return {name: median(t + [0.0] * (runs - len(t))) for name, t in seen.items()}
 
 
-# Run as the command would be, timing what `@dataclass` costs it: importing `dataclasses`, and
-# building each record class (its methods are compiled with `exec` when the module loads).
-DATACLASS_PROBE = """
-import re, sys, time
-started = time.perf_counter()
-import dataclasses
-imported = time.perf_counter() - started
-built = []
-build = dataclasses._process_class
-def timed(cls, *args):
-    started = time.perf_counter()
-    done = build(cls, *args)
-    built.append(time.perf_counter() - started)
-    return done
-dataclasses._process_class = timed
-from rulesync.cli import main
-main(sys.argv[1:])
-print(imported, len(built), sum(built), file=sys.stderr)
-"""
-
-
-def dataclass_costs(
-    command: str, cwd: Path, env: dict[str, str], runs: int
-) -> tuple[float, int, float]:
-    """Medians for one command: seconds importing `dataclasses`, classes built, seconds building."""
-    found = []
-    for _ in range(runs):
-        proc = subprocess.run(
-            [interpreter(), "-c", DATACLASS_PROBE, command],
-            cwd=cwd,
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        imported, count, building = proc.stderr.split()[-3:]
-        found.append((float(imported), int(count), float(building)))
-    return (
-        median([f[0] for f in found]),
-        int(median([f[1] for f in found])),
-        median([f[2] for f in found]),
-    )
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
@@ -182,7 +138,6 @@ def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
             for name, cost in import_costs([*script, "check"], project, env, samples).items()
             if name not in bare_imports
         }
-        dc_import, dc_classes, dc_building = dataclass_costs("check", project, env, samples)
         apply_imports = {
             name: cost
             for name, cost in import_costs([*script, "apply"], project, env, samples).items()
@@ -204,8 +159,11 @@ def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
         top = name.split(".")[0].lstrip("_")
         groups[top] = groups.get(top, 0.0) + cost
     total = sum(check_imports.values())
-    ranked = sorted(groups.items(), key=lambda item: -item[1])
-    top_groups = ", ".join(f"{name} {_ms(cost)}" for name, cost in ranked[:12])
+    ours = groups.get("rulesync", 0.0)
+    ranked = sorted(((n, c) for n, c in groups.items() if n != "rulesync"), key=lambda i: -i[1])
+    top_groups = ", ".join(f"{name} {_ms(cost)}" for name, cost in ranked[:10])
+    own_modules = sorted(n for n in check_imports if n.split(".")[0] == "rulesync")
+    absent = [name for name in ("yaml", "dataclasses", "subprocess") if name not in check_imports]
     apply_only = {n: c for n, c in apply_imports.items() if n not in check_imports}
     apply_extra = ", ".join(
         f"{name} {_ms(cost)}" for name, cost in sorted(apply_only.items(), key=lambda i: -i[1])[:6]
@@ -220,26 +178,21 @@ def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
         start_row("`rulesync check`, 20 rules, in sync", times["check"]),
         start_row("no-op `rulesync apply`, 20 rules", times["apply"]),
         "",
-        f"{runs} interleaved rounds after a warm-up round. **What the remainder is made of**: "
-        f"`python -X importtime` of `check` ({samples} runs, median self time per module; the "
-        "tracing itself makes each a little slower) finds the modules a bare start does not "
-        f"load taking {_ms(total)}, by package: {top_groups}. `yaml` is PyYAML's import "
-        f"({_ms(check_imports.get('yaml.reader', 0.0))} of it its reader compiling one large "
-        "Unicode regular expression, though the C loader never uses it); `rulesync` is its "
-        "own modules' code, most of it `@dataclass` building each "
-        "record class's methods with `exec`; `dataclasses` brings `inspect`, `ast`, `dis` and "
-        "`tokenize`; `re`, `pathlib` (with `urllib` and `ipaddress`), `argparse` (with "
-        "`gettext`, `locale` and `shutil`), `json` and `hashlib` (OpenSSL) are the standard "
-        "library every run needs. Timed in the process itself (not traced), `@dataclass` costs "
-        f"`check` {_ms(dc_import + dc_building)}: {_ms(dc_import)} importing `dataclasses` and "
-        f"{_ms(dc_building)} building its {dc_classes} record classes; without them `check` "
-        f"would be about {(check - dc_import - dc_building) / bare:.1f}× the bare start. "
-        "`check` takes "
-        f"{_ms(check - bare)} more than the bare start; the rest, beyond the imports, is the "
-        "work: reading the marker, config.yaml and tiers.yaml, hashing the 20 rules and the 20 "
-        "files, the plan. A no-op `apply` takes "
-        f"{_ms(noop - check)} more than `check`: the lock and one `git cat-file` of the "
-        f"manifest at HEAD (is a commit owed?), with the modules only it loads: {apply_extra}.",
+        f"{runs} interleaved rounds after a warm-up round (bytecode cached, as after any first "
+        f"run). **What the remainder is made of**: `check` takes {_ms(check - bare)} more than "
+        f"the bare start. `python -X importtime` of `check` ({samples} runs, median self time "
+        "per module; the tracing itself makes each a little slower) finds the modules a bare "
+        f"start does not load taking {_ms(total)}: rulesync's own {len(own_modules)} modules "
+        f"{_ms(ours)}, and the standard library {_ms(total - ours)} ({top_groups}) — "
+        "`argparse` (with `gettext` and `locale`), `pathlib` (with `urllib` and `ipaddress`), "
+        "`re`, `typing`, `enum`, `json` and `hashlib` (OpenSSL), which every run needs. Not "
+        f"loaded at all: {', '.join(f'`{n}`' for n in absent) or 'nothing left out'} (`yaml` "
+        "only when a file leaves the plain subset rulesync reads itself; records are "
+        "NamedTuples, not dataclasses). The rest, beyond the imports, is the work: reading the "
+        "marker, config.yaml and tiers.yaml, hashing the 20 rules and the 20 files, the plan. "
+        f"A no-op `apply` takes {_ms(noop - check)} more than `check`: the lock and one "
+        "`git cat-file` of the manifest at HEAD (is a commit owed?), with the modules only it "
+        f"loads: {apply_extra}.",
     ]
     write_section(
         "bench_engine.start",
