@@ -68,3 +68,18 @@ def test_a_command_option_is_refused_on_another_command() -> None:
     with pytest.raises(SystemExit):
         build_parser().parse_args(["check", "--dry-run"])
     assert isinstance(build_parser().parse_args(["apply", "--dry-run"]), argparse.Namespace)
+
+
+@pytest.mark.parametrize("columns", [50, 72, 160])
+def test_help_wraps_to_the_terminal_width(
+    columns: int, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["apply", "--help"])
+    shown = capsys.readouterr().out
+    options = shown[shown.index("options:") : shown.index("exit codes:")].splitlines()
+    # argparse keeps two columns free; at 160 columns every option's help fits on its line.
+    assert max(len(line) for line in options) <= columns - 2
+    wrapped = any(line.startswith(" " * 10) for line in options)
+    assert wrapped == (columns < 100)
