@@ -10,9 +10,8 @@ import os
 import re
 import shlex
 import sys
-from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
@@ -39,8 +38,7 @@ SHARED_WATCHES = 2
 INOTIFY = Path("/proc/sys/fs/inotify")
 
 
-@dataclass(frozen=True)
-class Check:
+class Check(NamedTuple):
     """One line of the doctor's report: what was checked, how it went, and the fix."""
 
     name: str
@@ -55,7 +53,7 @@ class Check:
 
     def doc(self) -> dict[str, Any]:
         """The check as plain data (for --json)."""
-        return asdict(self)
+        return self._asdict()
 
 
 # --- git ------------------------------------------------------------------------------------
@@ -120,8 +118,7 @@ def check_config() -> tuple[Check, Config | None]:
 # --- inotify --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class InotifyLimits:
+class InotifyLimits(NamedTuple):
     """The kernel's per-user limits and what this user's other programs already use."""
 
     max_watches: int
@@ -262,8 +259,7 @@ def check_service(state: ServiceStatus, projects: int) -> Check:
 # --- the registry ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Registered:
+class Registered(NamedTuple):
     """The registry's checks, how many projects it lists, and the folders the service watches
     for them (None when they cannot be known: no valid config)."""
 
@@ -404,7 +400,9 @@ def run_checks() -> list[Check]:
     if checks[0].level == FAIL:
         checks.append(Check("identity", WARN, "not checked: git is not on PATH"))
     else:
-        author = config.commit_author if config else Config.commit_author
+        # The default read from an instance: on a NamedTuple, the class's attribute is the
+        # field's accessor, not its default.
+        author = (config or Config()).commit_author
         checks.append(check_identity(global_identity(), author))
     checks.append(config_check)
     registered = check_registry(config)

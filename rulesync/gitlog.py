@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rulesync.manifest import Manifest
 
@@ -11,8 +11,7 @@ PHASE_TRAILER = "Rulesync-Phase"
 LIBRARY_TRAILER = "Rulesync-Library"
 
 
-@dataclass(frozen=True)
-class Change:
+class Change(NamedTuple):
     """What a commit changes, manifest to manifest."""
 
     added: tuple[str, ...]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.explain import always_on, total_tokens
@@ -25,8 +25,7 @@ from rulesync.names import RULE_SUFFIX, is_ignored_entry, is_rule_candidate, rul
 WINDOWS_FORBIDDEN = ':*?"<>|'
 
 
-@dataclass(frozen=True)
-class FileReport:
+class FileReport(NamedTuple):
     """The findings for one file (rule_type is None for non-rule files such as tiers.yaml)."""
 
     path: Path
@@ -34,8 +33,7 @@ class FileReport:
     rule_type: RuleType | None = None
 
 
-@dataclass(frozen=True)
-class Linted:
+class Linted(NamedTuple):
     """What was linted (`library`, `folder` or `file`, and where) and the reports."""
 
     kind: str

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.library import Criterion, Library, Policy, Tier
@@ -22,8 +21,7 @@ _OPS: dict[str, Callable[[Any, Any], bool]] = {
 }
 
 
-@dataclass(frozen=True)
-class CriterionResult:
+class CriterionResult(NamedTuple):
     """One criterion with the project's value (None when the marker does not give it)."""
 
     criterion: Criterion
@@ -36,8 +34,7 @@ class CriterionResult:
         return f"{c.metric} {shown} {c.op} {_show(c.value)}"
 
 
-@dataclass(frozen=True)
-class TierReadiness:
+class TierReadiness(NamedTuple):
     """How a tier's criteria stand, group by group, and whether its policy is met."""
 
     tier: Tier

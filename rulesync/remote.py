@@ -13,8 +13,8 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rulesync.errors import FetchError, GitError, InvalidInput, LibraryRewritten
 from rulesync.fsutil import atomic_write, sha256_hex
@@ -33,8 +33,7 @@ def is_url(spec: str) -> bool:
     return spec.startswith(URL_PREFIXES) or bool(_SCP_LIKE.match(spec))
 
 
-@dataclass(frozen=True)
-class RemoteSpec:
+class RemoteSpec(NamedTuple):
     """A library URL and the ref it follows (None: the repository's default branch)."""
 
     url: str
@@ -62,8 +61,7 @@ def cache_root() -> Path:
     return Path(platformdirs.user_cache_dir("rulesync")) / "libraries"
 
 
-@dataclass(frozen=True)
-class Cache:
+class Cache(NamedTuple):
     """The cache of one library URL: a bare mirror, revision folders and what is served."""
 
     spec: RemoteSpec

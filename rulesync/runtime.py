@@ -7,7 +7,6 @@ import json
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,22 +19,33 @@ STATUS_FILE = "status.json"
 _WRITING = threading.Lock()
 
 
-@dataclass
 class ProjectStatus:
     """What the status file says about one project (`rulesync status` reads it)."""
 
-    last_sync: str | None = None
-    phase: str | None = None
-    tier: str | None = None
-    commit: str | None = None
-    error: str | None = None
-    deferred: str | None = None
-    conflicts: tuple[str, ...] = ()
-    polling: bool = False
+    __slots__ = (
+        "commit",
+        "conflicts",
+        "deferred",
+        "error",
+        "last_sync",
+        "phase",
+        "polling",
+        "tier",
+    )
+
+    def __init__(self) -> None:
+        self.last_sync: str | None = None
+        self.phase: str | None = None
+        self.tier: str | None = None
+        self.commit: str | None = None
+        self.error: str | None = None
+        self.deferred: str | None = None
+        self.conflicts: tuple[str, ...] = ()
+        self.polling = False
 
     def doc(self) -> dict[str, object]:
         """The record as plain JSON data."""
-        data = asdict(self)
+        data: dict[str, object] = {name: getattr(self, name) for name in self.__slots__}
         data["conflicts"] = list(self.conflicts)
         return data
 

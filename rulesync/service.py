@@ -20,8 +20,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from xml.sax.saxutils import escape as xml_escape
 
 from rulesync.config import log_dir
@@ -49,8 +49,7 @@ MANAGER_TIMEOUT = 60.0
 # --- rendering (pure) ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class UnitSpec:
+class UnitSpec(NamedTuple):
     """What a rendered unit needs: the daemon's command line and its environment."""
 
     command: tuple[str, ...]
@@ -189,8 +188,7 @@ def is_ours(text: str) -> bool:
 # --- the service manager --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One manager command's result."""
 
     ok: bool
@@ -227,8 +225,7 @@ def _launchd_target() -> str:
     return f"{_gui_domain()}/{LABEL}"
 
 
-@dataclass(frozen=True)
-class Manager:
+class Manager(NamedTuple):
     """The user's service manager as found now, and where it reads our unit from."""
 
     kind: str | None
@@ -295,11 +292,13 @@ def _manager_pid(kind: str) -> int | None:
 # --- install / uninstall --------------------------------------------------------------------
 
 
-@dataclass
 class Undo:
     """Steps that put things back, run newest first when a later step fails."""
 
-    steps: list[Callable[[], object]] = field(default_factory=list)
+    __slots__ = ("steps",)
+
+    def __init__(self) -> None:
+        self.steps: list[Callable[[], object]] = []
 
     def add(self, step: Callable[[], object]) -> None:
         """Remember one step that reverses something just done."""
@@ -331,8 +330,7 @@ def write_unit(path: Path, text: str, undo: Undo) -> None:
         undo.add(lambda: atomic_write(path, old))
 
 
-@dataclass(frozen=True)
-class InstallPlan:
+class InstallPlan(NamedTuple):
     """What `install` would do: the unit's text, whether it changes, the manager commands."""
 
     kind: str
@@ -367,8 +365,7 @@ def plan_install(manager: Manager) -> InstallPlan:
     return InstallPlan(manager.kind, path, text, old is not None, changed, tuple(commands))
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """What `install` or `uninstall` did, for the command to print."""
 
     path: Path
@@ -511,8 +508,7 @@ def uninstall(manager: Manager, *, dry_run: bool = False) -> Result:
 # --- status ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class ServiceStatus:
+class ServiceStatus(NamedTuple):
     """The unit file, what the manager says about it, and whether a daemon runs."""
 
     manager: Manager

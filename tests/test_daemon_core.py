@@ -23,9 +23,11 @@ from rulesync.daemon import (
     REGISTRY_WATCH,
     RULES_WATCH,
     Changed,
+    Fatal,
     Message,
     ProjectState,
     Service,
+    Stop,
     Watcher,
     backoff_delay,
     debounce_due,
@@ -341,6 +343,19 @@ def test_a_dead_observer_makes_the_service_exit_non_zero(
     events = [r["event"] for r in _records(json_log)]
     assert "observer.died" in events
     assert events[-1] == "daemon.stopped"
+
+
+@pytest.mark.parametrize(("message", "exit_code"), [(Stop("done"), 0), (Fatal("done"), 1)])
+def test_a_stop_and_a_fatal_error_are_told_apart_though_they_carry_the_same_words(
+    message: Message, exit_code: int, library: Path, json_log: Path
+) -> None:
+    # Messages are tuples, so these two are equal as values; the worker dispatches on their
+    # kind, and only the fatal one makes the service exit non-zero.
+    service = Service(Config(library=str(library), libraries=(library,)))
+    service.queue.put(message)
+    assert service.run() == exit_code
+    stopped = [r for r in _records(json_log) if r["event"] == "daemon.stopped"]
+    assert [(r["reason"], r["exit_code"]) for r in stopped] == [("done", exit_code)]
 
 
 def test_the_json_log_has_one_record_per_line_with_its_fields(json_log: Path) -> None:

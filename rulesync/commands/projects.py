@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import os
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,20 +32,48 @@ IN_SYNC, DRIFT, CONFLICT, DEFERRED, FAILING, MISSING = (
 )
 
 
-@dataclass
 class ProjectLine:
     """One registered project as `projects list` shows it."""
 
-    path: str
-    state: str
-    why: str = ""
-    phase: str | None = None
-    tier: str | None = None
-    library: str | None = None
-    library_revision: str | None = None
-    last_sync: str | None = None
-    last_commit: dict[str, str] | None = None
-    source: str = "computed"
+    __slots__ = (
+        "last_commit",
+        "last_sync",
+        "library",
+        "library_revision",
+        "path",
+        "phase",
+        "source",
+        "state",
+        "tier",
+        "why",
+    )
+
+    def __init__(self, path: str, state: str) -> None:
+        self.path = path
+        self.state = state
+        self.why = ""
+        self.phase: str | None = None
+        self.tier: str | None = None
+        self.library: str | None = None
+        self.library_revision: str | None = None
+        self.last_sync: str | None = None
+        self.last_commit: dict[str, str] | None = None
+        self.source = "computed"
+
+    def doc(self) -> dict[str, object]:
+        """The line as plain JSON data, keys in the order `projects --json` prints them."""
+        return {
+            "path": self.path,
+            "state": self.state,
+            "why": self.why,
+            "phase": self.phase,
+            "tier": self.tier,
+            "library": self.library,
+            "library_revision": self.library_revision,
+            "last_sync": self.last_sync,
+            "last_commit": self.last_commit,
+            "source": self.source,
+        }
 
 
 def _last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
@@ -155,7 +182,7 @@ def _list(as_json: bool) -> int:
             {
                 "registry": str(registry_path()),
                 "service": {"running": pid is not None, "pid": pid},
-                "projects": [asdict(line) for line in lines],
+                "projects": [line.doc() for line in lines],
             }
         )
         return code

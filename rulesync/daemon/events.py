@@ -4,8 +4,8 @@ which leave a complete marker, when a burst is synced, how long a failing projec
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 from rulesync.fsutil import TMP_MARK
 from rulesync.git import BUSY_FILES
@@ -37,8 +37,9 @@ REGISTRY_WATCH = WatchKind.REGISTRY
 REGISTRY_OWNER = "<registry>"
 
 
-@dataclass(frozen=True)
-class Changed:
+# Messages are tuples: `Stop("x") == Fatal("x")`. The worker tells them apart by class (its
+# `match` checks isinstance), never by `==`; each has a field, so none is a falsy empty tuple.
+class Changed(NamedTuple):
     """A watched folder of `owner` changed; `saved` when it left a complete marker in place."""
 
     owner: str
@@ -46,29 +47,25 @@ class Changed:
     saved: bool = False
 
 
-@dataclass(frozen=True)
-class Fetched:
+class Fetched(NamedTuple):
     """A fetch moved the served revision of the git library `spec`."""
 
     spec: str
 
 
-@dataclass(frozen=True)
-class Stop:
+class Stop(NamedTuple):
     """Finish the sync in progress and stop (SIGTERM / SIGINT)."""
 
     reason: str
 
 
-@dataclass(frozen=True)
-class Reload:
+class Reload(NamedTuple):
     """Reload config and registry (SIGHUP)."""
 
     trigger: str
 
 
-@dataclass(frozen=True)
-class Fatal:
+class Fatal(NamedTuple):
     """A thread the service depends on died: stop and exit non-zero."""
 
     reason: str

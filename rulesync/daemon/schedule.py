@@ -4,7 +4,6 @@ one status record the service writes for each project."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,21 +22,35 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-@dataclass
 class ProjectState:
     """What the worker knows about one registered project: pending events, retries, status."""
 
-    root: Path
-    first_event: float | None = None
-    last_event: float | None = None
-    pending_at: float | None = None
-    retry_at: float | None = None
-    cause: str = "startup"
-    last_activity: float = float("-inf")
-    burst_after_quiet: bool = False
-    failures: int = 0
-    inputs: Inputs | None = None  # what its last successful sync read
-    status: ProjectStatus = field(default_factory=ProjectStatus)
+    __slots__ = (
+        "burst_after_quiet",
+        "cause",
+        "failures",
+        "first_event",
+        "inputs",
+        "last_activity",
+        "last_event",
+        "pending_at",
+        "retry_at",
+        "root",
+        "status",
+    )
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.first_event: float | None = None
+        self.last_event: float | None = None
+        self.pending_at: float | None = None
+        self.retry_at: float | None = None
+        self.cause = "startup"
+        self.last_activity = float("-inf")
+        self.burst_after_quiet = False
+        self.failures = 0
+        self.inputs: Inputs | None = None  # what its last successful sync read
+        self.status = ProjectStatus()
 
     @property
     def key(self) -> str:

@@ -15,8 +15,8 @@ import errno
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from watchdog.events import (
     DirDeletedEvent,
@@ -66,8 +66,7 @@ def default_library(config: Config) -> Path | None:
     return None if is_url(config.library) else Path(config.library)
 
 
-@dataclass(frozen=True)
-class WatchPlan:
+class WatchPlan(NamedTuple):
     """What one project needs: folders to watch (resolved path → kind), and library folders
     too many to watch one by one, to check on a timer instead."""
 
@@ -144,15 +143,27 @@ class Handler(FileSystemEventHandler):
                 self.log.exception("watch.handler_failed", folder=self.path)
 
 
-@dataclass
 class _Watch:
-    path: str
-    identity: tuple[int, int]
-    observer: BaseObserver
-    observed: ObservedWatch
-    emitter: EventEmitter | None
-    handler: Handler
-    subscribers: dict[str, WatchKind] = field(default_factory=dict)  # owner → kind
+    """One watched folder, its observer's handle on it, and the owners subscribed to it."""
+
+    __slots__ = ("emitter", "handler", "identity", "observed", "observer", "path", "subscribers")
+
+    def __init__(
+        self,
+        path: str,
+        identity: tuple[int, int],
+        observer: BaseObserver,
+        observed: ObservedWatch,
+        emitter: EventEmitter | None,
+        handler: Handler,
+    ) -> None:
+        self.path = path
+        self.identity = identity
+        self.observer = observer
+        self.observed = observed
+        self.emitter = emitter
+        self.handler = handler
+        self.subscribers: dict[str, WatchKind] = {}  # owner → kind
 
     def stale(self) -> bool:
         """True once the folder was replaced: its emitter stopped when the old one was deleted
