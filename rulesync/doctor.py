@@ -404,7 +404,7 @@ def run_checks() -> list[Check]:
     if checks[0].level == FAIL:
         checks.append(Check("identity", WARN, "not checked: git is not on PATH"))
     else:
-        author = config.commit_author if config else Config.commit_author
+        author = config.commit_author if config else Config().commit_author
         checks.append(check_identity(global_identity(), author))
     checks.append(config_check)
     registered = check_registry(config)
