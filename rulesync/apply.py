@@ -7,7 +7,6 @@ import errno
 import os
 import stat
 from collections.abc import Mapping
-from dataclasses import replace
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
@@ -164,7 +163,7 @@ def _execute(
     backups: list[Path] = []
     deleted: list[str] = []
     if written:
-        pending = replace(plan.current, pending={a.path: a.sha256 for a in written})
+        pending = plan.current._replace(pending={a.path: a.sha256 for a in written})
         atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable, dir_fd=top)
     for action in changes:
         path = root / action.path

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.library import Limits
@@ -31,9 +31,9 @@ CONFIG_SCHEMA = Schema(
         Field("log_level", Choice(LOG_LEVELS), "info"),
         Field("lock_timeout", Number(low=0), 10.0),
         Field("fetch_interval", Number(low=10), 300.0),
-        Field("max_tier_bytes", Number(low=1, whole=True), Limits.tier_bytes),
-        Field("max_tier_rules", Number(low=1, whole=True), Limits.tier_rules),
-        Field("max_tiers", Number(low=1, whole=True), Limits.tiers),
+        Field("max_tier_bytes", Number(low=1, whole=True), Limits().tier_bytes),
+        Field("max_tier_rules", Number(low=1, whole=True), Limits().tier_rules),
+        Field("max_tiers", Number(low=1, whole=True), Limits().tiers),
     )
 )
 
@@ -74,8 +74,7 @@ def log_dir() -> Path:
     return Path(platformdirs.user_log_dir(APP))
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     """The user's defaults from config.yaml."""
 
     library: str = "default"
@@ -89,7 +88,7 @@ class Config:
     fetch_interval: float = 300.0
     library_urls: tuple[str, ...] = ()
     targets: tuple[str, ...] = DEFAULT
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = Limits()
 
     def trusts(self, folder: Path) -> bool:
         """True when the user's config lists `folder` as a library a marker may name."""
@@ -116,7 +115,7 @@ def load_config(path: Path | None = None) -> Config:
         return Config()
     parsed = load_mapping(path, "rulesync config")
     values = validate(CONFIG_SCHEMA, parsed, path)
-    author = Config.commit_author
+    author = Config().commit_author
     if values["commit_author"] is not None:
         author = _author(values["commit_author"], where(path, parsed.line("commit_author")))
     from rulesync.remote import is_url, parse_spec

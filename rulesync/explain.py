@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import NamedTuple
 
 from rulesync.mdc import RuleInfo, RuleType
 
@@ -44,8 +44,7 @@ CURSOR_ATTACH: Attach = {
 }
 
 
-@dataclass(frozen=True)
-class Attachment:
+class Attachment(NamedTuple):
     """One rule's verdict for one file; `glob` is the pattern that matched (How.GLOB, or a
     listed Auto Attached rule)."""
 
@@ -75,8 +74,7 @@ class Attachment:
         }[self.how]
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
     """What one rule adds to every request: its full text (Always) or its description."""
 
     name: str

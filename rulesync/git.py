@@ -12,9 +12,8 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, NamedTuple
 
 from rulesync.errors import Deferred, GitError
 
@@ -86,8 +85,7 @@ _NEVER_FILTERS = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class GitDirs:
+class GitDirs(NamedTuple):
     """A work tree's top folder and its git dir (a worktree's own, for state files)."""
 
     top: Path
@@ -324,8 +322,7 @@ def global_identity() -> tuple[str, str] | None:
     return identity(Runner(Path(os.sep)), "--global")
 
 
-@dataclass(frozen=True)
-class LogEntry:
+class LogEntry(NamedTuple):
     """One rulesync commit."""
 
     sha: str

@@ -6,10 +6,9 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property, partial
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import check_regular, ensure_inside, is_inside, read_regular, sha256_hex
@@ -100,8 +99,7 @@ TIERS_SCHEMA = Schema(
 )
 
 
-@dataclass(frozen=True)
-class Limits:
+class Limits(NamedTuple):
     """How much one library may make rulesync read and write: a small repository must not be
     able to fill the user's memory or disk (the user's config.yaml may raise them)."""
 
@@ -110,8 +108,7 @@ class Limits:
     tiers: int = 64
 
 
-@dataclass(frozen=True)
-class Criterion:
+class Criterion(NamedTuple):
     """One promotion criterion: `metric op value`, in a group."""
 
     metric: str
@@ -121,27 +118,24 @@ class Criterion:
     label: str
 
 
-@dataclass(frozen=True)
-class Policy:
+class Policy(NamedTuple):
     """When a tier's criteria promote: `min_groups` groups met; a group met by `group_met`."""
 
     min_groups: int | None = None
     group_met: str | int = "all"
 
 
-@dataclass(frozen=True)
-class Tier:
+class Tier(NamedTuple):
     """A tier as declared in tiers.yaml."""
 
     name: str
     description: str
     extends: str | None
     criteria: tuple[Criterion, ...] = ()
-    policy: Policy = field(default_factory=Policy)
+    policy: Policy = Policy()
 
 
-@dataclass(frozen=True)
-class RuleFile:
+class RuleFile(NamedTuple):
     """One rule as the library provides it: its path inside the tier (`frontend/react.mdc`),
     the tier that supplied it, bytes and digest."""
 
@@ -152,8 +146,7 @@ class RuleFile:
     sha256: str
 
 
-@dataclass(frozen=True)
-class Library:
+class Library(NamedTuple):
     """A loaded rules library. `project` is the project root when the library lies inside the
     project (a cloned repository's own folder), which is read under stricter rules."""
 
@@ -165,15 +158,15 @@ class Library:
     revision: str | None = None
     # `budget: {always_tokens: N}`: the estimated tokens a tier may load on every request.
     always_tokens_budget: int | None = None
-    limits: Limits = field(default_factory=Limits)
+    limits: Limits = Limits()
     project: Path | None = None
 
-    @cached_property
-    def _by_name(self) -> dict[str, Tier]:
-        return {t.name: t for t in self.tiers}
-
     def tier(self, name: str) -> Tier:
-        return self._by_name[name]
+        # A scan, not a cached index: a library has a few tiers (at most `Limits.tiers`).
+        for tier in self.tiers:
+            if tier.name == name:
+                return tier
+        raise KeyError(name)
 
     @property
     def tier_names(self) -> tuple[str, ...]:

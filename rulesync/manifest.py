@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import read_regular
@@ -34,8 +35,7 @@ _CONTROL_OR_BACKSLASH = re.compile(r"[\x00-\x1f\x7f\\]")
 _BAD_PART = re.compile(r"(?:^|/)(?:|\.|\.\.|\.git)(?:/|$)", re.IGNORECASE)
 
 
-@dataclass(frozen=True)
-class Manifest:
+class Manifest(NamedTuple):
     """Library label, tier, targets, and path → sha256 of every managed file and block.
 
     `pending` holds the hashes an interrupted apply was about to write, so a file (or block)
@@ -45,9 +45,9 @@ class Manifest:
 
     library: str = ""
     tier: str = ""
-    files: dict[str, str] = field(default_factory=dict)
-    blocks: dict[str, str] = field(default_factory=dict)
-    pending: dict[str, str] = field(default_factory=dict)
+    files: Mapping[str, str] = MappingProxyType({})
+    blocks: Mapping[str, str] = MappingProxyType({})
+    pending: Mapping[str, str] = MappingProxyType({})
     revision: str | None = None
     targets: tuple[str, ...] = ()
     legacy: bool = False
@@ -56,11 +56,12 @@ class Manifest:
         """True when `sha` is a content rulesync wrote for `path` (a file or a block)."""
         return sha in (self.files.get(path), self.blocks.get(path), self.pending.get(path))
 
-    @cached_property
+    # Computed on each read (a tuple keeps no cache): callers in a loop read them once.
+    @property
     def paths(self) -> frozenset[str]:
         return frozenset(self.files) | frozenset(self.blocks) | frozenset(self.pending)
 
-    @cached_property
+    @property
     def managed(self) -> dict[str, str]:
         """Every managed path (files and blocks) → sha256, sorted."""
         return dict(sorted({**self.files, **self.blocks}.items()))

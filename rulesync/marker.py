@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import atomic_write
@@ -67,8 +67,7 @@ MARKER_SCHEMA = Schema(
 )
 
 
-@dataclass(frozen=True)
-class Marker:
+class Marker(NamedTuple):
     """A project's marker, validated for shape (the library checks the names)."""
 
     root: Path
@@ -77,9 +76,9 @@ class Marker:
     targets: tuple[str, ...] | None = None
     exclude: tuple[str, ...] = ()
     commit: bool = True
-    metrics: dict[str, Any] = field(default_factory=dict)
+    metrics: Mapping[str, Any] = MappingProxyType({})
     # The line of each key and list item, by key path: `("exclude", 0)`.
-    lines: Mapping[KeyPath, int] = field(default_factory=dict)
+    lines: Mapping[KeyPath, int] = MappingProxyType({})
     source: bytes = b""
 
     @property

@@ -9,8 +9,8 @@ Rule files are never re-serialised: rulesync copies their bytes.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NamedTuple
 
 KNOWN_KEYS = ("description", "globs", "alwaysApply")
 UNIVERSAL_GLOBS = frozenset({"*", "**", "**/*", "**/*.*", "./**/*", "/**/*"})
@@ -31,8 +31,7 @@ class RuleType(StrEnum):
     MANUAL = "Manual"
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One lint result: `level` is "error" or "warning"; `line` is 0 for the file as a whole."""
 
     level: str
@@ -40,8 +39,7 @@ class Finding:
     line: int = 0
 
 
-@dataclass(frozen=True)
-class RuleInfo:
+class RuleInfo(NamedTuple):
     """What the reader understood of one rule file.
 
     `globs` are the patterns with any quoting removed (what the author meant, for targets that
@@ -52,7 +50,7 @@ class RuleInfo:
     globs: tuple[str, ...] = ()
     always_apply: bool = False
     has_front_matter: bool = False
-    findings: tuple[Finding, ...] = field(default_factory=tuple)
+    findings: tuple[Finding, ...] = ()
     cursor_globs: tuple[str, ...] = ()
     body: str = ""
 
@@ -122,11 +120,13 @@ def _split_globs(value: str) -> list[str]:
     return [g for g in (_unquote(p)[0].strip() for p in _split_commas(value)) if g]
 
 
-@dataclass
 class _Key:
-    value: str
-    line: int
-    extra: list[str] = field(default_factory=list)
+    __slots__ = ("extra", "line", "value")
+
+    def __init__(self, value: str, line: int) -> None:
+        self.value = value
+        self.line = line
+        self.extra: list[str] = []
 
 
 def _front_matter_end(lines: list[str], findings: list[Finding]) -> int | None:

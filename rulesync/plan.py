@@ -8,8 +8,9 @@ block, "on disk" means the content between its marker lines.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from enum import StrEnum
+from types import MappingProxyType
+from typing import NamedTuple
 
 from rulesync.manifest import Manifest
 
@@ -33,8 +34,7 @@ class Kind(StrEnum):
     CONFLICT = "conflict"
 
 
-@dataclass(frozen=True)
-class Action:
+class Action(NamedTuple):
     """One step of the plan. `backup` means `--force` replaces or removes the user's version;
     `block` that the path's managed part is rulesync's block, not the whole file; `rule` the
     rule it is written from (its path without `.mdc`, what `exclude:` takes), when one is."""
@@ -48,18 +48,16 @@ class Action:
     rule: str = ""
 
 
-@dataclass(frozen=True)
-class Desired:
+class Desired(NamedTuple):
     """The desired state as digests: path → sha256 of each whole file, and of each block's
     content; `rules`: path → the rule a file is written from."""
 
-    files: Mapping[str, str] = field(default_factory=dict)
-    blocks: Mapping[str, str] = field(default_factory=dict)
-    rules: Mapping[str, str] = field(default_factory=dict)
+    files: Mapping[str, str] = MappingProxyType({})
+    blocks: Mapping[str, str] = MappingProxyType({})
+    rules: Mapping[str, str] = MappingProxyType({})
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """Every action, and the manifest to write once they are done."""
 
     actions: tuple[Action, ...]
@@ -123,7 +121,8 @@ def make_plan(
     actions: list[Action] = []
     kept: dict[str, str] = {}
     block_paths = set(desired.blocks) | set(manifest.blocks)
-    for path in sorted(set(desired.files) | set(desired.blocks) | manifest.paths):
+    managed, listed = manifest.managed, manifest.paths
+    for path in sorted(set(desired.files) | set(desired.blocks) | listed):
         block = path in block_paths
         want = desired.blocks.get(path) if block else desired.files.get(path)
         have = disk.get(path)
@@ -135,7 +134,7 @@ def make_plan(
             # Owned, yet none of the library's renderings: saved before it is deleted.
             step: tuple[Kind, str, bool] | None = (Kind.DELETE, _NEVER_PROVIDED, True)
         else:
-            step = _step(want, have, owned, force, path, manifest, block)
+            step = _step(want, have, owned, force, path, listed, block)
         if step is None:
             continue
         kind, reason, backup = step
@@ -143,9 +142,9 @@ def make_plan(
         actions.append(action)
         if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
             kept[path] = action.sha256
-        elif action.kind is Kind.CONFLICT and path in manifest.managed:
+        elif action.kind is Kind.CONFLICT and path in managed:
             # A conflict leaves the user's version in place: rulesync still owns what it wrote.
-            kept[path] = manifest.managed[path]
+            kept[path] = managed[path]
     new = Manifest(
         library=library,
         tier=tier,
@@ -166,15 +165,13 @@ def _step(
     owned: bool,
     force: bool,
     path: str,
-    manifest: Manifest,
+    listed: frozenset[str],
     block: bool,
 ) -> tuple[Kind, str, bool] | None:
     """What to do with one path (kind, reason, backup); None when there is nothing to do."""
     # Why the content on disk is not rulesync's (only asked when it is not).
     why = (
-        ""
-        if have is None or owned or have == want
-        else _conflict_reason(path, have, manifest, block)
+        "" if have is None or owned or have == want else _conflict_reason(path, have, listed, block)
     )
     if want is not None:
         if have is None:
@@ -193,14 +190,14 @@ def _step(
     return (Kind.DELETE if forced else Kind.CONFLICT), why + "; it is leaving this tier", forced
 
 
-def _conflict_reason(path: str, have: str, manifest: Manifest, block: bool) -> str:
+def _conflict_reason(path: str, have: str, listed: frozenset[str], block: bool) -> str:
     if have == SYMLINK:
         return "is a symlink, not a file rulesync wrote"
     if have == NOT_A_FILE:
         return "is not a regular file"
     if have == BROKEN_BLOCK:
         return "has broken rulesync marker lines; fix them or delete the block"
-    if path in manifest.paths:
+    if path in listed:  # the manifest's paths
         return "was edited since rulesync wrote it"
     if block:
         return "holds a rulesync block rulesync did not write"

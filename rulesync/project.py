@@ -6,9 +6,8 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
+from typing import NamedTuple
 
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config
@@ -35,8 +34,7 @@ from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_a
 from rulesync.targets.blocks import extract, splice
 
 
-@dataclass(frozen=True)
-class Inputs:
+class Inputs(NamedTuple):
     """What loading a project read, for whoever watches it: the marker, the enabled targets'
     folders (project-relative; watched once they exist), the library's root, the tier folders
     of the resolved chain (root ancestor first) among all the library's tier folders, and the
@@ -50,8 +48,7 @@ class Inputs:
     remote: str | None = None
 
 
-@dataclass(frozen=True)
-class Project:
+class Project(NamedTuple):
     """Everything the plan needs, read from disk once.
 
     `rules`: the desired rules (the tier minus `exclude`), by path inside the tier, and as
@@ -98,7 +95,7 @@ class Project:
         listing = "".join(f"{n} {r.sha256}\n" for n, r in sorted(self.rules.items()))
         return f"{self.library.label} sha256:{sha256_hex(listing.encode())[:12]}"
 
-    @cached_property
+    @property
     def rule_of(self) -> dict[str, str]:
         """Each desired file's rule (its path in the tier without `.mdc`)."""
         found: dict[str, str] = {}
@@ -189,8 +186,7 @@ def target_folders(names: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(f for name in names for f in get(name).folders if f))
 
 
-@dataclass(frozen=True)
-class Fetching:
+class Fetching(NamedTuple):
     """How to treat a library served from git: move to the newest revision (`update`), or
     serve exactly the revision a manifest recorded (`pinned`)."""
 

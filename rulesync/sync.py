@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
@@ -24,23 +24,51 @@ from rulesync.targets.blocks import splice
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
 
 
-@dataclass
 class SyncResult:
-    """What a sync found and did."""
+    """What a sync found and did: filled in (applied, commit, backups, seconds) as it goes."""
 
-    root: Path
-    phase: str
-    tier: str
-    plan: Plan
-    reasons: tuple[str, ...] = ()
-    targets: tuple[str, ...] = ()
-    warnings: tuple[str, ...] = ()
-    applied: bool = False
-    commit: str | None = None
-    commit_note: str = ""
-    backups: list[Path] = field(default_factory=list)
-    seconds: float = 0.0
-    inputs: Inputs | None = None  # what the load read: what a watcher of this project watches
+    __slots__ = (
+        "applied",
+        "backups",
+        "commit",
+        "commit_note",
+        "inputs",
+        "phase",
+        "plan",
+        "reasons",
+        "root",
+        "seconds",
+        "targets",
+        "tier",
+        "warnings",
+    )
+
+    def __init__(
+        self,
+        root: Path,
+        phase: str,
+        tier: str,
+        plan: Plan,
+        reasons: tuple[str, ...] = (),
+        *,
+        targets: tuple[str, ...] = (),
+        warnings: tuple[str, ...] = (),
+        commit_note: str = "",
+        inputs: Inputs | None = None,
+    ) -> None:
+        self.root = root
+        self.phase = phase
+        self.tier = tier
+        self.plan = plan
+        self.reasons = reasons
+        self.targets = targets
+        self.warnings = warnings
+        self.applied = False
+        self.commit: str | None = None
+        self.commit_note = commit_note
+        self.backups: list[Path] = []
+        self.seconds = 0.0
+        self.inputs = inputs  # what the load read: what a watcher of this project watches
 
     @property
     def conflicts(self) -> int:
@@ -98,8 +126,7 @@ class _Relative:
         return name if base == "." else f"{base}/{name}"
 
 
-@dataclass(frozen=True)
-class _Change:
+class _Change(NamedTuple):
     """What rulesync's commit for a plan holds: planned bytes per path (None: delete)."""
 
     top: Path
@@ -158,14 +185,15 @@ def _change(
     paths = set(manifest_change(old, new).paths) | set(writes)
     block_paths = set(project.output.blocks) | set(project.manifest.blocks)
     block_paths |= set(old.blocks) if old else set()
+    managed = new.managed
     files: dict[str, bytes | None] = {}
     for path in paths:
         name = rel(path)
         block = path in block_paths
         content: bytes | None = None
-        if path in new.managed:
+        if path in managed:
             content = (project.output.blocks if block else project.output.files).get(path)
-            if content is None or sha256_hex(content) != new.managed[path]:
+            if content is None or sha256_hex(content) != managed[path]:
                 continue  # a conflict keeps the user's file, which rulesync never commits
         if not block:
             files[name] = content

@@ -131,7 +131,7 @@ def _costs(
     if not target.loaded_whole:
         return always_on(rules, target.attach)
     rendered = target.render(sources, full_text_locator([t for t in enabled if t is not target]))
-    output = rendered.files | rendered.blocks
+    output = {**rendered.files, **rendered.blocks}
     costs = [
         cost(path, "whole", output[path].decode("utf-8", errors="replace"))
         for path in target.loaded_whole

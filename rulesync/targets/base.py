@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from functools import cached_property
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
+from typing import NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.explain import CURSOR_ATTACH, Attach
@@ -48,17 +48,35 @@ def split_front_matter(data: bytes) -> tuple[bytes, bytes]:
     return b"", data
 
 
-@dataclass(frozen=True)
 class SourceRule:
-    """One rule of the resolved tier: its path inside the tier and its exact `.mdc` bytes."""
+    """One rule of the resolved tier: its path inside the tier and its exact `.mdc` bytes.
 
-    path: str
-    data: bytes
+    A plain class, not a NamedTuple: every target reads `info`, `body` and `text`, each
+    worked out once and kept here."""
 
-    @cached_property
+    __slots__ = ("_body", "_info", "_text", "data", "path")
+
+    def __init__(self, path: str, data: bytes) -> None:
+        self.path = path
+        self.data = data
+        self._info: RuleInfo | None = None
+        self._body: bytes | None = None
+        self._text: str | None = None
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SourceRule):
+            return NotImplemented
+        return (self.path, self.data) == (other.path, other.data)
+
+    def __hash__(self) -> int:
+        return hash((self.path, self.data))
+
+    @property
     def info(self) -> RuleInfo:
         """The rule's front matter as Cursor reads it (description, globs, rule type)."""
-        return read_rule(self.data)
+        if self._info is None:
+            self._info = read_rule(self.data)
+        return self._info
 
     @property
     def stem(self) -> str:
@@ -70,18 +88,22 @@ class SourceRule:
         """The rule's file name without folders or suffix: `react` for `frontend/react.mdc`."""
         return self.stem.rsplit("/", 1)[-1]
 
-    @cached_property
+    @property
     def body(self) -> bytes:
         """The bytes after the closing `---` (the whole file when it has no front matter)."""
-        return split_front_matter(self.data)[1]
+        if self._body is None:
+            self._body = split_front_matter(self.data)[1]
+        return self._body
 
-    @cached_property
+    @property
     def text(self) -> str:
         """The body as text for other formats: leading blank lines and trailing space dropped,
         one final newline (empty when the body is)."""
-        text = self.body.decode("utf-8", errors="replace").replace("\r\n", "\n")
-        text = text.lstrip("\n").rstrip()
-        return text + "\n" if text else ""
+        if self._text is None:
+            text = self.body.decode("utf-8", errors="replace").replace("\r\n", "\n")
+            text = text.lstrip("\n").rstrip()
+            self._text = text + "\n" if text else ""
+        return self._text
 
     @property
     def is_utf8(self) -> bool:
@@ -92,8 +114,7 @@ class SourceRule:
         return True
 
 
-@dataclass(frozen=True)
-class Rendered:
+class Rendered(NamedTuple):
     """What one target makes of a tier.
 
     `files`: project-relative POSIX path → bytes of a file the target owns whole.
@@ -102,8 +123,8 @@ class Rendered:
     `warnings`: one line each, e.g. a tool's size limit exceeded.
     """
 
-    files: dict[str, bytes] = field(default_factory=dict)
-    blocks: dict[str, bytes] = field(default_factory=dict)
+    files: Mapping[str, bytes] = MappingProxyType({})
+    blocks: Mapping[str, bytes] = MappingProxyType({})
     warnings: tuple[str, ...] = ()
 
 
@@ -117,8 +138,7 @@ def nowhere(rule: SourceRule) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):
     """One assistant's output: its name, the folders it writes into (for watching; `""` is
     the project root), what it may write (`owns`: a file path, or a folder ending in `/`
     whose files at any depth it may write), how it renders a tier, where it keeps each
@@ -131,7 +151,7 @@ class Target:
     owns: tuple[str, ...]
     render_rules: Renderer
     locate: Locator = nowhere
-    attach: Attach = field(default_factory=lambda: CURSOR_ATTACH)
+    attach: Attach = CURSOR_ATTACH
     loaded_whole: tuple[str, ...] = ()
 
     def claims(self, path: str) -> bool:
