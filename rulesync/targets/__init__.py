@@ -5,7 +5,7 @@ enabled targets, telling each where the others keep a rule's full text."""
 from __future__ import annotations
 
 import importlib
-import pkgutil
+import os
 from collections.abc import Mapping, Sequence
 
 from rulesync.errors import InvalidInput
@@ -16,8 +16,11 @@ DEFAULT = ("cursor",)
 
 def _discover() -> dict[str, Target]:
     found: dict[str, Target] = {}
-    for module_info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{__name__}.{module_info.name}")
+    # The package's own folder listed, not pkgutil.iter_modules: that imports `inspect` (with
+    # ast, dis and tokenize), a visible part of every run's cold start.
+    names = {name[:-3] for name in os.listdir(__path__[0]) if name.endswith(".py")}
+    for name in sorted(names - {"__init__"}):
+        module = importlib.import_module(f"{__name__}.{name}")
         target = getattr(module, "TARGET", None)
         if isinstance(target, Target):
             found[target.name] = target
