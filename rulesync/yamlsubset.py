@@ -19,7 +19,6 @@ mapping…) is declined.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 # PyYAML's YAML 1.1 implicit resolvers, for the plain scalars this reader accepts: a plain
@@ -32,14 +31,11 @@ _BOOLS = {
 }
 _NULLS = frozenset(("null", "Null", "NULL", "~", ""))
 
-_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_-]{0,127}):(?: |$)")
-_INT = re.compile(r"-?(?:0|[1-9][0-9]{0,99})")
-_FLOAT = re.compile(r"-?(?:0|[1-9][0-9]{0,99})\.[0-9]{1,100}")
-# Characters the reader refuses anywhere: everything YAML does not call printable, tabs
-# (indentation rules), CR and the other line breaks YAML 1.1 knows (line numbers), the BOM.
-_REFUSED = re.compile(
-    "[^\n\x20-\x7e\xa0-\u2027\u202a-\ud7ff\ue000-\ufefe\uff00-\ufffd\U00010000-\U0010ffff]"
-)
+# No regular expressions here: compiling the few this reader would need costs more than
+# reading a typical file (a negated Unicode class alone takes milliseconds).
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+_MAX_KEY = 128
+_MAX_DIGITS = 100
 # Every character PyYAML's float, int and timestamp patterns can match (the only resolvers
 # for a scalar starting with a digit); a digit-led scalar with any other is a string.
 _NUMBER_CHARS = frozenset("0123456789_.:+-eEbxabcdefABCDEFTtZ \tinfINFNaA")
@@ -57,7 +53,7 @@ class _NotSimple(Exception):
 def parse_simple(text: str) -> tuple[dict[str, Any], Lines] | None:
     """The mapping in `text` and the line of each key and list item (as PyYAML's safe loader
     builds them), or None when `text` is outside the subset this reader takes."""
-    if _REFUSED.search(text):
+    if _has_refused_character(text):
         return None
     rows: list[tuple[int, int, str]] = []
     for number, raw in enumerate(text.split("\n"), start=1):
@@ -96,14 +92,11 @@ class _Reader:
                 break
             if row_indent > indent:
                 raise _NotSimple
-            match = _KEY.match(text)
-            if match is None:
-                raise _NotSimple
-            key = match.group(1)
-            if key in result or key in _BOOLS or key in _NULLS:
+            key, rest = _key(text)
+            if key is None or key in result:
                 raise _NotSimple
             self.lines[(*path, key)] = number
-            rest = text[match.end() :].lstrip(" ")
+            rest = rest.lstrip(" ")
             self.at += 1
             if rest and rest[0] != "#":
                 result[key] = self.inline(rest, number, (*path, key))
@@ -139,7 +132,7 @@ class _Reader:
                 raise _NotSimple
             item_path = (*path, len(result))
             self.lines[item_path] = number
-            if _KEY.match(item):
+            if _key(item)[0] is not None:
                 # `- name: x`: a mapping whose first key stands after the dash; its other
                 # keys line up under that one.
                 column = row_indent + len(text) - len(item)
@@ -185,15 +178,58 @@ def _plain(text: str) -> Any:
         if text in _NULLS:
             return None
         return text
-    if _INT.fullmatch(text):
-        return int(text)
-    if _FLOAT.fullmatch(text):
-        # PyYAML takes the sign off before float(), so `-0.0` keeps its sign the same way.
-        return -float(text[1:]) if first == "-" else float(text)
+    sign, digits = (-1, text[1:]) if first == "-" else (1, text)
+    whole, dot, fraction = digits.partition(".")
+    if _decimal(whole) and (whole == "0" or whole[0] != "0"):
+        if not dot:
+            return sign * int(whole)
+        if _decimal(fraction):
+            # PyYAML takes the sign off before float(), so `-0.0` keeps its sign the same way.
+            return sign * float(digits)
     if first.isdigit() and first.isascii() and not _NUMBER_CHARS.issuperset(text):
         # `24/7 on call`: a character no number or date can hold, so it is a string.
         return text
     raise _NotSimple
+
+
+def _decimal(text: str) -> bool:
+    return 0 < len(text) <= _MAX_DIGITS and text.isascii() and text.isdigit()
+
+
+def _key(text: str) -> tuple[str | None, str]:
+    """The plain key a `key:` line starts with (None when it has none) and what follows."""
+    colon = text.find(":")
+    key, rest = text[:colon], text[colon + 1 :]
+    if (
+        0 < colon <= _MAX_KEY
+        and (key[0].isalpha() or key[0] == "_")
+        and _KEY_CHARS.issuperset(key)
+        and rest[:1] in ("", " ")
+        and key not in _BOOLS
+        and key not in _NULLS
+    ):
+        return key, rest
+    return None, ""
+
+
+def _has_refused_character(text: str) -> bool:
+    """True for a character the reader refuses anywhere: one YAML does not call printable, a
+    tab (indentation rules), CR or the other line breaks YAML 1.1 knows (line numbers), the
+    byte order mark."""
+    for char in set(text):
+        if char < " ":
+            if char != "\n":
+                return True
+        elif char > "~":
+            code = ord(char)
+            if (
+                code < 0xA0
+                or 0x2028 <= code <= 0x2029
+                or 0xD800 <= code <= 0xDFFF
+                or code in (0xFEFF, 0xFFFE, 0xFFFF)
+            ):
+                return True
+    return False
 
 
 def _quoted(text: str, start: int) -> tuple[str, int]:

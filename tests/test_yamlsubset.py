@@ -251,6 +251,25 @@ def test_mutated_documents_are_declined_or_read_as_pyyaml_reads_them(text: str) 
 @pytest.mark.parametrize(
     "text",
     [
+        "  a: 1\n  b:\n  - x\n",  # an indented top level, a sequence at its key's indent
+        "a:\n- name: x\n  tags:\n  - y\n- name: z\nb: 2\n",
+        "a:\n  -   name: x\n      size: 3\n",
+        "a:\n  - -1\n  - -0.0\n  - b:c\n  - 24/7 on call\n  - ~/rules\n",
+        "a: x#y\nb: 한국어 설명 (규칙, 10%)\nc: https://example.com/a?b=c\n",
+        "a: [b c, 'd, e', \"f\", -3, 0.25, yes, ~]   # why\n",
+        "a:\n  - name:\n  - b\n",
+        "a: 'it''s # not a comment'  # but this is\n",
+    ],
+)
+def test_edge_cases_inside_the_subset_are_read_as_pyyaml_reads_them(text: str) -> None:
+    ours = fast(text)
+    assert ours is not None, f"declined: {text!r}"
+    assert ours == pyyaml(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "a: &x 1\nb: *x\n",  # anchors and aliases
         "a: !!str 1\n",  # tags
         "---\na: 1\n",  # document markers
