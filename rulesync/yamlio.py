@@ -3,7 +3,8 @@
 One loader for all of them: size-limited, UTF-8 only, no aliases (no billion laughs), a
 mapping at the top. The line of every key and list item is kept beside the data, keyed by
 its path (`("tiers", 1, "name")`), so the user's mapping holds only what the user wrote;
-`rulesync.schema` checks the shape.
+`rulesync.schema` checks the shape. Text in the plain subset `rulesync.yamlsubset` reads
+(nearly every real file) never loads PyYAML; anything else goes to PyYAML, errors and all.
 """
 
 from __future__ import annotations
@@ -90,8 +91,9 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
 
 def _parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
     """parse_mapping for any YAML text: PyYAML's parser, its errors and its line numbers."""
-    # Imported here, not at the top: PyYAML's import costs more than the rest of a command's
-    # cold start, and the files rulesync reads are nearly always in parse_simple's subset.
+    # Imported here, not at the top, for cold start: importing PyYAML costs about 10 ms of
+    # every command (its pure-Python reader compiles a large pattern even when libyaml
+    # parses), and the files rulesync reads are nearly always in parse_simple's subset.
     import yaml
 
     try:
