@@ -3,7 +3,6 @@ PyYAML gives for them (data and lines), and declines everything else."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,8 @@ from hypothesis import strategies as st
 
 from rulesync import yamlio
 from rulesync.errors import InvalidInput
-from rulesync.marker import default_marker_text
+from rulesync.marker import MARKER, default_marker_text
+from rulesync.registry import registry_path
 from rulesync.yamlsubset import parse_simple
 from tests.conftest import REPO_ROOT, rulesync
 
@@ -311,21 +311,22 @@ def test_text_outside_the_subset_is_declined(text: str) -> None:
 
 # --- The files rulesync really reads take the fast path ------------------------------------
 
-TYPICAL = [
-    "",
-    "# only a comment\n",
-    default_marker_text("basic"),
-    "phase: auto\ntargets: [cursor, agents]\nexclude:\n  - testing\ncommit: false\n"
-    "metrics:\n  developers: 3\n  required_availability: 99.95\n  multi_region: true\n",
-    "phase: basic\nlibrary: /home/me/rules\ntargets: cursor\n",
-    "library: ~/rules\nlibraries:\n  - /home/me/rules\n  - /srv/team rules\n"
+TYPICAL = {
+    "empty": "",
+    "comment only": "# only a comment\n",
+    "marker as init writes it": default_marker_text("basic"),
+    "marker with everything": "phase: auto\ntargets: [cursor, agents]\nexclude:\n  - testing\n"
+    "commit: false\nmetrics:\n  developers: 3\n  required_availability: 99.95\n"
+    "  multi_region: true\n",
+    "marker with a library path": "phase: basic\nlibrary: /home/me/rules\ntargets: cursor\n",
+    "config": "library: ~/rules\nlibraries:\n  - /home/me/rules\n  - /srv/team rules\n"
     "debounce_ms: 50\nreconcile_interval: 60.0\ncommit_author: Rules Bot <bot@example.com>\n"
     "run_hooks: false\nlog_level: debug\nlibrary_urls:\n  - https://example.com/rules.git\n",
-    "libraries: [/tmp/lib20]\n",
-    "# Projects the rulesync service watches (`rulesync projects add/remove`).\n"
-    "projects:\n  - '/home/me/app'\n  - '/home/me/it''s here'\n",
-    "projects: []\n",
-]
+    "config with a flow list": "libraries: [/tmp/lib20]\n",
+    "registry as rulesync writes it": "# Projects the rulesync service watches "
+    "(`rulesync projects add/remove`).\nprojects:\n  - '/home/me/app'\n  - '/home/me/it''s here'\n",
+    "empty registry": "projects: []\n",
+}
 
 
 def shipped_yaml_files() -> list[Path]:
@@ -340,7 +341,7 @@ def test_every_yaml_file_shipped_takes_the_fast_path(path: Path) -> None:
     assert ours == pyyaml(text)
 
 
-@pytest.mark.parametrize("text", TYPICAL)
+@pytest.mark.parametrize("text", TYPICAL.values(), ids=TYPICAL.keys())
 def test_typical_markers_configs_and_registries_take_the_fast_path(text: str) -> None:
     ours = fast(text)
     assert ours is not None, f"falls back to PyYAML: {text!r}"
@@ -354,19 +355,22 @@ def test_parse_mapping_still_reports_pyyaml_errors_with_their_lines() -> None:
         yamlio.parse_mapping("a: 1\n b: 2\n", FILE, "settings")
 
 
-def test_check_on_the_bundled_library_does_not_load_pyyaml(tmp_path: Path) -> None:
+def test_check_and_a_no_op_apply_on_the_bundled_library_do_not_load_pyyaml(
+    tmp_path: Path,
+) -> None:
     project = tmp_path / "app"
     rulesync(tmp_path, "init", str(project), check=0)
     probe = (
-        "import sys; from rulesync.cli import main; print(main(['check']), 'yaml' in sys.modules)"
+        "import sys; from rulesync.cli import main; "
+        "print(main(['check']), main(['apply']), 'yaml' in sys.modules)"
     )
     proc = subprocess.run(
-        [sys.executable, "-c", probe],
-        cwd=project,
-        capture_output=True,
-        text=True,
-        check=False,
-        env=os.environ.copy(),
+        [sys.executable, "-c", probe], cwd=project, capture_output=True, text=True, check=False
     )
-    # 0: check ran to the end and found the rules in place; False: PyYAML never loaded.
-    assert proc.stdout.strip().splitlines()[-1] == "0 False", proc.stdout + proc.stderr
+    # 0 0: both ran to the end and found the rules in place; False: PyYAML never loaded.
+    assert proc.stdout.strip().splitlines()[-1] == "0 0 False", proc.stdout + proc.stderr
+    # The files `init` wrote (the marker, the registry) take the fast path too.
+    for written in (project / MARKER, registry_path()):
+        text = written.read_text(encoding="utf-8")
+        assert fast(text) is not None, f"{written} falls back to PyYAML"
+        assert fast(text) == pyyaml(text)
