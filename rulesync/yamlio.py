@@ -3,26 +3,24 @@
 One loader for all of them: size-limited, UTF-8 only, no aliases (no billion laughs), a
 mapping at the top. The line of every key and list item is kept beside the data, keyed by
 its path (`("tiers", 1, "name")`), so the user's mapping holds only what the user wrote;
-`rulesync.schema` checks the shape.
+`rulesync.schema` checks the shape. Text in the plain subset `rulesync.yamlsubset` reads
+(nearly every real file) never loads PyYAML; anything else goes to PyYAML, errors and all.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
-
-import yaml
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.fsutil import read_regular
+from rulesync.yamlsubset import parse_simple
+
+if TYPE_CHECKING:
+    import yaml
 
 MAX_YAML_BYTES = 256 * 1024
-
-try:
-    _Loader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - PyYAML without libyaml
-    _Loader = yaml.SafeLoader
 
 KeyPath = tuple[str | int, ...]
 
@@ -51,6 +49,8 @@ def line_at(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
 def _positions(loader: Any, root: yaml.Node, data: Any) -> dict[KeyPath, int]:
     """The line of each key and list item under `root`, walking the nodes beside the data
     they were built into (iteratively: nesting depth is the user's to choose)."""
+    import yaml  # already loaded by the caller; see _parse_with_pyyaml
+
     lines: dict[KeyPath, int] = {}
     stack: list[tuple[yaml.Node, Any, KeyPath]] = [(root, data, ())]
     while stack:
@@ -83,15 +83,32 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
             ) from None
     else:
         text = text_or_bytes
+    simple = parse_simple(text)
+    if simple is not None:
+        return Parsed(*simple)
+    return _parse_with_pyyaml(text, path, what)
+
+
+def _parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
+    """parse_mapping for any YAML text: PyYAML's parser, its errors and its line numbers."""
+    # Imported here, not at the top, for cold start: importing PyYAML costs about 10 ms of
+    # every command (its pure-Python reader compiles a large pattern even when libyaml
+    # parses), and the files rulesync reads are nearly always in parse_simple's subset.
+    import yaml
+
     try:
-        for event in yaml.parse(text, Loader=_Loader):
+        loader_class: Any = yaml.CSafeLoader
+    except AttributeError:  # pragma: no cover - PyYAML without libyaml
+        loader_class = yaml.SafeLoader
+    try:
+        for event in yaml.parse(text, Loader=loader_class):
             if isinstance(event, yaml.AliasEvent):
                 mark = event.start_mark
                 line = mark.line + 1 if mark is not None else 0
                 raise InvalidInput(
                     f"{path}:{line}: {what} uses a YAML alias; write the value out in full"
                 )
-        loader = _Loader(text)
+        loader = loader_class(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
