@@ -1,0 +1,59 @@
+"""What a `check` or a no-op `apply` loads. Every module is part of each run's start-up cost
+(bench/RESULTS.md times it beside a bare Python), so what a run does not need stays out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import rulesync
+
+# Run the command as the console script does, then list every module it loaded.
+PROBE = """
+import sys
+from rulesync.cli import main
+code = main(sys.argv[1:])
+print(" ".join(sorted(sys.modules)))
+sys.exit(code)
+"""
+# What these runs must not pay for: PyYAML (the marker, config.yaml and tiers.yaml are read
+# by rulesync's own reader of their plain subset), dataclasses and the inspect/ast/dis it
+# brings, shutil with bz2 and lzma, and what only the service, lint or doctor use.
+NOT_NEEDED = (
+    "yaml",
+    "dataclasses",
+    "inspect",
+    "shutil",
+    "watchdog",
+    "structlog",
+    "platformdirs",
+    "rulesync.daemon",
+    "rulesync.service",
+    "rulesync.lint",
+    "rulesync.doctor",
+)
+
+
+@pytest.mark.parametrize("command", ["check", "apply"])
+def test_a_run_on_the_bundled_library_loads_no_module_it_does_not_need(
+    command: str, tmp_path: Path
+) -> None:
+    rulesync(tmp_path, "init", "app", check=0)
+    proc = subprocess.run(
+        [sys.executable, "-c", PROBE, command],
+        cwd=tmp_path / "app",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("in sync: basic")
+    loaded = set(proc.stdout.splitlines()[-1].split())
+    assert "rulesync.sync" in loaded  # the probe saw the run's own modules
+    assert sorted(loaded.intersection(NOT_NEEDED)) == []
+    if command == "check":
+        # check compares files with what apply would write: it starts no git process.
+        assert "subprocess" not in loaded
