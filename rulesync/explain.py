@@ -13,35 +13,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
 from rulesync.mdc import RuleInfo, RuleType
-
-
-class How(StrEnum):
-    """Why a rule is, or is not, in the model's context for a file."""
-
-    ALWAYS = "always"
-    GLOB = "glob"
-    REQUESTABLE = "requestable"
-    MANUAL = "manual"
-    NOT_ATTACHED = "not attached"
-    NOT_WRITTEN = "not written"
-
+from rulesync.targets.base import CURSOR_ATTACH, Attach, How
 
 ATTACHED = (How.ALWAYS, How.GLOB)
-# How a target brings a rule of each Cursor rule type to its assistant: ALWAYS (in every
-# request), GLOB (when one of the rule's globs matches the file), REQUESTABLE (the model may
-# read it), MANUAL (only when asked for by name) or NOT_WRITTEN.
-Attach = Mapping[RuleType, How]
-CURSOR_ATTACH: Attach = {
-    RuleType.ALWAYS: How.ALWAYS,
-    RuleType.AUTO_ATTACHED: How.GLOB,
-    RuleType.AGENT_REQUESTED: How.REQUESTABLE,
-    RuleType.MANUAL: How.MANUAL,
-}
 
 
 class Attachment(NamedTuple):

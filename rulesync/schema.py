@@ -13,7 +13,6 @@ same `FILE:LINE:` prefix.
 # NamedTuples, not dataclasses, and no `from __future__ import annotations`: every command
 # imports this module, and a dataclass (or a string annotation) is compiled at import.
 from collections.abc import Sequence
-from copy import copy
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -286,8 +285,7 @@ class _Walk:
                         (*path, field.name),
                         f"{prefix}`{field.name}:` is required ({_what(field.kind)}){example}",
                     )
-                # A fresh copy: the caller may change what it gets back.
-                checked[field.name] = copy(field.default)
+                checked[field.name] = _fresh(field.default)
                 continue
             checked[field.name] = self.value(
                 field.kind, raw, (*path, field.name), context, _dotted(key, field.name)
@@ -335,3 +333,10 @@ def _what(kind: Kind) -> str:
     if isinstance(kind, Schema):
         return kind.describe()
     return kind.what
+
+
+def _fresh(default: Any) -> Any:
+    """A shallow copy of a mutable default (the caller may change what it gets back); other
+    defaults are immutable. (Not `copy.copy`: importing `copy` is a visible part of every
+    run's cold start.)"""
+    return type(default)(default) if isinstance(default, list | dict | set) else default

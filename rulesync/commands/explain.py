@@ -14,7 +14,6 @@ from rulesync.explain import (
     ATTACHED,
     Attachment,
     Cost,
-    How,
     always_on,
     cost,
     explain_file,
@@ -26,6 +25,7 @@ from rulesync.mdc import RuleInfo, read_rule
 from rulesync.project import choose_library, choose_tier, desired_rules
 from rulesync.report import emit_json
 from rulesync.targets import SourceRule, Target, full_text_locator, get
+from rulesync.targets.base import How
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
 

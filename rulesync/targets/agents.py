@@ -13,9 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rulesync.explain import How
 from rulesync.mdc import RuleType
-from rulesync.targets.base import Locator, Rendered, SourceRule, Target, encoding_warnings
+from rulesync.targets.base import How, Locator, Rendered, SourceRule, Target, encoding_warnings
 from rulesync.targets.blocks import escape_markers
 
 FILE = "AGENTS.md"

@@ -9,12 +9,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping, Sequence
+from enum import StrEnum
 from types import MappingProxyType
 from typing import NamedTuple
 
 from rulesync.errors import InvalidInput
-from rulesync.explain import CURSOR_ATTACH, Attach
-from rulesync.mdc import RuleInfo, read_rule
+from rulesync.mdc import RuleInfo, RuleType, read_rule
 
 RULE_SUFFIX = ".mdc"
 _DELIMITER = b"---"
@@ -25,6 +25,29 @@ _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Plain words YAML 1.1 reads as booleans or null rather than as text.
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+
+
+class How(StrEnum):
+    """Why a rule is, or is not, in the model's context for a file."""
+
+    ALWAYS = "always"
+    GLOB = "glob"
+    REQUESTABLE = "requestable"
+    MANUAL = "manual"
+    NOT_ATTACHED = "not attached"
+    NOT_WRITTEN = "not written"
+
+
+# How a target brings a rule of each Cursor rule type to its assistant: ALWAYS (in every
+# request), GLOB (when one of the rule's globs matches the file), REQUESTABLE (the model may
+# read it), MANUAL (only when asked for by name) or NOT_WRITTEN.
+Attach = Mapping[RuleType, How]
+CURSOR_ATTACH: Attach = {
+    RuleType.ALWAYS: How.ALWAYS,
+    RuleType.AUTO_ATTACHED: How.GLOB,
+    RuleType.AGENT_REQUESTED: How.REQUESTABLE,
+    RuleType.MANUAL: How.MANUAL,
+}
 
 
 def split_front_matter(data: bytes) -> tuple[bytes, bytes]:

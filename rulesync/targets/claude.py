@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rulesync.explain import How
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
+    How,
     Locator,
     Rendered,
     SourceRule,

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rulesync.explain import How
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
+    How,
     Locator,
     Rendered,
     SourceRule,

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rulesync.explain import CURSOR_ATTACH
-from rulesync.targets.base import Locator, Rendered, SourceRule, Target
+from rulesync.targets.base import CURSOR_ATTACH, Locator, Rendered, SourceRule, Target
 
 FOLDER = ".cursor/rules"
 

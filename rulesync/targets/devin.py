@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from rulesync.explain import CURSOR_ATTACH
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
+    CURSOR_ATTACH,
     Locator,
     Rendered,
     Renderer,

@@ -3,8 +3,7 @@ installs older than the rename (see `devin`)."""
 
 from __future__ import annotations
 
-from rulesync.explain import CURSOR_ATTACH
-from rulesync.targets.base import Target
+from rulesync.targets.base import CURSOR_ATTACH, Target
 from rulesync.targets.devin import locator, renderer
 
 FOLDER = ".windsurf/rules"
