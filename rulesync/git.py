@@ -15,7 +15,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
-from rulesync.errors import Deferred, GitError
+from rulesync.errors import Deferred, GitError, RulesyncError
+from rulesync.fsutil import read_regular
 
 if TYPE_CHECKING:
     import subprocess
@@ -305,6 +306,53 @@ def show_head_file(top: Path, relpath: str) -> bytes | None:
     """A file's bytes at HEAD (None when HEAD or the file does not exist)."""
     status, out, _ = Runner(top).output("cat-file", "blob", f"HEAD:{relpath}")
     return out if status == 0 else None
+
+
+_OID_LENGTHS = (40, 64)  # SHA-1 and SHA-256 repositories
+_HEX = frozenset("0123456789abcdef")
+# packed-refs larger than this is left to git to read.
+_MAX_PACKED_REFS = 4 * 1024 * 1024
+
+
+def _ref_file(path: Path, limit: int) -> str | None:
+    """A small file of git's own, read without following a symlink: "" when there is none,
+    None when it cannot be read as it should (a symlink, too large, not ASCII)."""
+    try:
+        return read_regular(path, limit=limit, follow=False).decode("ascii").strip()
+    except FileNotFoundError:
+        return ""
+    except (OSError, RulesyncError, UnicodeDecodeError):
+        return None
+
+
+def _is_oid(text: str) -> bool:
+    return len(text) in _OID_LENGTHS and set(text) <= _HEX
+
+
+def head_id(dirs: GitDirs) -> str | None:
+    """HEAD's commit id read from git's own files, without starting git: a detached HEAD, or
+    a branch as a loose or packed ref. None for anything else (a linked worktree, an unborn
+    branch, another ref store, an odd file), where the caller asks git instead."""
+    if (dirs.git_dir / "commondir").exists():
+        return None
+    head = _ref_file(dirs.git_dir / "HEAD", 1024)
+    if not head:
+        return None
+    if _is_oid(head):
+        return head
+    ref = head.removeprefix("ref: ")
+    parts = ref.split("/")
+    if ref == head or parts[0] != "refs" or any(p in ("", ".", "..") for p in parts):
+        return None
+    loose = _ref_file(dirs.git_dir.joinpath(*parts), 1024)
+    if loose != "":  # git reads a loose ref before the packed ones
+        return loose if loose is not None and _is_oid(loose) else None
+    packed = _ref_file(dirs.git_dir / "packed-refs", _MAX_PACKED_REFS)
+    for line in (packed or "").splitlines():
+        oid, _, name = line.partition(" ")
+        if name == ref:
+            return oid if _is_oid(oid) else None
+    return None
 
 
 def head_commit(git: Runner) -> str:

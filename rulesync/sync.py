@@ -12,8 +12,8 @@ from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput
-from rulesync.fsutil import sha256_hex
-from rulesync.git import GitDirs, ensure_not_busy, show_head_file
+from rulesync.fsutil import atomic_write, sha256_hex
+from rulesync.git import GitDirs, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
@@ -159,6 +159,37 @@ def _manifest_at_head(project: Project) -> manifest_mod.Manifest | None:
     return None
 
 
+# Beside the flag in the git dir: "HEAD-ID MANIFEST-SHA256" of the last HEAD whose committed
+# manifest was found to be the one on disk. A commit never changes, so while HEAD and the
+# manifest are both as recorded, a no-op run knows it owes no commit without starting git.
+AT_HEAD_RECORD = "rulesync-at-head"
+
+
+def _at_head_key(git: GitDirs, current: manifest_mod.Manifest) -> str | None:
+    head = head_id(git)
+    if head is None or current.legacy:
+        return None
+    return f"{head} {sha256_hex(manifest_mod.dumps(current))}\n"
+
+
+def _at_head(git: GitDirs, current: manifest_mod.Manifest) -> bool:
+    """True when `current` is known, from the record, to be the manifest committed at HEAD."""
+    key = _at_head_key(git, current)
+    try:
+        return key is not None and (git.git_dir / AT_HEAD_RECORD).read_text("ascii") == key
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
+def _record_at_head(git: GitDirs, current: manifest_mod.Manifest) -> None:
+    """Record that `current` is the manifest committed at HEAD (a cache: losing it only costs
+    the next run one git process)."""
+    key = _at_head_key(git, current)
+    if key is not None:
+        with contextlib.suppress(OSError):
+            atomic_write(git.git_dir / AT_HEAD_RECORD, key.encode("ascii"), sync=False)
+
+
 def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> bool:
     """True when rulesync's own earlier changes are not committed yet: a run stopped before
     its commit (the flag), or one made with `--no-commit` or before `git init` (the work
@@ -259,8 +290,16 @@ def sync(
             # Left from before `git init`; the lock lives in the git dir now.
             (root / NO_GIT_LOCK).unlink(missing_ok=True)
         has_work = bool(plan.changes) or plan.manifest_changed
-        old_manifest = _manifest_at_head(project) if flag is not None else None
-        owed = flag is not None and _owes_commit(plan, flag, old_manifest)
+        old_manifest = None
+        owed = False
+        # Unless the record already shows HEAD's manifest is the one on disk (a no-op run
+        # then starts no git process), read it from HEAD: is a commit owed?
+        known = not has_work and git is not None and _at_head(git, plan.current)
+        if git is not None and flag is not None and (flag.exists() or not known):
+            old_manifest = _manifest_at_head(project)
+            owed = _owes_commit(plan, flag, old_manifest)
+            if not has_work and not owed:
+                _record_at_head(git, plan.current)
         if not has_work and not owed:
             result.seconds = time.perf_counter() - started
             return result
