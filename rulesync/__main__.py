@@ -1,7 +1,5 @@
 """`python -m rulesync`."""
 
-import sys
+from rulesync.cli import entry
 
-from rulesync.cli import main
-
-sys.exit(main())
+entry()

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from rulesync.cli import main
 from tests.conftest import rulesync
 
 # Run the command as the console script does, then list every module it loaded.
@@ -57,3 +58,20 @@ def test_a_run_on_the_bundled_library_loads_no_module_it_does_not_need(
     if command == "check":
         # check compares files with what apply would write: it starts no git process.
         assert "subprocess" not in loaded
+
+
+def test_the_command_ends_at_once_with_its_whole_output_and_its_exit_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    rulesync(tmp_path, "init", "app", check=0)
+    app = tmp_path / "app"
+    # The whole JSON document through a pipe, byte for byte what main() prints in-process.
+    shown = rulesync(app, "tiers", "--json", check=0).stdout
+    monkeypatch.chdir(app)
+    capsys.readouterr()
+    assert main(["tiers", "--json"]) == 0
+    assert shown == capsys.readouterr().out
+    assert len(shown) > 4096  # more than one pipe write
+    # An exit code other than 0 survives the quick exit.
+    (app / ".cursor" / "rules" / "face-data-privacy.mdc").unlink()
+    assert "drift" in rulesync(app, "check", check=1).stdout
