@@ -49,7 +49,7 @@ def line_at(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
 def _positions(loader: Any, root: yaml.Node, data: Any) -> dict[KeyPath, int]:
     """The line of each key and list item under `root`, walking the nodes beside the data
     they were built into (iteratively: nesting depth is the user's to choose)."""
-    import yaml  # already loaded by the caller; see _parse_with_pyyaml
+    import yaml  # already loaded by the caller; see parse_with_pyyaml
 
     lines: dict[KeyPath, int] = {}
     stack: list[tuple[yaml.Node, Any, KeyPath]] = [(root, data, ())]
@@ -86,11 +86,12 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
     simple = parse_simple(text)
     if simple is not None:
         return Parsed(*simple)
-    return _parse_with_pyyaml(text, path, what)
+    return parse_with_pyyaml(text, path, what)
 
 
-def _parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
-    """parse_mapping for any YAML text: PyYAML's parser, its errors and its line numbers."""
+def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
+    """parse_mapping through PyYAML, for any YAML text: its parser, its errors, its lines
+    (what parse_mapping falls back to, and what tests hold the subset reader to)."""
     # Imported here, not at the top, for cold start: importing PyYAML costs about 10 ms of
     # every command (its pure-Python reader compiles a large pattern even when libyaml
     # parses), and the files rulesync reads are nearly always in parse_simple's subset.

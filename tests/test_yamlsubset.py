@@ -31,7 +31,7 @@ def canonical(value: Any) -> Any:
 
 
 def pyyaml(text: str) -> tuple[Any, dict[Any, int]]:
-    parsed = yamlio._parse_with_pyyaml(text, FILE, "settings")
+    parsed = yamlio.parse_with_pyyaml(text, FILE, "settings")
     return canonical(parsed.data), dict(parsed.lines)
 
 
