@@ -333,6 +333,19 @@ def sync(
     return result
 
 
+def commit_owed(project: Project, plan: Plan) -> bool:
+    """True when rulesync's own changes are written but not committed (a run stopped before
+    its commit, or one made with --no-commit or before `git init`): the next sync that
+    commits makes that commit."""
+    git = project.git
+    if git is None or not project.marker.commit:
+        return False
+    flag = git.git_dir / UNCOMMITTED_FLAG
+    if not flag.exists() and _at_head(git, plan.current):
+        return False
+    return _owes_commit(plan, flag, _manifest_at_head(project))
+
+
 def inspect(
     root: Path, config: Config, *, force: bool = False, pin: bool = False
 ) -> tuple[Project, Plan]:
@@ -344,4 +357,4 @@ def inspect(
     return project, project.plan(force=force)
 
 
-__all__ = ["Inputs", "Kind", "SyncResult", "inspect", "sync"]
+__all__ = ["Inputs", "Kind", "SyncResult", "commit_owed", "inspect", "sync"]

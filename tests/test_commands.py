@@ -88,6 +88,22 @@ def test_status_reports_phase_tier_managed_drift_conflicts_commit_service(projec
     assert "phase:    basic → tier basic" in text and "service:  not running" in text
 
 
+def test_status_says_when_rulesyncs_changes_are_written_but_not_committed(
+    project: Path,
+) -> None:
+    rulesync(project, "apply", "--no-commit", check=0)
+    doc = json.loads(rulesync(project, "status", "--json", check=0).stdout)
+    assert doc["commit_owed"] is True and doc["drift"] is False
+    text = rulesync(project, "status", check=0).stdout
+    assert "commit:   owed: rulesync's changes are written but not committed" in text
+    assert "`apply` commits them" in text
+    rulesync(project, "apply", check=0)
+    assert rulesync_commits(project) == ["rulesync: install basic rules (+3)"]
+    doc = json.loads(rulesync(project, "status", "--json", check=0).stdout)
+    assert doc["commit_owed"] is False
+    assert "owed" not in rulesync(project, "status", check=0).stdout
+
+
 def test_phase_prints_and_sets_keeping_comments_then_applies(project: Path) -> None:
     (project / ".rulesync.yaml").write_text("# team phase\nphase: basic  # see tiers\n")
     assert rulesync(project, "phase", check=0).stdout == "basic\n"

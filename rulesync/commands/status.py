@@ -11,7 +11,7 @@ from rulesync.commands._common import config, project_root, service_note
 from rulesync.git import busy_reason, rulesync_log
 from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
 from rulesync.runtime import read_status, running_pid
-from rulesync.sync import inspect
+from rulesync.sync import commit_owed, inspect
 
 
 def run(args: argparse.Namespace) -> int:
@@ -31,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     record = read_status().get(os.path.abspath(root), {}) if pid else {}
     busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
     deferred = busy or record.get("deferred")
+    owed = commit_owed(project, plan)
     doc: dict[str, Any] = {
         "project": str(root),
         "phase": project.marker.phase,
@@ -47,6 +48,7 @@ def run(args: argparse.Namespace) -> int:
         "last_commit": (
             {"sha": last.sha, "date": last.date, "subject": last.subject} if last else None
         ),
+        "commit_owed": owed,
         "service": {
             "running": pid is not None,
             "pid": pid,
@@ -87,6 +89,9 @@ def run(args: argparse.Namespace) -> int:
         print("last commit: — (not a git repository)")
     else:
         print("last commit: — (none yet)")
+    if owed:
+        who = "the service commits them at its next sync" if pid else "`apply` commits them"
+        print(f"commit:   owed: rulesync's changes are written but not committed; {who}")
     if pid:
         when = record.get("last_sync") or "not yet"
         print(f"service:  running (pid {pid}), last synced this project: {when}")
