@@ -101,12 +101,19 @@ def _sweep(folders: _Folders, changed: set[str], root_names: set[str]) -> None:
 
 
 def _prune(folders: _Folders, deleted: list[str]) -> None:
-    """Remove the folders deletions left empty, inside what each path's target owns."""
+    """Remove the folders deletions left empty: inside what each path's target owns, and the
+    folders above a target's own (`.claude` above `.claude/rules`), made for it and, once
+    empty, mere clutter (rmdir removes an empty folder only)."""
     candidates: set[str] = set()
     for path in deleted:
         target = owner(path)
+        if target is None:
+            continue
         folder = path.rpartition("/")[0]
-        while folder and target is not None and target.claims(f"{folder}/"):
+        while folder and target.claims(f"{folder}/"):
+            candidates.add(folder)
+            folder = folder.rpartition("/")[0]
+        while folder and any(own.startswith(f"{folder}/") for own in target.folders):
             candidates.add(folder)
             folder = folder.rpartition("/")[0]
     for folder in sorted(candidates, key=lambda f: -f.count("/")):

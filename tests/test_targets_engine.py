@@ -230,7 +230,9 @@ def test_removing_targets_removes_their_files_and_blocks_in_one_commit(project: 
     managed_on_disk(project, want)
     # AGENTS.md and copilot-instructions.md held only rulesync's block: they go.
     assert target_files(project) - {".github/workflows/ci.yml"} == set(want.files)
-    assert not (project / ".claude/rules").exists()
+    # Their folders go, with the folders above them left empty; a user's file keeps its own.
+    assert not (project / ".claude").exists()
+    assert not (project / ".github/instructions").exists()
     assert (project / ".github/workflows/ci.yml").read_text() == "on: push\n"
     assert len(rulesync_commits(project)) == 2
     assert rulesync_commits(project)[0].startswith(
@@ -242,6 +244,10 @@ def test_removing_targets_removes_their_files_and_blocks_in_one_commit(project: 
         p for p in expected("basic").files if p.startswith(".claude/")
     }
     assert json.loads((project / MANIFEST).read_text())["targets"] == ["cursor", "devin"]
+    write_marker(project, "basic", ["cursor"])
+    rulesync(project, "apply", check=0)
+    assert not (project / ".devin").exists()
+    assert (project / ".cursor/rules").is_dir()
 
 
 def _old_manifest(library: str, tier: str, rules: dict[str, str]) -> bytes:
