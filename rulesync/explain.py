@@ -145,14 +145,20 @@ def cost(name: str, loads: str, text: str) -> Cost:
     return Cost(name, loads, len(text.encode("utf-8")), estimate_tokens(text))
 
 
-def always_on(rules: Mapping[str, RuleInfo], attach: Attach = CURSOR_ATTACH) -> list[Cost]:
-    """What every request loads: the full text of each rule the target brings always and
-    the description of each requestable one, largest first."""
+def always_on(
+    rules: Mapping[str, RuleInfo],
+    attach: Attach = CURSOR_ATTACH,
+    full_texts: Mapping[str, str] | None = None,
+) -> list[Cost]:
+    """What every request loads: the full text of each rule the target brings always (its
+    body, or what `full_texts` gives for it) and the description of each requestable one,
+    largest first."""
     costs: list[Cost] = []
     for name, info in rules.items():
         how = attach[info.rule_type]
         if how is How.ALWAYS:
-            text, loads = info.body.strip(), "full text"
+            full = (full_texts or {}).get(name, info.body)
+            text, loads = full.strip(), "full text"
         elif how is How.REQUESTABLE:
             text, loads = info.description, "description"
         else:

@@ -129,7 +129,9 @@ def _costs(
     """What `target`'s assistant loads on every request: the files or blocks it reads whole,
     as rendered beside the other enabled targets, else the rules its `attach` loads."""
     if not target.loaded_whole:
-        return always_on(rules, target.attach)
+        full_text = target.full_text
+        texts = {s.path: full_text(s) for s in sources} if full_text is not None else None
+        return always_on(rules, target.attach, texts)
     rendered = target.render(sources, full_text_locator([t for t in enabled if t is not target]))
     output = {**rendered.files, **rendered.blocks}
     costs = [

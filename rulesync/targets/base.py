@@ -166,8 +166,10 @@ class Target(NamedTuple):
     the project root), what it may write (`owns`: a file path, or a folder ending in `/`
     whose files at any depth it may write), how it renders a tier, where it keeps each
     rule's full text, how the assistant gets a rule of each Cursor rule type (`attach`, for
-    `rulesync explain`), and which rendered files or blocks it reads whole on every request
-    (`loaded_whole`: then they, not the rules `attach` brings always, are its budget)."""
+    `rulesync explain`), which rendered files or blocks it reads whole on every request
+    (`loaded_whole`: then they, not the rules `attach` brings always, are its budget), and
+    the text it writes for a rule it brings in full when that is more than the rule's body
+    (`full_text`; explain counts that)."""
 
     name: str
     folders: tuple[str, ...]
@@ -176,6 +178,7 @@ class Target(NamedTuple):
     locate: Locator = nowhere
     attach: Attach = CURSOR_ATTACH
     loaded_whole: tuple[str, ...] = ()
+    full_text: Callable[[SourceRule], str] | None = None
 
     def claims(self, path: str) -> bool:
         """True when `path` (project-relative POSIX) is one this target may write: the only

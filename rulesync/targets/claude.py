@@ -66,4 +66,5 @@ TARGET = Target(
         RuleType.AGENT_REQUESTED: How.ALWAYS,
         RuleType.MANUAL: How.NOT_WRITTEN,
     },
+    full_text=rule_file,  # an Agent Requested rule opens with the line saying when it applies
 )
