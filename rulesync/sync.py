@@ -11,8 +11,8 @@ from typing import NamedTuple
 from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
-from rulesync.errors import InvalidInput
-from rulesync.fsutil import atomic_write, sha256_hex
+from rulesync.errors import InvalidInput, RulesyncError
+from rulesync.fsutil import atomic_write, read_regular, sha256_hex
 from rulesync.git import GitDirs, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.lock import exclusive
@@ -175,9 +175,11 @@ def _at_head_key(git: GitDirs, current: manifest_mod.Manifest) -> str | None:
 def _at_head(git: GitDirs, current: manifest_mod.Manifest) -> bool:
     """True when `current` is known, from the record, to be the manifest committed at HEAD."""
     key = _at_head_key(git, current)
-    try:
-        return key is not None and (git.git_dir / AT_HEAD_RECORD).read_text("ascii") == key
-    except (OSError, UnicodeDecodeError):
+    if key is None:
+        return False
+    try:  # never through a symlink, nor a FIFO left there
+        return read_regular(git.git_dir / AT_HEAD_RECORD, limit=256, follow=False) == key.encode()
+    except (OSError, RulesyncError):
         return False
 
 

@@ -113,3 +113,21 @@ def test_a_record_of_another_head_is_not_believed(project: Path) -> None:
     record.write_text(f"{'0' * 40} {hashlib.sha256(manifest).hexdigest()}\n")
     assert "committed" in rulesync(project, "apply", check=0).stdout
     assert git(project, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("kind", ["fifo", "symlink"])
+def test_a_record_that_is_a_fifo_or_a_symlink_is_not_read(
+    project: Path, tmp_path: Path, kind: str
+) -> None:
+    rulesync(project, "apply", check=0)
+    record = project / ".git" / "rulesync-at-head"
+    outside = tmp_path / "outside"
+    if kind == "fifo":
+        os.mkfifo(record)  # reading it would wait for a writer forever
+    else:
+        outside.write_text("not rulesync's\n")
+        record.symlink_to(outside)
+    # Not read (no hang, nothing followed): git answers, and the record is replaced by a file.
+    assert rulesync(project, "apply", check=0, timeout=60).stdout.startswith("in sync")
+    assert record.is_file() and not record.is_symlink()
+    assert kind == "fifo" or outside.read_text() == "not rulesync's\n"
