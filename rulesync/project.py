@@ -36,9 +36,10 @@ from rulesync.targets.blocks import extract, splice
 
 class Inputs(NamedTuple):
     """What loading a project read, for whoever watches it: the marker, the enabled targets'
-    folders (project-relative; watched once they exist), the library's root, the tier folders
-    of the resolved chain (root ancestor first) among all the library's tier folders, and the
-    library's spec when it is served from git (its folder is a cache, changed by fetches)."""
+    folders and the subfolders their files go into (project-relative; watched once they
+    exist), the library's root, the tier folders of the resolved chain (root ancestor first)
+    among all the library's tier folders, and the library's spec when it is served from git
+    (its folder is a cache, changed by fetches)."""
 
     marker: Path
     target_folders: tuple[str, ...]
@@ -78,9 +79,18 @@ class Project(NamedTuple):
         """The files and folders this load read (what a change to would change the plan)."""
         from rulesync.remote import is_url
 
+        folders = target_folders(self.targets)
+        # A tier's subfolders (`frontend/react.mdc`) become folders inside a target's own:
+        # watched too, so a rule deleted there comes back at once.
+        nested: set[str] = set()
+        for path in self.output.files:
+            parent = path.rpartition("/")[0]
+            while any(parent.startswith(f"{folder}/") for folder in folders):
+                nested.add(parent)
+                parent = parent.rpartition("/")[0]
         return Inputs(
             marker=self.marker.path,
-            target_folders=target_folders(self.targets),
+            target_folders=tuple(dict.fromkeys((*folders, *sorted(nested)))),
             library_root=self.library.root,
             tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.chain(self.tier)),
             all_tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.tiers),

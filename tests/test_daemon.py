@@ -159,6 +159,31 @@ def test_a_deleted_managed_rule_comes_back_without_a_commit(
     assert git(project, "status", "--porcelain") == ""
 
 
+def test_a_rule_deleted_in_a_tier_subfolder_comes_back_at_once(
+    tmp_path: Path, daemon: Daemon, library: Path
+) -> None:
+    (library / "basic" / "frontend" / "web").mkdir(parents=True)
+    react = library / "basic" / "frontend" / "web" / "react.mdc"
+    react.write_text("---\ndescription: react\n---\nUse hooks.\n")
+    add_config(reconcile_interval=3600)  # only a watch can bring it back within the test
+    project = new_project(tmp_path / "p1")
+    daemon.start()
+    written = project / ".cursor/rules/frontend/web/react.mdc"
+    wait_for("the nested rule", written.is_file)
+
+    def remove_folder() -> None:
+        # In one step: a file-by-file delete could race the service restoring the file.
+        written.parent.rename(tmp_path / "gone")
+        shutil.rmtree(tmp_path / "gone")
+
+    for remove in (written.unlink, remove_folder):
+        mark = daemon.mark()
+        remove()
+        daemon.wait_event("sync.applied", after=mark, project=str(project), added=1)
+        assert written.read_bytes() == react.read_bytes()
+    assert len(commits(project)) == 1
+
+
 def test_a_managed_rule_the_user_edited_is_left_alone_and_reported_once(
     tmp_path: Path, daemon: Daemon
 ) -> None:
