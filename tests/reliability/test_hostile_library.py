@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
-from tests.conftest import RULESYNC, git, make_library, make_repo, rulesync, snapshot
+from tests.conftest import git, make_library, make_repo, rulesync, snapshot
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MARKER, error_line_problems, head, write_user_config
 from tests.reliability.hostile import COMMANDS, check_cases
@@ -217,63 +214,3 @@ def test_a_library_inside_the_project_never_copies_a_private_file(
 
     detail = "`git clone`d; -v " + ", ".join(" ".join(c) for c in COMMANDS)
     check_cases(figures, SECTION, CASES, problems_of, detail)
-
-
-def _library_in_project(tmp_path: Path, name: bytes) -> Path:
-    repo = make_repo(tmp_path / f"project-{len(list(tmp_path.iterdir()))}")
-    lib = make_library(repo / LIBRARY)
-    (lib / "basic" / os.fsdecode(name)).write_text("---\ndescription: d\n---\n")
-    (repo / MARKER).write_text(f"phase: basic\nlibrary: {LIBRARY}\n")
-    git(repo, "add", "-A")
-    git(repo, "commit", "-q", "-m", "a library with one unusable name")
-    return repo
-
-
-@pytest.mark.parametrize(
-    ("name", "problem"),
-    [(b"caf\xe9.mdc", "caf\\xe9.mdc"), (b"z" * 240 + b".mdc", "longer than")],
-)
-def test_a_rule_name_apply_cannot_write_is_refused_before_the_first_write(
-    tmp_path: Path, name: bytes, problem: str
-) -> None:
-    repo = _library_in_project(tmp_path, name)
-    commit = head(repo)
-    for command in COMMANDS:
-        proc = rulesync(repo, *command, timeout=60)
-        assert proc.returncode == 2, proc.stderr
-        assert not error_line_problems(proc.stderr, f"{LIBRARY}/basic", problem)
-    assert not (repo / ".cursor").exists()
-    assert head(repo) == commit
-    assert git(repo, "status", "--porcelain") == ""
-
-
-_PEAK_MEMORY = """
-import resource, subprocess, sys
-proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
-print(proc.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
-print(proc.stderr, file=sys.stderr, end="")
-"""
-
-
-def test_links_to_one_large_file_are_refused_by_the_cap_without_reading_them(
-    tmp_path: Path,
-) -> None:
-    lib = make_library(tmp_path / "user-library")
-    write_user_config(lib)
-    (lib / "advanced" / "large.txt").write_bytes(b"x" * (1024 * 1024))
-    for index in range(600):
-        os.symlink("../advanced/large.txt", lib / "basic" / f"copy-{index:03}.mdc")
-    repo = make_repo(tmp_path / "project")
-    (repo / MARKER).write_text("phase: basic\n")
-    proc = subprocess.run(
-        [sys.executable, "-c", _PEAK_MEMORY, *RULESYNC, "apply"],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    code, peak_kib = (int(x) for x in proc.stdout.split())
-    assert code == 2
-    assert not error_line_problems(proc.stderr, str(lib / "basic"), "max_tier_bytes")
-    assert peak_kib < 200 * 1024, f"apply peaked at {peak_kib} KiB"
-    assert not (repo / ".cursor").exists()

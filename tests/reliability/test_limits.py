@@ -31,7 +31,6 @@ from tests.conftest import RULESYNC, git, make_library, make_repo, rule_text, ru
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MARKER, error_line_problems, head, write_user_config
 from tests.reliability.hostile import COMMANDS, check_cases
-from tests.reliability.test_hostile_library import _PEAK_MEMORY
 from tests.test_daemon_bounds import _inotify_watches, _threads
 from tests.test_daemon_support import Daemon, new_project, set_phase, wait_commits
 
@@ -76,6 +75,15 @@ finally:
     io = dict(line.split(": ") for line in open("/proc/self/io").read().splitlines())
     open(out, "w").write(io["rchar"])
 sys.exit(code)
+"""
+
+
+# Runs a command in a child; prints its exit code and its peak resident memory (KiB).
+_PEAK_MEMORY = """
+import resource, subprocess, sys
+proc = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+print(proc.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+print(proc.stderr, file=sys.stderr, end="")
 """
 
 
