@@ -4,6 +4,7 @@ repositories, a small rules library, and the real `rulesync` command as a subpro
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,7 @@ from support.repos import (
     rulesync,
     rulesync_commits,
 )
+from support.service import Daemon
 
 __all__ = [
     "CORPUS",
@@ -87,3 +89,14 @@ def corpus() -> Path:
     if not CORPUS.is_dir():
         pytest.skip(f"corpus not found at {CORPUS}")
     return CORPUS
+
+
+@pytest.fixture
+def daemon(tmp_path: Path, isolated_user: Path) -> Iterator[Daemon]:
+    """The real service for this test's isolated user (the test starts it), always stopped
+    after."""
+    service = Daemon(tmp_path)
+    try:
+        yield service
+    finally:
+        service.stop()

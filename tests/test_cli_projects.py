@@ -4,7 +4,6 @@ it runs and computed otherwise; exit 1 when any project is not in sync."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +21,9 @@ def _listed(cwd: Path, code: int | None) -> dict[str, dict[str, Any]]:
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, library: Path) -> Iterator[Daemon]:
-    service = Daemon(tmp_path)
-    try:
-        yield service
-    finally:
-        service.stop()
+def daemon(daemon: Daemon, library: Path) -> Daemon:
+    """The shared service, for a user whose default library is the small one."""
+    return daemon
 
 
 def test_every_state_is_computed_when_no_service_runs(tmp_path: Path, library: Path) -> None:

@@ -11,7 +11,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -32,13 +32,9 @@ from tests.test_daemon_support import (
 
 
 @pytest.fixture
-def daemon(tmp_path: Path, library: Path) -> Iterator[Daemon]:
-    """A service for this test's isolated user (started by the test), always stopped after."""
-    service = Daemon(tmp_path)
-    try:
-        yield service
-    finally:
-        service.stop()
+def daemon(daemon: Daemon, library: Path) -> Daemon:
+    """The shared service, for a user whose default library is the small one."""
+    return daemon
 
 
 def test_startup_syncs_registered_projects_logs_it_and_status_shows_the_service(

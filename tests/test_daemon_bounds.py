@@ -6,7 +6,6 @@ checked on a timer. The real service, counted from /proc."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -52,16 +51,6 @@ def _inotify_watches(pid: int) -> int:
         except OSError:
             continue
     return total
-
-
-@pytest.fixture
-def daemon(tmp_path: Path, isolated_user: Path) -> Iterator[Daemon]:
-    """A service for this test's isolated user, always stopped after."""
-    service = Daemon(tmp_path)
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 def test_a_300_tier_library_costs_a_bounded_number_of_threads_and_watches(

@@ -8,7 +8,7 @@ import hashlib
 import json
 import os
 import subprocess
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -453,34 +453,25 @@ def test_doctor_warns_when_git_ignores_a_targets_files(
     assert [c for c in doc["checks"] if c["name"] == "project"] == []
 
 
-@pytest.fixture
-def service(tmp_path: Path) -> Iterator[Daemon]:
-    daemon = Daemon(tmp_path)
-    try:
-        yield daemon
-    finally:
-        daemon.stop()
-
-
-def test_the_service_moves_every_target_in_one_commit(project: Path, service: Daemon) -> None:
+def test_the_service_moves_every_target_in_one_commit(project: Path, daemon: Daemon) -> None:
     rulesync(project, "init", check=0)  # applies and registers
-    service.start()
-    mark = service.mark()
+    daemon.start()
+    mark = daemon.mark()
     write_marker(project, "advanced")
-    service.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
+    daemon.wait_event("sync.applied", after=mark, project=str(project), phase="advanced")
     assert len(rulesync_commits(project)) == 2
     want = expected("advanced")
     managed_on_disk(project, want)
     assert head_files(project) >= {p for p in want.files if "ci-cd" in p}
     assert {p.split("/")[0] for p in head_files(project)} >= {".cursor", ".claude", ".devin"}
     # Drift in a target's folder and in AGENTS.md is seen and repaired.
-    mark = service.mark()
+    mark = daemon.mark()
     (project / ".devin/rules/ci-cd.md").unlink()
-    service.wait_event("sync.applied", after=mark, project=str(project))
+    daemon.wait_event("sync.applied", after=mark, project=str(project))
     assert (project / ".devin/rules/ci-cd.md").read_bytes() == want.files[".devin/rules/ci-cd.md"]
-    mark = service.mark()
+    mark = daemon.mark()
     (project / "AGENTS.md").write_text("# only mine now\n")
-    service.wait_event("sync.applied", after=mark, project=str(project))
+    daemon.wait_event("sync.applied", after=mark, project=str(project))
     assert (project / "AGENTS.md").read_bytes().startswith(b"# only mine now\n\n<!-- rulesync")
     rulesync(project, "check", check=0)
 

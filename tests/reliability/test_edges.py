@@ -25,7 +25,6 @@ import shutil
 import signal
 import statistics
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -57,15 +56,6 @@ from tests.test_daemon_support import (
     wait_commits,
     wait_for,
 )
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    service = Daemon(tmp_path)
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 def _template(tmp_path: Path, phase: str) -> Path:

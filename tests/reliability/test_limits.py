@@ -19,7 +19,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -243,15 +243,6 @@ def test_a_long_extends_chain_is_capped_and_listed_reading_each_rule_once(
         ),
     )
     assert not problems, problems
-
-
-@pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    service = Daemon(tmp_path)
-    try:
-        yield service
-    finally:
-        service.stop()
 
 
 @pytest.mark.slow
