@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -238,11 +238,6 @@ class Library(NamedTuple):
                 resolved[rule] = tier.name
         return dict(sorted(resolved.items()))
 
-    def read_rule(self, tier: str, name: str) -> RuleFile:
-        """Read one rule's bytes, refusing a symlink that leaves the library's tier folders."""
-        self._rule_size(tier, name)
-        return self._read(tier, name)
-
     def resolve(self, name: str) -> dict[str, RuleFile]:
         """The tier's full rule set, read from disk: name → RuleFile. Every rule is checked
         (links, git-ignored files, the caps) before the first byte of any is read."""
@@ -270,17 +265,6 @@ class Library(NamedTuple):
     def all_rule_names(self) -> set[str]:
         """Every rule path any tier of the library provides."""
         return {rule for tier in self.tiers for rule in self.own_rule_names(tier.name)}
-
-    def provided_hashes(self, names: Iterable[str]) -> dict[str, frozenset[str]]:
-        """For each of `names`, the sha256 of every version of it some tier provides."""
-        wanted = set(names)
-        found: dict[str, set[str]] = {n: set() for n in wanted}
-        if not wanted:
-            return {}
-        for tier in self.tiers:
-            for rule in wanted.intersection(self.own_rule_names(tier.name)):
-                found[rule].add(self.read_rule(tier.name, rule).sha256)
-        return {n: frozenset(h) for n, h in found.items()}
 
     def _check_set(
         self, tier: str, names: Mapping[str, str], sizes: dict[tuple[str, str], int] | None = None
@@ -413,8 +397,8 @@ def _tiers(values: Sequence[dict[str, Any]], parsed: Parsed, path: Path) -> tupl
             for i, c in enumerate(raw["criteria"])
         )
         seen.add(name)
-        policy = raw["promote_when"] or {"min_groups": None, "group_met": "all"}
-        tiers.append(Tier(name, raw["description"], extends, criteria, Policy(**policy)))
+        policy = Policy(**raw["promote_when"]) if raw["promote_when"] else Policy()
+        tiers.append(Tier(name, raw["description"], extends, criteria, policy))
     return tuple(tiers)
 
 
@@ -473,7 +457,7 @@ def load_library(
         if os.path.islink(tiers_path):
             raise UnsafePath(f"{tiers_path}: may not be a symlink inside the project")
     ensure_inside(tiers_path, root, "tiers.yaml")
-    parsed = load_mapping(tiers_path, "tiers.yaml")
+    parsed = load_mapping(tiers_path, "tiers.yaml", follow=project is None)
     data = validate(TIERS_SCHEMA, parsed, tiers_path)
     if len(data["tiers"]) > limits.tiers:
         raise InvalidInput(

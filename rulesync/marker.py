@@ -120,7 +120,11 @@ def read_marker_bytes(root: Path) -> bytes:
             "Replace it with a regular file"
         )
     return read_settings_file(
-        root / MARKER, "marker", limit=MAX_MARKER_BYTES, missing="; run `rulesync init`"
+        root / MARKER,
+        "marker",
+        limit=MAX_MARKER_BYTES,
+        missing="; run `rulesync init`",
+        follow=False,
     )
 
 

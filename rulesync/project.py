@@ -261,9 +261,15 @@ def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]
     return marker.phase, ()
 
 
+def enabled_targets(marker: Marker, config: Config) -> tuple[str, ...]:
+    """The targets a project writes: its marker's `targets:`, else the user's default."""
+    return marker.targets or config.targets
+
+
 def desired_rules(marker: Marker, library: Library, tier: str) -> dict[str, RuleFile]:
     """The tier's resolved rules minus the marker's `exclude` (a rule's path without `.mdc`)."""
-    known = {n.removesuffix(".mdc") for n in library.all_rule_names()}
+    # Every tier's folder is listed only when there is an `exclude` to check.
+    known = {n.removesuffix(".mdc") for n in library.all_rule_names()} if marker.exclude else set()
     for index, name in enumerate(marker.exclude):
         if name not in known:
             at = where(marker.path, marker.line("exclude", index))
@@ -344,7 +350,7 @@ def load_project(
     library = choose_library(marker, config, fetching)
     tier, reasons = choose_tier(marker, library)
     rules = desired_rules(marker, library, tier)
-    targets = marker.targets or config.targets
+    targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
     output = combine(render_all(targets, sources))
     paths = set(output.files) | set(output.blocks) | current.paths

@@ -144,10 +144,13 @@ def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
     return Parsed(data, lines)
 
 
-def read_settings_file(path: Path, what: str, *, limit: int, missing: str = "") -> bytes:
-    """Read one of rulesync's own files; every way it can be unreadable is a clear error."""
+def read_settings_file(
+    path: Path, what: str, *, limit: int, missing: str = "", follow: bool = True
+) -> bytes:
+    """Read one of rulesync's own files; every way it can be unreadable is a clear error.
+    With follow=False a symlink is refused as it is opened (a check before would race)."""
     try:
-        return read_regular(path, limit=limit, what=what)
+        return read_regular(path, limit=limit, follow=follow, what=what)
     except FileNotFoundError:
         raise InvalidInput(f"{path}: {what} not found{missing}") from None
     except IsADirectoryError:
@@ -156,6 +159,8 @@ def read_settings_file(path: Path, what: str, *, limit: int, missing: str = "") 
         raise InvalidInput(f"{path}: {what} is not readable; check its permissions") from None
 
 
-def load_mapping(path: Path, what: str, *, limit: int = MAX_YAML_BYTES) -> Parsed:
+def load_mapping(
+    path: Path, what: str, *, limit: int = MAX_YAML_BYTES, follow: bool = True
+) -> Parsed:
     """Read and parse a YAML mapping file (see parse_mapping)."""
-    return parse_mapping(read_settings_file(path, what, limit=limit), path, what)
+    return parse_mapping(read_settings_file(path, what, limit=limit, follow=follow), path, what)

@@ -22,7 +22,7 @@ from rulesync.explain import (
 from rulesync.library import Library
 from rulesync.marker import Marker, load_marker
 from rulesync.mdc import RuleInfo, read_rule
-from rulesync.project import choose_library, choose_tier, desired_rules
+from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
 from rulesync.targets import SourceRule, Target, full_text_locator, get
 from rulesync.targets.base import How
@@ -210,7 +210,7 @@ def run(args: argparse.Namespace) -> int:
     marker = load_marker(root)
     settings = config()
     library = choose_library(marker, settings)
-    enabled = [get(name) for name in marker.targets or settings.targets]
+    enabled = [get(name) for name in enabled_targets(marker, settings)]
     if args.target is None:
         targets = enabled
     else:

@@ -8,52 +8,55 @@ from pathlib import Path
 from typing import Any
 
 from rulesync.commands._common import config
+from rulesync.config import Config
 from rulesync.errors import InvalidInput
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.marker import Marker, find_root, load_marker
 from rulesync.mdc import read_rule
-from rulesync.project import choose_library, choose_tier
+from rulesync.project import choose_library, choose_tier, enabled_targets
 from rulesync.report import emit_json
 
 
-def _library(spec: str | None) -> tuple[Library, str | None]:
-    """The library to list, and the current project's tier when there is one."""
-    cfg = config()
+def _library(spec: str | None, cfg: Config) -> tuple[Library, str | None, Marker | None]:
+    """The library to list, the current project's tier when there is one, and its marker
+    when it was read."""
     if spec == "default":
-        return load_library(bundled_root(), "default", limits=cfg.limits), None
+        return load_library(bundled_root(), "default", limits=cfg.limits), None, None
     if spec:
         path = Path(os.path.abspath(os.path.expanduser(spec)))
         if not os.path.lexists(path):
             raise InvalidInput(f"--library {spec}: {path} does not exist")
-        return load_library(path, spec, limits=cfg.limits), None
+        return load_library(path, spec, limits=cfg.limits), None, None
     try:
         root = find_root(Path.cwd())
     except InvalidInput:
         # Outside a project: the user's default library, chosen the way a project's would be
         # (a folder, or a repository served from git).
-        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg), None
+        return choose_library(Marker(root=Path.cwd(), phase="auto"), cfg), None, None
     marker = load_marker(root)
     library = choose_library(marker, cfg)
     try:
         current: str | None = choose_tier(marker, library)[0]
     except InvalidInput:
         current = None  # a phase or metric to fix: the list of tiers is what helps fix it
-    return library, current
+    return library, current, marker
 
 
-def _targets() -> tuple[str, ...]:
+def _targets(cfg: Config, marker: Marker | None) -> tuple[str, ...]:
     """The targets the rules are written for: the current project's, or the user's default
     (outside a project, or when its marker does not load)."""
-    default = config().targets
-    try:
-        return load_marker(find_root(Path.cwd())).targets or default
-    except InvalidInput:
-        return default
+    if marker is None:
+        try:
+            marker = load_marker(find_root(Path.cwd()))
+        except InvalidInput:
+            return cfg.targets
+    return enabled_targets(marker, cfg)
 
 
 def run(args: argparse.Namespace) -> int:
-    library, current = _library(args.library)
-    targets = _targets()
+    cfg = config()
+    library, current, marker = _library(args.library, cfg)
+    targets = _targets(cfg, marker)
     doc: list[dict[str, Any]] = []
     resolved = library.resolve_all()
     for tier in library.tiers:
