@@ -83,6 +83,7 @@ def _terminal_columns() -> int:
 
 class _Parser(argparse.ArgumentParser):
     def _get_formatter(self) -> argparse.HelpFormatter:
+        # Every parser keeps its description and epilog as written (the exit-code tables).
         # argparse builds a formatter for every argument added, and without a width each one
         # imports shutil (which loads bz2 and lzma) to ask for it: a visible part of a cold
         # start. The same width, less the two columns argparse keeps free.
@@ -141,7 +142,6 @@ class _Commands(_SubParsers):
                 name,
                 description=help_text,
                 epilog=_epilog(name),
-                formatter_class=argparse.RawDescriptionHelpFormatter,
             )
             if json:
                 command.add_argument("--json", action="store_true", help="print one JSON document")
@@ -206,7 +206,6 @@ def _projects(p: _Parser) -> None:
         description="Every registered project with its phase, tier, library revision, state, "
         "last sync and last rulesync commit.",
         epilog=_epilog("projects"),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     lp.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
@@ -236,7 +235,6 @@ def build_parser() -> _Parser:
         prog="rulesync",
         description="Keep a project's Cursor rules in step with its maturity phase.",
         epilog=GENERAL_EXITS,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("-C", dest="chdir", metavar="PATH", help="run as if started in PATH")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log detail")

@@ -59,9 +59,15 @@ def valid_rule_name(name: str) -> bool:
     return not is_ignored_entry(name) and rule_name_problem(name) is None
 
 
+def printable(text: str) -> str:
+    """`text` fit to print: a file name's bytes that are not UTF-8 (kept by the file system
+    as lone surrogates) become `\\xNN` escapes of those bytes."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def shown_name(name: str) -> str:
     """`name` quoted for a one-line message: control characters escaped, and bytes that are
     not UTF-8 shown as `\\xNN` (not as the lone surrogates os.listdir gives)."""
-    text = name.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    text = printable(name)
     # repr doubles the backslash backslashreplace wrote; a real one is refused anyway.
     return repr(text).replace("\\\\x", "\\x")

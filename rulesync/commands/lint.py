@@ -7,13 +7,13 @@ from pathlib import Path
 
 from rulesync.library import bundled_root
 from rulesync.lint import lint
+from rulesync.names import printable
 from rulesync.report import emit_json
 
 
 def shown(text: object) -> str:
-    """Text fit to print: a file name's bytes that are not UTF-8 (kept by the file system as
-    lone surrogates) become `\\xNN` escapes of those bytes, as apply shows them."""
-    return str(text).encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """Text fit to print, a file name's undecodable bytes as apply shows them."""
+    return printable(str(text))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import argparse
 import os
 from typing import Any
 
-from rulesync.commands._common import config, project_root, service_note
+from rulesync.commands._common import config, project_root, service_note, watched_by_service
 from rulesync.git import busy_reason, rulesync_log
 from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
 from rulesync.runtime import read_status, running_pid
@@ -90,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("last commit: — (none yet)")
     if owed:
-        who = "the service commits them at its next sync" if pid else "`apply` commits them"
+        watched = watched_by_service(root)
+        who = "the service commits them at its next sync" if watched else "`apply` commits them"
         print(f"commit:   owed: rulesync's changes are written but not committed; {who}")
     if pid:
         when = record.get("last_sync") or "not yet"

@@ -237,6 +237,23 @@ def unique_paths(pairs: Sequence[tuple[str, SourceRule]], target: str) -> None:
         seen[path] = rule.path
 
 
+def rule_files(
+    rules: Sequence[SourceRule],
+    locate: Locator,
+    text_of: Callable[[SourceRule], str],
+    *,
+    skip: frozenset[str] = frozenset(),
+) -> dict[str, bytes]:
+    """One file per rule at the path `locate` gives it, holding `text_of(rule)`; none for a
+    rule it places nowhere or at a path in `skip` (a shared file written as a block)."""
+    files: dict[str, bytes] = {}
+    for rule in rules:
+        path = locate(rule)
+        if path is not None and path not in skip:
+            files[path] = text_of(rule).encode()
+    return files
+
+
 def encoding_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
     """One warning per rule that is not UTF-8: its front matter cannot be read, so it is a
     Manual rule, and its text has replacement characters for the bad bytes."""

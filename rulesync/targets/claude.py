@@ -22,6 +22,7 @@ from rulesync.targets.base import (
     Target,
     encoding_warnings,
     front_matter,
+    rule_files,
 )
 
 FOLDER = ".claude/rules"
@@ -46,11 +47,7 @@ def rule_file(rule: SourceRule) -> str:
 
 def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     """One `.md` per Always, Auto Attached and Agent Requested rule."""
-    files: dict[str, bytes] = {}
-    for rule in rules:
-        path = locate(rule)
-        if path is not None:
-            files[path] = rule_file(rule).encode()
+    files = rule_files(rules, locate, rule_file)
     return Rendered(files=files, warnings=tuple(encoding_warnings(rules, "claude")))
 
 

@@ -23,6 +23,7 @@ from rulesync.targets.base import (
     Target,
     encoding_warnings,
     front_matter,
+    rule_files,
 )
 from rulesync.targets.blocks import escape_markers
 
@@ -88,11 +89,7 @@ def always_block(rules: Sequence[SourceRule]) -> str:
 
 def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     """The block of Always rules plus one instructions file per scoped rule."""
-    files: dict[str, bytes] = {}
-    for rule in rules:
-        path = locate(rule)
-        if path is not None and path != INSTRUCTIONS:
-            files[path] = rule_file(rule).encode()
+    files = rule_files(rules, locate, rule_file, skip=frozenset({INSTRUCTIONS}))
     block = always_block(rules)
     return Rendered(
         files=files,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rulesync.targets.base import CURSOR_ATTACH, Locator, Rendered, SourceRule, Target
+from rulesync.targets.base import Locator, Rendered, SourceRule, Target
 
 FOLDER = ".cursor/rules"
 
@@ -26,5 +26,4 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=render,
     locate=locate,
-    attach=CURSOR_ATTACH,
 )

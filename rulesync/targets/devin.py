@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
-    CURSOR_ATTACH,
     Locator,
     Rendered,
     Renderer,
@@ -83,5 +82,4 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),
-    attach=CURSOR_ATTACH,  # the four triggers are Cursor's
 )

@@ -3,7 +3,7 @@ installs older than the rename (see `devin`)."""
 
 from __future__ import annotations
 
-from rulesync.targets.base import CURSOR_ATTACH, Target
+from rulesync.targets.base import Target
 from rulesync.targets.devin import locator, renderer
 
 FOLDER = ".windsurf/rules"
@@ -14,5 +14,4 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
-    attach=CURSOR_ATTACH,
 )
