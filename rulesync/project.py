@@ -33,6 +33,9 @@ from rulesync.suggest import did_you_mean
 from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
 from rulesync.targets.blocks import extract, splice
 
+# The subfolders of targets' folders (a tier's nested rules) whose changes are watched.
+NESTED_RULE_FOLDERS = 8
+
 
 class Inputs(NamedTuple):
     """What loading a project read, for whoever watches it: the marker, the enabled targets'
@@ -88,9 +91,12 @@ class Project(NamedTuple):
             while any(parent.startswith(f"{folder}/") for folder in folders):
                 nested.add(parent)
                 parent = parent.rpartition("/")[0]
+        # At most NESTED_RULE_FOLDERS of them, so a project's watches stay bounded; a deletion
+        # in any other is healed by the service's periodic reconcile.
+        watched = sorted(nested - set(folders))[:NESTED_RULE_FOLDERS]
         return Inputs(
             marker=self.marker.path,
-            target_folders=tuple(dict.fromkeys((*folders, *sorted(nested)))),
+            target_folders=(*folders, *watched),
             library_root=self.library.root,
             tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.chain(self.tier)),
             all_tier_dirs=tuple(self.library.tier_dir(t.name) for t in self.library.tiers),

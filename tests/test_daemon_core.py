@@ -38,6 +38,7 @@ from rulesync.daemon import (
     saves_marker,
 )
 from rulesync.logs import LOGGER, configure, get_logger
+from tests.conftest import rulesync
 from tests.test_daemon_support import new_project
 
 
@@ -364,3 +365,25 @@ def test_the_json_log_has_one_record_per_line_with_its_fields(json_log: Path) ->
     assert record["event"] == "sync.applied" and record["level"] == "info"
     assert (record["project"], record["phase"], record["added"]) == ("/p", "basic", 3)
     assert record["commit"] is None and record["timestamp"].endswith("Z")
+
+
+def test_a_project_watches_a_bounded_number_of_nested_rule_folders(
+    tmp_path: Path, library: Path
+) -> None:
+    from rulesync.daemon import MAX_PROJECT_WATCHES, plan_watches
+    from rulesync.project import NESTED_RULE_FOLDERS
+    from rulesync.sync import inspect
+
+    for index in range(NESTED_RULE_FOLDERS + 4):
+        folder = library / "basic" / f"area{index:02}"
+        folder.mkdir()
+        (folder / "rule.mdc").write_text("---\ndescription: d\n---\nA rule.\n")
+    project = new_project(tmp_path / "p1")
+    rulesync(project, "apply", check=0)  # the folders exist: watched, up to the bound
+    loaded = inspect(project, Config(library=str(library)))[0]
+    folders = loaded.inputs.target_folders
+    assert folders[0] == ".cursor/rules"
+    assert folders[1:] == tuple(f".cursor/rules/area{i:02}" for i in range(NESTED_RULE_FOLDERS))
+    watched = plan_watches(project, loaded.inputs, None, None).watched
+    assert sum("/.cursor/rules/area" in path for path in watched) == NESTED_RULE_FOLDERS
+    assert len(watched) <= MAX_PROJECT_WATCHES

@@ -35,7 +35,7 @@ from rulesync.daemon.events import Changed, Post, WatchKind, is_relevant, saves_
 from rulesync.daemon.mounts import filesystem_type, mount_table, needs_polling
 from rulesync.library import bundled_root
 from rulesync.logs import Logger
-from rulesync.project import Inputs
+from rulesync.project import NESTED_RULE_FOLDERS, Inputs
 from rulesync.remote import is_url
 from rulesync.targets import TARGETS
 
@@ -43,10 +43,11 @@ from rulesync.targets import TARGETS
 EXHAUSTED = (errno.ENOSPC, errno.EMFILE)
 # Tier folders of one project's chain watched one by one; a longer chain is checked on a timer.
 LIBRARY_TIER_WATCHES = 8
-# Folders one project may watch: root, git dir, library root, the tier folders, and the
-# folders of every target it may enable (a constant, whatever the library's size).
+# Folders one project may watch: root, git dir, library root, the tier folders, the folders
+# of every target it may enable and some of their nested rule folders (a constant, whatever
+# the library's size).
 TARGET_FOLDERS = len({f for t in TARGETS.values() for f in t.folders if f})
-MAX_PROJECT_WATCHES = 3 + LIBRARY_TIER_WATCHES + TARGET_FOLDERS
+MAX_PROJECT_WATCHES = 3 + LIBRARY_TIER_WATCHES + TARGET_FOLDERS + NESTED_RULE_FOLDERS
 # Only the kinds of event that follow a write: opens and reads (ours included) never wake us.
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
