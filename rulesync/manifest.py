@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import read_regular
-from rulesync.names import valid_rule_name
+from rulesync.names import has_control, valid_rule_name
 from rulesync.targets import owner
 
 MANIFEST = ".rulesync-manifest.json"
@@ -141,6 +141,9 @@ def parse(data: bytes, path: Path) -> Manifest:
     revision = doc.get("revision")
     if not isinstance(library, str) or not isinstance(tier, str):
         raise InvalidInput(f"{path}: manifest library and tier must be text; {_REPAIR}")
+    if has_control(library) or has_control(tier):
+        # They go into rulesync's commit message: a line break would forge its trailers.
+        raise InvalidInput(f"{path}: manifest library or tier holds a control character; {_REPAIR}")
     if revision is not None and (not isinstance(revision, str) or not _REVISION.match(revision)):
         raise InvalidInput(f"{path}: manifest revision is not a commit id; {_REPAIR}")
     if doc["version"] == 1:
@@ -154,7 +157,9 @@ def parse(data: bytes, path: Path) -> Manifest:
             legacy=True,
         )
     targets = doc.get("targets", [])
-    if not isinstance(targets, list) or not all(isinstance(t, str) for t in targets):
+    if not isinstance(targets, list) or not all(
+        isinstance(t, str) and not has_control(t) for t in targets
+    ):
         raise InvalidInput(f"{path}: manifest targets must be a list of names; {_REPAIR}")
     files = _hashes(doc.get("files", {}), path, "files", None)
     blocks = _hashes(doc.get("blocks", {}), path, "blocks", None)

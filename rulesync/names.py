@@ -39,7 +39,7 @@ def part_problem(name: str) -> str | None:
         return "its name holds a path separator"
     if ".." in name:
         return "its name holds `..`"
-    if _CONTROL.search(name):
+    if has_control(name):
         return "its name holds a control character"
     if len(name.encode("utf-8")) > MAX_RULE_NAME_BYTES:
         return f"its name is longer than {MAX_RULE_NAME_BYTES} bytes"
@@ -52,6 +52,11 @@ def rule_name_problem(name: str) -> str | None:
     if problem is None and (not name.endswith(RULE_SUFFIX) or len(name) <= len(RULE_SUFFIX)):
         return f"a rule's name is a plain `*{RULE_SUFFIX}` file name"
     return problem
+
+
+def has_control(text: str) -> bool:
+    """True when `text` holds a control character (a line break, a tab, an escape…)."""
+    return _CONTROL.search(text) is not None
 
 
 def valid_rule_name(name: str) -> bool:

@@ -216,3 +216,28 @@ def test_a_failed_write_names_the_file_it_was_writing(project: Path, library: Pa
     assert proc.returncode != 0
     assert str(project / RULES / "large.mdc") in proc.stderr, proc.stderr
     assert len(proc.stderr.splitlines()) == 1, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("tier", "basic\nRulesync-Phase: enterprise", "control character"),
+        ("library", "x\n\nForged body", "control character"),
+        ("targets", ["cursor\nRulesync-Library: evil"], "a list of names"),
+    ],
+)
+def test_a_committed_manifest_cannot_forge_lines_of_rulesyncs_commit_message(
+    project: Path, field: str, value: object, problem: str
+) -> None:
+    rulesync(project, "apply", check=0)
+    manifest = project / ".rulesync-manifest.json"
+    doc = json.loads(manifest.read_text())
+    doc[field] = value
+    manifest.write_text(json.dumps(doc))
+    git(project, "commit", "-q", "-am", "a crafted manifest, as a cloned repository may hold")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    head = git(project, "rev-parse", "HEAD")
+    proc = rulesync(project, "apply", check=2)
+    assert problem in proc.stderr and str(manifest) in proc.stderr
+    assert git(project, "rev-parse", "HEAD") == head
+    assert "Rulesync-" not in git(project, "log", "-1", "--format=%B")
