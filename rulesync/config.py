@@ -65,6 +65,11 @@ def state_dir() -> Path:
     return _user_dir("state", "XDG_STATE_HOME", ".local/state")
 
 
+def cache_dir() -> Path:
+    """user_cache_dir("rulesync"): the mirrors of git-served libraries."""
+    return _user_dir("cache", "XDG_CACHE_HOME", ".cache")
+
+
 def log_dir() -> Path:
     """user_log_dir("rulesync"): the service's rotated JSON log."""
     if sys.platform == "linux":

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from rulesync.config import cache_dir
 from rulesync.errors import FetchError, GitError, InvalidInput, LibraryRewritten
 from rulesync.fsutil import atomic_write, sha256_hex
 
@@ -56,9 +57,7 @@ def parse_spec(spec: str) -> RemoteSpec:
 
 def cache_root() -> Path:
     """user_cache_dir("rulesync")/libraries."""
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("rulesync")) / "libraries"
+    return cache_dir() / "libraries"
 
 
 class Cache(NamedTuple):
