@@ -105,7 +105,6 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 
 TARGET = Target(
     name="agents",
-    folders=("",),
     owns=(FILE,),
     render_rules=render,
     # The block is read whole: Always rules in full, the others listed for the model to read.

@@ -162,9 +162,8 @@ def nowhere(rule: SourceRule) -> str | None:
 
 
 class Target(NamedTuple):
-    """One assistant's output: its name, the folders it writes into (for watching; `""` is
-    the project root), what it may write (`owns`: a file path, or a folder ending in `/`
-    whose files at any depth it may write), how it renders a tier, where it keeps each
+    """One assistant's output: its name, what it may write (`owns`: a file path, or a folder
+    ending in `/` whose files at any depth it may write), how it renders a tier, where it keeps each
     rule's full text, how the assistant gets a rule of each Cursor rule type (`attach`, for
     `rulesync explain`), which rendered files or blocks it reads whole on every request
     (`loaded_whole`: then they, not the rules `attach` brings always, are its budget), and
@@ -172,13 +171,22 @@ class Target(NamedTuple):
     (`full_text`; explain counts that)."""
 
     name: str
-    folders: tuple[str, ...]
     owns: tuple[str, ...]
     render_rules: Renderer
     locate: Locator = nowhere
     attach: Attach = CURSOR_ATTACH
     loaded_whole: tuple[str, ...] = ()
     full_text: Callable[[SourceRule], str] | None = None
+
+    @property
+    def folders(self) -> tuple[str, ...]:
+        """The folders it writes into, for watching (`""` is the project root): each owned
+        folder, and the folder of each owned file."""
+        return tuple(
+            dict.fromkeys(
+                o.removesuffix("/") if o.endswith("/") else o.rpartition("/")[0] for o in self.owns
+            )
+        )
 
     def claims(self, path: str) -> bool:
         """True when `path` (project-relative POSIX) is one this target may write: the only

@@ -53,7 +53,6 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 
 TARGET = Target(
     name="claude",
-    folders=(FOLDER,),
     owns=(f"{FOLDER}/",),
     render_rules=render,
     locate=locate,

@@ -100,7 +100,6 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 
 TARGET = Target(
     name="copilot",
-    folders=(".github", FOLDER),
     owns=(INSTRUCTIONS, f"{FOLDER}/"),
     render_rules=render,
     locate=locate,

@@ -22,7 +22,6 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 
 TARGET = Target(
     name="cursor",
-    folders=(FOLDER,),
     owns=(f"{FOLDER}/",),
     render_rules=render,
     locate=locate,

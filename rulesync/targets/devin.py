@@ -78,7 +78,6 @@ def renderer(name: str, folder: str, tool: str) -> Renderer:
 
 TARGET = Target(
     name="devin",
-    folders=(FOLDER,),
     owns=(f"{FOLDER}/",),
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),

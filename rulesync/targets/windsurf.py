@@ -10,7 +10,6 @@ FOLDER = ".windsurf/rules"
 
 TARGET = Target(
     name="windsurf",
-    folders=(FOLDER,),
     owns=(f"{FOLDER}/",),
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
