@@ -25,7 +25,6 @@ from rulesync.mdc import RuleInfo, read_rule
 from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
 from rulesync.targets import SourceRule, Target, full_text_locator, get
-from rulesync.targets.base import How
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
 
@@ -94,19 +93,12 @@ def _explain_path(
         )
         return
     print(f"{path}: tier {tier}")
-    headings = {
-        How.ALWAYS: "attached",
-        How.GLOB: "attached",
-        How.REQUESTABLE: "requestable",
-        How.MANUAL: "manual",
-        How.NOT_ATTACHED: "not attached",
-        How.NOT_WRITTEN: "not written",
-    }
     for name, verdicts in every.items():
         indent = _heading(name, targets)
         current = ""
         for verdict in verdicts:
-            heading = headings[verdict.how]
+            # Always and glob-matched rules are both in the context: one heading.
+            heading = "attached" if verdict.how in ATTACHED else verdict.how.value
             if heading != current:
                 print(f"{indent}{heading}:")
                 current = heading

@@ -35,6 +35,7 @@ IN_SYNC, DRIFT, CONFLICT, DEFERRED, FAILING, MISSING = (
 class ProjectLine:
     """One registered project as `projects list` shows it."""
 
+    # In the order `projects --json` prints them.
     __slots__ = (
         "last_commit",
         "last_sync",
@@ -61,19 +62,8 @@ class ProjectLine:
         self.source = "computed"
 
     def doc(self) -> dict[str, object]:
-        """The line as plain JSON data, keys in the order `projects --json` prints them."""
-        return {
-            "path": self.path,
-            "state": self.state,
-            "why": self.why,
-            "phase": self.phase,
-            "tier": self.tier,
-            "library": self.library,
-            "library_revision": self.library_revision,
-            "last_sync": self.last_sync,
-            "last_commit": self.last_commit,
-            "source": self.source,
-        }
+        """The line as plain JSON data."""
+        return {name: getattr(self, name) for name in self.__slots__}
 
 
 def _last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
