@@ -163,12 +163,12 @@ def nowhere(rule: SourceRule) -> str | None:
 
 class Target(NamedTuple):
     """One assistant's output: its name, what it may write (`owns`: a file path, or a folder
-    ending in `/` whose files at any depth it may write), how it renders a tier, where it keeps each
-    rule's full text, how the assistant gets a rule of each Cursor rule type (`attach`, for
-    `rulesync explain`), which rendered files or blocks it reads whole on every request
-    (`loaded_whole`: then they, not the rules `attach` brings always, are its budget), and
-    the text it writes for a rule it brings in full when that is more than the rule's body
-    (`full_text`; explain counts that)."""
+    ending in `/` whose files at any depth it may write), how it renders a tier, where it
+    keeps each rule's full text, how the assistant gets a rule of each Cursor rule type
+    (`attach`, for `rulesync explain`), which rendered files or blocks it reads whole on
+    every request (`loaded_whole`: then they, not the rules `attach` brings always, are its
+    budget), and the text it writes for a rule it brings in full when that is more than the
+    rule's body (`full_text`; explain counts that)."""
 
     name: str
     owns: tuple[str, ...]
