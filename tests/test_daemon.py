@@ -262,7 +262,9 @@ def test_projects_added_and_removed_at_runtime(tmp_path: Path, daemon: Daemon) -
     daemon.wait_event("sync.applied", after=mark, project=str(first))
     assert not daemon.events("sync.started", after=mark, project=str(later))
     assert commits(later) == ["rulesync: install basic rules (+3)"]
-    assert str(later) not in read_status()
+    wait_for(
+        "the removed project gone from the status file", lambda: str(later) not in read_status()
+    )
 
 
 def test_a_broken_marker_is_retried_while_other_projects_keep_syncing(
@@ -504,13 +506,14 @@ def test_a_status_file_a_killed_service_was_writing_is_swept_at_start(
 ) -> None:
     from rulesync.config import state_dir
 
-    new_project(tmp_path / "p1")
+    project = new_project(tmp_path / "p1")
     state_dir().mkdir(parents=True, exist_ok=True)
     stale = state_dir() / ".status.json.rulesync-tmp-4242"
     stale.write_text('{"pid": 4242, "projects": {')
     daemon.start()
     assert not stale.exists()
-    assert read_status()  # the real status file is written as usual
+    # The real status file is written as usual (just after the startup reconcile is logged).
+    wait_for("the status file", lambda: str(project) in read_status())
 
 
 def test_an_empty_marker_while_it_is_being_written_is_not_a_failure(
