@@ -16,7 +16,7 @@ from support.env import stop_process
 from support.repos import RULESYNC, git, make_repo, rulesync, rulesync_commits
 
 T = TypeVar("T")
-DEADLINE = 15.0
+DEADLINE = 30.0
 
 
 def wait_for(what: str, probe: Callable[[], T | None], timeout: float = DEADLINE) -> T:

@@ -19,6 +19,7 @@ import pytest
 from rulesync.runtime import read_status
 from tests.conftest import git, make_library, rulesync
 from tests.test_daemon_support import (
+    DEADLINE,
     Daemon,
     add_config,
     commits,
@@ -380,7 +381,7 @@ def test_sigterm_lets_the_sync_in_progress_finish_and_exits_zero(
     daemon.wait_event("sync.started", after=mark, project=str(project))
     daemon.signal(signal.SIGTERM)
     assert daemon.proc is not None
-    assert daemon.proc.wait(timeout=5) == 0
+    assert daemon.proc.wait(timeout=DEADLINE) == 0
     assert commits(project)[0].startswith("rulesync: phase basic → advanced")
     stopped = daemon.wait_event("daemon.stopped", after=mark)
     assert stopped["reason"] == "SIGTERM" and stopped["exit_code"] == 0
@@ -394,7 +395,7 @@ def test_sigint_exits_zero_and_removes_the_pid_file(tmp_path: Path, daemon: Daem
     assert running_pid() == daemon.pid
     daemon.signal(signal.SIGINT)
     assert daemon.proc is not None
-    assert daemon.proc.wait(timeout=5) == 0
+    assert daemon.proc.wait(timeout=DEADLINE) == 0
     assert not pid_path().exists()
 
 

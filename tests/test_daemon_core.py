@@ -39,7 +39,7 @@ from rulesync.daemon import (
 )
 from rulesync.logs import LOGGER, configure, get_logger
 from tests.conftest import rulesync
-from tests.test_daemon_support import new_project
+from tests.test_daemon_support import DEADLINE, new_project
 
 
 @pytest.fixture
@@ -231,7 +231,7 @@ def watcher(json_log: Path) -> Iterator[tuple[Watcher, queue.Queue[Message]]]:
 
 
 def _next(items: queue.Queue[Message]) -> Message:
-    return items.get(timeout=10)
+    return items.get(timeout=DEADLINE)
 
 
 def test_a_folder_two_projects_use_is_watched_once_and_wakes_both(
@@ -336,7 +336,7 @@ def test_a_dead_observer_makes_the_service_exit_non_zero(
     outcome: list[int] = []
     worker = threading.Thread(target=lambda: outcome.append(service.run()), daemon=True)
     worker.start()
-    assert service.started.wait(10)
+    assert service.started.wait(DEADLINE)
     assert service.watcher.inotify is not None
     service.watcher.inotify.stop()
     worker.join(15)

@@ -274,7 +274,7 @@ def git_daemon(remote: Remote) -> Iterator[str]:
         yield f"git://127.0.0.1:{port}/{remote.bare.name}"
     finally:
         proc.terminate()
-        proc.wait(timeout=10)
+        proc.wait(timeout=60)
 
 
 def test_git_protocol_from_git_daemon_on_loopback(
