@@ -39,6 +39,26 @@ def plan_doc(plan: Plan) -> dict[str, Any]:
     }
 
 
+def plan_report(
+    phase: str,
+    tier: str,
+    targets: Sequence[str],
+    warnings: Sequence[str],
+    plan: Plan,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The JSON document of `apply`, `apply --dry-run`, `check` and `diff`: what was read,
+    the command's own fields (`extra`), then the plan."""
+    return {
+        "phase": phase,
+        "tier": tier,
+        "targets": list(targets),
+        "warnings": list(warnings),
+        **extra,
+        **plan_doc(plan),
+    }
+
+
 def summary(plan: Plan) -> str:
     """`+2 ~1 -0` style counts."""
     counts = plan.counts()

@@ -507,6 +507,9 @@ def test_a_tools_size_limit_exceeded_is_warned_and_still_written(
     assert (repo / ".devin/rules/huge.md").stat().st_size > 12_000
     doc = json.loads(rulesync(repo, "check", "--json", check=0).stdout)
     assert len(doc["warnings"]) == 2
+    # Every command that prints a plan says the same warnings in its JSON.
+    for command in (["diff", "--json"], ["apply", "--dry-run", "--json"], ["apply", "--json"]):
+        assert json.loads(rulesync(repo, *command, check=0).stdout)["warnings"] == doc["warnings"]
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ from rulesync.report import (
     conflict_hint,
     emit_json,
     managed_count,
-    plan_doc,
     plan_lines,
+    plan_report,
     print_warnings,
     summary,
 )
@@ -52,12 +52,13 @@ def run(args: argparse.Namespace) -> int:
         project, plan = inspect(root, cfg, force=args.force)
         if args.json:
             emit_json(
-                {
-                    "phase": project.marker.phase,
-                    "tier": project.tier,
-                    "targets": list(project.targets),
-                    **plan_doc(plan),
-                }
+                plan_report(
+                    project.marker.phase,
+                    project.tier,
+                    project.targets,
+                    project.output.warnings,
+                    plan,
+                )
             )
         else:
             print_warnings(project.output.warnings)
@@ -77,17 +78,17 @@ def run(args: argparse.Namespace) -> int:
     )
     if args.json:
         emit_json(
-            {
-                "phase": result.phase,
-                "tier": result.tier,
-                "targets": list(result.targets),
-                "warnings": list(result.warnings),
-                "applied": result.applied,
-                "commit": result.commit,
-                "commit_note": result.commit_note,
-                "backups": [str(b) for b in result.backups],
-                **plan_doc(result.plan),
-            }
+            plan_report(
+                result.phase,
+                result.tier,
+                result.targets,
+                result.warnings,
+                result.plan,
+                applied=result.applied,
+                commit=result.commit,
+                commit_note=result.commit_note,
+                backups=[str(b) for b in result.backups],
+            )
         )
     else:
         print_result(result)

@@ -11,8 +11,8 @@ from rulesync.report import (
     conflict_advice,
     emit_json,
     managed_count,
-    plan_doc,
     plan_lines,
+    plan_report,
     print_warnings,
     summary,
 )
@@ -23,13 +23,9 @@ def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
         emit_json(
-            {
-                "phase": project.marker.phase,
-                "tier": project.tier,
-                "targets": list(project.targets),
-                "warnings": list(project.output.warnings),
-                **plan_doc(plan),
-            }
+            plan_report(
+                project.marker.phase, project.tier, project.targets, project.output.warnings, plan
+            )
         )
         return 0 if plan.in_sync else 1
     print_warnings(project.output.warnings)

@@ -12,7 +12,7 @@ from rulesync.fsutil import read_regular
 from rulesync.library import MAX_RULE_BYTES
 from rulesync.plan import SYMLINK, Action, Kind
 from rulesync.project import Project
-from rulesync.report import emit_json, plan_doc
+from rulesync.report import emit_json, plan_report
 from rulesync.sync import inspect
 
 
@@ -57,13 +57,14 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.json:
         emit_json(
-            {
-                "phase": project.marker.phase,
-                "tier": project.tier,
-                "targets": list(project.targets),
-                **plan_doc(plan),
-                "files": files,
-            }
+            plan_report(
+                project.marker.phase,
+                project.tier,
+                project.targets,
+                project.output.warnings,
+                plan,
+                files=files,
+            )
         )
     else:
         for entry in files:
