@@ -21,10 +21,10 @@ from rulesync.explain import (
 )
 from rulesync.library import Library
 from rulesync.marker import Marker, load_marker
-from rulesync.mdc import RuleInfo, read_rule
+from rulesync.mdc import RuleInfo
 from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
-from rulesync.targets import SourceRule, Target, full_text_locator, get
+from rulesync.targets import SourceRule, Target, get, render
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
 
@@ -35,8 +35,9 @@ def _rules(
     """The tier's rules as this project gets them (its `exclude` applied), their origin, and
     the rules as the targets render them."""
     desired = desired_rules(marker, library, tier)
-    infos = {n: read_rule(r.data) for n, r in desired.items()}
     sources = [SourceRule(n, r.data) for n, r in desired.items()]
+    # Each rule's front matter is read once, here, and kept by its SourceRule for rendering.
+    infos = {s.path: s.info for s in sources}
     return infos, {n: r.tier for n, r in desired.items()}, sources
 
 
@@ -124,7 +125,7 @@ def _costs(
         full_text = target.full_text
         texts = {s.path: full_text(s) for s in sources} if full_text is not None else None
         return always_on(rules, target.attach, texts)
-    rendered = target.render(sources, full_text_locator([t for t in enabled if t is not target]))
+    rendered = render(target, enabled, sources)
     output = {**rendered.files, **rendered.blocks}
     costs = [
         cost(path, "whole", output[path].decode("utf-8", errors="replace"))

@@ -1,6 +1,6 @@
 """The targets: one module per assistant, each defining `TARGET`, found here by scanning
-this package (a new target is one new module). `render_all` renders a tier for the
-enabled targets, telling each where the others keep a rule's full text."""
+this package (a new target is one new module). `render` and `render_all` render a tier
+for the enabled targets, telling each where the others keep a rule's full text."""
 
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ def get(name: str) -> Target:
         ) from None
 
 
-def full_text_locator(targets: Sequence[Target]) -> Locator:
+def _full_text_locator(targets: Sequence[Target]) -> Locator:
     """Where the first of `targets` that writes a rule's full text to a file keeps it."""
 
     def locate(rule: SourceRule) -> str | None:
@@ -93,16 +93,16 @@ def combine(rendered: Mapping[str, Rendered]) -> Rendered:
     )
 
 
+def render(target: Target, enabled: Sequence[Target], rules: Sequence[SourceRule]) -> Rendered:
+    """`target`'s rendering of the tier beside the `enabled` targets: a rule whose full text
+    it points at is found in the first other enabled target that keeps it."""
+    return target.render(rules, _full_text_locator([t for t in enabled if t is not target]))
+
+
 def render_all(names: Sequence[str], rules: Sequence[SourceRule]) -> dict[str, Rendered]:
-    """Each named target's rendering of the tier, in the order given; a target pointing at a
-    rule's full text points at the first other enabled target that keeps it."""
+    """Each named target's rendering of the tier, in the order given, beside the others."""
     targets = [get(name) for name in names]
-    return {
-        target.name: target.render(
-            rules, full_text_locator([t for t in targets if t is not target])
-        )
-        for target in targets
-    }
+    return {target.name: render(target, targets, rules) for target in targets}
 
 
 __all__ = [
@@ -115,5 +115,6 @@ __all__ = [
     "combine",
     "get",
     "owner",
+    "render",
     "render_all",
 ]
