@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.config import Config, config_dir, load_config, log_dir
 from rulesync.errors import RulesyncError
-from rulesync.git import busy_reason, find_git, git_version, global_identity, ignored_paths
+from rulesync.git import (
+    TopPaths,
+    busy_reason,
+    find_git,
+    git_version,
+    global_identity,
+    ignored_paths,
+)
 from rulesync.marker import MARKER
 from rulesync.project import Inputs
 from rulesync.registry import load_projects, missing_reason, registry_path
@@ -370,11 +377,8 @@ def ignored_outputs(project: Project) -> list[str]:
     track (project-relative, sorted): a rule nobody commits reaches no teammate."""
     if project.git is None:
         return []
-    top = os.path.realpath(project.git.top)
-    wanted = {
-        os.path.relpath(os.path.realpath(project.root / p), top).replace(os.sep, "/"): p
-        for p in (*project.output.files, *project.output.blocks)
-    }
+    rel = TopPaths(project.root, project.git.top)
+    wanted = {rel(p): p for p in (*project.output.files, *project.output.blocks)}
     return sorted(wanted[p] for p in ignored_paths(project.git.top, sorted(wanted)))
 
 

@@ -432,6 +432,26 @@ def read_tree_files(cwd: Path, revision: str) -> Iterator[tuple[str, bytes]]:
         offset = start + size + 1
 
 
+class TopPaths:
+    """Project-relative paths as git names them from the work tree's top, through the real
+    folders: git refuses paths "beyond a symbolic link" (a `.cursor` symlinked to a folder
+    inside the project). Each folder is resolved once."""
+
+    def __init__(self, root: Path, top: Path) -> None:
+        self._root = root
+        self._top = os.path.realpath(top)
+        self._folders: dict[str, str] = {}
+
+    def __call__(self, path: str) -> str:
+        folder, _, name = path.rpartition("/")
+        base = self._folders.get(folder)
+        if base is None:
+            real = os.path.realpath(self._root / folder)
+            base = os.path.relpath(real, self._top).replace(os.sep, "/")
+            self._folders[folder] = base
+        return name if base == "." else f"{base}/{name}"
+
+
 def ignored_paths(top: Path, paths: Sequence[str]) -> set[str]:
     """The members of `paths` (relative to the work tree `top`) that git ignores."""
     if not paths:

@@ -13,7 +13,7 @@ from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
-from rulesync.git import GitDirs, ensure_not_busy, head_id, show_head_file
+from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
@@ -106,26 +106,6 @@ def _commit_note(project: Project, no_commit: bool) -> str:
     return ""
 
 
-class _Relative:
-    """Project-relative paths as git names them from the work tree's top, through the real
-    folders: git refuses paths "beyond a symbolic link" (a `.cursor` symlinked to a folder
-    inside the project). Each folder is resolved once."""
-
-    def __init__(self, root: Path, top: Path) -> None:
-        self._root = root
-        self._top = os.path.realpath(top)
-        self._folders: dict[str, str] = {}
-
-    def __call__(self, path: str) -> str:
-        folder, _, name = path.rpartition("/")
-        base = self._folders.get(folder)
-        if base is None:
-            real = os.path.realpath(self._root / folder)
-            base = os.path.relpath(real, self._top).replace(os.sep, "/")
-            self._folders[folder] = base
-        return name if base == "." else f"{base}/{name}"
-
-
 class _Change(NamedTuple):
     """What rulesync's commit for a plan holds: planned bytes per path (None: delete)."""
 
@@ -148,7 +128,7 @@ def _manifest_at_head(project: Project) -> manifest_mod.Manifest | None:
     not readable)."""
     git = project.git
     assert git is not None
-    rel = _Relative(project.root, git.top)
+    rel = TopPaths(project.root, git.top)
     for relpath in (manifest_mod.MANIFEST, manifest_mod.LEGACY_MANIFEST):
         data = show_head_file(git.top, rel(relpath))
         if data:
@@ -211,7 +191,7 @@ def _change(
 
     git = project.git
     assert git is not None
-    rel = _Relative(project.root, git.top)
+    rel = TopPaths(project.root, git.top)
     # With nothing to write, the commit holds the manifest as it is on disk: a new library
     # revision alone is recorded with the next change of this project's files.
     new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
