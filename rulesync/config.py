@@ -7,10 +7,9 @@ import sys
 from pathlib import Path
 from typing import NamedTuple
 
-from rulesync.errors import InvalidInput
 from rulesync.library import Limits
 from rulesync.marker import TARGETS_KIND
-from rulesync.schema import Choice, Field, Flag, ListOf, Number, Schema, Text, validate, where
+from rulesync.schema import Choice, Field, Flag, ListOf, Number, Schema, Text, validate
 from rulesync.targets import DEFAULT
 from rulesync.yamlio import load_mapping
 
@@ -26,7 +25,7 @@ CONFIG_SCHEMA = Schema(
         Field("targets", TARGETS_KIND, DEFAULT),
         Field("debounce_ms", Number(low=0), 50),
         Field("reconcile_interval", Number(low=1), 60.0),
-        Field("commit_author", Text("`Name <email>`")),
+        Field("commit_author", Text("`Name <email>`", pattern=r"[^<]*[^<\s][^<]*<.*\S.*>")),
         Field("run_hooks", Flag(), False),
         Field("log_level", Choice(LOG_LEVELS), "info"),
         Field("lock_timeout", Number(low=0), 10.0),
@@ -105,12 +104,10 @@ class Config(NamedTuple):
         return url in self.library_urls
 
 
-def _author(value: str, at: str) -> tuple[str, str]:
-    if "<" in value and value.endswith(">"):
-        name, _, email = value[:-1].partition("<")
-        if name.strip() and email.strip():
-            return name.strip(), email.strip()
-    raise InvalidInput(f"{at}: commit_author must look like `Name <email>`, not `{value}`")
+def _author(value: str) -> tuple[str, str]:
+    """(name, email) from a checked `Name <email>`."""
+    name, _, email = value[:-1].partition("<")
+    return name.strip(), email.strip()
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -122,7 +119,7 @@ def load_config(path: Path | None = None) -> Config:
     values = validate(CONFIG_SCHEMA, parsed, path)
     author = Config().commit_author
     if values["commit_author"] is not None:
-        author = _author(values["commit_author"], where(path, parsed.line("commit_author")))
+        author = _author(values["commit_author"])
     from rulesync.remote import is_url, parse_spec
 
     library: str = values["library"]

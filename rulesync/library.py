@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -40,15 +39,20 @@ MAX_RULE_BYTES = 1024 * 1024
 # Subfolder levels inside a tier folder (`tier/a/b/c/x.mdc` is three).
 MAX_RULE_DEPTH = 3
 OPS = (">=", ">", "<=", "<", "==", "!=")
-_TIER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
-_METRIC_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 RESERVED_PHASES = ("auto",)
+_TIER_NAME = Text(
+    f"lowercase letters, digits, `-` or `_` (and not {', '.join(RESERVED_PHASES)})",
+    pattern=rf"(?!(?:{'|'.join(RESERVED_PHASES)})$)[a-z0-9][a-z0-9_-]*",
+)
 _WHOLE = Number(low=1, whole=True)
 
 CRITERION_SCHEMA = Schema(
     (
         Field(
-            "metric", Text("a snake_case metric name"), required=True, example="metric: developers"
+            "metric",
+            Text("a snake_case name", pattern="[a-z][a-z0-9_]*"),
+            required=True,
+            example="metric: developers",
         ),
         Field("op", Choice(OPS), ">="),
         Field(
@@ -74,7 +78,7 @@ POLICY_SCHEMA = Schema(
 )
 TIER_SCHEMA = Schema(
     (
-        Field("name", Text("a tier name"), required=True, example="name: basic"),
+        Field("name", _TIER_NAME, required=True, example="name: basic"),
         Field("description", Text(blank=True), ""),
         Field("extends", Text("an earlier tier's name")),
         Field("criteria", ListOf(CRITERION_SCHEMA, "a list of criteria", noun="criterion"), ()),
@@ -361,8 +365,8 @@ def bundled_root() -> Path:
 
 
 def _tiers(values: Sequence[dict[str, Any]], parsed: Parsed, path: Path) -> tuple[Tier, ...]:
-    """The tiers from checked values, refusing what the schema cannot say: a name that is no
-    plain tier name or is declared twice, and an `extends` that is not an earlier tier."""
+    """The tiers from checked values, refusing what the schema cannot say: a name declared
+    twice, and an `extends` that is not an earlier tier."""
     tiers: list[Tier] = []
     seen: set[str] = set()
     for index, raw in enumerate(values):
@@ -371,11 +375,6 @@ def _tiers(values: Sequence[dict[str, Any]], parsed: Parsed, path: Path) -> tupl
         def at(*key: str | int, index: int = index) -> str:
             return where(path, parsed.line("tiers", index, *key))
 
-        if not _TIER_NAME.match(name) or name in RESERVED_PHASES:
-            raise InvalidInput(
-                f"{at('name')}: tier {index + 1}: name must be lowercase letters, digits, `-` or "
-                f"`_` (and not {', '.join(RESERVED_PHASES)}), not {shown(name)}"
-            )
         if name in seen:
             raise InvalidInput(
                 f"{at('name')}: tier `{name}` is declared twice; rename or remove one"
@@ -397,20 +396,16 @@ def _tiers(values: Sequence[dict[str, Any]], parsed: Parsed, path: Path) -> tupl
             for i, c in enumerate(raw["criteria"])
         )
         seen.add(name)
-        policy = Policy(**raw["promote_when"]) if raw["promote_when"] else Policy()
+        policy = Policy(**raw["promote_when"])
         tiers.append(Tier(name, raw["description"], extends, criteria, policy))
     return tuple(tiers)
 
 
 def _criterion(raw: dict[str, Any], at: Callable[[str], str], tier: str, index: int) -> Criterion:
-    """A checked criterion, refusing a metric name that is not snake_case and a true/false
-    value compared by anything but `==` or `!=`."""
+    """A checked criterion, refusing a true/false value compared by anything but `==` or
+    `!=`."""
     which = f"tier `{tier}` criterion {index + 1}"
     metric, op, value = raw["metric"], raw["op"], raw["value"]
-    if not _METRIC_NAME.match(metric):
-        raise InvalidInput(
-            f"{at('metric')}: {which}: metric must be a snake_case name, not {shown(metric)}"
-        )
     if isinstance(value, bool) and op not in ("==", "!="):
         raise InvalidInput(f"{at('op')}: {which}: a true/false value takes op == or !=, not {op}")
     return Criterion(metric=metric, op=op, value=value, group=raw["group"], label=raw["label"])
@@ -481,7 +476,7 @@ def load_library(
             raise InvalidInput(
                 f"{folder}: folder for tier `{tier.name}` is missing; create it or fix {TIERS_FILE}"
             )
-    budget = data["budget"] or {}
+    budget = data["budget"]
     return Library(
         root=root,
         label=label,

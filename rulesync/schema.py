@@ -12,6 +12,7 @@ same `FILE:LINE:` prefix.
 
 # NamedTuples, not dataclasses, and no `from __future__ import annotations`: every command
 # imports this module, and a dataclass (or a string annotation) is compiled at import.
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -23,10 +24,12 @@ from rulesync.yamlio import KeyPath, Parsed
 
 
 class Text(NamedTuple):
-    """A string (stripped of surrounding blanks); `blank` lets it be empty."""
+    """A string (stripped of surrounding blanks); `blank` lets it be empty; `pattern`, a
+    regular expression the whole string must match (`what` says it in words)."""
 
     what: str = "text"
     blank: bool = False
+    pattern: str = ""
 
 
 class Flag(NamedTuple):
@@ -89,8 +92,9 @@ class AnyOf(NamedTuple):
 
 
 class Field(NamedTuple):
-    """One key of a mapping. An absent or empty (`key:`) value takes `default`; a `required`
-    one is an error, with `example` as the fix to show."""
+    """One key of a mapping. An absent or empty (`key:`) value takes `default` (a nested
+    mapping without one: its own fields' defaults); a `required` one is an error, with
+    `example` as the fix to show."""
 
     name: str
     kind: "Kind"
@@ -236,7 +240,11 @@ class _Walk:
             case Text():
                 if isinstance(value, str):
                     value = value.strip()
-                fits = isinstance(value, str) and (kind.blank or bool(value))
+                fits = (
+                    isinstance(value, str)
+                    and (kind.blank or bool(value))
+                    and (not kind.pattern or re.fullmatch(kind.pattern, value) is not None)
+                )
             case Flag():
                 fits = isinstance(value, bool)
             case Number():
@@ -285,8 +293,11 @@ class _Walk:
                         (*path, field.name),
                         f"{prefix}`{field.name}:` is required ({_what(field.kind)}){example}",
                     )
-                checked[field.name] = _fresh(field.default)
-                continue
+                elif _all_optional(field.kind) and field.default is None:
+                    raw = {}  # an absent nested mapping: its own fields' defaults
+                if raw is None:
+                    checked[field.name] = _fresh(field.default)
+                    continue
             checked[field.name] = self.value(
                 field.kind, raw, (*path, field.name), context, _dotted(key, field.name)
             )
@@ -326,6 +337,11 @@ class _Walk:
             entry_key = f"{kind.noun} {shown(entry)}" if kind.noun else _dotted(key, entry)
             checked[entry] = self.value(kind.value, item, (*path, entry), context, entry_key)
         return checked
+
+
+def _all_optional(kind: Kind) -> bool:
+    """True for a nested mapping none of whose fields is required."""
+    return isinstance(kind, Schema) and not any(f.required for f in kind.fields)
 
 
 def _what(kind: Kind) -> str:

@@ -62,6 +62,15 @@ def write_tiers(root: Path, text: str, folders: tuple[str, ...] = ("a", "b")) ->
         ("tiers:\n  - name: a\n    colour: red\n", "unknown key `colour`"),
         ("tier:\n  - name: a\n", "unknown key `tier`"),
         ("tiers:\n  - name: Auto Tier\n", "name must be lowercase"),
+        (
+            "tiers:\n  - name: auto\n",
+            "tiers.yaml:2: tier `auto`: name must be lowercase letters, digits, `-` or `_` "
+            "(and not auto), not `auto`",
+        ),
+        (
+            "tiers:\n  - name: a\n    criteria:\n      - {metric: Team-Size, value: 1}\n",
+            "tiers.yaml:4: tier `a` criterion 1: metric must be a snake_case name, not `Team-Size`",
+        ),
         ("tiers: [\n", "not valid YAML"),
         (
             "tiers:\n  - name: a\n  - name: b\n"

@@ -120,6 +120,26 @@ def test_values_come_back_checked_with_defaults_filled_in() -> None:
     }
 
 
+def test_a_text_pattern_must_match_the_whole_value() -> None:
+    schema = Schema((Field("slug", Text("a lowercase slug", pattern="[a-z]+")),))
+    assert validate(schema, parse_mapping("slug: abc\n", FILE, "settings"), FILE) == {"slug": "abc"}
+    for value in ("abc1", "1abc", "ABC"):
+        assert problems(f"slug: {value}\n", schema) == (
+            f"{FILE}:1: slug must be a lowercase slug, not `{value}`",
+        )
+
+
+def test_an_absent_nested_mapping_is_its_own_fields_defaults() -> None:
+    inner = Schema((Field("size", Number(), 3), Field("label", Text(blank=True), "")))
+    schema = Schema((Field("box", inner),))
+    for text in ("{}\n", "box:\n", "box: {}\n"):
+        parsed = parse_mapping(text, FILE, "settings")
+        assert validate(schema, parsed, FILE) == {"box": {"size": 3, "label": ""}}
+    # A nested mapping with a required field stays absent (None) rather than failing.
+    strict = Schema((Field("box", Schema((Field("size", Number(), required=True),))),))
+    assert validate(strict, parse_mapping("{}\n", FILE, "settings"), FILE) == {"box": None}
+
+
 def test_a_list_of_choices_takes_a_lone_value_and_drops_repeats() -> None:
     tools = ListOf(Choice(("cursor", "claude"), noun="tool"), lone=True, unique=True)
     schema = Schema((Field("tools", tools),))
@@ -189,6 +209,26 @@ def test_a_config_log_level_outside_its_choices_suggests_the_close_one(project: 
         f"rulesync: {config}:2: log_level `warn` is not valid (did you mean `warning`?); "
         "valid values: debug, info, warning, error"
     )
+
+
+@pytest.mark.parametrize(
+    "value", ["Rules Bot", "<bot@example.com>", "Rules Bot <>", "Rules Bot <bot@example.com"]
+)
+def test_a_config_commit_author_not_like_name_and_email_names_its_line(
+    project: Path, value: str
+) -> None:
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.write_text(config.read_text() + f"commit_author: '{value}'\n")
+    proc = rulesync(project, "check", check=2)
+    assert proc.stderr.strip() == (
+        f"rulesync: {config}:2: commit_author must be `Name <email>`, not `{value}`"
+    )
+
+
+def test_a_config_commit_author_gives_the_name_and_email(tmp_path: Path) -> None:
+    config = tmp_path / "config.yaml"
+    config.write_text("commit_author: '  Rules Bot  < bot@example.com > '\n")
+    assert load_config(config).commit_author == ("Rules Bot", "bot@example.com")
 
 
 def edit(path: Path, old: str, new: str) -> int:
