@@ -15,6 +15,9 @@ from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporari
 from rulesync.plan import Kind, Plan
 from rulesync.targets import owner
 
+# Where versions before targets kept the lock of a project outside git.
+LEGACY_LOCK = ".cursor/.rulesync.lock"
+
 
 def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
     """Copy the file `name` of an open folder into `backup_dir` (a symlink as its target
@@ -203,11 +206,14 @@ def _execute(
 
 
 def _remove_legacy(folders: _Folders) -> None:
-    """Delete the manifest versions before targets kept in `.cursor/rules` (now moved)."""
-    folder, _, name = manifest_mod.LEGACY_MANIFEST.rpartition("/")
-    try:
-        fd = folders.get(folder, create=False)
-    except OSError:
-        return  # a folder turned into something else: the plan's check reports it next time
-    if fd is not None and _current(name, fd) is not None:
-        os.unlink(name, dir_fd=fd)
+    """Delete what versions before targets kept in `.cursor`: the manifest in `.cursor/rules`
+    (now moved) and the lock of a project outside git (now at its root)."""
+    for path in (manifest_mod.LEGACY_MANIFEST, LEGACY_LOCK):
+        folder, _, name = path.rpartition("/")
+        try:
+            fd = folders.get(folder, create=False)
+        except OSError:
+            continue  # a folder turned into something else: the plan's check reports it
+        with contextlib.suppress(OSError):
+            if fd is not None and stat.S_ISREG(os.lstat(name, dir_fd=fd).st_mode):
+                os.unlink(name, dir_fd=fd)

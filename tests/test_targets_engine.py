@@ -318,6 +318,40 @@ def test_the_upgrade_and_new_targets_land_in_one_commit_without_conflict(repo: P
     assert git(repo, "status", "--porcelain") == ""
 
 
+def test_a_project_outside_git_upgrades_and_loses_the_old_lock(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    (folder / ".cursor/rules").mkdir(parents=True)
+    (folder / ".rulesync.yaml").write_text("phase: basic\nlibrary: default\n")
+    rules = load_library(bundled_root(), "default").resolve("basic")
+    for path, rule in rules.items():
+        (folder / ".cursor/rules" / path).write_bytes(rule.data)
+    hashes = {p: hashlib.sha256(r.data).hexdigest() for p, r in rules.items()}
+    (folder / ".cursor/rules/.rulesync-manifest.json").write_bytes(
+        _old_manifest("default", "basic", hashes)
+    )
+    (folder / ".cursor/.rulesync.lock").write_bytes(b"")  # that version's lock outside git
+    rulesync(folder, "apply", check=0)
+    assert not (folder / ".cursor/rules/.rulesync-manifest.json").exists()
+    assert not (folder / ".cursor/.rulesync.lock").exists()
+    assert (folder / MANIFEST).is_file()
+    assert rulesync(folder, "check", check=0).stdout.startswith("in sync")
+
+
+def test_an_old_lock_that_is_no_file_is_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "plain"
+    (folder / ".cursor/rules").mkdir(parents=True)
+    (folder / ".rulesync.yaml").write_text("phase: basic\nlibrary: default\n")
+    (folder / ".cursor/rules/.rulesync-manifest.json").write_bytes(
+        _old_manifest("default", "basic", {})
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.write_text("keep\n")
+    (folder / ".cursor/.rulesync.lock").symlink_to(elsewhere)
+    rulesync(folder, "apply", check=0)
+    assert (folder / ".cursor/.rulesync.lock").is_symlink()
+    assert elsewhere.read_text() == "keep\n"
+
+
 def test_check_diff_and_status_cover_every_target(project: Path) -> None:
     rulesync(project, "apply", check=0)
     (project / ".devin/rules/logging.md").write_text("edited\n")
