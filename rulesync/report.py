@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rulesync.plan import Action, Kind, Plan
+
+if TYPE_CHECKING:
+    from rulesync.project import Project
 
 SIGNS = {Kind.ADD: "+", Kind.UPDATE: "~", Kind.DELETE: "-", Kind.CONFLICT: "!", Kind.UNCHANGED: "="}
 
@@ -57,6 +60,13 @@ def plan_report(
         **extra,
         **plan_doc(plan),
     }
+
+
+def inspected_report(project: Project, plan: Plan, **extra: Any) -> dict[str, Any]:
+    """`plan_report` for a project read without syncing it (check, diff, apply --dry-run)."""
+    return plan_report(
+        project.marker.phase, project.tier, project.targets, project.output.warnings, plan, **extra
+    )
 
 
 def summary(plan: Plan) -> str:

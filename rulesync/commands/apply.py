@@ -10,6 +10,7 @@ from rulesync.project import Fetching
 from rulesync.report import (
     conflict_hint,
     emit_json,
+    inspected_report,
     managed_count,
     plan_lines,
     plan_report,
@@ -51,15 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dry_run:
         project, plan = inspect(root, cfg, force=args.force)
         if args.json:
-            emit_json(
-                plan_report(
-                    project.marker.phase,
-                    project.tier,
-                    project.targets,
-                    project.output.warnings,
-                    plan,
-                )
-            )
+            emit_json(inspected_report(project, plan))
         else:
             print_warnings(project.output.warnings)
             conflicts = f", {len(plan.conflicts)} conflict(s)" if plan.conflicts else ""

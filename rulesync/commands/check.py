@@ -10,9 +10,9 @@ from rulesync.commands._common import config, project_root
 from rulesync.report import (
     conflict_advice,
     emit_json,
+    inspected_report,
     managed_count,
     plan_lines,
-    plan_report,
     print_warnings,
     summary,
 )
@@ -22,11 +22,7 @@ from rulesync.sync import inspect
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
-        emit_json(
-            plan_report(
-                project.marker.phase, project.tier, project.targets, project.output.warnings, plan
-            )
-        )
+        emit_json(inspected_report(project, plan))
         return 0 if plan.in_sync else 1
     print_warnings(project.output.warnings)
     if plan.in_sync:

@@ -12,7 +12,7 @@ from rulesync.fsutil import read_regular
 from rulesync.library import MAX_RULE_BYTES
 from rulesync.plan import SYMLINK, Action, Kind
 from rulesync.project import Project
-from rulesync.report import emit_json, plan_report
+from rulesync.report import emit_json, inspected_report
 from rulesync.sync import inspect
 
 
@@ -56,16 +56,7 @@ def run(args: argparse.Namespace) -> int:
             {"path": action.path, "action": action.kind.value, "note": note, "diff": "".join(diff)}
         )
     if args.json:
-        emit_json(
-            plan_report(
-                project.marker.phase,
-                project.tier,
-                project.targets,
-                project.output.warnings,
-                plan,
-                files=files,
-            )
-        )
+        emit_json(inspected_report(project, plan, files=files))
     else:
         for entry in files:
             if entry["note"]:
