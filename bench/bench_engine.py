@@ -199,7 +199,7 @@ def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
             if "subprocess" not in apply_imports
             else "one `git cat-file` of the manifest at HEAD"
         )
-        + f"), with the modules only it loads: {apply_extra}.",
+        + (f"), with the modules only it loads: {apply_extra}." if apply_extra else ")."),
     ]
     write_section(
         "bench_engine.start",
