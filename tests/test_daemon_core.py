@@ -339,7 +339,7 @@ def test_a_dead_observer_makes_the_service_exit_non_zero(
     assert service.started.wait(DEADLINE)
     assert service.watcher.inotify is not None
     service.watcher.inotify.stop()
-    worker.join(15)
+    worker.join(DEADLINE)
     assert outcome == [1]
     events = [r["event"] for r in _records(json_log)]
     assert "observer.died" in events
