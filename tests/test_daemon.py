@@ -61,6 +61,24 @@ def test_startup_syncs_registered_projects_logs_it_and_status_shows_the_service(
     assert status["last_sync"] <= line.split("last synced this project: ")[1] <= after
 
 
+def test_the_startup_reconcile_is_done_once_the_look_after_new_watches_has_run(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    add_config(log_level="debug")
+    project = new_project(tmp_path / "p1")
+    daemon.start()
+    seen = [
+        (r["event"], r.get("cause"))
+        for r in daemon.records()
+        if r.get("project") == str(project) or r.get("event") == "reconcile.done"
+    ]
+    done = seen.index(("reconcile.done", "startup"))
+    # The install created .cursor/rules, watched only after it existed: the service looks
+    # once more, and the reconcile is not done (nor `start` back) before that look.
+    assert ("sync.applied", "startup") in seen[:done]
+    assert ("sync.noop", "rewatch") in seen[:done]
+
+
 def test_vim_saving_by_rename_changes_the_phase(tmp_path: Path, daemon: Daemon) -> None:
     project = new_project(tmp_path / "p1")
     daemon.start()

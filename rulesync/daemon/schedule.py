@@ -15,6 +15,9 @@ from rulesync.runtime import ProjectStatus
 DEFERRED_BASE = 0.25
 FAILED_BASE = 1.0
 RETRY = "retry"
+# A look once more after a sync whose folders were watched anew (a change in them before
+# their watch existed went unseen).
+REWATCH = "rewatch"
 
 
 def now_iso() -> str:

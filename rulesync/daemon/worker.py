@@ -32,7 +32,7 @@ from rulesync.daemon.events import (
 )
 from rulesync.daemon.fetcher import Fetcher
 from rulesync.daemon.outcome import attempt
-from rulesync.daemon.schedule import ProjectState
+from rulesync.daemon.schedule import REWATCH, ProjectState
 from rulesync.daemon.watch import Watcher, default_library, plan_watches
 from rulesync.errors import RulesyncError
 from rulesync.git import busy_reason, find_git
@@ -283,7 +283,10 @@ class Service:
             except Exception:
                 # A bug here must not stop every other project: the next sync tries again.
                 self.log.exception("watch.crashed", project=project.key, cause=cause)
-            if project.key in self._reconciling:
+            # A project is reconciled once a sync of it leaves no look pending for folders it
+            # watched anew: "reconcile.done" means every project is synced and fully watched.
+            looking_again = project.cause == REWATCH and project.pending_at is not None
+            if project.key in self._reconciling and not looking_again:
                 self._reconciling.discard(project.key)
                 if not self._reconciling:
                     self.log.info(
@@ -304,7 +307,7 @@ class Service:
             # in it before its watch existed went unseen, so look once more (a no-op sync,
             # which watches nothing new, when nothing changed). A sync already due (a retry
             # after a failure keeps its backoff) will look anyway.
-            project.mark(time.monotonic(), "rewatch")
+            project.mark(time.monotonic(), REWATCH)
         polled = self.watcher.is_polled(project.key)
         if project.status.polling != polled:
             project.status.polling = polled
