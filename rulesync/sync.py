@@ -163,6 +163,12 @@ def _at_head(git: GitDirs, current: manifest_mod.Manifest) -> bool:
         return False
 
 
+def _nothing_owed(git: GitDirs, flag: Path, current: manifest_mod.Manifest) -> bool:
+    """True when it is known without git that no commit is owed: no run stopped before its
+    commit (the flag), and the record shows `current` is the manifest committed at HEAD."""
+    return not flag.exists() and _at_head(git, current)
+
+
 def _record_at_head(git: GitDirs, current: manifest_mod.Manifest) -> None:
     """Record that `current` is the manifest committed at HEAD (a cache: losing it only costs
     the next run one git process)."""
@@ -274,10 +280,13 @@ def sync(
         has_work = bool(plan.changes) or plan.manifest_changed
         old_manifest = None
         owed = False
-        # Unless the record already shows HEAD's manifest is the one on disk (a no-op run
-        # then starts no git process), read it from HEAD: is a commit owed?
-        known = not has_work and git is not None and _at_head(git, plan.current)
-        if git is not None and flag is not None and (flag.exists() or not known):
+        # Unless it is known that no commit is owed (a no-op run then starts no git
+        # process), read the manifest from HEAD: is a commit owed?
+        if (
+            git is not None
+            and flag is not None
+            and (has_work or not _nothing_owed(git, flag, plan.current))
+        ):
             old_manifest = _manifest_at_head(project)
             owed = _owes_commit(plan, flag, old_manifest)
             if not has_work and not owed:
@@ -323,7 +332,7 @@ def commit_owed(project: Project, plan: Plan) -> bool:
     if git is None or not project.marker.commit:
         return False
     flag = git.git_dir / UNCOMMITTED_FLAG
-    if not flag.exists() and _at_head(git, plan.current):
+    if _nothing_owed(git, flag, plan.current):
         return False
     return _owes_commit(plan, flag, _manifest_at_head(project))
 
