@@ -25,7 +25,9 @@ CONFIG_SCHEMA = Schema(
         Field("targets", TARGETS_KIND, DEFAULT),
         Field("debounce_ms", Number(low=0), 50),
         Field("reconcile_interval", Number(low=1), 60.0),
-        Field("commit_author", Text("`Name <email>`", pattern=r"[^<]*[^<\s][^<]*<.*\S.*>")),
+        # A name with something in it, then `<`, an email with something in it, `>` (each part
+        # matched one way only: the check takes time in proportion to the value's length).
+        Field("commit_author", Text("`Name <email>`", pattern=r"\s*[^<\s][^<]*<\s*\S.*>")),
         Field("run_hooks", Flag(), False),
         Field("log_level", Choice(LOG_LEVELS), "info"),
         Field("lock_timeout", Number(low=0), 10.0),
