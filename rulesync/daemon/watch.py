@@ -207,12 +207,21 @@ class Watcher:
             observer.start()
             self.inotify = observer
         except OSError as exc:
+            # watchdog up to 7.1.0 creates its inotify instance here.
             if exc.errno not in EXHAUSTED:
                 raise
-            self._log.warning(
-                "watch.polling", scope="all", reason=f"inotify unavailable: {exc.strerror}"
-            )
-            self.polled["*"] = str(exc.strerror)
+            self._inotify_unavailable(exc)
+
+    def _inotify_unavailable(self, exc: OSError) -> None:
+        """No inotify instance could be had: every folder is polled from now on."""
+        if self.inotify is not None:
+            with contextlib.suppress(Exception):
+                self.inotify.stop()
+            self.inotify = None
+        self._log.warning(
+            "watch.polling", scope="all", reason=f"inotify unavailable: {exc.strerror}"
+        )
+        self.polled["*"] = str(exc.strerror)
 
     def _polling_observer(self) -> BaseObserver:
         if self.polling is None:
@@ -323,8 +332,13 @@ class Watcher:
                     if exc.errno not in EXHAUSTED:
                         # The folder vanished between stat and schedule: the next sync retries.
                         return None
-                    reason = f"inotify limit reached ({errno.errorcode[exc.errno]})"
-                    self._fall_back(owner, reason)
+                    if exc.errno == errno.EMFILE and not self._uses_inotify():
+                        # watchdog from 7.1.1 creates its inotify instance at the first
+                        # schedule: EMFILE there means no instance, for anyone.
+                        self._inotify_unavailable(exc)
+                    else:
+                        reason = f"inotify limit reached ({errno.errorcode[exc.errno]})"
+                        self._fall_back(owner, reason)
             if observer is None:
                 observed = self._polling_observer().schedule(
                     handler, path, recursive=False, event_filter=EVENT_FILTER
@@ -343,6 +357,9 @@ class Watcher:
         watch = _Watch(path, identity, observer, observed, emitter, handler)
         self._watches[path] = watch
         return watch
+
+    def _uses_inotify(self) -> bool:
+        return any(w.observer is self.inotify for w in self._watches.values())
 
     def _fall_back(self, owner: str, why: str) -> None:
         if owner not in self.polled:
