@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 from pathlib import Path
@@ -61,6 +62,37 @@ def snapshot(folder: Path, *, skip_git: bool = True) -> dict[str, bytes]:
                 found[rel] = path.read_bytes()
             else:
                 found[rel] = b"<special>"
+    return found
+
+
+def rulesync_user_paths(home: Path, environ: dict[str, str]) -> tuple[Path, ...]:
+    """Where rulesync writes for the user living in `home` with these variables: its XDG
+    folders, the installed command and the service units."""
+    xdg = {
+        "XDG_CONFIG_HOME": home / ".config",
+        "XDG_STATE_HOME": home / ".local" / "state",
+        "XDG_DATA_HOME": home / ".local" / "share",
+        "XDG_CACHE_HOME": home / ".cache",
+    }
+    bases = [Path(environ.get(name) or default) for name, default in xdg.items()]
+    return (
+        *(base / "rulesync" for base in bases),
+        home / ".local" / "bin" / "rulesync",
+        home / ".config" / "systemd" / "user" / "rulesync.service",
+        home / "Library" / "LaunchAgents" / "com.rulesync.daemon.plist",
+    )
+
+
+def entries(paths: tuple[Path, ...]) -> dict[str, tuple[int, int]]:
+    """Every entry at or under `paths`, links not followed: path → (mtime in ns, size)."""
+    found: dict[str, tuple[int, int]] = {}
+    for top in paths:
+        tops = [str(top)] if os.path.lexists(top) else []
+        walked = (os.path.join(d, n) for d, ds, fs in os.walk(top) for n in ds + fs)
+        for path in [*tops, *walked]:
+            with contextlib.suppress(FileNotFoundError):
+                st = os.lstat(path)
+                found[path] = (st.st_mtime_ns, st.st_size)
     return found
 
 

@@ -11,7 +11,15 @@ import pytest
 
 # The helpers live in `support` so that the benchmarks share them without importing tests;
 # test files import them from here.
-from support.env import USER_UNSET, isolated_env, snapshot, stop_process, user_env
+from support.env import (
+    USER_UNSET,
+    entries,
+    isolated_env,
+    rulesync_user_paths,
+    snapshot,
+    stop_process,
+    user_env,
+)
 from support.repos import (
     CORPUS,
     REPO_ROOT,
@@ -43,6 +51,20 @@ __all__ = [
     "stop_process",
     "user_env",
 ]
+
+
+# Read once, before any test changes the environment.
+REAL_USER_PATHS = rulesync_user_paths(Path(os.path.expanduser("~")), dict(os.environ))
+
+
+@pytest.fixture(autouse=True)
+def real_user_untouched() -> Iterator[None]:
+    """Fails the test that wrote anything rulesync writes under the real user's HOME."""
+    before = entries(REAL_USER_PATHS)
+    yield
+    after = entries(REAL_USER_PATHS)
+    changed = sorted(p for p in before.keys() | after.keys() if before.get(p) != after.get(p))
+    assert not changed, f"the test wrote under the real user's HOME: {changed[:5]}"
 
 
 @pytest.fixture(autouse=True)

@@ -449,7 +449,8 @@ def test_a_failed_head_move_leaves_the_users_index_exactly_as_it_was(
     (project / ".rulesync.yaml").write_text("phase: advanced\n")
     with pytest.raises(GitError, match="update-ref"):
         sync_module.sync(project, load_config())
-    monkeypatch.undo()
+    # The real step again (undo() would also undo the isolated user's environment).
+    monkeypatch.setattr(sync_module, "execute", real)
     assert index.read_bytes() == before
     assert git(project, "rev-parse", "HEAD") == head
     assert not (project / ".git" / "index.lock").exists()
