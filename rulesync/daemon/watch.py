@@ -1,11 +1,16 @@
-"""Watching folders, never recursively: one inotify observer for everything, and a polling
-observer, created only when needed, for owners whose watches ran out or whose folders sit on a
-network filesystem. Handlers only post a `Changed` message; the worker does the rest.
+"""Watching folders, never recursively: one inotify instance read by one thread for every
+watch, whatever the number of projects, and a polling observer, created only when needed, for
+owners whose watches ran out or whose folders sit on a network filesystem. Handlers only post a
+`Changed` message; the worker does the rest.
 
-watchdog runs a thread (an emitter) per watched folder, so what one project may cost is
-bounded here: its root, its rules folder, its git dir while deferred, its library's root and
-at most LIBRARY_TIER_WATCHES tier folders (all of a small library's, else those of the
-project's chain); a longer chain is checked on a timer instead (`checks`).
+watchdog's own inotify observer runs a thread (an emitter) per watched folder: 2,000 projects
+would be thousands of threads, past a service unit's task limit. Its inotify reader
+(`InotifyFD`: one descriptor, one reading thread, callbacks per watch) serves every folder here
+instead; watchdog stays the source of the events. What one project may watch is still bounded:
+its root, its rules folders, its git dir while deferred, its library's root and at most
+LIBRARY_TIER_WATCHES tier folders (all of a small library's, else those of the project's chain);
+a longer chain is checked on a timer instead (`checks`). The polling observer keeps watchdog's
+thread per folder: only owners that fell back to it pay for one.
 """
 
 from __future__ import annotations
@@ -29,6 +34,14 @@ from watchdog.events import (
     FileSystemEventHandler,
 )
 from watchdog.observers.api import BaseObserver, EventEmitter, ObservedWatch
+from watchdog.observers.inotify_c import (
+    CallbackId,
+    InotifyConstants,
+    InotifyEvent,
+    InotifyFD,
+    Mask,
+    WatchDescriptor,
+)
 
 from rulesync.config import Config
 from rulesync.daemon.events import Changed, Post, WatchKind, is_relevant, saves_marker
@@ -123,19 +136,47 @@ class Handler(FileSystemEventHandler):
         self.log = log
         # Replaced whole (never mutated) by the worker, so the observer thread reads it safely.
         self.subscribers: frozenset[tuple[WatchKind, str]] = frozenset()
+        self.deleted = False  # the kernel dropped its inotify watch
 
     def dispatch(self, event: FileSystemEvent) -> None:
+        """An event of the polling observer."""
+        src = os.fsdecode(event.src_path)
+        dest = os.fsdecode(event.dest_path) if event.dest_path else ""
+        is_self = src == self.path and event.is_directory
+        self._changed(event.event_type, os.path.basename(src), os.path.basename(dest), is_self)
+
+    # The inotify reader's callbacks (watchdog's WatchCallback), on its thread.
+    def on_event(self, event: InotifyEvent) -> None:
+        """An event of the inotify reader: one per name, a rename's two halves apart."""
+        seen = _inotify_event(event.mask)
+        if seen is not None:
+            event_type, moved_to = seen
+            name = os.fsdecode(event.name)
+            if event_type == "self":
+                self._changed("deleted", "", "", True)
+            elif moved_to:
+                self._changed(event_type, "", name, False)
+            else:
+                self._changed(event_type, name, "", False)
+
+    def on_watch_deleted(self, wd: WatchDescriptor) -> None:
+        """The kernel dropped the watch (its folder is gone): the next sync watches anew."""
+        self.deleted = True
+
+    def on_queue_overflow(self) -> None:
+        """Events were lost: every subscriber looks again."""
+        self._changed("overflow", "", "", True)
+
+    def on_events_lost(self, *_: object) -> None:
+        """Called after on_queue_overflow (watchdog from 7.1.1): nothing more to do."""
+
+    def _changed(self, event_type: str, src: str, dest: str, is_self: bool) -> None:
         try:
-            src = os.fsdecode(event.src_path)
-            dest = os.fsdecode(event.dest_path) if event.dest_path else ""
-            names = {os.path.basename(p) for p in (src, dest) if p}
-            is_self = src == self.path and event.is_directory
+            names = {n for n in (src, dest) if n}
             for kind, owner in self.subscribers:
                 if not is_relevant(kind, names, is_self=is_self):
                     continue
-                saved = kind == WatchKind.MARKER and saves_marker(
-                    event.event_type, os.path.basename(src), os.path.basename(dest)
-                )
+                saved = kind == WatchKind.MARKER and saves_marker(event_type, src, dest)
                 self.post(Changed(owner, kind, saved))
         except Exception:
             # Raising would take watchdog's thread down; the reconcile timer heals what a lost
@@ -144,32 +185,102 @@ class Handler(FileSystemEventHandler):
                 self.log.exception("watch.handler_failed", folder=self.path)
 
 
-class _Watch:
-    """One watched folder, its observer's handle on it, and the owners subscribed to it."""
+# What inotify reports for a watched folder, as watchdog's filtered events would name it
+# (EVENT_FILTER): a file's create, modify (attributes too), close after writing, delete and
+# either half of a rename; a child folder's delete; the folder itself going away.
+_I = InotifyConstants
+INOTIFY_MASK = Mask(
+    _I.IN_CREATE
+    | _I.IN_MODIFY
+    | _I.IN_ATTRIB
+    | _I.IN_CLOSE_WRITE
+    | _I.IN_DELETE
+    | _I.IN_MOVED_FROM
+    | _I.IN_MOVED_TO
+    | _I.IN_DELETE_SELF
+    | _I.IN_MOVE_SELF
+    | _I.IN_DONT_FOLLOW
+    | _I.IN_ONLYDIR
+)
 
-    __slots__ = ("emitter", "handler", "identity", "observed", "observer", "path", "subscribers")
+
+def _inotify_event(mask: int) -> tuple[str, bool] | None:
+    """The event type a raw inotify mask stands for, and whether it names a rename's new
+    name; None for what the service does not look at."""
+    if mask & (_I.IN_DELETE_SELF | _I.IN_MOVE_SELF):
+        return "self", False
+    if mask & _I.IN_ISDIR:
+        return ("deleted", False) if mask & _I.IN_DELETE else None
+    for bit, event_type in (
+        (_I.IN_CREATE, "created"),
+        (_I.IN_MODIFY | _I.IN_ATTRIB, "modified"),
+        (_I.IN_CLOSE_WRITE, "closed"),
+        (_I.IN_DELETE, "deleted"),
+        (_I.IN_MOVED_FROM, "moved"),
+    ):
+        if mask & bit:
+            return event_type, False
+    return ("moved", True) if mask & _I.IN_MOVED_TO else None
+
+
+class InotifyReader:
+    """One inotify instance and the one thread that reads it, for every watched folder."""
+
+    def __init__(self) -> None:
+        # Creating the instance raises EMFILE when none can be had.
+        self._fd = InotifyFD()
+        self._fd.name = "rulesync-inotify"
+        self._ids = 0
+
+    def start(self) -> None:
+        self._fd.start()
+
+    def is_alive(self) -> bool:
+        return self._fd.is_alive()
+
+    def stop(self) -> None:
+        self._fd.stop()
+
+    def join(self, timeout: float) -> None:
+        self._fd.join(timeout)
+
+    def schedule(self, handler: Handler, path: str) -> tuple[WatchDescriptor, CallbackId]:
+        """Watch `path` for `handler`; raises OSError (ENOSPC when the watches ran out)."""
+        self._ids += 1
+        ident = CallbackId(self._ids)
+        return self._fd.add_callback(os.fsencode(path), INOTIFY_MASK, handler, ident), ident
+
+    def unschedule(self, token: tuple[WatchDescriptor, CallbackId]) -> None:
+        self._fd.remove_callbacks([token])
+
+
+class _Watch:
+    """One watched folder, the handle its reader or observer gave it, and its subscribers."""
+
+    __slots__ = ("emitter", "handler", "identity", "observed", "path", "subscribers", "token")
 
     def __init__(
         self,
         path: str,
         identity: tuple[int, int],
-        observer: BaseObserver,
-        observed: ObservedWatch,
-        emitter: EventEmitter | None,
         handler: Handler,
+        token: tuple[WatchDescriptor, CallbackId] | None = None,
+        observed: ObservedWatch | None = None,
+        emitter: EventEmitter | None = None,
     ) -> None:
         self.path = path
         self.identity = identity
-        self.observer = observer
-        self.observed = observed
-        self.emitter = emitter
         self.handler = handler
+        self.token = token  # inotify: the reader's watch and callback
+        self.observed = observed  # polling: the observer's watch and its emitter
+        self.emitter = emitter
         self.subscribers: dict[str, WatchKind] = {}  # owner → kind
 
     def stale(self) -> bool:
-        """True once the folder was replaced: its emitter stopped when the old one was deleted
-        (the inode number alone is not enough: ext4 hands a freed one straight out again)."""
-        dead = self.emitter is not None and not self.emitter.is_alive()
+        """True once the folder was replaced: the kernel dropped its watch, or its emitter
+        stopped, when the old one was deleted (the inode number alone is not enough: ext4
+        hands a freed one straight out again)."""
+        dead = self.handler.deleted or (self.emitter is not None and not self.emitter.is_alive())
         return dead or self.identity != _identity(self.path)
 
     def publish(self) -> None:
@@ -193,35 +304,25 @@ class Watcher:
         self._log = log
         self._watches: dict[str, _Watch] = {}
         self._owned: dict[str, dict[str, WatchKind]] = {}
-        self.inotify: BaseObserver | None = None
+        self.inotify: InotifyReader | None = None
         self.polling: BaseObserver | None = None
         self.polled: dict[str, str] = {}  # owner → why it is polled (logged once)
         self.unwatched: set[str] = set()  # owners a watch was refused to (logged once)
 
     def start(self) -> None:
-        """Start the inotify observer (or, when inotify itself is exhausted, only polling)."""
-        from watchdog.observers import Observer
-
+        """Start the inotify reader (or, when no inotify instance can be had, only polling)."""
         try:
-            observer = Observer()
-            observer.start()
-            self.inotify = observer
+            reader = InotifyReader()
         except OSError as exc:
-            # watchdog up to 7.1.0 creates its inotify instance here.
             if exc.errno not in EXHAUSTED:
                 raise
-            self._inotify_unavailable(exc)
-
-    def _inotify_unavailable(self, exc: OSError) -> None:
-        """No inotify instance could be had: every folder is polled from now on."""
-        if self.inotify is not None:
-            with contextlib.suppress(Exception):
-                self.inotify.stop()
-            self.inotify = None
-        self._log.warning(
-            "watch.polling", scope="all", reason=f"inotify unavailable: {exc.strerror}"
-        )
-        self.polled["*"] = str(exc.strerror)
+            self._log.warning(
+                "watch.polling", scope="all", reason=f"inotify unavailable: {exc.strerror}"
+            )
+            self.polled["*"] = str(exc.strerror)
+            return
+        reader.start()
+        self.inotify = reader
 
     def _polling_observer(self) -> BaseObserver:
         if self.polling is None:
@@ -232,11 +333,11 @@ class Watcher:
         return self.polling
 
     def alive(self) -> bool:
-        """False when an observer thread that should be running has died."""
+        """False when a reading thread that should be running has died."""
         return all(o.is_alive() for o in (self.inotify, self.polling) if o is not None)
 
     def stop(self, timeout: float) -> None:
-        """Stop the observers, waiting at most `timeout` seconds in all."""
+        """Stop the reader and the polling observer, waiting at most `timeout` seconds in all."""
         deadline = time.monotonic() + timeout
         observers = [o for o in (self.inotify, self.polling) if o is not None]
         for observer in observers:
@@ -307,7 +408,10 @@ class Watcher:
         for owner in current.subscribers:
             self._owned.get(owner, {}).pop(current.path, None)
         with contextlib.suppress(KeyError, OSError, RuntimeError):
-            current.observer.unschedule(current.observed)
+            if current.token is not None and self.inotify is not None:
+                self.inotify.unschedule(current.token)
+            elif current.observed is not None and self.polling is not None:
+                self.polling.unschedule(current.observed)
 
     def _schedule(self, owner: str, path: str) -> _Watch | None:
         identity = _identity(path)
@@ -320,46 +424,34 @@ class Watcher:
             if needs_polling(fstype):
                 why = f"network filesystem ({fstype})"
                 self._fall_back(owner, why)
-        observer: BaseObserver | None = None
+        if why is None and self.inotify is not None:
+            try:
+                token = self.inotify.schedule(handler, path)
+            except OSError as exc:
+                if exc.errno not in EXHAUSTED:
+                    # The folder vanished between stat and schedule: the next sync retries.
+                    return None
+                self._fall_back(owner, f"inotify limit reached ({errno.errorcode[exc.errno]})")
+            else:
+                return self._add(_Watch(path, identity, handler, token=token))
         try:
-            if why is None and self.inotify is not None:
-                try:
-                    observed = self.inotify.schedule(
-                        handler, path, recursive=False, event_filter=EVENT_FILTER
-                    )
-                    observer = self.inotify
-                except OSError as exc:
-                    if exc.errno not in EXHAUSTED:
-                        # The folder vanished between stat and schedule: the next sync retries.
-                        return None
-                    if exc.errno == errno.EMFILE and not self._uses_inotify():
-                        # watchdog from 7.1.1 creates its inotify instance at the first
-                        # schedule: EMFILE there means no instance, for anyone.
-                        self._inotify_unavailable(exc)
-                    else:
-                        reason = f"inotify limit reached ({errno.errorcode[exc.errno]})"
-                        self._fall_back(owner, reason)
-            if observer is None:
-                observed = self._polling_observer().schedule(
-                    handler, path, recursive=False, event_filter=EVENT_FILTER
-                )
-                observer = self._polling_observer()
+            observer = self._polling_observer()
+            observed = observer.schedule(handler, path, recursive=False, event_filter=EVENT_FILTER)
         except OSError:
             return None
         except RuntimeError as exc:
-            # watchdog runs a thread per watched folder; a task limit (systemd TasksMax)
+            # The polling observer runs a thread per folder; a task limit (systemd TasksMax)
             # refuses more. Unwatched, the project is still synced by the reconcile timer.
             if owner not in self.unwatched:
                 self.unwatched.add(owner)
                 self._log.error("watch.failed", project=owner, reason=str(exc))
             return None
         emitter = next((e for e in observer.emitters if e.watch == observed), None)
-        watch = _Watch(path, identity, observer, observed, emitter, handler)
-        self._watches[path] = watch
-        return watch
+        return self._add(_Watch(path, identity, handler, observed=observed, emitter=emitter))
 
-    def _uses_inotify(self) -> bool:
-        return any(w.observer is self.inotify for w in self._watches.values())
+    def _add(self, watch: _Watch) -> _Watch:
+        self._watches[watch.path] = watch
+        return watch
 
     def _fall_back(self, owner: str, why: str) -> None:
         if owner not in self.polled:
