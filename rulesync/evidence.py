@@ -326,6 +326,8 @@ class Record:
         self.points: dict[str, list[tuple[float, float | bool]]] = {}
         # When each Prometheus source's window was last asked for (epoch seconds).
         self.asked: dict[str, float] = {}
+        # Each Prometheus source's last failed query: (epoch seconds, why).
+        self.failed: dict[str, tuple[float, str]] = {}
         self.changed = False
         self._load()
 
@@ -345,6 +347,13 @@ class Record:
             return
         if not isinstance(doc, dict):
             return
+        failed = doc.get("failed")
+        if isinstance(failed, dict):
+            self.failed = {
+                k: (float(v[0]), str(v[1]))
+                for k, v in failed.items()
+                if isinstance(v, list) and len(v) == 2 and isinstance(v[0], int | float)
+            }
         asked = doc.get("asked")
         if isinstance(asked, dict):
             self.asked = {k: float(v) for k, v in asked.items() if isinstance(v, int | float)}
@@ -397,6 +406,7 @@ class Record:
         doc = {
             "version": 1,
             "asked": self.asked,
+            "failed": {k: list(v) for k, v in self.failed.items()},
             "metrics": {k: [list(p) for p in v] for k, v in self.points.items()},
         }
         with contextlib.suppress(OSError):
@@ -448,14 +458,16 @@ class _Measure:
                 for t in times
             ]
         days = source.days or DEFAULT_DAYS.get(measure)
-        since = None if days is None else min(times) - days * DAY
         paths = []
         if measure == "contributors":
             paths = [f"{self.prefix}/{source.path}" if self.prefix else source.path]
         elif self.prefix:
             paths = [self.prefix]
-        commits = authored_commits(self.git.top, since=since, paths=paths)
+        commits = authored_commits(self.git.top, paths)
         bots = re.compile(source.exclude or DEFAULT_BOTS)
+        # rulesync's own commits are no one's work.
+        own = self.config.commit_author[1].lower()
+        commits = [c for c in commits if c.email.lower() != own]
         people = [c for c in commits if not bots.search(f"{c.name} <{c.email}>")]
         figures: list[tuple[float | None, str]] = []
         for t in times:
@@ -476,11 +488,11 @@ class _Measure:
 
     def _commit_at(self, moment: float) -> str | None:
         """The last commit committed at or before `moment` (from one listing of the window)."""
-        from rulesync.git import commits_since
+        from rulesync.git import commit_times
 
         if self._commits is None:
             assert self.git is not None
-            self._commits = commits_since(self.git.top, min(self.times))
+            self._commits = commit_times(self.git.top)
         before = [c for c in self._commits if c[1] <= moment]
         return max(before, key=lambda c: c[1])[0] if before else None
 
@@ -567,24 +579,29 @@ class _Measure:
         return self.marker.prometheus or self.config.prometheus
 
     def prometheus(self, source: Source) -> tuple[float | None, float, str]:
-        """The figure now (from the record when it is younger than the interval and this
-        measurement need not be fresh); asking, the window's days go to the record too."""
+        """The figure now. Unless this measurement is fresh, Prometheus is asked at most once
+        an interval: until then the last answer (a figure from the record, or the reason
+        there was none) stands."""
         from rulesync import prometheus
 
         url = self.prometheus_url()
         if url is None:
             return None, 0.0, "no Prometheus URL: add `prometheus: URL` to .rulesync.yaml"
         now = self.times[0]
+        key = Record.key(source)
+        interval = self.config.prometheus_interval
+        failed = self.record.failed.get(key)
         latest = self.record.latest(source)
-        if (
-            not self.fresh
-            and latest is not None
-            and now - latest[0] < self.config.prometheus_interval
-        ):
-            return float(latest[1]), latest[0], ""
+        if not self.fresh and failed is not None and now - failed[0] < interval:
+            return None, 0.0, f"{failed[1]} (at {when(failed[0])})"
+        if not self.fresh and latest is not None and now - latest[0] < interval:
+            return latest[1], latest[0], ""
         answer = prometheus.query(url, source.what, timeout=self.config.prometheus_timeout)
+        self.record.changed = True
         if answer.value is None:
+            self.record.failed[key] = (now, answer.note)
             return None, 0.0, answer.note
+        self.record.failed.pop(key, None)
         measured = answer.at or now
         self.record.add(source, measured, answer.value, every=0)
         return answer.value, measured, ""

@@ -478,20 +478,11 @@ class Authored(NamedTuple):
     time: int
 
 
-def _since(when: float) -> str:
-    """A `--since`/`--before` date git reads exactly: `@<seconds> +0000`."""
-    return f"@{int(when)} +0000"
-
-
-def authored_commits(
-    top: Path, *, since: float | None = None, paths: Sequence[str] = ()
-) -> list[Authored]:
-    """The commits reachable from HEAD (committed since `since`, touching `paths` when given),
-    with each author as `.mailmap` names them; none in a repository without commits."""
-    args = ["log", "--use-mailmap", "--format=%aN%x1f%aE%x1f%at"]
-    if since is not None:
-        args.append(f"--since={_since(since)}")
-    args += ["HEAD", "--", *paths]
+def authored_commits(top: Path, paths: Sequence[str] = ()) -> list[Authored]:
+    """Every commit reachable from HEAD (touching `paths` when given), with each author as
+    `.mailmap` names them; none in a repository without commits. (No `--since`: git stops
+    its walk at the first commit older than the date, and misses newer ones behind it.)"""
+    args = ["log", "--use-mailmap", "--format=%aN%x1f%aE%x1f%at", "HEAD", "--", *paths]
     status, out, _ = Runner(top).output(*args)
     if status != 0:
         return []
@@ -511,20 +502,14 @@ def first_commit_time(top: Path) -> int | None:
     return min(times) if times else None
 
 
-def commits_since(top: Path, when: float) -> list[tuple[str, int]]:
-    """(commit, committer time) of HEAD's history committed after `when`, newest first, and
-    last the newest commit committed at or before it (when there is one)."""
-    git = Runner(top)
-    status, out, _ = git.output("log", "--format=%H %ct", f"--since={_since(when)}", "HEAD")
+def commit_times(top: Path) -> list[tuple[str, int]]:
+    """(commit, committer time) of every commit reachable from HEAD."""
+    status, out, _ = Runner(top).output("log", "--format=%H %ct", "HEAD")
     found = []
     for line in out.decode("ascii", "replace").splitlines() if status == 0 else ():
         commit, _, stamp = line.partition(" ")
         if stamp.isdigit():
             found.append((commit, int(stamp)))
-    status, out, _ = git.output("log", "-1", "--format=%H %ct", f"--before={_since(when)}", "HEAD")
-    commit, _, stamp = out.decode("ascii", "replace").strip().partition(" ")
-    if status == 0 and stamp.isdigit():
-        found.append((commit, int(stamp)))
     return found
 
 
