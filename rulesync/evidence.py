@@ -751,3 +751,35 @@ def max_settle_days(library: Library) -> int:
 def pinned_or_measured(readings: Mapping[str, Reading]) -> bool:
     """True when some metric has a figure (pinned or measured)."""
     return any(r.value is not None for r in readings.values())
+
+
+def summary(root: Path, config: Config) -> str:
+    """The project's readiness in a few words, as the service logs its changes: the next
+    tier's state (`advanced: met, settling 3 of 14 days`), and a demotion `phase: auto`
+    waits for a person to make."""
+    from rulesync import manifest
+    from rulesync.marker import load_marker
+    from rulesync.project import choose_library
+    from rulesync.readiness import choose_auto, days_met, evaluate
+
+    marker = load_marker(root)
+    library = choose_library(marker, config)
+    current = manifest.load(root).tier or None
+    evidence = measure(root, library, marker, config, days=max_settle_days(library))
+    names = library.tier_names
+    would_demote = None
+    if marker.phase == "auto":
+        choice = choose_auto(library, evidence, current)
+        tier, would_demote = choice.tier, choice.would_demote
+    else:
+        tier = marker.phase if marker.phase in names else (current or names[0])
+    if names.index(tier) + 1 >= len(names):
+        text = f"{tier}: the highest tier"
+    else:
+        following = library.tier(names[names.index(tier) + 1])
+        state = "not met"
+        if evaluate(following, evidence.values).met:
+            met_for, need = days_met(following, evidence.series()), following.policy.settle_days
+            state = f"met, settling {met_for} of {need} days" if met_for < need else "met"
+        text = f"{following.name}: {state}"
+    return text + (f"; would demote to {would_demote}" if would_demote else "")
