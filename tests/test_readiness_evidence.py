@@ -416,3 +416,35 @@ def test_a_bad_prometheus_url_in_the_marker_is_a_file_line_error(repo: Path) -> 
     proc = rulesync(repo, "readiness", check=2)
     assert ".rulesync.yaml:2: prometheus 'ftp://host/' is not usable" in proc.stderr
     assert "secret" not in proc.stderr
+
+
+def test_outside_git_the_past_comes_from_the_record_of_measurements(tmp_path: Path) -> None:
+    """A project outside git has no history: the figures rulesync recorded on earlier days
+    (its state folder) decide the settling time."""
+    from rulesync.evidence import record_path
+
+    folder = tmp_path / "plain"
+    folder.mkdir()
+    own_library(
+        folder,
+        "  b2b_customers: {file: metrics.json, key: b2b_customers}\n",
+        criteria="      - {metric: b2b_customers, op: '>=', value: 10}\n",
+        settle=3,
+    )
+    marker(folder, "phase: auto\nlibrary: rules\n")
+    (folder / "metrics.json").write_text('{"b2b_customers": 12}')
+    advanced = readiness(folder)["tiers"][0]
+    assert advanced["met"] is True and advanced["days_met"] == 0
+    record = record_path(folder)
+    doc = json.loads(record.read_text())
+    key = "b2b_customers file: metrics.json b2b_customers"
+    assert [p[1] for p in doc["metrics"][key]] == [12]
+    # Recorded on each of the last four days: 9 four days ago, then 11 and 12.
+    now = time.time()
+    earlier = [[now - 4 * DAY, 9], [now - 3 * DAY, 11], [now - 2 * DAY, 11], [now - DAY, 12]]
+    doc["metrics"][key] = earlier + doc["metrics"][key]
+    record.write_text(json.dumps(doc))
+    # Met on each of the 3 days before today: `phase: auto` selects advanced.
+    assert readiness(folder)["tier"] == "advanced"
+    rulesync(folder, "apply", check=0)
+    assert (folder / ".cursor/rules/advanced.mdc").exists()
