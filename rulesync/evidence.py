@@ -20,7 +20,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -437,7 +437,7 @@ class _Measure:
             self.prefix = "" if rel == "." else rel.replace(os.sep, "/")
         self.record = Record(record_path(root))
         self._commits: list[tuple[str, int]] | None = None
-        self._trees: dict[str, list[tuple[str, bool, str]]] = {}
+        self._trees: dict[tuple[str, str], list[tuple[str, bool, str]]] = {}
 
     # git history ------------------------------------------------------------------------
 
@@ -496,15 +496,21 @@ class _Measure:
         before = [c for c in self._commits if c[1] <= moment]
         return max(before, key=lambda c: c[1])[0] if before else None
 
-    def _tree(self, commit: str) -> list[tuple[str, bool, str]]:
+    def _tree(self, commit: str, folder: str) -> list[tuple[str, bool, str]]:
+        """The folders and files of `folder` (project-relative; "" for all) in a commit, as
+        (project-relative path, is a folder, blob id)."""
         from rulesync.git import tree_entries
 
-        if commit not in self._trees:
+        key = (commit, folder)
+        if key not in self._trees:
             assert self.git is not None
-            self._trees[commit] = [
-                (e.path, e.folder, e.blob) for e in tree_entries(self.git.top, commit, self.prefix)
+            inside = "/".join(p for p in (self.prefix, folder) if p)
+            lead = f"{folder}/" if folder else ""
+            self._trees[key] = [
+                (lead + e.path, e.folder, e.blob)
+                for e in tree_entries(self.git.top, commit, inside)
             ]
-        return self._trees[commit]
+        return self._trees[key]
 
     def _files_figure(
         self, source: Source, entries: list[tuple[str, bool]], read: Any
@@ -538,7 +544,7 @@ class _Measure:
         commit = self._commit_at(moment)
         if commit is None:
             return None
-        tree = self._tree(commit)
+        tree = self._tree(commit, _literal_prefix(source.what)[0])
         blobs = {path: blob for path, folder, blob in tree if not folder}
         git = self.git
 
@@ -567,7 +573,8 @@ class _Measure:
         if self.git is not None:
             commit = self._commit_at(moment)
             if commit is not None:
-                blobs = {p: b for p, folder, b in self._tree(commit) if not folder}
+                tree = self._tree(commit, source.what.rpartition("/")[0])
+                blobs = {p: b for p, folder, b in tree if not folder}
                 if source.what in blobs:
                     data = read_blob(self.git.top, blobs[source.what], MAX_FILE_BYTES)
                     return _json_figure(data, source.key)[0] if data is not None else None
@@ -746,11 +753,6 @@ def evidence_lines(evidence: Evidence) -> tuple[str, ...]:
 def max_settle_days(library: Library) -> int:
     """The longest settling time among the library's tiers."""
     return max((t.policy.settle_days for t in library.tiers), default=0)
-
-
-def pinned_or_measured(readings: Mapping[str, Reading]) -> bool:
-    """True when some metric has a figure (pinned or measured)."""
-    return any(r.value is not None for r in readings.values())
 
 
 def summary(root: Path, config: Config) -> str:
