@@ -672,6 +672,12 @@ class _Measure:
         return [self.record.at(source, t) for t in past]
 
 
+def _plain(text: str) -> str:
+    """`text` fit for one line of output: a Prometheus' error message or a library's key may
+    hold control or escape characters, shown escaped."""
+    return shown_name(text)[1:-1] if has_control(text) else text
+
+
 def _fit(value: float | bool | None, wants_bool: bool) -> tuple[float | bool | None, str]:
     """A measured figure as its criteria compare it: a count is true when not 0."""
     if value is None:
@@ -712,7 +718,9 @@ def measure(
         else:
             reading = work.reading(source)
             value, note = _fit(reading.value, wants_bool)
-            readings[metric] = reading._replace(value=value, note=note or reading.note)
+            readings[metric] = reading._replace(
+                value=value, source=_plain(reading.source), note=_plain(note or reading.note)
+            )
     # The past matters only for a tier met now: how long has it been met?
     from rulesync.readiness import evaluate
 

@@ -7,6 +7,7 @@ import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -277,3 +278,33 @@ def test_phase_auto_settles_on_prometheus_history(
     assert (
         "concurrent_users = 100 (prometheus: 100 * count(max_over_time(active_users[1h]))" in body
     )
+
+
+def test_a_prometheus_error_with_escape_characters_is_shown_escaped(repo: Path) -> None:
+    """A server's error text reaches the terminal only with its control characters escaped."""
+    import http.server
+
+    class Hostile(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = json.dumps({"status": "error", "error": "bad\x1b[2J\x1b]0;owned\x07"}).encode()
+            self.send_response(400)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hostile)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        (repo / ".rulesync.yaml").write_text(f"phase: basic\nprometheus: {url}\n")
+        proc = rulesync(repo, "readiness", check=0)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "\x1b" not in proc.stdout and "\x07" not in proc.stdout
+    assert "concurrent_users = unknown" in proc.stdout and "HTTP 400: bad\\x1b[2J" in proc.stdout
