@@ -28,6 +28,7 @@ from rulesync.names import has_control, shown_name
 
 if TYPE_CHECKING:
     from rulesync.config import Config
+    from rulesync.git import Authored
     from rulesync.library import Library, Source
     from rulesync.marker import Marker
 
@@ -437,6 +438,7 @@ class _Measure:
             self.prefix = "" if rel == "." else rel.replace(os.sep, "/")
         self.record = Record(record_path(root))
         self._commits: list[tuple[str, int]] | None = None
+        self._authored: dict[tuple[str, ...], list[Authored]] = {}
         self._trees: dict[tuple[str, str], list[tuple[str, bool, str]]] = {}
 
     # git history ------------------------------------------------------------------------
@@ -463,7 +465,10 @@ class _Measure:
             paths = [f"{self.prefix}/{source.path}" if self.prefix else source.path]
         elif self.prefix:
             paths = [self.prefix]
-        commits = authored_commits(self.git.top, paths)
+        key = tuple(paths)
+        if key not in self._authored:  # now and the past days come from one walk
+            self._authored[key] = authored_commits(self.git.top, paths)
+        commits = self._authored[key]
         bots = re.compile(source.exclude or DEFAULT_BOTS)
         # rulesync's own commits are no one's work.
         own = self.config.commit_author[1].lower()
