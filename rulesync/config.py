@@ -35,6 +35,11 @@ CONFIG_SCHEMA = Schema(
         Field("max_tier_bytes", Number(low=1, whole=True), Limits().tier_bytes),
         Field("max_tier_rules", Number(low=1, whole=True), Limits().tier_rules),
         Field("max_tiers", Number(low=1, whole=True), Limits().tiers),
+        # Readiness evidence: the Prometheus of projects whose marker names none, how long a
+        # query may take, and how often (seconds) the service asks it again.
+        Field("prometheus", Text("an http:// or https:// URL")),
+        Field("prometheus_timeout", Number(low=0.1), 5.0),
+        Field("prometheus_interval", Number(low=60), 900.0),
     )
 )
 
@@ -95,6 +100,9 @@ class Config(NamedTuple):
     library_urls: tuple[str, ...] = ()
     targets: tuple[str, ...] = DEFAULT
     limits: Limits = Limits()
+    prometheus: str | None = None
+    prometheus_timeout: float = 5.0
+    prometheus_interval: float = 900.0
 
     def trusts(self, folder: Path) -> bool:
         """True when the user's config lists `folder` as a library a marker may name."""
@@ -151,4 +159,7 @@ def load_config(path: Path | None = None) -> Config:
             tier_rules=values["max_tier_rules"],
             tiers=values["max_tiers"],
         ),
+        prometheus=values["prometheus"],
+        prometheus_timeout=float(values["prometheus_timeout"]),
+        prometheus_interval=float(values["prometheus_interval"]),
     )

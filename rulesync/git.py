@@ -465,3 +465,88 @@ def ignored_paths(top: Path, paths: Sequence[str]) -> set[str]:
     if status not in (0, 1):
         raise GitError(f"{top}: git check-ignore failed: {failure_cause(err) or status}")
     return {os.fsdecode(p) for p in out.split(b"\0") if p}
+
+
+# Readiness evidence: the project's own history, read through the runner (no checkout).
+
+
+class Authored(NamedTuple):
+    """One commit as readiness counts it: its author (`.mailmap` applied) and author time."""
+
+    name: str
+    email: str
+    time: int
+
+
+def authored_commits(top: Path, paths: Sequence[str] = ()) -> list[Authored]:
+    """Every commit reachable from HEAD (touching `paths` when given), with each author as
+    `.mailmap` names them; none in a repository without commits. (No `--since`: git stops
+    its walk at the first commit older than the date, and misses newer ones behind it.)"""
+    args = ["log", "--use-mailmap", "--format=%aN%x1f%aE%x1f%at", "HEAD", "--", *paths]
+    status, out, _ = Runner(top).output(*args)
+    if status != 0:
+        return []
+    found = []
+    for line in out.decode("utf-8", "replace").splitlines():
+        name, _, rest = line.partition("\x1f")
+        email, _, stamp = rest.partition("\x1f")
+        if stamp.strip().isdigit():
+            found.append(Authored(name, email, int(stamp)))
+    return found
+
+
+def first_commit_time(top: Path) -> int | None:
+    """The author time of HEAD's oldest root commit (None without commits)."""
+    status, out, _ = Runner(top).output("log", "--max-parents=0", "--format=%at", "HEAD")
+    times = [int(t) for t in out.split() if t.isdigit()] if status == 0 else []
+    return min(times) if times else None
+
+
+def commit_times(top: Path) -> list[tuple[str, int]]:
+    """(commit, committer time) of every commit reachable from HEAD."""
+    status, out, _ = Runner(top).output("log", "--format=%H %ct", "HEAD")
+    found = []
+    for line in out.decode("ascii", "replace").splitlines() if status == 0 else ():
+        commit, _, stamp = line.partition(" ")
+        if stamp.isdigit():
+            found.append((commit, int(stamp)))
+    return found
+
+
+class TreeEntry(NamedTuple):
+    """One entry of a commit's tree: its path (below the folder asked for), whether it is a
+    folder, and its blob id (a file's; "" for a folder)."""
+
+    path: str
+    folder: bool
+    blob: str
+
+
+def tree_entries(top: Path, commit: str, folder: str = "") -> list[TreeEntry]:
+    """Every folder and regular file of `folder` (relative to the work tree's top) in a
+    commit's tree; symlinks and submodules are left out, as a walk of the work tree leaves
+    them out."""
+    spec = f"{commit}:{folder}" if folder else f"{commit}^{{tree}}"
+    status, out, _ = Runner(top).output("ls-tree", "-r", "-t", "-z", spec)
+    if status != 0:
+        return []
+    found = []
+    for entry in out.split(b"\0"):
+        meta, _, path = entry.partition(b"\t")
+        mode, kind, sha = [*meta.decode("ascii", "replace").split(), "", "", ""][:3]
+        name = os.fsdecode(path)
+        if kind == "tree":
+            found.append(TreeEntry(name, True, ""))
+        elif kind == "blob" and mode.startswith("100"):
+            found.append(TreeEntry(name, False, sha))
+    return found
+
+
+def read_blob(top: Path, blob: str, limit: int) -> bytes | None:
+    """A blob's bytes by id (None when it is missing or larger than `limit`)."""
+    git = Runner(top)
+    status, out, _ = git.output("cat-file", "-s", blob)
+    if status != 0 or not out.strip().isdigit() or int(out) > limit:
+        return None
+    status, out, _ = git.output("cat-file", "blob", blob)
+    return out if status == 0 else None

@@ -47,8 +47,10 @@ def commit_message(
     library_id: str,
     reasons: Sequence[str] = (),
     phase: str | None = None,
+    evidence: Sequence[str] = (),
 ) -> str:
-    """Subject, body listing the project-relative paths, and the Rulesync-Phase /
+    """Subject, body listing the project-relative paths (with `phase: auto`, the criteria that
+    moved it and every measured figure with its source), and the Rulesync-Phase /
     Rulesync-Library trailers."""
     change = manifest_change(old, new)
     if old is None or not old.tier:
@@ -75,6 +77,8 @@ def commit_message(
         lines += [*body, ""]
     if reasons:
         lines += [f"phase: auto selected {new.tier} because:", *[f"  - {r}" for r in reasons], ""]
+    if evidence:
+        lines += ["measured:", *[f"  - {e}" for e in evidence], ""]
     tier_trailer = new.tier if phase != "auto" else f"{new.tier} (auto)"
     lines += [f"{PHASE_TRAILER}: {tier_trailer}", f"{LIBRARY_TRAILER}: {library_id}"]
     return "\n".join(lines) + "\n"

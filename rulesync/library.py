@@ -7,6 +7,7 @@ import stat
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
@@ -24,6 +25,7 @@ from rulesync.schema import (
     Field,
     Flag,
     ListOf,
+    MapOf,
     Number,
     Schema,
     Text,
@@ -74,7 +76,36 @@ POLICY_SCHEMA = Schema(
             AnyOf((Choice(("all", "any")), _WHOLE), "all, any or a whole number ≥ 1"),
             "all",
         ),
+        # Days the policy must have been met before `phase: auto` promotes (0: at once).
+        Field("settle_days", Number(low=0, whole=True), 0),
     )
+)
+# How one metric is measured: exactly one kind key (git, files, prometheus, file) and the
+# options that kind takes (rulesync.evidence measures it; docs/reference/tiers-metrics.md).
+SOURCE_KINDS = ("git", "files", "prometheus", "file")
+SOURCE_OPTIONS = {
+    "git": ("days", "path", "exclude"),
+    "files": ("present", "pattern"),
+    "prometheus": (),
+    "file": ("key",),
+}
+SOURCE_SCHEMA = Schema(
+    (
+        Field(
+            "git",
+            Choice(("authors", "commits_per_week", "age_days", "contributors"), noun="git figure"),
+        ),
+        Field("files", Text("a glob inside the project")),
+        Field("prometheus", Text("a PromQL query")),
+        Field("file", Text("a JSON file inside the project")),
+        Field("days", Number(low=1, whole=True)),
+        Field("path", Text("a path inside the project")),
+        Field("exclude", Text("a regular expression")),
+        Field("present", Flag(), False),
+        Field("pattern", Text("a regular expression")),
+        Field("key", Text("a key (dotted for a nested one)")),
+    ),
+    "a mapping with one of git, files, prometheus, file",
 )
 TIER_SCHEMA = Schema(
     (
@@ -99,6 +130,7 @@ TIERS_SCHEMA = Schema(
             example="tiers: [{name: basic}]",
         ),
         Field("budget", Schema((Field("always_tokens", _WHOLE),))),
+        Field("metrics", MapOf(SOURCE_SCHEMA, noun="metric"), {}),
     )
 )
 
@@ -123,10 +155,47 @@ class Criterion(NamedTuple):
 
 
 class Policy(NamedTuple):
-    """When a tier's criteria promote: `min_groups` groups met; a group met by `group_met`."""
+    """When a tier's criteria promote: `min_groups` groups met; a group met by `group_met`;
+    with `phase: auto`, only once met for `settle_days` days."""
 
     min_groups: int | None = None
     group_met: str | int = "all"
+    settle_days: int = 0
+
+
+class Source(NamedTuple):
+    """How tiers.yaml says one metric is measured: its `kind` and what (`what`: the git
+    figure, the glob, the PromQL query or the JSON file), with the kind's options."""
+
+    metric: str
+    kind: str
+    what: str
+    days: int | None = None
+    path: str = ""
+    exclude: str = ""
+    present: bool = False
+    pattern: str = ""
+    key: str = ""
+
+    def describe(self) -> str:
+        """`git: authors in 90 days`, `files: src/*/domains/*/`, `prometheus: up`, …"""
+        if self.kind == "git":
+            from rulesync.evidence import DEFAULT_DAYS
+
+            days = self.days or DEFAULT_DAYS.get(self.what)
+            text = f"git: {self.what.replace('_', ' ')}"
+            if self.path:
+                text += f" of {self.path}"
+            return text + (f" in {days} days" if days else "")
+        if self.kind == "files":
+            if self.present:
+                return f"files: any {self.what}"
+            if self.pattern:
+                return f"files: lines of {self.what} matching {self.pattern}"
+            return f"files: {self.what}"
+        if self.kind == "file":
+            return f"file: {self.what} {self.key}"
+        return f"prometheus: {self.what}"
 
 
 class Tier(NamedTuple):
@@ -164,6 +233,8 @@ class Library(NamedTuple):
     always_tokens_budget: int | None = None
     limits: Limits = Limits()
     project: Path | None = None
+    # tiers.yaml's `metrics:`: how each metric is measured, by metric name.
+    sources: Mapping[str, Source] = MappingProxyType({})
 
     def tier(self, name: str) -> Tier:
         # A scan, not a cached index: a library has a few tiers (at most `Limits.tiers`).
@@ -411,6 +482,92 @@ def _criterion(raw: dict[str, Any], at: Callable[[str], str], tier: str, index: 
     return Criterion(metric=metric, op=op, value=value, group=raw["group"], label=raw["label"])
 
 
+def _sources(
+    values: Mapping[str, dict[str, Any]], tiers: Sequence[Tier], parsed: Parsed, path: Path
+) -> dict[str, Source]:
+    """The checked `metrics:` section: each entry one kind with that kind's options, a
+    PromQL query that parses, a path or glob that stays inside the project, a metric some
+    criterion names."""
+    from rulesync.evidence import path_problem, pattern_problem, promql_problem
+
+    named = {c.metric for t in tiers for c in t.criteria}
+    sources: dict[str, Source] = {}
+    for metric, raw in values.items():
+
+        def at(*key: str, metric: str = metric) -> str:
+            return where(path, parsed.line("metrics", metric, *key))
+
+        given = [k for k in SOURCE_KINDS if raw[k] is not None]
+        if len(given) != 1:
+            which = "none" if not given else " and ".join(given)
+            raise InvalidInput(
+                f"{at()}: metric `{metric}`: give exactly one source kind "
+                f"({', '.join(SOURCE_KINDS)}), not {which}"
+            )
+        kind = given[0]
+        for option in ("days", "path", "exclude", "pattern", "key"):
+            if raw[option] is not None and option not in SOURCE_OPTIONS[kind]:
+                raise InvalidInput(
+                    f"{at(option)}: metric `{metric}`: `{option}` does not go with `{kind}`; "
+                    f"{kind} takes: {', '.join(SOURCE_OPTIONS[kind]) or 'nothing else'}"
+                )
+        if raw["present"] and kind != "files":
+            raise InvalidInput(f"{at('present')}: metric `{metric}`: `present` goes with `files`")
+        what: str = raw[kind]
+        problem: str | None = None
+        fix = ""
+        if kind == "prometheus":
+            problem, fix = promql_problem(what), "fix the query"
+        elif kind in ("files", "file"):
+            problem, fix = path_problem(what), "name a path inside the project"
+        if problem is None and kind == "file" and any(c in what for c in "*?["):
+            problem, fix = "a glob", "name one file"
+        if problem is not None:
+            raise InvalidInput(f"{at(kind)}: metric `{metric}`: {shown(what)}: {problem}; {fix}")
+        for option, check in (
+            ("path", path_problem),
+            ("exclude", pattern_problem),
+            ("pattern", pattern_problem),
+        ):
+            if raw[option] is not None and (problem := check(raw[option])) is not None:
+                raise InvalidInput(f"{at(option)}: metric `{metric}`: `{option}`: {problem}")
+        if raw["days"] is not None and raw["days"] > 3650:
+            raise InvalidInput(f"{at('days')}: metric `{metric}`: `days` is at most 3650")
+        if raw["days"] is not None and kind == "git" and what == "age_days":
+            raise InvalidInput(f"{at('days')}: metric `{metric}`: age_days takes no `days`")
+        if kind == "git" and (what == "contributors") != (raw["path"] is not None):
+            raise InvalidInput(
+                f"{at(kind)}: metric `{metric}`: `path` goes with git: contributors, and only "
+                "with it (e.g. `{git: contributors, path: src/payments}`)"
+            )
+        if kind == "file" and raw["key"] is None:
+            raise InvalidInput(
+                f"{at(kind)}: metric `{metric}`: a `file` source needs `key` "
+                f"(e.g. `{{file: {what}, key: {metric}}}`)"
+            )
+        if raw["present"] and raw["pattern"] is not None:
+            raise InvalidInput(
+                f"{at('pattern')}: metric `{metric}`: `present` or `pattern`, not both"
+            )
+        if metric not in named:
+            raise InvalidInput(
+                f"{at()}: metric `{metric}` is named by no criterion{did_you_mean(metric, named)}; "
+                f"the criteria's metrics: {', '.join(sorted(named)) or 'none'}"
+            )
+        sources[metric] = Source(
+            metric=metric,
+            kind=kind,
+            what=what,
+            days=raw["days"],
+            path=(raw["path"] or "").rstrip("/"),
+            exclude=raw["exclude"] or "",
+            present=raw["present"],
+            pattern=raw["pattern"] or "",
+            key=raw["key"] or "",
+        )
+    return sources
+
+
 def _check_inside_project(root: Path, project: Path) -> None:
     """A library inside the project holds only rules: not the project itself, no repository,
     nothing under `.git` (where a remote URL with its token lives)."""
@@ -477,6 +634,7 @@ def load_library(
                 f"{folder}: folder for tier `{tier.name}` is missing; create it or fix {TIERS_FILE}"
             )
     budget = data["budget"]
+    sources = _sources(data["metrics"], tiers, parsed, tiers_path) if data["metrics"] else {}
     return Library(
         root=root,
         label=label,
@@ -487,4 +645,5 @@ def load_library(
         always_tokens_budget=budget.get("always_tokens"),
         limits=limits,
         project=project,
+        sources=MappingProxyType(sources),
     )

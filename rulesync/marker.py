@@ -22,6 +22,7 @@ from rulesync.schema import (
     Schema,
     Text,
     validate,
+    where,
 )
 from rulesync.targets import TARGETS
 from rulesync.yamlio import KeyPath, line_at, parse_mapping, read_settings_file
@@ -63,6 +64,8 @@ MARKER_SCHEMA = Schema(
             ),
             {},
         ),
+        # The project's Prometheus, for the `prometheus` metric sources (http or https).
+        Field("prometheus", Text("an http:// or https:// URL")),
     )
 )
 
@@ -77,6 +80,7 @@ class Marker(NamedTuple):
     exclude: tuple[str, ...] = ()
     commit: bool = True
     metrics: Mapping[str, Any] = MappingProxyType({})
+    prometheus: str | None = None
     # The line of each key and list item, by key path: `("exclude", 0)`.
     lines: Mapping[KeyPath, int] = MappingProxyType({})
     source: bytes = b""
@@ -107,7 +111,20 @@ def parse_marker(data: bytes, root: Path) -> Marker:
     parsed = parse_mapping(data, path, "marker")
     values = validate(MARKER_SCHEMA, parsed, path)
     values["exclude"] = tuple(x.removesuffix(".mdc") for x in values["exclude"])
+    if values["prometheus"] is not None:
+        _check_prometheus(values["prometheus"], path, parsed.line("prometheus"))
     return Marker(root=root, **values, lines=parsed.lines, source=data)
+
+
+def _check_prometheus(url: str, path: Path, line: int) -> None:
+    from rulesync.prometheus import public_url, url_problem
+
+    problem = url_problem(url)
+    if problem is not None:
+        raise InvalidInput(
+            f"{where(path, line)}: prometheus {public_url(url)!r} is not usable: {problem}; "
+            "write e.g. `prometheus: http://127.0.0.1:9090`"
+        )
 
 
 def read_marker_bytes(root: Path) -> bytes:

@@ -7,7 +7,7 @@ import os
 import stat
 from collections.abc import Collection, Iterable
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config
@@ -32,6 +32,9 @@ from rulesync.schema import shown, where
 from rulesync.suggest import did_you_mean
 from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
 from rulesync.targets.blocks import extract, splice
+
+if TYPE_CHECKING:
+    from rulesync.readiness import AutoChoice
 
 # The subfolders of targets' folders (a tier's nested rules) whose changes are watched.
 NESTED_RULE_FOLDERS = 8
@@ -76,6 +79,8 @@ class Project(NamedTuple):
     bases: dict[str, bytes | None]
     git: GitDirs | None
     library_spec: str = ""
+    # `phase: auto`'s measured figures with their sources, for the commit body.
+    evidence: tuple[str, ...] = ()
 
     @property
     def inputs(self) -> Inputs:
@@ -250,21 +255,37 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
 
 def choose_tier(marker: Marker, library: Library) -> tuple[str, tuple[str, ...]]:
     """The tier the marker's phase names, or the one `auto` selects, with the reasons."""
+    choice = choose(marker, library)
+    return choice.tier, choice.reasons
+
+
+def choose(
+    marker: Marker, library: Library, config: Config | None = None, current: str | None = None
+) -> AutoChoice:
+    """The tier the marker's phase names, or the one `auto` selects from the evidence (never
+    below `current`, the tier last applied), with the reasons and the measured figures."""
+    from rulesync.readiness import AutoChoice
+
     if marker.metrics or marker.phase == "auto":
         # Only metrics or `auto` need the criteria: a plain `phase:` never loads them.
-        from rulesync.readiness import auto_tier, check_metrics
+        from rulesync.readiness import check_metrics
 
         check_metrics(library, marker.metrics, marker.path, marker.source)
         if marker.phase == "auto":
-            tier, reasons = auto_tier(library, marker.metrics)
-            return tier, tuple(reasons)
+            from rulesync.evidence import max_settle_days, measure
+            from rulesync.readiness import choose_auto
+
+            evidence = measure(
+                marker.root, library, marker, config or Config(), days=max_settle_days(library)
+            )
+            return choose_auto(library, evidence, current)
     if marker.phase not in library.tier_names:
         names = (*library.tier_names, *RESERVED_PHASES)
         raise InvalidInput(
             f"{where(marker.path, marker.line('phase'))}: unknown phase {shown(marker.phase)}"
             f"{did_you_mean(marker.phase, names)}; valid: {', '.join(names)}"
         )
-    return marker.phase, ()
+    return AutoChoice(marker.phase)
 
 
 def enabled_targets(marker: Marker, config: Config) -> tuple[str, ...]:
@@ -354,7 +375,8 @@ def load_project(
     if pin and current.revision and current.library == (marker.library or config.library):
         fetching = Fetching(pinned=current.revision)
     library = choose_library(marker, config, fetching)
-    tier, reasons = choose_tier(marker, library)
+    choice = choose(marker, library, config, current.tier or None)
+    tier = choice.tier
     rules = desired_rules(marker, library, tier)
     targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
@@ -367,7 +389,8 @@ def load_project(
         marker=marker,
         library=library,
         tier=tier,
-        reasons=reasons,
+        reasons=choice.reasons,
+        evidence=choice.evidence,
         targets=targets,
         rules=rules,
         sources=sources,

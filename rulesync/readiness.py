@@ -1,15 +1,19 @@
-"""Promotion criteria against a project's metrics, and the tier `phase: auto` selects. Pure."""
+"""Promotion criteria against a project's metrics (pinned or measured), and the tier `phase: auto`
+selects: settled for each tier's settling time, never lower than the tier last applied. Pure."""
 
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.library import Criterion, Library, Policy, Tier
 from rulesync.suggest import did_you_mean
+
+if TYPE_CHECKING:
+    from rulesync.evidence import Evidence
 
 _OPS: dict[str, Callable[[Any, Any], bool]] = {
     ">=": operator.ge,
@@ -162,3 +166,67 @@ def auto_tier(library: Library, metrics: Mapping[str, Any]) -> tuple[str, list[s
             chosen = tier.name
             reasons = [r.describe() for r in readiness.results if r.met]
     return chosen, reasons
+
+
+class AutoChoice(NamedTuple):
+    """What `phase: auto` selects from the evidence: the tier, the criteria that moved it
+    (with their sources), every measured figure (for the commit body), the tier the figures
+    point below the current one (never taken by itself), and the tiers met now but still
+    settling as (tier, days met, days needed)."""
+
+    tier: str
+    reasons: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    would_demote: str | None = None
+    settling: tuple[tuple[str, int, int], ...] = ()
+
+
+def days_met(tier: Tier, series: Sequence[Mapping[str, Any]]) -> int:
+    """How many days before now the tier's policy was met without a break (`series`: the
+    values now, a day ago, …; 0 when it is not met now)."""
+    if not series or not evaluate(tier, series[0]).met:
+        return 0
+    count = 0
+    for values in series[1:]:
+        if not evaluate(tier, values).met:
+            break
+        count += 1
+    return count
+
+
+def choose_auto(library: Library, evidence: Evidence, current: str | None) -> AutoChoice:
+    """The highest tier whose policy the evidence has met for its settling time (the first
+    tier otherwise), never below `current` (the tier last applied): a lower one is only
+    reported as `would_demote`."""
+    series = evidence.series()
+    names = library.tier_names
+    chosen = names[0]
+    reasons: tuple[str, ...] = ()
+    settling = []
+    highest_now = names[0]
+    for tier in library.tiers[1:]:
+        readiness = evaluate(tier, series[0])
+        if not readiness.met:
+            continue
+        highest_now = tier.name
+        met_for = days_met(tier, series)
+        need = tier.policy.settle_days
+        if met_for < need:
+            settling.append((tier.name, met_for, need))
+            continue
+        chosen = tier.name
+        reasons = tuple(
+            f"{r.describe()} ({evidence.now[r.criterion.metric].source})"
+            if r.criterion.metric in evidence.now
+            else r.describe()
+            for r in readiness.results
+            if r.met
+        )
+    would_demote = None
+    if current in names and names.index(current) > names.index(chosen):
+        if names.index(highest_now) < names.index(current):
+            would_demote = highest_now
+        chosen, reasons = current, ()
+    from rulesync.evidence import evidence_lines
+
+    return AutoChoice(chosen, reasons, evidence_lines(evidence), would_demote, tuple(settling))

@@ -30,6 +30,7 @@ class ProjectStatus:
         "last_sync",
         "phase",
         "polling",
+        "readiness",
         "tier",
     )
 
@@ -42,6 +43,8 @@ class ProjectStatus:
         self.deferred: str | None = None
         self.conflicts: tuple[str, ...] = ()
         self.polling = False
+        # The next tier's readiness as last measured (`advanced: met, settling 3 of 14 days`).
+        self.readiness: str | None = None
 
     def doc(self) -> dict[str, object]:
         """The record as plain JSON data."""

@@ -233,6 +233,7 @@ def _change(
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,
+        evidence=project.evidence,
     )
     return _Change(git.top, files, message)
 

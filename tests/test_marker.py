@@ -30,7 +30,7 @@ def test_unknown_key_names_file_line_and_valid_keys(tmp_path: Path) -> None:
     message = str(info.value)
     assert message == (
         f"{tmp_path / MARKER}:3: unknown key `phsae` (did you mean `phase`?); "
-        "valid keys: phase, library, targets, exclude, commit, metrics"
+        "valid keys: phase, library, targets, exclude, commit, metrics, prometheus"
     )
 
 

@@ -131,6 +131,11 @@ def test_readiness_command_table_and_json(auto_project: Path) -> None:
         "group": "organisational",
         "label": "개발자 2명 이상",
         "met": False,
+        "state": "not met",
+        "source": "pinned in .rulesync.yaml",
+        "pinned": True,
+        "measured": None,
+        "note": None,
     }
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 
+from rulesync import manifest as manifest_mod
 from rulesync.commands._common import check_phase, config, project_root, sync_project
 from rulesync.commands.apply import print_result
 from rulesync.marker import parse_marker, read_marker_bytes, with_phase, write_marker
-from rulesync.project import choose_library, choose_tier
+from rulesync.project import choose, choose_library, choose_tier
 from rulesync.report import emit_json
 
 
@@ -17,7 +18,9 @@ def run(args: argparse.Namespace) -> int:
     marker = parse_marker(read_marker_bytes(root), root)  # clear errors, non-UTF-8 included
     text = marker.source.decode("utf-8")
     if args.new is None:
-        tier, reasons = choose_tier(marker, choose_library(marker, cfg))
+        current = manifest_mod.load(root).tier or None
+        choice = choose(marker, choose_library(marker, cfg), cfg, current)
+        tier, reasons = choice.tier, choice.reasons
         if args.json:
             emit_json({"phase": marker.phase, "tier": tier, "reasons": list(reasons)})
         elif marker.phase == "auto":

@@ -60,6 +60,28 @@ def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> N
         failed(project, f"internal error: {exc!r}", cause, log, logged=True)
     else:
         synced(project, result, time.perf_counter() - started, log)
+        if cause in MEASURE_CAUSES:
+            measure_readiness(project, config, log)
+
+
+# The reconciles (start-up and the timer) on which a project's readiness is measured again.
+MEASURE_CAUSES = ("startup", "timer")
+
+
+def measure_readiness(project: ProjectState, config: Config, log: Logger) -> None:
+    """Measure the project's readiness again (git and files each time; Prometheus at most once
+    its interval) and log a change of it."""
+    from rulesync.evidence import summary
+
+    try:
+        now = summary(project.root, config)
+    except (RulesyncError, OSError) as exc:
+        log.debug("readiness.unmeasured", error=str(exc))
+        return
+    before = project.status.readiness
+    if now != before:
+        log.info("readiness.changed", before=before, readiness=now)
+        project.status.readiness = now
 
 
 def _unsettled(marker: Path, cause: str) -> bool:
