@@ -31,6 +31,9 @@ class Kind(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     UNCHANGED = "unchanged"
+    # Bytes already on disk that are exactly what rulesync would write, not yet rulesync's:
+    # the manifest records them, nothing is written (taking over an existing repository).
+    ADOPT = "adopt"
     CONFLICT = "conflict"
 
 
@@ -135,12 +138,14 @@ def make_plan(
             step: tuple[Kind, str, bool] | None = (Kind.DELETE, _NEVER_PROVIDED, True)
         else:
             step = _step(want, have, owned, force, path, listed, block)
+        if step is not None and step[0] is Kind.UNCHANGED and path not in listed:
+            step = (Kind.ADOPT, "already there, byte for byte", False)
         if step is None:
             continue
         kind, reason, backup = step
         action = Action(kind, path, want or "", reason, backup, block, desired.rules.get(path, ""))
         actions.append(action)
-        if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
+        if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED, Kind.ADOPT):
             kept[path] = action.sha256
         elif action.kind is Kind.CONFLICT and path in managed:
             # A conflict leaves the user's version in place: rulesync still owns what it wrote.

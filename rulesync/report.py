@@ -7,12 +7,21 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from rulesync.gitlog import SIGNS as CHANGE_SIGNS
+from rulesync.gitlog import Change
 from rulesync.plan import Action, Kind, Plan
 
 if TYPE_CHECKING:
     from rulesync.project import Project
 
-SIGNS = {Kind.ADD: "+", Kind.UPDATE: "~", Kind.DELETE: "-", Kind.CONFLICT: "!", Kind.UNCHANGED: "="}
+SIGNS = {
+    Kind.ADD: "+",
+    Kind.UPDATE: "~",
+    Kind.DELETE: "-",
+    Kind.CONFLICT: "!",
+    Kind.UNCHANGED: "=",
+    Kind.ADOPT: "=",
+}
 
 
 def emit_json(doc: Any) -> None:
@@ -70,9 +79,18 @@ def inspected_report(project: Project, plan: Plan, **extra: Any) -> dict[str, An
 
 
 def summary(plan: Plan) -> str:
-    """`+2 ~1 -0` style counts."""
+    """`+2 ~1 -0` style counts (`, 3 to adopt` for files already as the library has them)."""
     counts = plan.counts()
-    return f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
+    text = f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
+    return text + (f", {counts['adopt']} to adopt" if counts["adopt"] else "")
+
+
+def change_lines(change: Change) -> list[str]:
+    """One line per path a finished sync changed or adopted (what its commit lists)."""
+    return [
+        f"  {CHANGE_SIGNS[e.code]} {e.path}" + (f" ({e.note})" if e.note else "")
+        for e in change.entries
+    ]
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -84,7 +102,9 @@ def plan_lines(plan: Plan) -> list[str]:
         text = f"  {SIGNS[action.kind]} {action.path}"
         if action.block:
             text += " (rulesync's block)"
-        if action.kind is Kind.CONFLICT:
+        if action.kind is Kind.ADOPT:
+            text += f" (adopt: {action.reason})"
+        elif action.kind is Kind.CONFLICT:
             text += f": {action.reason}"
         elif action.backup:
             # `--force`, or a managed file whose bytes the library never provided: either way

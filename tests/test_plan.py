@@ -72,7 +72,7 @@ def test_unmanaged_file_with_a_rules_name_is_a_conflict_unless_identical() -> No
     assert p.actions[0].kind is Kind.CONFLICT
     assert "unmanaged" in p.actions[0].reason
     adopted = plan({"a.mdc": "1"}, Manifest(), {"a.mdc": "1"})
-    assert adopted.actions[0].kind is Kind.UNCHANGED
+    assert adopted.actions[0].kind is Kind.ADOPT
     assert adopted.manifest.files == {"a.mdc": "1"}
 
 

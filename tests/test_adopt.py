@@ -1,0 +1,262 @@
+"""Taking over a repository that already has rules (SPEC §3.7, the audit log): what rulesync
+adopts, adds and replaces is said the same way on the console and in the commit, on real git
+repositories built like the ones teams have (their own `.cursor/rules` with nested folders,
+an AGENTS.md of their own, CLAUDE.md as `@AGENTS.md` or a symlink to it, their own
+`.claude/rules` and a `copilot-instructions.md`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import git, make_repo, rule_text, rulesync, rulesync_commits
+
+RULES = ".cursor/rules"
+USER_AGENTS = "# Agents\n\nRun `make check` before pushing. Keep this text.\n"
+USER_COPILOT = "Prefer small functions. Our own words.\n"
+# The repository's own rules, as teams write them: nested folders, list globs, an empty
+# body, front matter that is not strict YAML.
+OWN_RULES = {
+    "general.mdc": rule_text("house style", "Write clear code.", always=True),
+    "backend/api.mdc": (
+        "---\ndescription: API rules\nglobs: src/api/**/*.py\n---\nValidate input.\n"
+    ),
+    "frontend/react/components.mdc": (
+        "---\ndescription: components\nglobs: ['src/**/*.tsx', 'src/**/*.jsx']\n---\nSmall ones.\n"
+    ),
+    "empty.mdc": "---\ndescription: nothing yet\nglobs:\nalwaysApply: false\n---\n",
+}
+OWN_CLAUDE = {"house.md": "# House\n\nOur Claude rule.\n"}
+
+
+def make_team_repo(path: Path, *, claude_link: bool = False, clash: bool = False) -> Path:
+    """A repository built like the real ones: own rules, AGENTS.md with the team's text,
+    CLAUDE.md pointing at it (`@AGENTS.md`, or a symlink with `claude_link`), own
+    `.claude/rules`, a `copilot-instructions.md`; with `clash`, a `testing.mdc` of its own
+    (the small library has one too)."""
+    make_repo(path)
+    for name, text in OWN_RULES.items():
+        (path / RULES / name).parent.mkdir(parents=True, exist_ok=True)
+        (path / RULES / name).write_text(text)
+    if clash:
+        (path / RULES / "testing.mdc").write_text(
+            rule_text("our tests", "We use unittest.", globs="tests/**")
+        )
+    (path / "AGENTS.md").write_text(USER_AGENTS)
+    if claude_link:
+        (path / "CLAUDE.md").symlink_to("AGENTS.md")
+    else:
+        (path / "CLAUDE.md").write_text("@AGENTS.md\n")
+    (path / ".claude/rules").mkdir(parents=True)
+    for name, text in OWN_CLAUDE.items():
+        (path / ".claude/rules" / name).write_text(text)
+    (path / ".github").mkdir()
+    (path / ".github/copilot-instructions.md").write_text(USER_COPILOT)
+    git(path, "add", "-A")
+    git(path, "commit", "-q", "-m", "the team's rules")
+    return path
+
+
+def own_files(path: Path) -> dict[str, bytes]:
+    """The bytes of every file the team wrote (rules, CLAUDE.md as stored)."""
+    found = {f"{RULES}/{n}": (path / RULES / n).read_bytes() for n in OWN_RULES}
+    found |= {f".claude/rules/{n}": (path / ".claude/rules" / n).read_bytes() for n in OWN_CLAUDE}
+    claude = path / "CLAUDE.md"
+    found["CLAUDE.md"] = (
+        os.readlink(claude).encode() if claude.is_symlink() else claude.read_bytes()
+    )
+    return found
+
+
+def set_marker(path: Path, text: str) -> None:
+    (path / ".rulesync.yaml").write_text(text)
+
+
+# `basic: +3 ~1 -0, 10 adopted` on the console; `(+3 ~1, 10 adopted)` in the subject.
+_CONSOLE = re.compile(r"^\S+: \+(\d+) ~(\d+) -(\d+)(?:, (\d+) adopted)?", re.MULTILINE)
+_SUBJECT = re.compile(r"\(([^)]*)\)$")
+
+
+def console_counts(stdout: str) -> dict[str, int]:
+    match = _CONSOLE.search(stdout)
+    assert match, stdout
+    added, updated, deleted, adopted = (int(g or 0) for g in match.groups())
+    return {"+": added, "~": updated, "-": deleted, "adopted": adopted}
+
+
+def subject_counts(subject: str) -> dict[str, int]:
+    match = _SUBJECT.search(subject)
+    assert match, subject
+    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0}
+    for part in re.split(r"[ ,]+", match.group(1)):
+        if part and part[0] in "+~-":
+            counts[part[0]] = int(part[1:])
+        elif part.isdigit():
+            counts["adopted"] = int(part)
+    return counts
+
+
+def body_counts(body: str) -> dict[str, int]:
+    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0}
+    signs = {"A": "+", "M": "~", "D": "-", "adopt": "adopted"}
+    for line in body.splitlines()[2:]:
+        code = line.split(" ", 1)[0]
+        if code in signs and " " in line:
+            counts[signs[code]] += 1
+    return counts
+
+
+def applied_and_committed(repo: Path, *args: str) -> tuple[dict[str, int], str, str]:
+    """Run `apply`; its console counts, and the subject and body of the commit it made."""
+    before = git(repo, "rev-parse", "HEAD").strip()
+    proc = rulesync(repo, "apply", *args)
+    assert proc.returncode in (0, 1), proc.stderr
+    assert "committed" in proc.stdout, proc.stdout
+    assert git(repo, "rev-parse", "HEAD").strip() != before
+    body = git(repo, "log", "-1", "--format=%B")
+    return console_counts(proc.stdout), body.splitlines()[0], body
+
+
+def test_a_file_already_as_the_library_has_it_is_adopted_not_added(
+    project: Path, library: Path
+) -> None:
+    (project / RULES).mkdir(parents=True)
+    (project / RULES / "logging.mdc").write_bytes((library / "basic/logging.mdc").read_bytes())
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "our copy of the logging rule")
+    console, subject, body = applied_and_committed(project)
+    assert f"adopt {RULES}/logging.mdc" in body.splitlines()
+    assert f"A {RULES}/logging.mdc" not in body
+    assert subject == "rulesync: install basic rules (+2, 1 adopted)"
+    assert console == {"+": 2, "~": 0, "-": 0, "adopted": 1}
+    manifest = json.loads((project / ".rulesync-manifest.json").read_text())
+    assert f"{RULES}/logging.mdc" in manifest["files"]
+    # The commit changed nothing of the adopted file: only what rulesync wrote is in it.
+    changed = git(project, "show", "--name-only", "--format=", "HEAD").split()
+    assert f"{RULES}/logging.mdc" not in changed
+
+
+def test_a_block_added_to_the_teams_agents_md_is_a_modification(tmp_path: Path) -> None:
+    repo = make_team_repo(tmp_path / "team")
+    set_marker(repo, "phase: basic\nlibrary: default\ntargets: [cursor, agents, copilot]\n")
+    console, subject, body = applied_and_committed(repo)
+    lines = body.splitlines()
+    assert "M AGENTS.md (block added)" in lines
+    assert "M .github/copilot-instructions.md (block added)" in lines
+    assert "A AGENTS.md" not in body
+    assert console["~"] == 2 and subject_counts(subject) == console
+    assert (repo / "AGENTS.md").read_text().startswith(USER_AGENTS)
+    assert (repo / "CLAUDE.md").read_text() == "@AGENTS.md\n"
+
+
+def test_force_over_a_users_file_is_one_modification_on_console_and_commit(
+    project: Path,
+) -> None:
+    (project / RULES).mkdir(parents=True)
+    (project / RULES / "testing.mdc").write_text(rule_text("ours", "We use unittest."))
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "our testing rule")
+    rulesync(project, "apply", check=1)
+    console, subject, body = applied_and_committed(project, "--force")
+    assert f"M {RULES}/testing.mdc (replaced your version, saved first)" in body.splitlines()
+    assert console == subject_counts(subject) == body_counts(body)
+    assert console["~"] == 1
+
+
+def test_a_commit_owed_by_an_earlier_run_is_counted_the_same_on_the_console(
+    project: Path,
+) -> None:
+    rulesync(project, "apply", "--no-commit", check=0)
+    console, subject, body = applied_and_committed(project)
+    assert console == subject_counts(subject) == body_counts(body)
+    assert console["+"] == 3
+
+
+def _edit(path: str, text: str) -> Callable[[Path], None]:
+    def step(repo: Path) -> None:
+        (repo / path).write_text(text)
+
+    return step
+
+
+def _marker(text: str) -> Callable[[Path], None]:
+    return _edit(".rulesync.yaml", text)
+
+
+def _delete(path: str) -> Callable[[Path], None]:
+    def step(repo: Path) -> None:
+        (repo / path).unlink()
+
+    return step
+
+
+def _committed(step: Callable[[Path], None]) -> Callable[[Path], None]:
+    """`step`, then the user commits it (so rulesync's commit has something to undo)."""
+
+    def committed(repo: Path) -> None:
+        step(repo)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "the user's change")
+
+    return committed
+
+
+ALL = "targets: [cursor, agents, claude, copilot, devin]\n"
+# Each scenario: steps, each a change to the repository followed by an `apply` (with the
+# given flags) that must commit. The existing suite's kinds of sync: a first install, a
+# phase up and down, targets added and removed, an exclude, a file put back, a library
+# edit, `--force` over an edit, an owed commit, adopting and a block in the team's files.
+SCENARIOS: dict[str, list[tuple[Callable[[Path], None] | None, tuple[str, ...]]]] = {
+    "install": [(None, ())],
+    "phase up and down": [
+        (None, ()),
+        (_marker("phase: advanced\n"), ()),
+        (_marker("phase: enterprise\n"), ()),
+        (_marker("phase: basic\n"), ()),
+    ],
+    "targets added then removed": [
+        (None, ()),
+        (_marker("phase: basic\n" + ALL), ()),
+        (_marker("phase: basic\ntargets: [cursor, devin]\n"), ()),
+    ],
+    "exclude": [(None, ()), (_marker("phase: basic\nexclude: [logging]\n"), ())],
+    "deleted file put back": [(None, ()), (_committed(_delete(f"{RULES}/testing.mdc")), ())],
+    "edit forced": [
+        (None, ()),
+        (_committed(_edit(f"{RULES}/testing.mdc", "mine\n")), ("--force",)),
+    ],
+    "all targets at once": [(_marker("phase: advanced\n" + ALL), ())],
+    "owed commit": [(None, ("--no-commit",)), (None, ())],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_every_console_summary_equals_its_commits_counts(project: Path, name: str) -> None:
+    for step, flags in SCENARIOS[name]:
+        if step is not None:
+            step(project)
+        if "--no-commit" in flags:
+            rulesync(project, "apply", *flags, check=0)
+            continue
+        console, subject, body = applied_and_committed(project, *flags)
+        assert console == subject_counts(subject) == body_counts(body), (name, subject, body)
+
+
+@pytest.mark.parametrize("claude_link", [False, True], ids=["at-agents", "symlink"])
+def test_team_repository_with_every_target_counts_the_same_and_keeps_its_files(
+    tmp_path: Path, claude_link: bool
+) -> None:
+    repo = make_team_repo(tmp_path / "team", claude_link=claude_link)
+    before = own_files(repo)
+    set_marker(repo, "phase: basic\nlibrary: default\n" + ALL)
+    console, subject, body = applied_and_committed(repo)
+    assert console == subject_counts(subject) == body_counts(body)
+    assert own_files(repo) == before
+    assert rulesync_commits(repo) == [subject]
+    again = rulesync(repo, "apply", check=0)
+    assert again.stdout.startswith("in sync")
