@@ -35,8 +35,10 @@ def manifest_change(old: Manifest | None, new: Manifest) -> Delta:
     )
 
 
-ADDED, MODIFIED, DELETED, ADOPTED = "A", "M", "D", "adopt"
-SIGNS = {ADDED: "+", MODIFIED: "~", DELETED: "-", ADOPTED: "="}
+ADDED, MODIFIED, DELETED, ADOPTED, RELEASED = "A", "M", "D", "adopt", "release"
+SIGNS = {ADDED: "+", MODIFIED: "~", DELETED: "-", ADOPTED: "=", RELEASED: "="}
+# Paths whose bytes the sync leaves as they are, counted after the three signs.
+_KEPT = {ADOPTED: "adopted", RELEASED: "released"}
 
 
 class Entry(NamedTuple):
@@ -67,12 +69,10 @@ class Change(NamedTuple):
 
     def counts(self, *, all_three: bool = True) -> str:
         """`+3 ~1 -0, 10 adopted` (with `all_three` false, zero counts are left out)."""
-        parts = [(s, self.count(c)) for c, s in SIGNS.items() if c != ADOPTED]
-        text = " ".join(f"{sign}{n}" for sign, n in parts if all_three or n)
-        adopted = self.count(ADOPTED)
-        if adopted:
-            text = f"{text}, {adopted} adopted" if text else f"{adopted} adopted"
-        return text
+        parts = [(s, self.count(c)) for c, s in SIGNS.items() if c not in _KEPT]
+        texts = [" ".join(f"{sign}{n}" for sign, n in parts if all_three or n)]
+        texts += [f"{self.count(c)} {word}" for c, word in _KEPT.items() if self.count(c)]
+        return ", ".join(t for t in texts if t)
 
     def doc(self) -> dict[str, object]:
         """As plain data, for `--json`."""
@@ -81,6 +81,7 @@ class Change(NamedTuple):
             "updated": self.count(MODIFIED),
             "deleted": self.count(DELETED),
             "adopted": self.count(ADOPTED),
+            "released": self.count(RELEASED),
             "entries": [{"change": e.code, "path": e.path, "note": e.note} for e in self.entries],
         }
 
@@ -121,7 +122,10 @@ def describe(
     for path in delta.updated:
         entries[path] = Entry(MODIFIED, path, _BLOCK if path in blocks else "")
     for path in delta.removed:
-        if path in blocks and path in keeps_file:
+        action = actions.get(path)
+        if action is not None and action.kind is Kind.RELEASE:
+            entries[path] = Entry(RELEASED, path, "you edited it: left in place, now yours")
+        elif path in blocks and path in keeps_file:
             entries[path] = Entry(MODIFIED, path, "block removed")
         else:
             entries[path] = Entry(DELETED, path, _BLOCK if path in blocks else "")

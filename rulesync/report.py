@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from rulesync.gitlog import SIGNS as CHANGE_SIGNS
 from rulesync.gitlog import Change
-from rulesync.plan import Action, Kind, Plan
+from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 
 if TYPE_CHECKING:
     from rulesync.project import Project
@@ -21,6 +21,7 @@ SIGNS = {
     Kind.CONFLICT: "!",
     Kind.UNCHANGED: "=",
     Kind.ADOPT: "=",
+    Kind.RELEASE: "=",
 }
 
 
@@ -82,7 +83,8 @@ def summary(plan: Plan) -> str:
     """`+2 ~1 -0` style counts (`, 3 to adopt` for files already as the library has them)."""
     counts = plan.counts()
     text = f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
-    return text + (f", {counts['adopt']} to adopt" if counts["adopt"] else "")
+    text += f", {counts['adopt']} to adopt" if counts["adopt"] else ""
+    return text + (f", {counts['release']} to hand back" if counts["release"] else "")
 
 
 def change_lines(change: Change) -> list[str]:
@@ -104,6 +106,8 @@ def plan_lines(plan: Plan) -> list[str]:
             text += " (rulesync's block)"
         if action.kind is Kind.ADOPT:
             text += f" (adopt: {action.reason})"
+        elif action.kind is Kind.RELEASE:
+            text += f" ({action.reason})"
         elif action.kind is Kind.CONFLICT:
             text += f": {action.reason}"
         elif action.backup:
@@ -127,13 +131,30 @@ def count_fields(plan: Plan) -> dict[str, int]:
 
 
 def conflict_advice(plan: Plan, command: str = "rulesync") -> str:
-    """How to settle conflicts: see them, keep yours, or take the library's."""
-    names = ", ".join(sorted({a.rule for a in plan.conflicts if a.rule}))
-    keep = f"keep your version with `exclude: [{names}]` in .rulesync.yaml, or " if names else ""
-    return (
-        f"`{command} diff` shows them; {keep}take the library's with `{command} apply --force` "
-        "(saves yours first)"
-    )
+    """How to settle conflicts, each way one that works: for a file of the user's where the
+    library has a rule, rename it, exclude the library's rule (which then leaves it alone), or
+    take the library's; for what `--force` cannot settle, what the user must fix."""
+    stuck = [a for a in plan.conflicts if a.reason.startswith(UNFORCEABLE)]
+    forceable = [a for a in plan.conflicts if a not in stuck]
+    ways: list[str] = []
+    names = ", ".join(sorted({a.rule for a in forceable if a.rule}))
+    if names:
+        ways.append(
+            f"rename yours, or keep yours with `exclude: [{names}]` in .rulesync.yaml (the "
+            "library's rule is then left out and yours is left alone), or take the library's "
+            f"with `{command} apply --force` (saves yours first)"
+        )
+    elif forceable:
+        ways.append(f"take the library's with `{command} apply --force` (saves yours first)")
+    for action in stuck:
+        if action.reason.startswith(BROKEN):
+            ways.append(
+                f"fix the rulesync marker lines in {action.path} (one begin line, one end "
+                "line), or delete rulesync's block with its marker lines: apply writes it again"
+            )
+        else:
+            ways.append(f"move {action.path} out of the way (`--force` cannot replace it)")
+    return f"`{command} diff` shows them; " + "; ".join(ways)
 
 
 def managed_count(plan: Plan) -> str:

@@ -77,33 +77,40 @@ def set_marker(path: Path, text: str) -> None:
     (path / ".rulesync.yaml").write_text(text)
 
 
-# `basic: +3 ~1 -0, 10 adopted` on the console; `(+3 ~1, 10 adopted)` in the subject.
-_CONSOLE = re.compile(r"^\S+: \+(\d+) ~(\d+) -(\d+)(?:, (\d+) adopted)?", re.MULTILINE)
+# `basic: +3 ~1 -0, 10 adopted, 1 released` on the console; `(+3 ~1, 10 adopted)` in a
+# commit's subject; `A`, `M`, `D`, `adopt`, `release` lines in its body.
+_CONSOLE = re.compile(r"^\S+: (\+\d+ ~\d+ -\d+(?:, \d+ \w+)*)$", re.MULTILINE)
 _SUBJECT = re.compile(r"\(([^)]*)\)$")
+_WORDS = {"adopted": "adopted", "released": "released"}
+
+
+def _parse_counts(text: str) -> dict[str, int]:
+    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0, "released": 0}
+    for part in text.split(", "):
+        for item in part.split():
+            if item[0] in "+~-":
+                counts[item[0]] = int(item[1:])
+        number, _, word = part.partition(" ")
+        if number.isdigit() and word in _WORDS:
+            counts[_WORDS[word]] = int(number)
+    return counts
 
 
 def console_counts(stdout: str) -> dict[str, int]:
     match = _CONSOLE.search(stdout)
     assert match, stdout
-    added, updated, deleted, adopted = (int(g or 0) for g in match.groups())
-    return {"+": added, "~": updated, "-": deleted, "adopted": adopted}
+    return _parse_counts(match.group(1))
 
 
 def subject_counts(subject: str) -> dict[str, int]:
     match = _SUBJECT.search(subject)
     assert match, subject
-    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0}
-    for part in re.split(r"[ ,]+", match.group(1)):
-        if part and part[0] in "+~-":
-            counts[part[0]] = int(part[1:])
-        elif part.isdigit():
-            counts["adopted"] = int(part)
-    return counts
+    return _parse_counts(match.group(1))
 
 
 def body_counts(body: str) -> dict[str, int]:
-    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0}
-    signs = {"A": "+", "M": "~", "D": "-", "adopt": "adopted"}
+    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0, "released": 0}
+    signs = {"A": "+", "M": "~", "D": "-", "adopt": "adopted", "release": "released"}
     for line in body.splitlines()[2:]:
         code = line.split(" ", 1)[0]
         if code in signs and " " in line:
@@ -133,7 +140,7 @@ def test_a_file_already_as_the_library_has_it_is_adopted_not_added(
     assert f"adopt {RULES}/logging.mdc" in body.splitlines()
     assert f"A {RULES}/logging.mdc" not in body
     assert subject == "rulesync: install basic rules (+2, 1 adopted)"
-    assert console == {"+": 2, "~": 0, "-": 0, "adopted": 1}
+    assert console == {"+": 2, "~": 0, "-": 0, "adopted": 1, "released": 0}
     manifest = json.loads((project / ".rulesync-manifest.json").read_text())
     assert f"{RULES}/logging.mdc" in manifest["files"]
     # The commit changed nothing of the adopted file: only what rulesync wrote is in it.
@@ -260,3 +267,63 @@ def test_team_repository_with_every_target_counts_the_same_and_keeps_its_files(
     assert rulesync_commits(repo) == [subject]
     again = rulesync(repo, "apply", check=0)
     assert again.stdout.startswith("in sync")
+
+
+def test_excluding_a_rule_you_edited_leaves_your_file_in_place_and_exits_0(
+    project: Path,
+) -> None:
+    rulesync(project, "apply", check=0)
+    mine = project / RULES / "logging.mdc"
+    mine.write_text(rule_text("our logging", "We log to stdout."))
+    git(project, "commit", "-qam", "our logging rule")
+    proc = rulesync(project, "apply", check=1)
+    assert "exclude: [logging]" in proc.stderr and "rename yours" in proc.stderr
+    set_marker(project, "phase: basic\nexclude: [logging]\n")
+    diff = rulesync(project, "diff", check=1).stdout
+    assert "left in place, now yours (apply --force would delete it" in diff
+    proc = rulesync(project, "apply", check=0)
+    assert mine.read_text() == rule_text("our logging", "We log to stdout.")
+    body = git(project, "log", "-1", "--format=%B")
+    assert f"release {RULES}/logging.mdc (you edited it: left in place, now yours)" in body
+    assert console_counts(proc.stdout) == subject_counts(body.splitlines()[0])
+    assert console_counts(proc.stdout)["released"] == 1
+    manifest = json.loads((project / ".rulesync-manifest.json").read_text())
+    assert f"{RULES}/logging.mdc" not in manifest["files"]
+    rulesync(project, "check", check=0)
+    assert rulesync(project, "apply", check=0).stdout.startswith("in sync")
+
+
+def test_a_clash_names_both_files_and_three_ways_out_and_exclude_leaves_yours(
+    project: Path, library: Path
+) -> None:
+    ours = rule_text("our tests", "We use unittest.")
+    (project / RULES).mkdir(parents=True)
+    (project / RULES / "testing.mdc").write_text(ours)
+    proc = rulesync(project, "apply", check=1)
+    out = proc.stdout + proc.stderr
+    assert f"{RULES}/testing.mdc" in out and str(library / "basic/testing.mdc") in out
+    assert "rename yours" in proc.stderr
+    assert "`exclude: [testing]`" in proc.stderr and "yours is left alone" in proc.stderr
+    assert "apply --force` (saves yours first)" in proc.stderr
+    set_marker(project, "phase: basic\nexclude: [testing]\n")
+    rulesync(project, "apply", check=0)
+    assert (project / RULES / "testing.mdc").read_text() == ours
+    rulesync(project, "check", check=0)
+
+
+def test_broken_block_markers_get_advice_that_works_not_force(project: Path) -> None:
+    set_marker(project, "phase: basic\ntargets: [cursor, agents]\n")
+    rulesync(project, "apply", check=0)
+    agents = project / "AGENTS.md"
+    text = agents.read_text()
+    begin = text.splitlines()[0]
+    agents.write_text("# ours\n\n" + begin + "\n" + text)  # two begin lines
+    proc = rulesync(project, "apply", check=1)
+    assert "fix the rulesync marker lines in AGENTS.md" in proc.stderr
+    assert "--force" not in proc.stderr
+    assert rulesync(project, "apply", "--force").returncode == 1  # what it used to advise
+    # The advice: delete rulesync's block with its marker lines; apply writes it again.
+    agents.write_text("# ours\n")
+    rulesync(project, "apply", check=0)
+    assert agents.read_text().startswith("# ours\n")
+    rulesync(project, "check", check=0)
