@@ -174,6 +174,15 @@ def _apply(p: _Parser) -> None:
     )
 
 
+def _check(p: _Parser) -> None:
+    p.add_argument(
+        "--verbose",
+        dest="list_yours",
+        action="store_true",
+        help="also list the repository's own rules beside rulesync's (yours, not managed)",
+    )
+
+
 def _phase(p: _Parser) -> None:
     p.add_argument("new", nargs="?", help="the new phase: a tier name or `auto`")
     p.add_argument("--no-apply", action="store_true", help="set the phase without applying")
@@ -245,7 +254,9 @@ def build_parser() -> _Parser:
     assert isinstance(sub, _Commands)
     sub.command("init", "create .rulesync.yaml if absent, register the project, apply", _init)
     sub.command("apply", "write the phase's tier for every target, then commit", _apply, json=True)
-    sub.command("check", "exit 1 if the targets' files differ from what apply makes", json=True)
+    sub.command(
+        "check", "exit 1 if the targets' files differ from what apply makes", _check, json=True
+    )
     sub.command("diff", "unified diff of what apply would change", json=True)
     sub.command(
         "status", "phase, tier, managed rules, drift, conflicts, last commit, service", json=True

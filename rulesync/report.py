@@ -173,3 +173,20 @@ def print_warnings(warnings: Sequence[str]) -> None:
 def conflict_hint(plan: Plan) -> str:
     """What to do about conflicts, in one line."""
     return f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; {conflict_advice(plan)}"
+
+
+def yours_doc(project: Project) -> dict[str, list[str]]:
+    """Per tool, the repository's own rule files beside rulesync's (not managed, left alone)."""
+    from rulesync.existing import scan, yours
+
+    ours = set(project.manifest.managed) | set(project.output.files) | set(project.output.blocks)
+    return yours(scan(project.root), ours)
+
+
+def yours_lines(own: dict[str, list[str]]) -> list[str]:
+    """`yours (not managed): …` then one line per tool naming its files."""
+    if not own:
+        return ["yours (not managed): none"]
+    lines = ["yours (not managed, left as they are):"]
+    lines += [f"  {tool} ({len(paths)}): {', '.join(paths)}" for tool, paths in own.items()]
+    return lines

@@ -327,3 +327,23 @@ def test_broken_block_markers_get_advice_that_works_not_force(project: Path) -> 
     rulesync(project, "apply", check=0)
     assert agents.read_text().startswith("# ours\n")
     rulesync(project, "check", check=0)
+
+
+def test_status_and_check_verbose_list_the_repositorys_own_rules_as_yours(
+    tmp_path: Path,
+) -> None:
+    repo = make_team_repo(tmp_path / "team", claude_link=True)
+    set_marker(repo, "phase: basic\nlibrary: default\ntargets: [cursor, agents, claude]\n")
+    rulesync(repo, "apply", check=0)
+    own_cursor = sorted(f"{RULES}/{n}" for n in OWN_RULES)
+    status = rulesync(repo, "status", check=0).stdout
+    assert "yours (not managed, left as they are):" in status
+    assert f"  cursor (4): {', '.join(own_cursor)}" in status
+    assert "  claude (1): .claude/rules/house.md" in status
+    doc = json.loads(rulesync(repo, "status", "--json", check=0).stdout)
+    assert doc["yours"] == {"cursor": own_cursor, "claude": [".claude/rules/house.md"]}
+    checked = rulesync(repo, "check", "--verbose", check=0).stdout
+    assert checked.startswith("in sync") and f"  cursor (4): {', '.join(own_cursor)}" in checked
+    assert "yours" not in rulesync(repo, "check", check=0).stdout
+    doc = json.loads(rulesync(repo, "check", "--verbose", "--json", check=0).stdout)
+    assert doc["yours"]["claude"] == [".claude/rules/house.md"]

@@ -15,14 +15,18 @@ from rulesync.report import (
     plan_lines,
     print_warnings,
     summary,
+    yours_doc,
+    yours_lines,
 )
 from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
+    listing = args.list_yours or args.verbose
     if args.json:
-        emit_json(inspected_report(project, plan))
+        extra = {"yours": yours_doc(project)} if listing else {}
+        emit_json(inspected_report(project, plan, **extra))
         return 0 if plan.in_sync else 1
     print_warnings(project.output.warnings)
     if plan.in_sync:
@@ -42,4 +46,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"conflicts: {conflict_advice(plan)}")
         if plan.changes or plan.manifest_changed or not plan.conflicts:
             print("run `rulesync apply` to sync" + (" the rest" if plan.conflicts else ""))
+    if listing:
+        for line in yours_lines(yours_doc(project)):
+            print(line)
     return 0 if plan.in_sync else 1
