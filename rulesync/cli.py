@@ -58,6 +58,11 @@ EXITS = {
     "service": "  0  done (or nothing to do)\n"
     "  2  no user service manager here, or a step failed: everything was undone",
     "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
+    "import": "  0  the library was written and lint finds no error in it (files that could not\n"
+    "     be converted are named with the reason)\n"
+    "  1  the library was written, but lint reports an error in it\n"
+    "  2  also: nothing to import, the tier exists, or a path outside the repository or\n"
+    "     reached through a symlink",
 }
 GENERAL_EXITS = (
     "exit codes:\n  0  success / in sync\n"
@@ -183,6 +188,21 @@ def _check(p: _Parser) -> None:
     )
 
 
+def _import(p: _Parser) -> None:
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="rules folders in the repository (default: every tool's: .cursor/rules, "
+        ".claude/rules, .github/instructions, .devin/rules, .windsurf/rules, .kiro/steering, "
+        ".clinerules)",
+    )
+    p.add_argument(
+        "--into", required=True, metavar="LIBRARY", help="the library folder (created if absent)"
+    )
+    p.add_argument("--tier", default="basic", help="the tier to write (default: basic)")
+
+
 def _phase(p: _Parser) -> None:
     p.add_argument("new", nargs="?", help="the new phase: a tier name or `auto`")
     p.add_argument("--no-apply", action="store_true", help="set the phase without applying")
@@ -253,6 +273,12 @@ def build_parser() -> _Parser:
     )
     assert isinstance(sub, _Commands)
     sub.command("init", "create .rulesync.yaml if absent, register the project, apply", _init)
+    sub.command(
+        "import",
+        "make the repository's own rules a library (or a new tier of one)",
+        _import,
+        json=True,
+    )
     sub.command("apply", "write the phase's tier for every target, then commit", _apply, json=True)
     sub.command(
         "check", "exit 1 if the targets' files differ from what apply makes", _check, json=True
@@ -295,7 +321,8 @@ def build_parser() -> _Parser:
 def _dispatch(name: str) -> Callable[[argparse.Namespace], int]:
     import importlib
 
-    module = importlib.import_module(f"rulesync.commands.{name}")
+    # `import` is a Python keyword: its module is `import_`.
+    module = importlib.import_module(f"rulesync.commands.{name}{'_' if name == 'import' else ''}")
     run: Callable[[argparse.Namespace], int] = module.run
     return run
 

@@ -59,7 +59,7 @@ class Found(NamedTuple):
         return bool(self.files) or any(self.rules.values())
 
 
-def _walk(root: Path, folder: str, suffix: str, skipped: list[Skipped]) -> Iterator[str]:
+def walk(root: Path, folder: str, suffix: str, skipped: list[Skipped]) -> Iterator[str]:
     """Regular files ending in `suffix` under `folder`, at any depth up to MAX_DEPTH; a
     symlink (file or folder) is never followed, and is reported."""
     pending = [(folder, 0)]
@@ -135,7 +135,7 @@ def scan(root: Path, tools: Collection[str] = tuple(RULE_FOLDERS)) -> Found:
             skipped.append(Skipped(folder, "a symlink (never followed)"))
             continue
         if (root / folder).is_dir():
-            rules[tool] = tuple(sorted(_walk(root, folder, suffix, skipped)))
+            rules[tool] = tuple(sorted(walk(root, folder, suffix, skipped)))
     files = tuple(n for n in ASSISTANT_FILES if _regular(root / n) or os.path.islink(root / n))
     links: dict[str, str] = {}
     for name in ("CLAUDE.md", "GEMINI.md"):

@@ -157,9 +157,10 @@ def commit_message(
     library_id: str,
     reasons: Sequence[str] = (),
     phase: str | None = None,
+    library_folder: str = "",
 ) -> str:
-    """Subject (the counts of `change`), body listing its lines, and the Rulesync-Phase /
-    Rulesync-Library trailers."""
+    """Subject (the counts of `change`), body listing its lines (and the library's folder when
+    the commit carries it), and the Rulesync-Phase / Rulesync-Library trailers."""
     if old is None or not old.tier:
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
@@ -177,6 +178,8 @@ def commit_message(
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
     body = [entry.line() for entry in change.entries]
+    if library_folder:
+        body.append(f"with the library the rules come from: {library_folder}")
     lines = [subject, ""]
     if body:
         lines += [*body, ""]

@@ -7,8 +7,8 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from rulesync.gitlog import ADOPTED, Change
 from rulesync.gitlog import SIGNS as CHANGE_SIGNS
-from rulesync.gitlog import Change
 from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 
 if TYPE_CHECKING:
@@ -89,10 +89,14 @@ def summary(plan: Plan) -> str:
 
 def change_lines(change: Change) -> list[str]:
     """One line per path a finished sync changed or adopted (what its commit lists)."""
-    return [
-        f"  {CHANGE_SIGNS[e.code]} {e.path}" + (f" ({e.note})" if e.note else "")
-        for e in change.entries
-    ]
+    lines = []
+    for entry in change.entries:
+        # `=` alone would read as "unchanged": say it was taken over.
+        note = entry.note or (
+            "adopted: already as the library has it" if entry.code == ADOPTED else ""
+        )
+        lines.append(f"  {CHANGE_SIGNS[entry.code]} {entry.path}" + (f" ({note})" if note else ""))
+    return lines
 
 
 def plan_lines(plan: Plan) -> list[str]:

@@ -212,6 +212,32 @@ def _work_tree_change(project: Project, plan: Plan, writes: dict[str, bytes | No
     )
 
 
+def _library_folder(project: Project) -> str:
+    return project.library.root.relative_to(project.root).as_posix()
+
+
+def _library_files(project: Project) -> dict[str, bytes]:
+    """A library inside the project: the files the rules come from (tiers.yaml and each rule
+    of the tier), project-relative, as read for this plan. They go into rulesync's commit, so
+    a clone of it has the library its manifest was made from."""
+    library = project.library
+    if library.project is None:
+        return {}
+    from rulesync.library import TIERS_FILE
+
+    folder = _library_folder(project)
+    tiers = read_regular(library.root / TIERS_FILE, limit=1024 * 1024, follow=False)
+    found = {f"{folder}/{TIERS_FILE}": tiers}
+    for rule in library.resolve(project.tier).values():
+        found[rule.path.relative_to(project.root).as_posix()] = rule.data
+    for tier in library.chain(project.tier):
+        readme = library.tier_dir(tier.name) / "README.md"
+        with contextlib.suppress(OSError, RulesyncError):  # a README is optional
+            data = read_regular(readme, limit=1024 * 1024, follow=False)
+            found[readme.relative_to(project.root).as_posix()] = data
+    return found
+
+
 def _commit_for(
     project: Project,
     plan: Plan,
@@ -258,6 +284,8 @@ def _commit_for(
         files[rel(manifest_mod.LEGACY_MANIFEST)] = None
     files[rel(manifest_mod.MANIFEST)] = manifest_mod.dumps(new)
     files[rel(MARKER)] = project.marker.source
+    library = _library_files(project)
+    files.update((rel(path), data) for path, data in library.items())
     change = describe(old, plan, had_file=had_file, keeps_file=keeps_file)
     message = commit_message(
         old,
@@ -266,6 +294,7 @@ def _commit_for(
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,
+        library_folder=_library_folder(project) if library else "",
     )
     return _Commit(git.top, files, change, message)
 
