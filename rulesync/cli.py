@@ -37,7 +37,10 @@ SYNC_EXITS = (
 )
 # What 1 means for each command (and 0 where it says more than "it worked").
 EXITS = {
-    "init": SYNC_EXITS,
+    "init": SYNC_EXITS + "\n"
+    "  2  also: the folder already has rules or assistant files of its own and neither\n"
+    "     --import nor --library was given: init reported them and the choices, and\n"
+    "     stopped to ask (nothing was written)",
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
     "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
@@ -162,6 +165,18 @@ def _init(p: _Parser) -> None:
     p.add_argument("--phase", default=None, help="phase for a new marker (default: the first tier)")
     p.add_argument(
         "--no-register", action="store_true", help="do not add it to the service's registry"
+    )
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--import",
+        dest="import_rules",
+        action="store_true",
+        help="make the repository's own rules its library (.rulesync/library), then apply",
+    )
+    choice.add_argument(
+        "--library",
+        metavar="default|PATH|URL",
+        help="the library to follow (a repository with rules of its own: use it alongside)",
     )
 
 
