@@ -38,9 +38,9 @@ SYNC_EXITS = (
 # What 1 means for each command (and 0 where it says more than "it worked").
 EXITS = {
     "init": SYNC_EXITS + "\n"
-    "  2  also: the folder already has rules or assistant files of its own and neither\n"
-    "     --import nor --library was given: init reported them and the choices, and\n"
-    "     stopped to ask (nothing was written)",
+    "  2  invalid input or usage: nothing was changed; also when the folder already has\n"
+    "     rules or assistant files of its own and neither --import nor --library was\n"
+    "     given: init reported them and the choices, and stopped to ask",
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
     "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
@@ -64,8 +64,8 @@ EXITS = {
     "import": "  0  the library was written and lint finds no error in it (files that could not\n"
     "     be converted are named with the reason)\n"
     "  1  the library was written, but lint reports an error in it\n"
-    "  2  also: nothing to import, the tier exists, or a path outside the repository or\n"
-    "     reached through a symlink",
+    "  2  invalid input or usage, nothing was written: nothing to import, the tier\n"
+    "     exists, or a path outside the repository or reached through a symlink",
 }
 GENERAL_EXITS = (
     "exit codes:\n  0  success / in sync\n"
@@ -107,7 +107,11 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _epilog(command: str) -> str:
-    return f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
+    own = EXITS.get(command, "  0  success")
+    common = COMMON_EXITS.splitlines()
+    if "\n  2  " in f"\n{own}":  # the command says what 2 means for it: once
+        common = [line for line in common if not line.startswith("  2  ")]
+    return "exit codes:\n" + "\n".join([own, *common])
 
 
 Arguments = Callable[[_Parser], None]
