@@ -347,3 +347,20 @@ def test_status_and_check_verbose_list_the_repositorys_own_rules_as_yours(
     assert "yours" not in rulesync(repo, "check", check=0).stdout
     doc = json.loads(rulesync(repo, "check", "--verbose", "--json", check=0).stdout)
     assert doc["yours"]["claude"] == [".claude/rules/house.md"]
+
+
+def test_apply_json_carries_the_same_change_as_the_commit(project: Path, library: Path) -> None:
+    (project / RULES).mkdir(parents=True)
+    (project / RULES / "logging.mdc").write_bytes((library / "basic/logging.mdc").read_bytes())
+    doc = json.loads(rulesync(project, "apply", "--json", check=0).stdout)
+    change = doc["change"]
+    assert (change["added"], change["updated"], change["deleted"], change["adopted"]) == (
+        2,
+        0,
+        0,
+        1,
+    )
+    subject = git(project, "log", "-1", "--format=%s").strip()
+    assert subject == "rulesync: install basic rules (+2, 1 adopted)"
+    body = git(project, "log", "-1", "--format=%b").split("\n\n")[0].splitlines()
+    assert [f"{e['change']} {e['path']}" for e in change["entries"]] == body
