@@ -75,3 +75,23 @@ def test_init_in_a_fresh_folder_installs_the_bundled_library_at_once(tmp_path: P
 def test_init_help_says_what_stopping_to_ask_exits_with() -> None:
     out = rulesync(Path.cwd(), "init", "--help", check=0).stdout
     assert "--import" in out and "--library" in out and "stopped to ask" in out
+
+
+def test_init_import_without_rules_to_import_writes_nothing_and_says_what_works(
+    repo: Path,
+) -> None:
+    (repo / "AGENTS.md").write_text("# Agents\n")
+    proc = rulesync(repo, "init", "--import", check=2)
+    assert "no rules folder found" in proc.stderr and "--library default" in proc.stderr
+    assert not (repo / ".rulesync.yaml").exists() and not (repo / ".rulesync").exists()
+
+
+def test_init_library_outside_the_project_needs_the_users_trust_first(
+    repo: Path, tmp_path: Path
+) -> None:
+    (repo / "AGENTS.md").write_text("# Agents\n")
+    elsewhere = tmp_path / "elsewhere-library"
+    elsewhere.mkdir()
+    proc = rulesync(repo, "init", "--library", str(elsewhere), check=2)
+    assert "libraries:" in proc.stderr
+    assert not (repo / ".rulesync.yaml").exists()

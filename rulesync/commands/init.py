@@ -112,7 +112,13 @@ def _import(root: Path, phase: str | None) -> tuple[str, str]:
     from rulesync.commands.import_ import DEFAULT_TIER, import_rules
 
     tier = phase or DEFAULT_TIER
-    outcome = import_rules(root, [], root / IMPORTED_LIBRARY, tier)
+    try:
+        outcome = import_rules(root, [], root / IMPORTED_LIBRARY, tier)
+    except InvalidInput as exc:
+        raise InvalidInput(
+            f"init --import: {exc}; nothing was written (`rulesync init --library default` "
+            "uses the bundled library beside your files)"
+        ) from None
     rules = outcome.imported.rules
     print(f"imported {len(rules)} rule(s) into {IMPORTED_LIBRARY} (tier {tier})")
     for item in outcome.imported.skipped:
