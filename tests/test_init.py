@@ -19,14 +19,18 @@ def test_init_in_a_repository_with_rules_writes_nothing_and_prints_the_choices(
     tmp_path: Path, claude_link: bool
 ) -> None:
     repo = make_team_repo(tmp_path / "team", claude_link=claude_link, clash=True)
+    (repo / ".claude/rules/security.md").write_text("Our own security rule.\n")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "a Claude rule named like a bundled one")
     head = git(repo, "rev-parse", "HEAD")
     proc = rulesync(repo, "init", check=2)
     out = proc.stdout
     assert f"  cursor: 5 rule(s) ({RULES}/backend/api.mdc," in out
-    assert "  claude: 1 rule(s) (.claude/rules/house.md)" in out
+    assert "  claude: 2 rule(s) (.claude/rules/house.md, .claude/rules/security.md)" in out
     assert "  CLAUDE.md → AGENTS.md (it only points there)" in out
     assert "  .github/copilot-instructions.md" in out
     assert f"  {RULES}/testing.mdc: the library has a different rule" in out
+    assert "  .claude/rules/security.md: the library has a rule of this name, `security`" in out
     for choice in ("init --import", "init --library default", "init --library PATH|URL"):
         assert choice in out
     assert "stopped to ask" in proc.stderr

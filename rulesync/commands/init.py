@@ -14,7 +14,7 @@ from rulesync.commands._common import check_phase, config, registration_note, sy
 from rulesync.commands.apply import print_result
 from rulesync.config import Config
 from rulesync.errors import EXIT_INVALID, InvalidInput
-from rulesync.existing import Found, scan
+from rulesync.existing import RULE_FOLDERS, Found, scan
 from rulesync.fsutil import is_inside
 from rulesync.git import find_git, run_git
 from rulesync.library import Library
@@ -63,15 +63,19 @@ def _clashes(root: Path, found: Found, library: Library, phase: str, cfg: Config
     rules = library.resolve(phase)
     sources = [SourceRule(p, r.data) for p, r in rules.items()]
     output = combine(render_all(enabled_targets(marker, cfg), sources)).files
+    names = {p.removesuffix(".mdc") for p in rules}
     lines = []
-    for paths in found.rules.values():
+    for tool, paths in found.rules.items():
+        folder, suffix = RULE_FOLDERS[tool]
         for path in paths:
-            if path not in output:
-                continue
-            data = read_regular(root / path, limit=MAX_RULE_BYTES, follow=False)
-            same = sha256_hex(data) == sha256_hex(output[path])
-            what = "the same bytes: rulesync would adopt it" if same else "a different rule"
-            lines.append(f"  {path}: the library has {what}")
+            if path in output:
+                data = read_regular(root / path, limit=MAX_RULE_BYTES, follow=False)
+                same = sha256_hex(data) == sha256_hex(output[path])
+                what = "the same bytes: rulesync would adopt it" if same else "a different rule"
+                lines.append(f"  {path}: the library has {what}")
+            elif path[len(folder) + 1 : -len(suffix)] in names:
+                name = path[len(folder) + 1 : -len(suffix)]
+                lines.append(f"  {path}: the library has a rule of this name, `{name}`")
     return lines
 
 
@@ -85,7 +89,7 @@ def _stop_and_ask(root: Path, found: Found, cfg: Config, phase: str | None) -> i
         print(line)
     clashes = _clashes(root, found, library, tier, cfg) if tier in library.tier_names else []
     if clashes:
-        print(f"same paths as the library `{library.label}` (tier {tier}) would write:")
+        print(f"the same paths or names as the library `{library.label}` (tier {tier}):")
         for line in clashes:
             print(line)
     here = "" if root == Path.cwd() else f" {root}"
