@@ -7,6 +7,7 @@ import argparse
 
 from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
+from rulesync.plan import Kind
 from rulesync.report import (
     conflict_advice,
     emit_json,
@@ -40,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
                 f"  the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions "
                 f"before targets kept it; apply moves it to {manifest_mod.MANIFEST}"
             )
-        elif not plan.changes and not plan.conflicts:
+        elif not plan.changes and not plan.conflicts and not plan.of(Kind.ADOPT, Kind.RELEASE):
             print("  the manifest is out of date")
         if plan.conflicts:
             print(f"conflicts: {conflict_advice(plan)}")
