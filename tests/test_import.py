@@ -77,11 +77,14 @@ def test_import_converts_other_tools_where_exact_and_names_each_file_it_cannot(
             ".claude/rules/model.md": "---\nmodel: opus\n---\nBig.\n",
             ".devin/rules/odd.md": "---\ntrigger: sometimes\n---\nOdd.\n",
             ".kiro/steering/broken.md": "---\ninclusion: [always\n---\nBroken.\n",
+            # Cursor rules as found in real repositories, taken byte for byte:
+            f"{RULES}/double.mdc": "---\ndescription: twice\n---\n---\nglobs: x\n---\nBody\n",
+            f"{RULES}/loose.mdc": "---\nglobs: **/*.ts\n---\nNot strict YAML.\n",
+            f"{RULES}/empty.mdc": "---\ndescription: nothing yet\n---\n",
         },
     )
     outside = tmp_path / "secret.mdc"
     outside.write_text("---\nalwaysApply: true\n---\nsecret\n")
-    (repo / RULES).mkdir(parents=True)
     (repo / RULES / "leak.mdc").symlink_to(outside)
     doc = json.loads(rulesync(repo, "import", "--into", "lib", "--json", check=0).stdout)
     rules = {r["rule"]: r["from"] for r in doc["imported"]}
@@ -92,6 +95,9 @@ def test_import_converts_other_tools_where_exact_and_names_each_file_it_cannot(
         "docs.mdc": ".devin/rules/docs.md",
         "sql.mdc": ".kiro/steering/sql.md",
         "style.mdc": ".clinerules/style.md",
+        "double.mdc": f"{RULES}/double.mdc",
+        "loose.mdc": f"{RULES}/loose.mdc",
+        "empty.mdc": f"{RULES}/empty.mdc",
     }
     reasons = {s["path"]: s["reason"] for s in doc["not_converted"]}
     assert reasons[".claude/rules/model.md"] == "front matter key `model` has no Cursor equivalent"
@@ -108,6 +114,8 @@ def test_import_converts_other_tools_where_exact_and_names_each_file_it_cannot(
     assert read_rule((tier / "docs.mdc").read_bytes()).rule_type is RuleType.AGENT_REQUESTED
     assert read_rule((tier / "sql.mdc").read_bytes()).globs == ("*.sql",)
     assert read_rule((tier / "style.mdc").read_bytes()).body.strip() == "Tabs."
+    for name in ("double.mdc", "loose.mdc", "empty.mdc"):
+        assert (tier / name).read_bytes() == (repo / RULES / name).read_bytes()
     rulesync(repo, "lint", "lib", check=0)
 
 
