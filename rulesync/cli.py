@@ -37,10 +37,7 @@ SYNC_EXITS = (
 )
 # What 1 means for each command (and 0 where it says more than "it worked").
 EXITS = {
-    "init": SYNC_EXITS + "\n"
-    "  2  invalid input or usage: nothing was changed; also when the folder already has\n"
-    "     rules or assistant files of its own and neither --import nor --library was\n"
-    "     given: init reported them and the choices, and stopped to ask",
+    "init": SYNC_EXITS,
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
     "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
@@ -63,9 +60,15 @@ EXITS = {
     "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
     "import": "  0  the library was written and lint finds no error in it (files that could not\n"
     "     be converted are named with the reason)\n"
-    "  1  the library was written, but lint reports an error in it\n"
-    "  2  invalid input or usage, nothing was written: nothing to import, the tier\n"
-    "     exists, or a path outside the repository or reached through a symlink",
+    "  1  the library was written, but lint reports an error in it",
+}
+# What 2 also means for a command, said after the table.
+EXIT_NOTES = {
+    "init": "2 is also init stopping to ask: the folder already has rules or assistant files of\n"
+    "its own and neither --import nor --library was given (it printed them and the choices;\n"
+    "nothing was written).",
+    "import": "2 is also: nothing to import, the tier exists already, or a PATH outside the\n"
+    "repository or reached through a symlink (nothing was written).",
 }
 GENERAL_EXITS = (
     "exit codes:\n  0  success / in sync\n"
@@ -107,11 +110,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _epilog(command: str) -> str:
-    own = EXITS.get(command, "  0  success")
-    common = COMMON_EXITS.splitlines()
-    if "\n  2  " in f"\n{own}":  # the command says what 2 means for it: once
-        common = [line for line in common if not line.startswith("  2  ")]
-    return "exit codes:\n" + "\n".join([own, *common])
+    note = EXIT_NOTES.get(command)
+    text = f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
+    return f"{text}\n{note}" if note else text
 
 
 Arguments = Callable[[_Parser], None]

@@ -6,6 +6,7 @@ from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from rulesync.manifest import Manifest
+from rulesync.names import has_control
 from rulesync.plan import Kind, Plan
 
 PHASE_TRAILER = "Rulesync-Phase"
@@ -42,8 +43,9 @@ _KEPT = {ADOPTED: "adopted", RELEASED: "released"}
 
 
 class Entry(NamedTuple):
-    """One line of what a sync did: `A`, `M`, `D` or `adopt`, the path, and a note
-    (`block added`: rulesync's block went into a file that was already there)."""
+    """One line of what a sync did: `A`, `M`, `D`, `adopt` (taken over as it was) or
+    `release` (handed back to the user), the path, and a note (`block added`: rulesync's
+    block went into a file that was already there)."""
 
     code: str
     path: str
@@ -178,7 +180,7 @@ def commit_message(
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
     body = [entry.line() for entry in change.entries]
-    if library_folder:
+    if library_folder and not has_control(library_folder):  # one line, never a forged one
         body.append(f"with the library the rules come from: {library_folder}")
     lines = [subject, ""]
     if body:
