@@ -78,7 +78,7 @@ def test_init_in_a_fresh_folder_installs_the_bundled_library_at_once(tmp_path: P
 
 def test_init_help_says_what_stopping_to_ask_exits_with() -> None:
     out = rulesync(Path.cwd(), "init", "--help", check=0).stdout
-    assert "--import" in out and "--library" in out and "stopped to ask" in out
+    assert "--import" in out and "--library" in out and "init stopping to ask" in out
 
 
 def test_init_import_without_rules_to_import_writes_nothing_and_says_what_works(
