@@ -216,7 +216,7 @@ def _conflict_reason(path: str, have: str, listed: frozenset[str], block: bool) 
     if have == BROKEN_BLOCK:
         return BROKEN
     if path in listed:  # the manifest's paths
-        return "was edited since rulesync wrote it"
+        return "was edited since rulesync wrote it or took it over"
     if block:
         return "holds a rulesync block rulesync did not write"
     return CLASH

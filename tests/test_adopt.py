@@ -364,3 +364,18 @@ def test_apply_json_carries_the_same_change_as_the_commit(project: Path, library
     assert subject == "rulesync: install basic rules (+2, 1 adopted)"
     body = git(project, "log", "-1", "--format=%b").split("\n\n")[0].splitlines()
     assert [f"{e['change']} {e['path']}" for e in change["entries"]] == body
+
+
+def test_editing_a_rule_rulesync_took_over_is_not_a_trap(project: Path, library: Path) -> None:
+    (project / RULES).mkdir(parents=True)
+    mine = project / RULES / "logging.mdc"
+    mine.write_bytes((library / "basic/logging.mdc").read_bytes())
+    rulesync(project, "apply", check=0)  # adopted
+    mine.write_text(rule_text("our logging", "We log to stdout."))
+    proc = rulesync(project, "apply", check=1)
+    assert "logging.mdc: was edited since rulesync wrote it or took it over" in proc.stdout
+    assert "rename yours" in proc.stderr and "`exclude: [logging]`" in proc.stderr
+    set_marker(project, "phase: basic\nexclude: [logging]\n")
+    rulesync(project, "apply", check=0)
+    assert mine.read_text() == rule_text("our logging", "We log to stdout.")
+    rulesync(project, "check", check=0)
