@@ -58,6 +58,17 @@ EXITS = {
     "service": "  0  done (or nothing to do)\n"
     "  2  no user service manager here, or a step failed: everything was undone",
     "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
+    "import": "  0  the library was written and lint finds no error in it (files that could not\n"
+    "     be converted are named with the reason)\n"
+    "  1  the library was written, but lint reports an error in it",
+}
+# What 2 also means for a command, said after the table.
+EXIT_NOTES = {
+    "init": "2 is also init stopping to ask: the folder already has rules or assistant files of\n"
+    "its own and neither --import nor --library was given (it printed them and the choices;\n"
+    "nothing was written).",
+    "import": "2 is also: nothing to import, the tier exists already, or a PATH outside the\n"
+    "repository or reached through a symlink (nothing was written).",
 }
 GENERAL_EXITS = (
     "exit codes:\n  0  success / in sync\n"
@@ -99,7 +110,9 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _epilog(command: str) -> str:
-    return f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
+    note = EXIT_NOTES.get(command)
+    text = f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
+    return f"{text}\n{note}" if note else text
 
 
 Arguments = Callable[[_Parser], None]
@@ -158,6 +171,18 @@ def _init(p: _Parser) -> None:
     p.add_argument(
         "--no-register", action="store_true", help="do not add it to the service's registry"
     )
+    choice = p.add_mutually_exclusive_group()
+    choice.add_argument(
+        "--import",
+        dest="import_rules",
+        action="store_true",
+        help="make the repository's own rules its library (.rulesync/library), then apply",
+    )
+    choice.add_argument(
+        "--library",
+        metavar="default|PATH|URL",
+        help="the library to follow (a repository with rules of its own: use it alongside)",
+    )
 
 
 def _apply(p: _Parser) -> None:
@@ -172,6 +197,30 @@ def _apply(p: _Parser) -> None:
         action="store_true",
         help="with --update: accept a library branch that was force-pushed",
     )
+
+
+def _check(p: _Parser) -> None:
+    p.add_argument(
+        "--verbose",
+        dest="list_yours",
+        action="store_true",
+        help="also list the repository's own rules beside rulesync's (yours, not managed)",
+    )
+
+
+def _import(p: _Parser) -> None:
+    p.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="rules folders in the repository (default: every tool's: .cursor/rules, "
+        ".claude/rules, .github/instructions, .devin/rules, .windsurf/rules, .kiro/steering, "
+        ".clinerules)",
+    )
+    p.add_argument(
+        "--into", required=True, metavar="LIBRARY", help="the library folder (created if absent)"
+    )
+    p.add_argument("--tier", default="basic", help="the tier to write (default: basic)")
 
 
 def _phase(p: _Parser) -> None:
@@ -244,8 +293,16 @@ def build_parser() -> _Parser:
     )
     assert isinstance(sub, _Commands)
     sub.command("init", "create .rulesync.yaml if absent, register the project, apply", _init)
+    sub.command(
+        "import",
+        "make the repository's own rules a library (or a new tier of one)",
+        _import,
+        json=True,
+    )
     sub.command("apply", "write the phase's tier for every target, then commit", _apply, json=True)
-    sub.command("check", "exit 1 if the targets' files differ from what apply makes", json=True)
+    sub.command(
+        "check", "exit 1 if the targets' files differ from what apply makes", _check, json=True
+    )
     sub.command("diff", "unified diff of what apply would change", json=True)
     sub.command(
         "status", "phase, tier, managed rules, drift, conflicts, last commit, service", json=True
@@ -284,7 +341,8 @@ def build_parser() -> _Parser:
 def _dispatch(name: str) -> Callable[[argparse.Namespace], int]:
     import importlib
 
-    module = importlib.import_module(f"rulesync.commands.{name}")
+    # `import` is a Python keyword: its module is `import_`.
+    module = importlib.import_module(f"rulesync.commands.{name}{'_' if name == 'import' else ''}")
     run: Callable[[argparse.Namespace], int] = module.run
     return run
 

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import NamedTuple
 
 from rulesync.manifest import Manifest
+from rulesync.names import has_control
+from rulesync.plan import Kind, Plan
 
 PHASE_TRAILER = "Rulesync-Phase"
 LIBRARY_TRAILER = "Rulesync-Library"
 
 
-class Change(NamedTuple):
-    """What a commit changes, manifest to manifest."""
+class Delta(NamedTuple):
+    """Managed paths added, updated and removed, manifest to manifest."""
 
     added: tuple[str, ...]
     updated: tuple[str, ...]
@@ -23,36 +25,146 @@ class Change(NamedTuple):
         return self.added + self.updated + self.removed
 
 
-def manifest_change(old: Manifest | None, new: Manifest) -> Change:
+def manifest_change(old: Manifest | None, new: Manifest) -> Delta:
     """Managed paths (files and blocks) added, updated and removed between two manifests."""
     before = old.managed if old else {}
     after = new.managed
-    return Change(
+    return Delta(
         added=tuple(sorted(set(after) - set(before))),
         updated=tuple(sorted(n for n in after if n in before and before[n] != after[n])),
         removed=tuple(sorted(set(before) - set(after))),
     )
 
 
+ADDED, MODIFIED, DELETED, ADOPTED, RELEASED = "A", "M", "D", "adopt", "release"
+SIGNS = {ADDED: "+", MODIFIED: "~", DELETED: "-", ADOPTED: "=", RELEASED: "="}
+# Paths whose bytes the sync leaves as they are, counted after the three signs.
+_KEPT = {ADOPTED: "adopted", RELEASED: "released"}
+
+
+class Entry(NamedTuple):
+    """One line of what a sync did: `A`, `M`, `D`, `adopt` (taken over as it was) or
+    `release` (handed back to the user), the path, and a note (`block added`: rulesync's
+    block went into a file that was already there)."""
+
+    code: str
+    path: str
+    note: str = ""
+
+    def line(self) -> str:
+        """The commit body's line: `M AGENTS.md (block added)`."""
+        return f"{self.code} {self.path}" + (f" ({self.note})" if self.note else "")
+
+
+class Change(NamedTuple):
+    """What one sync did, counted once: the console's summary and the commit's subject and
+    body are both made from it."""
+
+    entries: tuple[Entry, ...]
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return tuple(e.path for e in self.entries)
+
+    def count(self, code: str) -> int:
+        return sum(1 for e in self.entries if e.code == code)
+
+    def counts(self, *, all_three: bool = True) -> str:
+        """`+3 ~1 -0, 10 adopted` (with `all_three` false, zero counts are left out)."""
+        parts = [(s, self.count(c)) for c, s in SIGNS.items() if c not in _KEPT]
+        texts = [" ".join(f"{sign}{n}" for sign, n in parts if all_three or n)]
+        texts += [f"{self.count(c)} {word}" for c, word in _KEPT.items() if self.count(c)]
+        return ", ".join(t for t in texts if t)
+
+    def doc(self) -> dict[str, object]:
+        """As plain data, for `--json`."""
+        return {
+            "added": self.count(ADDED),
+            "updated": self.count(MODIFIED),
+            "deleted": self.count(DELETED),
+            "adopted": self.count(ADOPTED),
+            "released": self.count(RELEASED),
+            "entries": [{"change": e.code, "path": e.path, "note": e.note} for e in self.entries],
+        }
+
+
+NO_CHANGE = Change(())
+_REPLACED = "replaced your version, saved first"
+_BLOCK = "rulesync's block"
+
+
+def describe(
+    old: Manifest | None,
+    plan: Plan,
+    *,
+    had_file: Collection[str] = (),
+    keeps_file: Collection[str] = (),
+) -> Change:
+    """What a sync does from `old` (the manifest committed at HEAD, or the one on disk when
+    nothing is committed) to the plan's manifest, each path once: a file whose bytes were
+    already the library's is `adopt`; a block put into (or taken out of) a file that was
+    (stays) there is `M … (block added)` (`had_file`, `keeps_file`: such block paths); a file
+    `--force` replaced is `M`; a file put back that the manifest already listed is `A`."""
+    new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
+    delta = manifest_change(old, new)
+    actions = {a.path: a for a in plan.actions}
+    blocks = set(new.blocks) | set(old.blocks if old else ()) | set(plan.current.blocks)
+    entries: dict[str, Entry] = {}
+    for path in delta.added:
+        action = actions.get(path)
+        kind = action.kind if action is not None else None
+        if kind is Kind.ADOPT:
+            entries[path] = Entry(ADOPTED, path, _BLOCK if path in blocks else "")
+        elif path in blocks and path in had_file:
+            entries[path] = Entry(MODIFIED, path, "block added")
+        elif action is not None and action.backup and kind is Kind.UPDATE:
+            entries[path] = Entry(MODIFIED, path, _REPLACED)
+        else:
+            entries[path] = Entry(ADDED, path, _BLOCK if path in blocks else "")
+    for path in delta.updated:
+        entries[path] = Entry(MODIFIED, path, _BLOCK if path in blocks else "")
+    for path in delta.removed:
+        action = actions.get(path)
+        if action is not None and action.kind is Kind.RELEASE:
+            entries[path] = Entry(RELEASED, path, "you edited it: left in place, now yours")
+        elif path in blocks and path in keeps_file:
+            entries[path] = Entry(MODIFIED, path, "block removed")
+        else:
+            entries[path] = Entry(DELETED, path, _BLOCK if path in blocks else "")
+    # What the work tree gets that the manifests do not show: a deleted file put back, a
+    # user's edit replaced by `--force`.
+    for action in plan.changes:
+        if action.path in entries:
+            continue
+        if action.kind is Kind.ADD:
+            entries[action.path] = Entry(ADDED, action.path, "put back")
+        elif action.kind is Kind.UPDATE:
+            entries[action.path] = Entry(MODIFIED, action.path, _REPLACED if action.backup else "")
+        else:
+            saved = "saved first" if action.backup else ""
+            entries[action.path] = Entry(DELETED, action.path, saved)
+    return Change(tuple(entries[p] for p in sorted(entries)))
+
+
 def _counts(change: Change, *, all_three: bool) -> str:
-    parts = [("+", len(change.added)), ("~", len(change.updated)), ("-", len(change.removed))]
-    shown = [f"{sign}{n}" for sign, n in parts if all_three or n]
-    return f"({' '.join(shown)})" if shown else "(manifest)"
+    text = change.counts(all_three=all_three)
+    return f"({text})" if text else "(manifest)"
 
 
 def commit_message(
     old: Manifest | None,
     new: Manifest,
+    change: Change,
     *,
     library_id: str,
     reasons: Sequence[str] = (),
     phase: str | None = None,
     evidence: Sequence[str] = (),
+    library_folder: str = "",
 ) -> str:
-    """Subject, body listing the project-relative paths (with `phase: auto`, the criteria that
-    moved it and every measured figure with its source), and the Rulesync-Phase /
-    Rulesync-Library trailers."""
-    change = manifest_change(old, new)
+    """Subject (the counts of `change`), body listing its lines (and the library's folder when
+    the commit carries it; with `phase: auto`, the criteria that moved it and every measured
+    figure with its source), and the Rulesync-Phase / Rulesync-Library trailers."""
     if old is None or not old.tier:
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
@@ -69,9 +181,9 @@ def commit_message(
         )
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
-    body = [f"A {path}" for path in change.added]
-    body += [f"M {path}" for path in change.updated]
-    body += [f"D {path}" for path in change.removed]
+    body = [entry.line() for entry in change.entries]
+    if library_folder and not has_control(library_folder):  # one line, never a forged one
+        body.append(f"with the library the rules come from: {library_folder}")
     lines = [subject, ""]
     if body:
         lines += [*body, ""]

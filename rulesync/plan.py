@@ -31,6 +31,12 @@ class Kind(StrEnum):
     UPDATE = "update"
     DELETE = "delete"
     UNCHANGED = "unchanged"
+    # Bytes already on disk that are exactly what rulesync would write, not yet rulesync's:
+    # the manifest records them, nothing is written (taking over an existing repository).
+    ADOPT = "adopt"
+    # A managed file the user edited that the tier no longer has (left the tier, or was
+    # excluded): it stays as the user left it and leaves the manifest; it is theirs now.
+    RELEASE = "release"
     CONFLICT = "conflict"
 
 
@@ -135,12 +141,14 @@ def make_plan(
             step: tuple[Kind, str, bool] | None = (Kind.DELETE, _NEVER_PROVIDED, True)
         else:
             step = _step(want, have, owned, force, path, listed, block)
+        if step is not None and step[0] is Kind.UNCHANGED and path not in listed:
+            step = (Kind.ADOPT, "already there, byte for byte", False)
         if step is None:
             continue
         kind, reason, backup = step
         action = Action(kind, path, want or "", reason, backup, block, desired.rules.get(path, ""))
         actions.append(action)
-        if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED):
+        if action.kind in (Kind.ADD, Kind.UPDATE, Kind.UNCHANGED, Kind.ADOPT):
             kept[path] = action.sha256
         elif action.kind is Kind.CONFLICT and path in managed:
             # A conflict leaves the user's version in place: rulesync still owns what it wrote.
@@ -157,6 +165,12 @@ def make_plan(
 
 
 _NEVER_PROVIDED = "the library never provided these bytes; saved before deleting"
+RELEASED = "you edited it and the tier no longer has it: left in place, now yours"
+CLASH = "your own (unmanaged) file has the path of a library rule"
+BROKEN = "has broken rulesync marker lines"
+NOT_REGULAR = "is not a regular file"
+# Reasons `--force` cannot settle: only the user can.
+UNFORCEABLE = (BROKEN, NOT_REGULAR)
 
 
 def _step(
@@ -187,6 +201,10 @@ def _step(
     if owned:
         return Kind.DELETE, "", False
     forced = force and have not in _UNREPLACEABLE
+    if not forced and path in listed and not block and have not in (*_UNREPLACEABLE, SYMLINK):
+        # The user's edit of a rule the tier no longer wants: theirs to keep, not a conflict
+        # whose only way out deletes it.
+        return Kind.RELEASE, RELEASED, False
     return (Kind.DELETE if forced else Kind.CONFLICT), why + "; it is leaving this tier", forced
 
 
@@ -194,11 +212,11 @@ def _conflict_reason(path: str, have: str, listed: frozenset[str], block: bool) 
     if have == SYMLINK:
         return "is a symlink, not a file rulesync wrote"
     if have == NOT_A_FILE:
-        return "is not a regular file"
+        return NOT_REGULAR
     if have == BROKEN_BLOCK:
-        return "has broken rulesync marker lines; fix them or delete the block"
+        return BROKEN
     if path in listed:  # the manifest's paths
-        return "was edited since rulesync wrote it"
+        return "was edited since rulesync wrote it or took it over"
     if block:
         return "holds a rulesync block rulesync did not write"
-    return "an unmanaged file has this rule's path"
+    return CLASH

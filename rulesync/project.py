@@ -19,6 +19,7 @@ from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
 from rulesync.plan import (
     BROKEN_BLOCK,
+    CLASH,
     NO_BLOCK,
     NOT_A_FILE,
     SYMLINK,
@@ -137,7 +138,7 @@ class Project(NamedTuple):
             for p in set(self.manifest.files) | set(self.manifest.pending)
             if p in self.disk and p not in self.output.files and p not in self.manifest.blocks
         }
-        return make_plan(
+        plan = make_plan(
             Desired(
                 files={p: sha256_hex(d) for p, d in self.output.files.items()},
                 blocks={p: sha256_hex(d) for p, d in self.output.blocks.items()},
@@ -152,6 +153,14 @@ class Project(NamedTuple):
             force=force,
             provided=provided_hashes(self.library, leaving),
         )
+        return plan._replace(actions=tuple(self._name_clash(a) for a in plan.actions))
+
+    def _name_clash(self, action: Action) -> Action:
+        """A user's file where the library has a rule names the library's file too."""
+        rule = self.rules.get(f"{action.rule}.mdc")
+        if action.kind is not Kind.CONFLICT or action.reason != CLASH or rule is None:
+            return action
+        return action._replace(reason=f"{CLASH}, `{action.rule}` ({rule.path})")
 
     def written(self, action: Action) -> bytes | None:
         """The whole file's bytes once `action` is carried out (None: the file goes).

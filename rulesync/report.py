@@ -7,12 +7,22 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from rulesync.plan import Action, Kind, Plan
+from rulesync.gitlog import ADOPTED, Change
+from rulesync.gitlog import SIGNS as CHANGE_SIGNS
+from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 
 if TYPE_CHECKING:
     from rulesync.project import Project
 
-SIGNS = {Kind.ADD: "+", Kind.UPDATE: "~", Kind.DELETE: "-", Kind.CONFLICT: "!", Kind.UNCHANGED: "="}
+SIGNS = {
+    Kind.ADD: "+",
+    Kind.UPDATE: "~",
+    Kind.DELETE: "-",
+    Kind.CONFLICT: "!",
+    Kind.UNCHANGED: "=",
+    Kind.ADOPT: "=",
+    Kind.RELEASE: "=",
+}
 
 
 def emit_json(doc: Any) -> None:
@@ -70,9 +80,23 @@ def inspected_report(project: Project, plan: Plan, **extra: Any) -> dict[str, An
 
 
 def summary(plan: Plan) -> str:
-    """`+2 ~1 -0` style counts."""
+    """`+2 ~1 -0` style counts (`, 3 to adopt` for files already as the library has them)."""
     counts = plan.counts()
-    return f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
+    text = f"+{counts['add']} ~{counts['update']} -{counts['delete']}"
+    text += f", {counts['adopt']} to adopt" if counts["adopt"] else ""
+    return text + (f", {counts['release']} to hand back" if counts["release"] else "")
+
+
+def change_lines(change: Change) -> list[str]:
+    """One line per path a finished sync changed or adopted (what its commit lists)."""
+    lines = []
+    for entry in change.entries:
+        # `=` alone would read as "unchanged": say it was taken over.
+        note = entry.note or (
+            "adopted: already as the library has it" if entry.code == ADOPTED else ""
+        )
+        lines.append(f"  {CHANGE_SIGNS[entry.code]} {entry.path}" + (f" ({note})" if note else ""))
+    return lines
 
 
 def plan_lines(plan: Plan) -> list[str]:
@@ -84,7 +108,11 @@ def plan_lines(plan: Plan) -> list[str]:
         text = f"  {SIGNS[action.kind]} {action.path}"
         if action.block:
             text += " (rulesync's block)"
-        if action.kind is Kind.CONFLICT:
+        if action.kind is Kind.ADOPT:
+            text += f" (adopt: {action.reason})"
+        elif action.kind is Kind.RELEASE:
+            text += f" ({action.reason})"
+        elif action.kind is Kind.CONFLICT:
             text += f": {action.reason}"
         elif action.backup:
             # `--force`, or a managed file whose bytes the library never provided: either way
@@ -107,13 +135,30 @@ def count_fields(plan: Plan) -> dict[str, int]:
 
 
 def conflict_advice(plan: Plan, command: str = "rulesync") -> str:
-    """How to settle conflicts: see them, keep yours, or take the library's."""
-    names = ", ".join(sorted({a.rule for a in plan.conflicts if a.rule}))
-    keep = f"keep your version with `exclude: [{names}]` in .rulesync.yaml, or " if names else ""
-    return (
-        f"`{command} diff` shows them; {keep}take the library's with `{command} apply --force` "
-        "(saves yours first)"
-    )
+    """How to settle conflicts, each way one that works: for a file of the user's where the
+    library has a rule, rename it, exclude the library's rule (which then leaves it alone), or
+    take the library's; for what `--force` cannot settle, what the user must fix."""
+    stuck = [a for a in plan.conflicts if a.reason.startswith(UNFORCEABLE)]
+    forceable = [a for a in plan.conflicts if a not in stuck]
+    ways: list[str] = []
+    names = ", ".join(sorted({a.rule for a in forceable if a.rule}))
+    if names:
+        ways.append(
+            f"rename yours, or keep yours with `exclude: [{names}]` in .rulesync.yaml (the "
+            "library's rule is then left out and yours is left alone), or take the library's "
+            f"with `{command} apply --force` (saves yours first)"
+        )
+    elif forceable:
+        ways.append(f"take the library's with `{command} apply --force` (saves yours first)")
+    for action in stuck:
+        if action.reason.startswith(BROKEN):
+            ways.append(
+                f"fix the rulesync marker lines in {action.path} (one begin line, one end "
+                "line), or delete rulesync's block with its marker lines: apply writes it again"
+            )
+        else:
+            ways.append(f"move {action.path} out of the way (`--force` cannot replace it)")
+    return f"`{command} diff` shows them; " + "; ".join(ways)
 
 
 def managed_count(plan: Plan) -> str:
@@ -132,3 +177,20 @@ def print_warnings(warnings: Sequence[str]) -> None:
 def conflict_hint(plan: Plan) -> str:
     """What to do about conflicts, in one line."""
     return f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; {conflict_advice(plan)}"
+
+
+def yours_doc(project: Project) -> dict[str, list[str]]:
+    """Per tool, the repository's own rule files beside rulesync's (not managed, left alone)."""
+    from rulesync.existing import scan, yours
+
+    ours = set(project.manifest.managed) | set(project.output.files) | set(project.output.blocks)
+    return yours(scan(project.root), ours)
+
+
+def yours_lines(own: dict[str, list[str]]) -> list[str]:
+    """`yours (not managed): …` then one line per tool naming its files."""
+    if not own:
+        return ["yours (not managed): none"]
+    lines = ["yours (not managed, left as they are):"]
+    lines += [f"  {tool} ({len(paths)}): {', '.join(paths)}" for tool, paths in own.items()]
+    return lines

@@ -15,6 +15,7 @@ from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
 from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
+from rulesync.gitlog import NO_CHANGE, Change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
@@ -30,6 +31,7 @@ class SyncResult:
     __slots__ = (
         "applied",
         "backups",
+        "change",
         "commit",
         "commit_note",
         "inputs",
@@ -65,6 +67,8 @@ class SyncResult:
         self.warnings = warnings
         self.applied = False
         self.commit: str | None = None
+        # What the sync did, counted once: the console's summary and the commit's subject.
+        self.change: Change = NO_CHANGE
         self.commit_note = commit_note
         self.backups: list[Path] = []
         self.seconds = 0.0
@@ -106,11 +110,13 @@ def _commit_note(project: Project, no_commit: bool) -> str:
     return ""
 
 
-class _Change(NamedTuple):
-    """What rulesync's commit for a plan holds: planned bytes per path (None: delete)."""
+class _Commit(NamedTuple):
+    """What rulesync's commit for a plan holds: planned bytes per path (None: delete), the
+    change it records and its message."""
 
     top: Path
     files: dict[str, bytes | None]
+    change: Change
     message: str
 
     def commit(self, pending: Snapshot | None, config: Config) -> str | None:
@@ -187,13 +193,58 @@ def _owes_commit(plan: Plan, flag: Path, old: manifest_mod.Manifest | None) -> b
     return plan.current != manifest_mod.EMPTY and plan.current != old
 
 
-def _change(
+def _block_paths(project: Project, old: manifest_mod.Manifest | None) -> set[str]:
+    paths = set(project.output.blocks) | set(project.manifest.blocks)
+    return paths | (set(old.blocks) if old else set())
+
+
+def _work_tree_change(project: Project, plan: Plan, writes: dict[str, bytes | None]) -> Change:
+    """What a sync that makes no commit did to the work tree (the manifest on disk before it
+    to the one after)."""
+    from rulesync.gitlog import describe
+
+    blocks = _block_paths(project, None)
+    return describe(
+        plan.current,
+        plan,
+        had_file={p for p in blocks if project.bases.get(p) is not None},
+        keeps_file={p for p in blocks if p not in writes or writes[p] is not None},
+    )
+
+
+def _library_folder(project: Project) -> str:
+    return project.library.root.relative_to(project.root).as_posix()
+
+
+def _library_files(project: Project) -> dict[str, bytes]:
+    """A library inside the project: the files the rules come from (tiers.yaml and each rule
+    of the tier), project-relative, as read for this plan. They go into rulesync's commit, so
+    a clone of it has the library its manifest was made from."""
+    library = project.library
+    if library.project is None:
+        return {}
+    from rulesync.library import TIERS_FILE
+
+    folder = _library_folder(project)
+    tiers = read_regular(library.root / TIERS_FILE, limit=1024 * 1024, follow=False)
+    found = {f"{folder}/{TIERS_FILE}": tiers}
+    for rule in library.resolve(project.tier).values():
+        found[rule.path.relative_to(project.root).as_posix()] = rule.data
+    for tier in library.chain(project.tier):
+        readme = library.tier_dir(tier.name) / "README.md"
+        with contextlib.suppress(OSError, RulesyncError):  # a README is optional
+            data = read_regular(readme, limit=1024 * 1024, follow=False)
+            found[readme.relative_to(project.root).as_posix()] = data
+    return found
+
+
+def _commit_for(
     project: Project,
     plan: Plan,
     old: manifest_mod.Manifest | None,
     writes: dict[str, bytes | None],
-) -> _Change:
-    from rulesync.gitlog import commit_message, manifest_change  # only a commit is described
+) -> _Commit:
+    from rulesync.gitlog import commit_message, describe, manifest_change  # only for a commit
 
     git = project.git
     assert git is not None
@@ -202,10 +253,11 @@ def _change(
     # revision alone is recorded with the next change of this project's files.
     new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
     paths = set(manifest_change(old, new).paths) | set(writes)
-    block_paths = set(project.output.blocks) | set(project.manifest.blocks)
-    block_paths |= set(old.blocks) if old else set()
+    block_paths = _block_paths(project, old)
     managed = new.managed
     files: dict[str, bytes | None] = {}
+    had_file: set[str] = set()
+    keeps_file: set[str] = set()
     for path in paths:
         name = rel(path)
         block = path in block_paths
@@ -219,23 +271,33 @@ def _change(
             continue
         # The block goes into the committed file, not the work tree's: the user's own
         # uncommitted text around it stays theirs to commit.
+        at_head = show_head_file(git.top, name)
         try:
-            files[name] = splice(show_head_file(git.top, name), content, path)
+            files[name] = splice(at_head, content, path)
         except InvalidInput:
             files[name] = writes.get(path, content)
+        if at_head is not None:
+            had_file.add(path)
+        if files[name] is not None:
+            keeps_file.add(path)
     if project.manifest.legacy:
         files[rel(manifest_mod.LEGACY_MANIFEST)] = None
     files[rel(manifest_mod.MANIFEST)] = manifest_mod.dumps(new)
     files[rel(MARKER)] = project.marker.source
+    library = _library_files(project)
+    files.update((rel(path), data) for path, data in library.items())
+    change = describe(old, plan, had_file=had_file, keeps_file=keeps_file)
     message = commit_message(
         old,
         new,
+        change,
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,
         evidence=project.evidence,
+        library_folder=_library_folder(project) if library else "",
     )
-    return _Change(git.top, files, message)
+    return _Commit(git.top, files, change, message)
 
 
 def sync(
@@ -300,12 +362,13 @@ def sync(
         # The commit holds the marker bytes this plan was made from: an editor saving it
         # again meanwhile gets its own sync and commit.
         writes = {a.path: project.written(a) for a in plan.changes}
-        change = _change(project, plan, old_manifest, writes) if flag is not None else None
+        to_commit = _commit_for(project, plan, old_manifest, writes) if flag else None
+        result.change = to_commit.change if to_commit else _work_tree_change(project, plan, writes)
         with contextlib.ExitStack() as stack:
             pending = None
-            if change is not None and not config.run_hooks:
+            if to_commit is not None and not config.run_hooks:
                 # git stores the blobs while the files are written.
-                pending = stack.enter_context(snapshot(change.top, change.files))
+                pending = stack.enter_context(snapshot(to_commit.top, to_commit.files))
             if has_work:
                 if flag is not None:
                     flag.touch()
@@ -318,8 +381,8 @@ def sync(
                     durable=durable,
                 )
                 result.applied = True
-            if flag is not None and change is not None:
-                result.commit = change.commit(pending, config)
+            if flag is not None and to_commit is not None:
+                result.commit = to_commit.commit(pending, config)
                 flag.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result

@@ -72,7 +72,7 @@ def test_unmanaged_file_with_a_rules_name_is_a_conflict_unless_identical() -> No
     assert p.actions[0].kind is Kind.CONFLICT
     assert "unmanaged" in p.actions[0].reason
     adopted = plan({"a.mdc": "1"}, Manifest(), {"a.mdc": "1"})
-    assert adopted.actions[0].kind is Kind.UNCHANGED
+    assert adopted.actions[0].kind is Kind.ADOPT
     assert adopted.manifest.files == {"a.mdc": "1"}
 
 
@@ -81,11 +81,12 @@ def test_deleted_managed_file_comes_back() -> None:
     assert kinds(plan({"a.mdc": "1"}, m, {})) == {"a.mdc": Kind.ADD}
 
 
-def test_edited_managed_file_leaving_the_tier_is_a_conflict_not_deleted() -> None:
+def test_edited_managed_file_leaving_the_tier_is_handed_to_the_user_not_deleted() -> None:
     m = Manifest("lib", "basic", {"gone.mdc": "1"})
     p = plan({}, m, {"gone.mdc": "edited"})
-    assert kinds(p) == {"gone.mdc": Kind.CONFLICT}
-    assert "leaving" in p.actions[0].reason
+    assert kinds(p) == {"gone.mdc": Kind.RELEASE}
+    assert "now yours" in p.actions[0].reason and p.manifest.files == {}
+    assert not p.changes and p.manifest_changed
 
 
 def test_symlink_or_folder_in_place_of_a_rule_is_never_written_through() -> None:

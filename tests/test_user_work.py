@@ -83,13 +83,14 @@ def test_exclude_of_an_unknown_rule_is_an_error(project: Path) -> None:
     assert "tesitng" in proc.stderr and ".rulesync.yaml:2" in proc.stderr
 
 
-def test_edited_rule_leaving_the_tier_is_kept_until_forced(project: Path) -> None:
+def test_edited_rule_leaving_the_tier_is_handed_to_the_user(project: Path) -> None:
     set_phase(project, "advanced")
     rulesync(project, "apply", check=0)
     (project / RULES / "monitoring.mdc").write_text("edited\n")
     set_phase(project, "basic")
-    proc = rulesync(project, "apply", check=1)
-    assert "leaving this tier" in proc.stdout
+    proc = rulesync(project, "apply", check=0)
+    assert "monitoring.mdc (you edited it: left in place, now yours)" in proc.stdout
     assert (project / RULES / "monitoring.mdc").read_text() == "edited\n"
+    rulesync(project, "check", check=0)
     rulesync(project, "apply", "--force", check=0)
-    assert not (project / RULES / "monitoring.mdc").exists()
+    assert (project / RULES / "monitoring.mdc").read_text() == "edited\n"

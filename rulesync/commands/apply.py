@@ -8,6 +8,7 @@ import sys
 from rulesync.commands._common import config, project_root, sync_project
 from rulesync.project import Fetching
 from rulesync.report import (
+    change_lines,
     conflict_hint,
     emit_json,
     inspected_report,
@@ -33,8 +34,11 @@ def print_result(result: SyncResult) -> None:
         else:
             print(f"in sync: {result.tier} ({managed_count(plan)})")
     else:
-        print(f"{result.tier}: {summary(plan)}" + (f", {conflicts}" if conflicts else ""))
-        for line in plan_lines(plan):
+        # The same count as the commit's subject: one change, counted once.
+        print(f"{result.tier}: {result.change.counts()}" + (f", {conflicts}" if conflicts else ""))
+        for line in change_lines(result.change):
+            print(line)
+        for line in plan_lines(plan._replace(actions=tuple(plan.conflicts))):
             print(line)
         for backup in result.backups:
             print(f"  saved your version to {backup}")
@@ -81,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
                 commit=result.commit,
                 commit_note=result.commit_note,
                 backups=[str(b) for b in result.backups],
+                change=result.change.doc(),
             )
         )
     else:

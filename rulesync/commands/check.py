@@ -7,6 +7,7 @@ import argparse
 
 from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
+from rulesync.plan import Kind
 from rulesync.report import (
     conflict_advice,
     emit_json,
@@ -15,14 +16,18 @@ from rulesync.report import (
     plan_lines,
     print_warnings,
     summary,
+    yours_doc,
+    yours_lines,
 )
 from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
+    listing = args.list_yours or args.verbose
     if args.json:
-        emit_json(inspected_report(project, plan))
+        extra = {"yours": yours_doc(project)} if listing else {}
+        emit_json(inspected_report(project, plan, **extra))
         return 0 if plan.in_sync else 1
     print_warnings(project.output.warnings)
     if plan.in_sync:
@@ -36,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
                 f"  the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions "
                 f"before targets kept it; apply moves it to {manifest_mod.MANIFEST}"
             )
-        elif not plan.changes and not plan.conflicts:
+        elif not plan.changes and not plan.conflicts and not plan.of(Kind.ADOPT, Kind.RELEASE):
             print("  the manifest is out of date")
         if plan.conflicts:
             print(f"conflicts: {conflict_advice(plan)}")
         if plan.changes or plan.manifest_changed or not plan.conflicts:
             print("run `rulesync apply` to sync" + (" the rest" if plan.conflicts else ""))
+    if listing:
+        for line in yours_lines(yours_doc(project)):
+            print(line)
     return 0 if plan.in_sync else 1

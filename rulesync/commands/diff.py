@@ -42,15 +42,24 @@ def _file_diff(project: Project, action: Action) -> list[str]:
 
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), force=True)
+    # What apply does without --force, to say which steps need it.
+    unforced = {a.path: a for a in project.plan().actions}
     files: list[dict[str, Any]] = []
     for action in plan.actions:
-        if action.kind is Kind.UNCHANGED:
+        if action.kind in (Kind.UNCHANGED, Kind.ADOPT):
             continue
-        if action.kind is Kind.CONFLICT:
+        alone = unforced.get(action.path, action)
+        if alone.kind is Kind.RELEASE:
+            action = alone
+            note = f"{alone.reason} (apply --force would delete it, saving yours first)"
+            diff: list[str] = []
+        elif action.kind is Kind.CONFLICT:
             # Even --force leaves it (a folder in a rule's place, broken block markers).
             note, diff = f"{action.reason} (apply --force cannot replace it)", []
         else:
-            note = f"{action.reason} (apply --force replaces it)" if action.backup else ""
+            verb = "deletes" if action.kind is Kind.DELETE else "replaces"
+            how = "apply" if alone.kind is action.kind else "apply --force"
+            note = f"{action.reason} ({how} {verb} it, saving yours first)" if action.backup else ""
             diff = _file_diff(project, action)
         files.append(
             {"path": action.path, "action": action.kind.value, "note": note, "diff": "".join(diff)}

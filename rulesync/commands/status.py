@@ -9,7 +9,15 @@ from typing import Any
 
 from rulesync.commands._common import config, project_root, service_note, watched_by_service
 from rulesync.git import busy_reason, rulesync_log
-from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
+from rulesync.report import (
+    conflict_advice,
+    emit_json,
+    plan_doc,
+    plan_lines,
+    summary,
+    yours_doc,
+    yours_lines,
+)
 from rulesync.runtime import read_status, running_pid
 from rulesync.sync import commit_owed, inspect
 
@@ -32,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
     deferred = busy or record.get("deferred")
     owed = commit_owed(project, plan)
+    own = yours_doc(project)
     doc: dict[str, Any] = {
         "project": str(root),
         "phase": project.marker.phase,
@@ -42,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
         "targets": list(project.targets),
         "managed": sorted(plan.current.files),
         "blocks": sorted(plan.current.blocks),
+        "yours": own,
         "drift": not plan.in_sync,
         "conflicts": [a.path for a in plan.conflicts],
         "deferred": deferred,
@@ -73,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"targets:  {', '.join(project.targets)}")
     blocks = f" and a block in {', '.join(plan.current.blocks)}" if plan.current.blocks else ""
     print(f"managed:  {len(plan.current.files)} file(s){blocks}")
+    for line in yours_lines(own):
+        print(line)
     if plan.in_sync:
         print("drift:    none")
     else:
