@@ -20,7 +20,7 @@ from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
-    project, plan = inspect(project_root(), config(), pin=True)
+    project, plan = inspect(project_root(), config())
     if args.json:
         emit_json(inspected_report(project, plan))
         return 0 if plan.in_sync else 1
