@@ -51,6 +51,7 @@ EXITS = {
     "  1  an error was found (with --strict: a warning too)",
     "readiness": f"  0  the readiness was printed (met or not)\n  1  {RETRIED}",
     "log": "  0  the history was printed",
+    "library": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
     "projects": "  0  done; for `list`: every registered project is in sync\n"
     "  1  `list`: a project is not in sync (drift, conflict, deferred, failing or missing)",
     "daemon": "  0  stopped by SIGTERM / SIGINT\n  1  stopped by a fatal error (logged)\n"
@@ -219,6 +220,11 @@ def _projects(p: _Parser) -> None:
     rp.add_argument("path", metavar="PATH", help=folder_help)
 
 
+def _library(p: _Parser) -> None:
+    p.add_argument("action", nargs="?", choices=("set",), help="set: change the library")
+    p.add_argument("spec", nargs="?", metavar="URL[#ref]", help="`default`, a folder or a URL")
+
+
 def _service(p: _Parser) -> None:
     p.add_argument(
         "action",
@@ -265,6 +271,12 @@ def build_parser() -> _Parser:
     )
     sub.command("readiness", "the next tiers' criteria against the marker's metrics", json=True)
     sub.command("log", "the project's rule history from rulesync's commits", _log, json=True)
+    sub.command(
+        "library",
+        "the library the project follows; `set URL[#ref]` changes it in one commit",
+        _library,
+        json=True,
+    )
     sub.command(
         "projects",
         "the registered projects and their state (alone: list them)",
