@@ -397,6 +397,21 @@ def newest_fetched(spec: RemoteSpec) -> str | None:
         return None
 
 
+def behind_by(spec: RemoteSpec, revision: str) -> tuple[str | None, int | None]:
+    """The ref's tip as last fetched here, and how many commits `revision` is behind it
+    (None when unknown: never fetched, or the two do not share history)."""
+    newest = newest_fetched(spec)
+    if newest is None:
+        return None, None
+    if newest == revision:
+        return newest, 0
+    try:
+        count = _git(Cache(spec).mirror, "rev-list", "--count", f"{revision}..{newest}")
+    except GitError:
+        return newest, None
+    return newest, int(count) if count.isdigit() else None
+
+
 def _has_commit(cache: Cache, revision: str) -> bool:
     if not (cache.mirror / "HEAD").exists():
         return False

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.gitserver import git_daemon
+from support.service import Daemon
 from tests.conftest import git, isolated_env, make_library, make_repo, rulesync, rulesync_commits
 from tests.test_remote_library import Remote
 
@@ -308,3 +309,18 @@ def test_apply_update_moves_the_pin_and_says_what_changed(team: Team) -> None:
     subject = rulesync_commits(team.lead)[0]
     assert subject == f"rulesync: library {team.pinned[:7]} → {newer[:7]} (~1)"
     assert manifest(team.lead)["revision"] == newer
+
+
+def test_the_service_with_no_config_serves_a_clone_at_its_pinned_revision(
+    team: Team, daemon: Daemon
+) -> None:
+    mate = team.clone("mate")  # the service runs as this test's user, who has no config
+    team.library.commit_and_push("advanced/monitoring.mdc", V2)  # newer than the pin
+    before = history(mate)
+    rulesync(mate, "projects", "add", str(mate), check=0)
+    daemon.start()  # returns once the start-up reconcile synced every project
+    listed = json.loads(rulesync(mate, "projects", "list", "--json", check=0).stdout)
+    assert [(p["state"], p["source"]) for p in listed["projects"]] == [("in sync", "service")]
+    assert history(mate) == before
+    assert manifest(mate)["revision"] == team.pinned
+    assert "in sync" in rulesync(mate, "check", check=0).stdout
