@@ -37,6 +37,8 @@ FLEET_TIMEOUT = 20.0
 # How many of the default branch's last commits are fetched: where the last rulesync commit
 # is looked for.
 FLEET_DEPTH = 50
+# The most a repository's rule files, marker and manifest may hold together, read from git.
+MAX_READ_BYTES = 64 * 1024 * 1024
 
 
 def fleet_root() -> Path:
@@ -153,16 +155,20 @@ def _extract(mirror: Path, root: Path) -> bool:
     from rulesync.targets import owner
 
     git = Runner(mirror)
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", "refs/fleet/head^{commit}")
+    listing = git.run("ls-tree", "-r", "-z", "-l", "--full-tree", "refs/fleet/head^{commit}")
     wanted: list[tuple[str, str]] = []
+    total = 0
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
-        mode, kind, sha = [*meta.split(), "", "", ""][:3]
-        if kind != "blob" or not mode.startswith("100"):
+        mode, kind, sha, length = [*meta.split(), "", "", "", ""][:4]
+        if kind != "blob" or not mode.startswith("100") or not length.isdigit():
             continue
         if path in (MARKER, manifest_mod.MANIFEST) or (
             manifest_mod.path_problem(path) is None and owner(path) is not None
         ):
+            total += int(length)
+            if total > MAX_READ_BYTES:
+                raise InvalidInput(f"{path}: the rule files are over {MAX_READ_BYTES} bytes")
             wanted.append((path, sha))
     if not any(path == MARKER for path, _ in wanted):
         return False

@@ -299,6 +299,9 @@ def test_library_set_refuses_what_the_project_could_not_use(
     assert "does not trust" in proc.stderr
     assert (project / ".rulesync.yaml").read_bytes() == before
     rulesync(project, "library", "set", check=2)
+    proc = rulesync(project, "library", "set", "https://me:s3cret@git.example.com/r.git", check=2)
+    assert "credentials" in proc.stderr and "s3cret" not in proc.stderr
+    assert (project / ".rulesync.yaml").read_bytes() == before
 
 
 def test_apply_update_moves_the_pin_and_says_what_changed(team: Team) -> None:
@@ -324,3 +327,21 @@ def test_the_service_with_no_config_serves_a_clone_at_its_pinned_revision(
     assert history(mate) == before
     assert manifest(mate)["revision"] == team.pinned
     assert "in sync" in rulesync(mate, "check", check=0).stdout
+
+
+def test_the_service_never_moves_a_project_to_the_users_new_default_library(
+    tmp_path: Path, daemon: Daemon
+) -> None:
+    project = make_repo(tmp_path / "p")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    rulesync(project, "apply", check=0)  # follows the bundled library from now on
+    rulesync(project, "projects", "add", str(project), check=0)
+    mine = make_library(tmp_path / "my-rules")
+    write_config(Path(os.environ["HOME"]), f"library: {mine}\n")
+    before = history(project)
+    daemon.start()
+    listed = json.loads(rulesync(project, "projects", "list", "--json", check=1).stdout)
+    [line] = listed["projects"]
+    assert line["state"] == "failing" and "would change that" in line["why"]
+    assert str(mine) in line["why"] and "`default`" in line["why"]
+    assert history(project) == before

@@ -25,7 +25,14 @@ def _checked_spec(spec: str) -> str:
             "folder inside the project or a repository URL[#ref]"
         )
     if is_url(spec):
-        parse_spec(spec)
+        url = parse_spec(spec).url
+        scheme, _, rest = url.partition("://")
+        if scheme in ("http", "https") and "@" in rest.split("/", 1)[0]:
+            # It would be committed in the marker, for everyone who can read the repository.
+            raise InvalidInput(
+                f"rulesync library set: the URL holds credentials ({scheme}://…@…); name it "
+                "without them and let git's credential helper supply them"
+            )
     return spec
 
 
