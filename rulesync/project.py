@@ -289,6 +289,7 @@ def choose_library(
             pinned=pinned,
             accept_rewrite=how.accept_rewrite,
             fetched=how.fetched,
+            source=config.mirror_of(remote.url),
         )
         return load_library(folder, remote.label, revision, limits=limits)
     path = Path(spec)

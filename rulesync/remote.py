@@ -115,9 +115,15 @@ def cache_root() -> Path:
 
 
 class Cache(NamedTuple):
-    """The cache of one library URL: a bare mirror, revision folders and what is served."""
+    """The cache of one library URL: a bare mirror, revision folders and what is served;
+    `source`: where the user's config fetches that URL from instead (a mirror)."""
 
     spec: RemoteSpec
+    source: str | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        return self.source or self.spec.url
 
     @property
     def folder(self) -> Path:
@@ -193,7 +199,8 @@ def _ensure_mirror(cache: Cache) -> None:
 
 
 def _fetch_failed(cache: Cache, exc: GitError) -> FetchError:
-    return FetchError(f"library {cache.spec.url}: fetch failed: {exc}")
+    via = f" (from its mirror {cache.source})" if cache.source else ""
+    return FetchError(f"library {cache.spec.url}{via}: fetch failed: {exc}")
 
 
 def default_branch(refs: RemoteRefs) -> str | None:
@@ -218,7 +225,7 @@ def fetch(cache: Cache, *, timeout: float = FETCH_TIMEOUT) -> Tip:
 
     spec = cache.spec
     try:
-        refs = ls_remote(spec.url, timeout=timeout, env=_NETWORK_ENV)
+        refs = ls_remote(cache.fetch_url, timeout=timeout, env=_NETWORK_ENV)
     except GitError as exc:
         raise _fetch_failed(cache, exc) from None
     ref = spec.ref
@@ -246,10 +253,14 @@ def fetch(cache: Cache, *, timeout: float = FETCH_TIMEOUT) -> Tip:
         if kind == "commit":
             # A full commit id is fetched as it is; an abbreviated one needs the history.
             refspecs = [wanted] if len(wanted) == 40 else ["+refs/heads/*:refs/heads/*"]
-            fetch_refs(cache.mirror, spec.url, refspecs, timeout=timeout, env=_NETWORK_ENV)
+            fetch_refs(cache.mirror, cache.fetch_url, refspecs, timeout=timeout, env=_NETWORK_ENV)
         else:
             fetch_refs(
-                cache.mirror, spec.url, [f"+{local}:{local}"], timeout=timeout, env=_NETWORK_ENV
+                cache.mirror,
+                cache.fetch_url,
+                [f"+{local}:{local}"],
+                timeout=timeout,
+                env=_NETWORK_ENV,
             )
             if ref is None:
                 _git(cache.mirror, "update-ref", "refs/rulesync/default", wanted)
@@ -266,7 +277,7 @@ def fetch_revision(cache: Cache, revision: str, *, timeout: float = FETCH_TIMEOU
     _ensure_mirror(cache)
     try:
         fetch_refs(
-            cache.mirror, cache.spec.url, [revision], timeout=timeout, depth=1, env=_NETWORK_ENV
+            cache.mirror, cache.fetch_url, [revision], timeout=timeout, depth=1, env=_NETWORK_ENV
         )
     except GitError:
         fetch(cache, timeout=timeout)
@@ -343,6 +354,7 @@ def library_folder(
     pinned: str | None = None,
     accept_rewrite: bool = False,
     fetched: bool = False,
+    source: str | None = None,
 ) -> tuple[Path, str]:
     """The folder and revision to serve for `spec`.
 
@@ -350,8 +362,9 @@ def library_folder(
     fetched when it is not here yet. With `update`, or with nothing pinned, the ref is fetched
     (`fetched`: taken as the fetcher last left the mirror) and its tip served — refusing,
     unless `accept_rewrite`, a branch rewritten (force-pushed) or a tag moved since `pinned`.
+    `source`: a mirror to fetch from instead of the spec's URL.
     """
-    cache = Cache(spec)
+    cache = Cache(spec, source)
     if pinned and not update:
         if not cache.tree(pinned).is_dir() and not _has_commit(cache, pinned):
             fetch_revision(cache, pinned)

@@ -345,3 +345,30 @@ def test_the_service_never_moves_a_project_to_the_users_new_default_library(
     assert line["state"] == "failing" and "would change that" in line["why"]
     assert str(mine) in line["why"] and "`default`" in line["why"]
     assert history(project) == before
+
+
+def test_a_users_mirror_serves_the_projects_library_without_changing_it(team: Team) -> None:
+    mate = team.clone("mate")
+    copy = team.tmp / "local-copy.git"
+    git(team.tmp, "clone", "-q", "--bare", str(team.library.bare), str(copy))
+    team.library.bare.rename(team.tmp / "gone.git")  # the team's server no longer has it
+    env = team.user("mate")
+    url = team.library_url
+    write_config(Path(env["HOME"]), f"mirrors:\n  '{url}': 'file://{copy}'\n")
+    before = history(mate)
+    assert "in sync" in rulesync(mate, "apply", env=env, check=0).stdout
+    assert history(mate) == before
+    assert manifest(mate)["library"] == f"{url}#main"
+    assert manifest(mate)["revision"] == team.pinned
+    # Without the mirror, the same fetch fails (retried later), and nothing changes.
+    write_config(Path(env["HOME"]), "")
+    fresh = {**env, "XDG_CACHE_HOME": str(team.tmp / "fresh-cache")}
+    assert "fetch failed" in rulesync(mate, "check", env=fresh, check=1).stderr
+
+
+def test_a_mirror_must_name_a_repository(team: Team) -> None:
+    mate = team.clone("mate")
+    env = team.user("mate")
+    write_config(Path(env["HOME"]), f"mirrors:\n  '{team.library_url}': 'relative/path'\n")
+    proc = rulesync(mate, "check", env=env, check=2)
+    assert "mirrors:" in proc.stderr and "config.yaml" in proc.stderr
