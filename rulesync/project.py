@@ -227,8 +227,10 @@ def followed_library(marker: Marker, recorded: Manifest, config: Config) -> Foll
     never changes what the project follows: it is refused (exit 2) naming both."""
     if marker.library:
         return Followed(marker.library, "marker")
+    if recorded.library == config.library:
+        return Followed(config.library, "config")  # the user's own choice, recorded
     if recorded.library:
-        if config.library not in ("default", recorded.library):
+        if config.library != "default":
             raise LibraryMismatch(
                 f"{marker.root / manifest_mod.MANIFEST}: this project follows the library "
                 f"`{recorded.library}`, and your config's library `{config.library}` would "
