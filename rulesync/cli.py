@@ -51,8 +51,11 @@ EXITS = {
     "  1  an error was found (with --strict: a warning too)",
     "readiness": f"  0  the readiness was printed (met or not)\n  1  {RETRIED}",
     "log": "  0  the history was printed",
+    "library": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
     "projects": "  0  done; for `list`: every registered project is in sync\n"
     "  1  `list`: a project is not in sync (drift, conflict, deferred, failing or missing)",
+    "fleet": "  0  every repository is in sync and on its library's newest revision\n"
+    "  1  a repository is behind its library, drifted, in conflict, deferred or unreachable",
     "daemon": "  0  stopped by SIGTERM / SIGINT\n  1  stopped by a fatal error (logged)\n"
     "  2  another service is already running, or the config is invalid",
     "service": "  0  done (or nothing to do)\n"
@@ -268,6 +271,24 @@ def _projects(p: _Parser) -> None:
     rp.add_argument("path", metavar="PATH", help=folder_help)
 
 
+def _library(p: _Parser) -> None:
+    p.add_argument("action", nargs="?", choices=("set",), help="set: change the library")
+    p.add_argument("spec", nargs="?", metavar="URL[#ref]", help="`default`, a folder or a URL")
+
+
+def _fleet(p: _Parser) -> None:
+    p.add_argument("repositories", nargs="*", metavar="URL|PATH", help="repositories to read")
+    p.add_argument("--registry", action="store_true", help="every project in the registry too")
+    p.add_argument("--html", metavar="FILE", help="also write one self-contained HTML page")
+    p.add_argument(
+        "--timeout",
+        type=float,
+        default=20.0,
+        metavar="SECONDS",
+        help="how long each network step may take (default: 20)",
+    )
+
+
 def _service(p: _Parser) -> None:
     p.add_argument(
         "action",
@@ -323,9 +344,21 @@ def build_parser() -> _Parser:
     sub.command("readiness", "the next tiers' criteria against the marker's metrics", json=True)
     sub.command("log", "the project's rule history from rulesync's commits", _log, json=True)
     sub.command(
+        "library",
+        "the library the project follows; `set URL[#ref]` changes it in one commit",
+        _library,
+        json=True,
+    )
+    sub.command(
         "projects",
         "the registered projects and their state (alone: list them)",
         _projects,
+        json=True,
+    )
+    sub.command(
+        "fleet",
+        "read-only view across repositories: phase, library revision, drift, readiness",
+        _fleet,
         json=True,
     )
     sub.command("daemon", "run the service in the foreground (what the unit runs)")

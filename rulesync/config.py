@@ -9,7 +9,7 @@ from typing import NamedTuple
 
 from rulesync.library import Limits
 from rulesync.marker import TARGETS_KIND
-from rulesync.schema import Choice, Field, Flag, ListOf, Number, Schema, Text, validate
+from rulesync.schema import Choice, Field, Flag, ListOf, MapOf, Number, Schema, Text, validate
 from rulesync.targets import DEFAULT
 from rulesync.yamlio import load_mapping
 
@@ -22,6 +22,13 @@ CONFIG_SCHEMA = Schema(
     (
         Field("library", Text("`default`, a folder path or a repository URL"), "default"),
         Field("libraries", ListOf(Text("a path", blank=True), "a list of paths"), ()),
+        # A library repository URL → where to fetch it from instead (a local copy, a closer
+        # server): what a project follows stays the same; only the fetch goes elsewhere.
+        Field(
+            "mirrors",
+            MapOf(Text("a repository URL"), "a mapping of library URL: mirror URL", "library"),
+            {},
+        ),
         Field("targets", TARGETS_KIND, DEFAULT),
         Field("debounce_ms", Number(low=0), 50),
         Field("reconcile_interval", Number(low=1), 60.0),
@@ -98,6 +105,7 @@ class Config(NamedTuple):
     lock_timeout: float = 10.0
     fetch_interval: float = 300.0
     library_urls: tuple[str, ...] = ()
+    mirrors: tuple[tuple[str, str], ...] = ()
     targets: tuple[str, ...] = DEFAULT
     limits: Limits = Limits()
     prometheus: str | None = None
@@ -110,14 +118,37 @@ class Config(NamedTuple):
         return any(os.path.realpath(p) == real for p in self.libraries)
 
     def trusts_url(self, url: str) -> bool:
-        """True when the user's config lists the repository `url` (any ref) as a library."""
-        return url in self.library_urls
+        """True when the user's config lists the repository `url` (any ref) as a library, or
+        names a mirror for it."""
+        return url in self.library_urls or any(url == original for original, _ in self.mirrors)
+
+    def mirror_of(self, url: str) -> str | None:
+        """Where the user fetches the library repository `url` from instead (None: from it)."""
+        return next((mirror for original, mirror in self.mirrors if original == url), None)
 
 
 def _author(value: str) -> tuple[str, str]:
     """(name, email) from a checked `Name <email>`."""
     name, _, email = value[:-1].partition("<")
     return name.strip(), email.strip()
+
+
+def _mirrors(raw: object, path: Path) -> tuple[tuple[str, str], ...]:
+    """`mirrors:` as (library URL, mirror) pairs: each a repository URL (a mirror may also be
+    a folder's absolute path)."""
+    from rulesync.errors import InvalidInput
+    from rulesync.remote import is_url
+
+    pairs = []
+    for original, mirror in dict(raw or {}).items():  # type: ignore[call-overload]
+        where = os.path.expanduser(str(mirror))
+        if not is_url(str(original)) or not (is_url(where) or os.path.isabs(where)):
+            raise InvalidInput(
+                f"{path}: mirrors: `{original}: {mirror}` must map a library's repository URL "
+                "to a repository URL or a folder's absolute path"
+            )
+        pairs.append((str(original), where))
+    return tuple(pairs)
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -153,6 +184,7 @@ def load_config(path: Path | None = None) -> Config:
         lock_timeout=float(values["lock_timeout"]),
         fetch_interval=float(values["fetch_interval"]),
         library_urls=tuple(urls),
+        mirrors=_mirrors(values["mirrors"], path),
         targets=targets,
         limits=Limits(
             tier_bytes=values["max_tier_bytes"],

@@ -30,6 +30,11 @@ class UnsafePath(InvalidInput):
     """A path that would lead outside the project or the library (a hostile symlink, `..`)."""
 
 
+class LibraryMismatch(InvalidInput):
+    """The user's settings would make a project follow another library than its committed
+    files say: refused, nothing changed."""
+
+
 class Deferred(RulesyncError):
     """The repository is busy (merge, rebase, lock held…): nothing changed, try again later."""
 
@@ -57,6 +62,10 @@ class GitError(RulesyncError):
     """A git command failed (a commit the next run retries, a broken repository)."""
 
     exit_code = EXIT_NOT_IN_SYNC
+
+
+class GitTimeout(GitError):
+    """A git command over the network gave no answer in time (the next run tries again)."""
 
 
 class WriteFailed(RulesyncError):

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
-from rulesync.errors import Deferred, GitError, RulesyncError
+from rulesync.errors import Deferred, GitError, GitTimeout, RulesyncError
 from rulesync.fsutil import read_regular
 
 if TYPE_CHECKING:
@@ -231,19 +231,27 @@ class Runner:
         env: Mapping[str, str] | None = None,
         stdin: bytes | None = None,
         hooks: bool = False,
+        timeout: float | None = None,
     ) -> tuple[int, bytes, str]:
-        """Run `git args` here: exit status, stdout bytes untouched, stderr."""
+        """Run `git args` here: exit status, stdout bytes untouched, stderr. With `timeout`,
+        a command still running after that many seconds is killed (GitTimeout)."""
         import subprocess  # loaded by the first git command: reading git state needs none
 
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=self.cwd,
-            env=self._environment(args, env, hooks),
-            input=stdin,
-            stdin=None if stdin is not None else subprocess.DEVNULL,
-            capture_output=True,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                ["git", *args],
+                cwd=self.cwd,
+                env=self._environment(args, env, hooks),
+                input=stdin,
+                stdin=None if stdin is not None else subprocess.DEVNULL,
+                capture_output=True,
+                check=False,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise GitTimeout(
+                f"{self.cwd}: git {_command(args)} gave no answer within {timeout:g} s"
+            ) from None
         return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
 
     def run(
@@ -253,10 +261,11 @@ class Runner:
         check: bool = True,
         stdin: bytes | None = None,
         hooks: bool = False,
+        timeout: float | None = None,
     ) -> str:
         """Run `git args` here and return its output; GitError naming the folder on failure
         (or "" when not `check`)."""
-        status, out, err = self.output(*args, env=env, stdin=stdin, hooks=hooks)
+        status, out, err = self.output(*args, env=env, stdin=stdin, hooks=hooks, timeout=timeout)
         if status != 0:
             if not check:
                 return ""
@@ -550,3 +559,72 @@ def read_blob(top: Path, blob: str, limit: int) -> bytes | None:
         return None
     status, out, _ = git.output("cat-file", "blob", blob)
     return out if status == 0 else None
+
+
+class RemoteRefs(NamedTuple):
+    """What `git ls-remote --symref` says of a repository: its branches and its tags (each
+    tag's commit, peeled), by short name, and the branch its HEAD names (None when HEAD names
+    none, or a branch that does not exist: `git init --bare` names `master` before anyone
+    pushed it)."""
+
+    heads: Mapping[str, str]
+    tags: Mapping[str, str]
+    head: str | None
+
+
+def ls_remote(url: str, *, timeout: float, env: Mapping[str, str] | None = None) -> RemoteRefs:
+    """The branches, tags and default branch of the repository at `url` (no repository of
+    ours is needed); GitError when it cannot be reached, GitTimeout when it does not answer."""
+    out = Runner(Path(os.sep)).run(
+        "ls-remote",
+        "--symref",
+        url,
+        "HEAD",
+        "refs/heads/*",
+        "refs/tags/*",
+        env=env,
+        timeout=timeout,
+    )
+    heads: dict[str, str] = {}
+    tags: dict[str, str] = {}
+    head_ref = None
+    for line in out.splitlines():
+        left, _, name = line.partition("\t")
+        if left.startswith("ref: ") and name == "HEAD":
+            head_ref = left.removeprefix("ref: ").strip()
+        elif name.startswith("refs/heads/"):
+            heads[name.removeprefix("refs/heads/")] = left
+        elif name.startswith("refs/tags/"):
+            tag = name.removeprefix("refs/tags/")
+            if tag.endswith("^{}"):
+                tags[tag.removesuffix("^{}")] = left  # the peeled commit outranks the tag object
+            else:
+                tags.setdefault(tag, left)
+    head = head_ref.removeprefix("refs/heads/") if head_ref else None
+    return RemoteRefs(heads, tags, head if head in heads else None)
+
+
+def fetch_refs(
+    mirror: Path,
+    url: str,
+    refspecs: Sequence[str],
+    *,
+    timeout: float,
+    depth: int | None = None,
+    env: Mapping[str, str] | None = None,
+) -> None:
+    """Fetch exactly `refspecs` from `url` into the bare repository `mirror` (`depth`: that
+    many commits of history); a shallow mirror is deepened to full history when no depth is
+    asked, so ancestry can be checked."""
+    args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--force"]
+    if depth is not None:
+        args.append(f"--depth={depth}")
+    elif (mirror / "shallow").exists():
+        args.append("--unshallow")
+    Runner(mirror).run(*args, url, *refspecs, env=env, timeout=timeout)
+
+
+def remote_url(top: Path, name: str = "origin") -> str | None:
+    """The URL of the repository's remote `name` (None when it has none)."""
+    out = Runner(top).run("config", "--get", f"remote.{name}.url", check=False).strip()
+    return out or None

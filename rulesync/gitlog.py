@@ -165,7 +165,11 @@ def commit_message(
     """Subject (the counts of `change`), body listing its lines (and the library's folder when
     the commit carries it; with `phase: auto`, the criteria that moved it and every measured
     figure with its source), and the Rulesync-Phase / Rulesync-Library trailers."""
-    if old is None or not old.tier:
+    if old is not None and old.tier and old.library and old.library != new.library:
+        subject = (
+            f"rulesync: library {old.library} → {new.library} {_counts(change, all_three=True)}"
+        )
+    elif old is None or not old.tier:
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
         subject = f"rulesync: phase {old.tier} → {new.tier} {_counts(change, all_three=True)}"
@@ -176,7 +180,7 @@ def commit_message(
         )
     elif old.revision and new.revision and old.revision != new.revision:
         subject = (
-            f"rulesync: library {old.revision[:7]}..{new.revision[:7]} "
+            f"rulesync: library {old.revision[:7]} → {new.revision[:7]} "
             f"{_counts(change, all_three=False)}"
         )
     else:

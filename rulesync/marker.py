@@ -30,6 +30,7 @@ from rulesync.yamlio import KeyPath, line_at, parse_mapping, read_settings_file
 MARKER = ".rulesync.yaml"
 MAX_MARKER_BYTES = 64 * 1024
 _PHASE_LINE = re.compile(r"^(phase[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#.*)?)$", re.MULTILINE)
+_LIBRARY_LINE = re.compile(r"^(library[ \t]*:[ \t]*)([^\r\n]*?)([ \t]+#[^\r\n]*)?$", re.MULTILINE)
 
 # The marker's keys, in the order messages list them. A key added here is checked, has its
 # line tracked and reaches `Marker` under the same name (add the attribute there too).
@@ -50,7 +51,7 @@ MARKER_SCHEMA = Schema(
             required=True,
             example="phase: basic",
         ),
-        Field("library", Text("`default` or a folder path")),
+        Field("library", Text("`default`, a folder path or a repository URL")),
         Field("targets", TARGETS_KIND),
         Field("exclude", ListOf(Text("a rule name"), "a list of rule names", lone=True), ()),
         Field("commit", Flag(), True),
@@ -155,6 +156,19 @@ def with_phase(text: str, phase: str) -> str:
     if _PHASE_LINE.search(text):
         return _PHASE_LINE.sub(lambda m: f"{m.group(1)}{phase}{m.group(3)}", text, count=1)
     return f"phase: {phase}\n{text}"
+
+
+def with_library(text: str, spec: str) -> str:
+    """Return marker text whose `library:` value is `spec` (quoted), every other line kept;
+    the line is added after the `phase:` line when there is none."""
+    value = "'" + spec.replace("'", "''") + "'"
+    if _LIBRARY_LINE.search(text):
+        return _LIBRARY_LINE.sub(lambda m: f"{m.group(1)}{value}{m.group(3) or ''}", text, count=1)
+    match = _PHASE_LINE.search(text)
+    if match is None:
+        return f"library: {value}\n{text}"
+    end = match.end()
+    return f"{text[:end]}\nlibrary: {value}{text[end:]}"
 
 
 def write_marker(root: Path, text: str) -> None:

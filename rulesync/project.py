@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from rulesync import manifest as manifest_mod
-from rulesync.config import Config
-from rulesync.errors import InvalidInput, UnsafePath
+from rulesync.config import Config, config_dir
+from rulesync.errors import InvalidInput, LibraryMismatch, UnsafePath
 from rulesync.fsutil import ensure_inside, is_inside, sha256_hex
 from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
@@ -217,18 +217,71 @@ def target_folders(names: Iterable[str]) -> tuple[str, ...]:
 
 
 class Fetching(NamedTuple):
-    """How to treat a library served from git: move to the newest revision (`update`), or
-    serve exactly the revision a manifest recorded (`pinned`)."""
+    """How to treat a library served from git. By default the revision the project's manifest
+    recorded is served exactly (a lock file's pin); `update` moves to the newest revision the
+    ref allows, fetching it (`fetched`: as the service's fetcher last left the mirror)."""
 
     update: bool = False
     accept_rewrite: bool = False
-    pinned: str | None = None
+    fetched: bool = False
 
 
-def choose_library(marker: Marker, config: Config, fetching: Fetching | None = None) -> Library:
-    """The marker's library, or the user's default; a marker may only name a folder inside
-    the project, or a folder or repository the user's config trusts."""
-    spec = marker.library or config.library
+class Followed(NamedTuple):
+    """The library a project follows, and which file says so: `marker` (its `library:`),
+    `manifest` (the library its committed manifest recorded) or `config` (a project never
+    synced takes the user's default)."""
+
+    spec: str
+    source: str
+
+
+def followed_library(marker: Marker, recorded: Manifest, config: Config) -> Followed:
+    """The library the project follows: its marker's `library:`, else the one its committed
+    manifest recorded, else the user's default. A user's default other than the recorded one
+    never changes what the project follows: it is refused (exit 2) naming both."""
+    if marker.library:
+        return Followed(marker.library, "marker")
+    if recorded.library == config.library:
+        return Followed(config.library, "config")  # the user's own choice, recorded
+    if recorded.library:
+        if config.library != "default":
+            raise LibraryMismatch(
+                f"{marker.root / manifest_mod.MANIFEST}: this project follows the library "
+                f"`{recorded.library}`, and your config's library `{config.library}` would "
+                "change that; nothing was changed. Move the project with `rulesync library set "
+                f"{config.library}` (one commit), or remove `library:` from "
+                f"{config_dir() / 'config.yaml'} to follow the project's"
+            )
+        return Followed(recorded.library, "manifest")
+    return Followed(config.library, "config")
+
+
+def _trusted_url(url: str, root: Path, config: Config) -> bool:
+    """A repository named by the project's committed files may be used when the user's config
+    lists it, or when it is served beside the project's own origin (`remote.served_beside`)."""
+    if config.trusts_url(url):
+        return True
+    from rulesync.git import find_git, remote_url
+    from rulesync.remote import served_beside
+
+    git = find_git(root)
+    return git is not None and served_beside(url, remote_url(git.top))
+
+
+def choose_library(
+    marker: Marker,
+    config: Config,
+    fetching: Fetching | None = None,
+    recorded: Manifest | None = None,
+) -> Library:
+    """The library the project follows (`followed_library`), at the revision its manifest
+    (`recorded`, read from the project when not given) pinned. A project's own files may only
+    name a folder inside the project, a repository beside its origin, or a folder or
+    repository the user's config trusts."""
+    if recorded is None:
+        recorded = manifest_mod.load(marker.root)
+    spec, source = followed_library(marker, recorded, config)
+    named_where = marker.path if source == "marker" else marker.root / manifest_mod.MANIFEST
     limits = config.limits
     if spec == "default":
         return load_library(bundled_root(), "default", limits=limits)
@@ -238,23 +291,30 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
         from rulesync.remote import library_folder, parse_spec
 
         remote = parse_spec(spec)
-        if marker.library and not config.trusts_url(remote.url):
+        if source != "config" and not _trusted_url(remote.url, marker.root, config):
             raise UnsafePath(
-                f"{marker.path}: library `{spec}` is a repository the user's config does not "
-                "trust; list its URL under `libraries:` in the rulesync config"
+                f"{named_where}: library `{spec}` is a repository the user's config does not "
+                "trust, and not on the host this project's origin is fetched from; list its "
+                "URL under `libraries:` in the rulesync config to trust it"
             )
         how = fetching or Fetching()
+        pinned = recorded.revision if recorded.library == spec else None
         folder, revision = library_folder(
-            remote, update=how.update, pinned=how.pinned, accept_rewrite=how.accept_rewrite
+            remote,
+            update=how.update,
+            pinned=pinned,
+            accept_rewrite=how.accept_rewrite,
+            fetched=how.fetched,
+            source=config.mirror_of(remote.url),
         )
         return load_library(folder, remote.label, revision, limits=limits)
     path = Path(spec)
-    if marker.library:
+    if source != "config":
         path = Path(os.path.expanduser(spec))
         path = path if path.is_absolute() else marker.root / path
         if not (is_inside(path, marker.root) or config.trusts(path)):
             raise UnsafePath(
-                f"{marker.path}: library `{spec}` is outside the project; "
+                f"{named_where}: library `{spec}` is outside the project; "
                 "list it under `libraries:` in the rulesync config to trust it"
             )
     # A folder inside the project came with the repository: read under the stricter rules.
@@ -369,21 +429,18 @@ def read_disk(
     return found, bases
 
 
-def load_project(
-    root: Path, config: Config, fetching: Fetching | None = None, *, pin: bool = False
-) -> Project:
+def load_project(root: Path, config: Config, fetching: Fetching | None = None) -> Project:
     """Read marker, library, manifest and disk for the project at `root`.
 
-    With `pin`, a library served from git is read at the revision the manifest recorded
-    (how `rulesync check` stays reproducible in CI).
+    A library served from git is read at the revision the manifest recorded (unless
+    `fetching.update`): `apply`, `check`, `diff`, `status` and the service plan from the same
+    inputs on every machine.
     """
     marker = load_marker(root)
     if not os.path.lexists(root / manifest_mod.MANIFEST):
         check_folders(root, [manifest_mod.LEGACY_MANIFEST])
     current = manifest_mod.load(root)
-    if pin and current.revision and current.library == (marker.library or config.library):
-        fetching = Fetching(pinned=current.revision)
-    library = choose_library(marker, config, fetching)
+    library = choose_library(marker, config, fetching, current)
     choice = choose(marker, library, config, current.tier or None)
     tier = choice.tier
     rules = desired_rules(marker, library, tier)
@@ -408,5 +465,5 @@ def load_project(
         disk=disk,
         bases=bases,
         git=find_git(root),
-        library_spec=marker.library or config.library,
+        library_spec=followed_library(marker, current, config).spec,
     )

@@ -14,11 +14,14 @@ import os
 import re
 import time
 from pathlib import Path
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from rulesync.config import cache_dir
 from rulesync.errors import FetchError, GitError, InvalidInput, LibraryRewritten
 from rulesync.fsutil import atomic_write, sha256_hex
+
+if TYPE_CHECKING:
+    from rulesync.git import RemoteRefs
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
@@ -55,15 +58,72 @@ def parse_spec(spec: str) -> RemoteSpec:
     return RemoteSpec(url, ref or None)
 
 
+_DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
+# Transports that prove the server's identity and keep the content from being changed on the
+# way: a library over them may share a host with the project's origin over another transport.
+_SECURE = ("https", "ssh")
+
+
+class Location(NamedTuple):
+    """Where a network URL points: its transport, host (lower case) and port."""
+
+    scheme: str
+    host: str
+    port: int
+
+
+def location(url: str) -> Location | None:
+    """The transport, host and port of a network URL (`scp`-like `user@host:path` is ssh);
+    None for `file://`, a local path or anything unparsable."""
+    from urllib.parse import urlsplit
+
+    match = _SCP_LIKE.match(url)
+    if match and "://" not in url:
+        host = url.split("@", 1)[1].split(":", 1)[0]
+        return Location("ssh", host.lower(), 22)
+    scheme = url.partition("://")[0].lower()
+    if scheme not in _DEFAULT_PORTS:
+        return None
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError:
+        return None
+    if not parts.hostname:
+        return None
+    return Location(scheme, parts.hostname.lower(), port)
+
+
+def served_beside(url: str, origin: str | None) -> bool:
+    """True when a library `url` named by a project's committed files may be fetched without
+    the user's consent: it lives on the host the project's own `origin` is fetched from, over
+    the same transport (and port) or over https / ssh. Anything else (`file://`, a local path,
+    another host, plain `http://` or `git://` where the project itself is not fetched that
+    way) needs the user's config to list it."""
+    library = location(url)
+    home = location(origin) if origin else None
+    if library is None or home is None or library.host != home.host:
+        return False
+    if library.scheme == home.scheme:
+        return library.port == home.port
+    return library.scheme in _SECURE and library.port == _DEFAULT_PORTS[library.scheme]
+
+
 def cache_root() -> Path:
     """user_cache_dir("rulesync")/libraries."""
     return cache_dir() / "libraries"
 
 
 class Cache(NamedTuple):
-    """The cache of one library URL: a bare mirror, revision folders and what is served."""
+    """The cache of one library URL: a bare mirror, revision folders and what is served;
+    `source`: where the user's config fetches that URL from instead (a mirror)."""
 
     spec: RemoteSpec
+    source: str | None = None
+
+    @property
+    def fetch_url(self) -> str:
+        return self.source or self.spec.url
 
     @property
     def folder(self) -> Path:
@@ -102,16 +162,31 @@ class Cache(NamedTuple):
         atomic_write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
 
 
+# How long one network step (listing a library's refs, fetching them) may take before it is
+# given up (the next run tries again).
+FETCH_TIMEOUT = 60.0
+# No LFS download either: a library is `.mdc` text.
+_NETWORK_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
+_HEX_REF = re.compile(r"^[0-9a-f]{7,40}$")
+
+
 def _git(cwd: Path, *args: str) -> str:
     from rulesync.git import run_git
 
     # The library URL is the user's own, so the user's credential helper and ssh settings
-    # apply; the runner keeps everything else from running. No LFS download either.
-    return run_git(cwd, *args, env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    # apply; the runner keeps everything else from running.
+    return run_git(cwd, *args, env=_NETWORK_ENV)
 
 
-def fetch(cache: Cache) -> None:
-    """Fetch every branch, tag and the default branch of the library repository."""
+class Tip(NamedTuple):
+    """The commit a spec's ref names, and what kind of ref that is (`branch`, `tag`,
+    `commit`)."""
+
+    revision: str
+    kind: str
+
+
+def _ensure_mirror(cache: Cache) -> None:
     import shutil  # only a fetch needs it: every command asks `is_url` of this module
 
     cache.folder.mkdir(parents=True, exist_ok=True)
@@ -121,36 +196,110 @@ def fetch(cache: Cache) -> None:
         tmp.mkdir()
         _git(tmp, "init", "--quiet", "--bare")
         os.replace(tmp, cache.mirror)
+
+
+def _fetch_failed(cache: Cache, exc: GitError) -> FetchError:
+    via = f" (from its mirror {cache.source})" if cache.source else ""
+    return FetchError(f"library {cache.spec.url}{via}: fetch failed: {exc}")
+
+
+def default_branch(refs: RemoteRefs) -> str | None:
+    """The branch a repository's HEAD names; when HEAD names none that exists (a bare
+    repository made with `master` to which the team pushed `main`): its only branch, else
+    `main`, else `master`; None when that leaves no answer."""
+    if refs.head is not None:
+        return refs.head
+    if len(refs.heads) == 1:
+        return next(iter(refs.heads))
+    for name in ("main", "master"):
+        if name in refs.heads:
+            return name
+    return None
+
+
+def fetch(cache: Cache, *, timeout: float = FETCH_TIMEOUT) -> Tip:
+    """Fetch the one ref the spec follows (its default branch when it names none) and return
+    the commit it names. The ref is looked up with `ls-remote` first and fetched by its full
+    name: a repository whose HEAD names a missing branch serves every other ref."""
+    from rulesync.git import fetch_refs, ls_remote
+
+    spec = cache.spec
     try:
-        _git(
-            cache.mirror,
-            "fetch",
-            "--quiet",
-            "--no-tags",
-            "--no-recurse-submodules",
-            "--prune",
-            "--force",
-            cache.spec.url,
-            "+refs/heads/*:refs/heads/*",
-            "+refs/tags/*:refs/tags/*",
-            "+HEAD:refs/rulesync/default",
-        )
+        refs = ls_remote(cache.fetch_url, timeout=timeout, env=_NETWORK_ENV)
     except GitError as exc:
-        raise FetchError(f"library {cache.spec.url}: fetch failed: {exc}") from None
+        raise _fetch_failed(cache, exc) from None
+    ref = spec.ref
+    if ref is None:
+        branch = default_branch(refs)
+        if branch is None:
+            names = ", ".join(sorted(refs.heads)) or "none"
+            raise InvalidInput(
+                f"library {spec.url}: its HEAD names no branch that exists (branches: {names}); "
+                "name one with `#branch`"
+            )
+        wanted, local, kind = refs.heads[branch], f"refs/heads/{branch}", "branch"
+    elif ref in refs.heads:
+        wanted, local, kind = refs.heads[ref], f"refs/heads/{ref}", "branch"
+    elif ref in refs.tags:
+        wanted, local, kind = refs.tags[ref], f"refs/tags/{ref}", "tag"
+    elif _HEX_REF.match(ref):
+        wanted, local, kind = ref, "", "commit"
+    else:
+        raise InvalidInput(
+            f"library {spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
+        )
+    _ensure_mirror(cache)
+    try:
+        if kind == "commit":
+            # A full commit id is fetched as it is; an abbreviated one needs the history.
+            refspecs = [wanted] if len(wanted) == 40 else ["+refs/heads/*:refs/heads/*"]
+            fetch_refs(cache.mirror, cache.fetch_url, refspecs, timeout=timeout, env=_NETWORK_ENV)
+        else:
+            fetch_refs(
+                cache.mirror,
+                cache.fetch_url,
+                [f"+{local}:{local}"],
+                timeout=timeout,
+                env=_NETWORK_ENV,
+            )
+            if ref is None:
+                _git(cache.mirror, "update-ref", "refs/rulesync/default", wanted)
+    except GitError as exc:
+        raise _fetch_failed(cache, exc) from None
+    return resolve(cache)
 
 
-def resolve(cache: Cache) -> str:
-    """The commit the spec's ref names in the mirror."""
+def fetch_revision(cache: Cache, revision: str, *, timeout: float = FETCH_TIMEOUT) -> None:
+    """Fetch one exact commit, without its history (a pinned revision, as CI needs it);
+    a server that refuses commits by id gets the spec's ref fetched instead."""
+    from rulesync.git import fetch_refs
+
+    _ensure_mirror(cache)
+    try:
+        fetch_refs(
+            cache.mirror, cache.fetch_url, [revision], timeout=timeout, depth=1, env=_NETWORK_ENV
+        )
+    except GitError:
+        fetch(cache, timeout=timeout)
+
+
+def resolve(cache: Cache) -> Tip:
+    """The commit the spec's ref names in the mirror, as last fetched."""
 
     ref = cache.spec.ref
     candidates = (
-        [f"refs/heads/{ref}", f"refs/tags/{ref}", ref] if ref else ["refs/rulesync/default"]
+        [(f"refs/heads/{ref}", "branch"), (f"refs/tags/{ref}", "tag"), (ref, "commit")]
+        if ref
+        else [("refs/rulesync/default", "branch")]
     )
-    for candidate in candidates:
+    for candidate, kind in candidates:
         try:
-            return _git(cache.mirror, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}")
+            found = _git(
+                cache.mirror, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"
+            )
         except GitError:
             continue
+        return Tip(found, kind)
     # The repository answered: a ref it does not have is a setting to fix, not a retry.
     raise InvalidInput(
         f"library {cache.spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
@@ -204,35 +353,50 @@ def library_folder(
     update: bool = False,
     pinned: str | None = None,
     accept_rewrite: bool = False,
+    fetched: bool = False,
+    source: str | None = None,
 ) -> tuple[Path, str]:
     """The folder and revision to serve for `spec`.
 
-    `pinned` (a manifest's recorded revision) is served exactly, fetching only if needed.
-    Otherwise the served revision is kept until `update`, which fetches and moves to the ref's
-    new tip — refusing a rewritten (force-pushed) branch unless `accept_rewrite`.
+    `pinned` (the revision the project's manifest recorded) is served exactly, its one commit
+    fetched when it is not here yet. With `update`, or with nothing pinned, the ref is fetched
+    (`fetched`: taken as the fetcher last left the mirror) and its tip served — refusing,
+    unless `accept_rewrite`, a branch rewritten (force-pushed) or a tag moved since `pinned`.
+    `source`: a mirror to fetch from instead of the spec's URL.
     """
-    cache = Cache(spec)
-    if pinned:
-        if not cache.tree(pinned).is_dir():
-            if not (cache.mirror / "HEAD").exists() or not _has_commit(cache, pinned):
-                fetch(cache)
+    cache = Cache(spec, source)
+    if pinned and not update:
+        if not cache.tree(pinned).is_dir() and not _has_commit(cache, pinned):
+            fetch_revision(cache, pinned)
             if not _has_commit(cache, pinned):
                 raise FetchError(f"library {spec.label}: revision {pinned[:12]} is not there")
         return materialise(cache, pinned), pinned
-    served = cache.served()
-    if served and not update:
-        return cache.tree(served), served
-    fetch(cache)
-    tip = resolve(cache)
-    if served and tip != served and not accept_rewrite and not is_fast_forward(cache, served, tip):
+    tip = resolve(cache) if fetched and (cache.mirror / "HEAD").exists() else fetch(cache)
+    # What the new tip must descend from: the project's pin; for the service's fetcher (no
+    # project), the revision last served.
+    base = pinned or (cache.served() if update else None)
+    if base and tip.revision != base and not accept_rewrite:
+        check_moved(spec, base, tip, cache)
+    folder = materialise(cache, tip.revision)
+    cache.set_served(tip.revision)
+    return folder, tip.revision
+
+
+def check_moved(spec: RemoteSpec, base: str, tip: Tip, cache: Cache) -> None:
+    """Refuse to follow a tag that moved, or a branch whose new tip does not descend from the
+    revision served so far (force-pushed): LibraryRewritten naming both revisions."""
+    if tip.kind == "tag":
         raise Rewritten(
-            f"library {spec.label}: the branch was rewritten (force-pushed): {tip[:7]} does not "
-            f"descend from {served[:7]}; still serving {served[:7]}. Accept it with "
+            f"library {spec.label}: the tag `{spec.ref}` moved: it named {base[:7]}, now "
+            f"{tip.revision[:7]}; still serving {base[:7]}. Accept it with "
             "`rulesync apply --update --accept-rewrite`"
         )
-    folder = materialise(cache, tip)
-    cache.set_served(tip)
-    return folder, tip
+    if not is_fast_forward(cache, base, tip.revision):
+        raise Rewritten(
+            f"library {spec.label}: the branch was rewritten (force-pushed): "
+            f"{tip.revision[:7]} does not descend from {base[:7]}; still serving {base[:7]}. "
+            "Accept it with `rulesync apply --update --accept-rewrite`"
+        )
 
 
 def newest_fetched(spec: RemoteSpec) -> str | None:
@@ -241,12 +405,29 @@ def newest_fetched(spec: RemoteSpec) -> str | None:
     if not (cache.mirror / "HEAD").exists():
         return None
     try:
-        return resolve(cache)
+        return resolve(cache).revision
     except InvalidInput:
         return None
 
 
+def behind_by(spec: RemoteSpec, revision: str) -> tuple[str | None, int | None]:
+    """The ref's tip as last fetched here, and how many commits `revision` is behind it
+    (None when unknown: never fetched, or the two do not share history)."""
+    newest = newest_fetched(spec)
+    if newest is None:
+        return None, None
+    if newest == revision:
+        return newest, 0
+    try:
+        count = _git(Cache(spec).mirror, "rev-list", "--count", f"{revision}..{newest}")
+    except GitError:
+        return newest, None
+    return newest, int(count) if count.isdigit() else None
+
+
 def _has_commit(cache: Cache, revision: str) -> bool:
+    if not (cache.mirror / "HEAD").exists():
+        return False
 
     try:
         _git(cache.mirror, "cat-file", "-e", f"{revision}^{{commit}}")

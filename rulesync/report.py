@@ -7,11 +7,16 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from rulesync import manifest as manifest_mod
+from rulesync.config import Config
+from rulesync.errors import RulesyncError, os_error_text
 from rulesync.gitlog import ADOPTED, Change
 from rulesync.gitlog import SIGNS as CHANGE_SIGNS
 from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rulesync.project import Project
 
 SIGNS = {
@@ -194,3 +199,155 @@ def yours_lines(own: dict[str, list[str]]) -> list[str]:
     lines = ["yours (not managed, left as they are):"]
     lines += [f"  {tool} ({len(paths)}): {', '.join(paths)}" for tool, paths in own.items()]
     return lines
+
+
+# One project at a glance: the model `projects list` and `fleet` both print.
+
+IN_SYNC, DRIFT, CONFLICT, DEFERRED, FAILING, MISSING = (
+    "in sync",
+    "drift",
+    "conflict",
+    "deferred",
+    "failing",
+    "missing",
+)
+
+
+class ProjectLine:
+    """One registered project as `projects list` shows it."""
+
+    # In the order `projects --json` prints them.
+    __slots__ = (
+        "behind",
+        "last_commit",
+        "last_sync",
+        "library",
+        "library_newest",
+        "library_revision",
+        "next_tier",
+        "path",
+        "phase",
+        "ready",
+        "source",
+        "state",
+        "tier",
+        "why",
+    )
+
+    def __init__(self, path: str, state: str) -> None:
+        self.path = path
+        self.state = state
+        self.why = ""
+        self.phase: str | None = None
+        self.tier: str | None = None
+        self.library: str | None = None
+        self.library_revision: str | None = None
+        self.last_sync: str | None = None
+        self.last_commit: dict[str, str] | None = None
+        self.source = "computed"
+        # The library's newest revision known here, and how many commits the pinned one is
+        # behind it (None: not a git-served library, or unknown); the next tier and whether
+        # the marker's metrics meet its criteria (None: no tier above).
+        self.library_newest: str | None = None
+        self.behind: int | None = None
+        self.next_tier: str | None = None
+        self.ready: bool | None = None
+
+    def doc(self) -> dict[str, object]:
+        """The line as plain JSON data."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+
+def last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
+    from rulesync.git import find_git, rulesync_log
+
+    git = find_git(root)
+    if git is None:
+        return None
+    try:
+        entries = rulesync_log(git.top, cfg.commit_author[1], limit=1)
+    except RulesyncError:
+        return None
+    if not entries:
+        return None
+    return {"sha": entries[0].sha, "date": entries[0].date, "subject": entries[0].subject}
+
+
+def recorded_revision(root: Path) -> tuple[str, str | None]:
+    """The library and revision the manifest last recorded ("" when unreadable)."""
+    try:
+        recorded = manifest_mod.load(root)
+    except (RulesyncError, OSError):
+        return "", None
+    return recorded.library, recorded.revision
+
+
+def from_service(line: ProjectLine, record: dict[str, Any]) -> None:
+    """State as the running service last recorded it."""
+    line.source = "service"
+    line.phase = record.get("phase")
+    line.tier = record.get("tier")
+    line.last_sync = record.get("last_sync")
+    if record.get("error"):
+        line.state, line.why = FAILING, str(record["error"])
+    elif record.get("deferred"):
+        line.state, line.why = DEFERRED, f"{record['deferred']}; the service retries"
+    elif record.get("conflicts"):
+        line.state, line.why = CONFLICT, "left as they are: " + ", ".join(record["conflicts"])
+    elif line.last_sync is None:
+        line.state, line.why = DRIFT, "the service has not synced it yet"
+    else:
+        line.state = IN_SYNC
+
+
+def computed_line(line: ProjectLine, root: Path, cfg: Config, *, running: bool) -> None:
+    """State computed now (no service record for it): what `status` would say."""
+    from rulesync.git import busy_reason
+    from rulesync.sync import inspect
+
+    try:
+        project, plan = inspect(root, cfg)
+    except (RulesyncError, OSError) as exc:
+        why = os_error_text(exc) if isinstance(exc, OSError) else str(exc)
+        line.state, line.why = FAILING, why
+        return
+    line.phase, line.tier = project.marker.phase, project.tier
+    line.library = project.library.label
+    line.library_revision = project.library.revision or plan.current.revision or None
+    readiness_of(line, project)
+    if project.library.revision:
+        from rulesync.remote import behind_by, parse_spec
+
+        line.library_newest, line.behind = behind_by(
+            parse_spec(project.library.label), project.library.revision
+        )
+    busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
+    if plan.conflicts:
+        names = ", ".join(a.path for a in plan.conflicts)
+        line.state, line.why = CONFLICT, f"left as they are: {names}"
+    elif plan.in_sync:
+        line.state = IN_SYNC
+    elif busy:
+        line.state, line.why = DEFERRED, f"{busy}; run `rulesync apply` once that is done"
+    else:
+        line.state, line.why = (
+            DRIFT,
+            "run `rulesync apply`"
+            + (" (the service has not synced it yet)" if running else " (no service is running)"),
+        )
+
+
+def readiness_of(line: ProjectLine, project: Project) -> None:
+    """The tier above the project's, and whether its marker's metrics meet that tier's
+    criteria."""
+    from rulesync.readiness import evaluate
+
+    names = project.library.tier_names
+    if project.tier not in names or names.index(project.tier) + 1 >= len(names):
+        return
+    above = project.library.tier(names[names.index(project.tier) + 1])
+    line.next_tier = above.name
+    try:
+        line.ready = evaluate(above, project.marker.metrics).met
+    except RulesyncError:
+        line.ready = None

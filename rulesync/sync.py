@@ -401,14 +401,10 @@ def commit_owed(project: Project, plan: Plan) -> bool:
     return _owes_commit(plan, flag, _manifest_at_head(project))
 
 
-def inspect(
-    root: Path, config: Config, *, force: bool = False, pin: bool = False
-) -> tuple[Project, Plan]:
-    """Load a project and plan without writing anything (check, diff, status, --dry-run).
-
-    `pin` reads a git-served library at the manifest's recorded revision (`check`).
-    """
-    project = load_project(root, config, pin=pin)
+def inspect(root: Path, config: Config, *, force: bool = False) -> tuple[Project, Plan]:
+    """Load a project and plan without writing anything (check, diff, status, --dry-run):
+    the same plan `apply` and the service make, a git-served library at its pinned revision."""
+    project = load_project(root, config)
     return project, project.plan(force=force)
 
 

@@ -257,7 +257,7 @@ def test_a_library_served_from_git_is_fetched_on_a_timer_and_reaches_every_proje
     daemon.wait_event("library.fetched", revision=new, timeout=30)
     for project in projects:
         subjects = wait_commits(project, 2)
-        assert subjects == [f"rulesync: library {old[:7]}..{new[:7]} (~1)", subjects[1]]
+        assert subjects == [f"rulesync: library {old[:7]} → {new[:7]} (~1)", subjects[1]]
         assert (project / ".cursor/rules/testing.mdc").read_text().endswith("Use pytest.\n")
 
 

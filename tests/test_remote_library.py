@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from support.gitserver import git_daemon as serve_git
 from tests.conftest import git, make_library, make_repo, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
@@ -101,7 +99,7 @@ def test_a_pushed_rule_change_reaches_each_project_as_one_commit(
         assert manifest(project)["revision"] == old
     for project in projects:
         rulesync(project, "apply", "--update", check=0)
-        assert rulesync_commits(project)[0] == f"rulesync: library {old[:7]}..{new[:7]} (~1)"
+        assert rulesync_commits(project)[0] == f"rulesync: library {old[:7]} → {new[:7]} (~1)"
         assert manifest(project)["revision"] == new
         assert (project / RULES / "monitoring.mdc").read_text().endswith("v2\n")
         assert len(rulesync_commits(project)) == 2
@@ -246,35 +244,8 @@ def test_nothing_from_the_library_repository_runs(remote: Remote, tmp_path: Path
 
 @pytest.fixture
 def git_daemon(remote: Remote) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    base = remote.bare.parent
-    proc = subprocess.Popen(
-        [
-            "git",
-            "daemon",
-            "--reuseaddr",
-            "--export-all",
-            f"--base-path={base}",
-            "--listen=127.0.0.1",
-            f"--port={port}",
-            str(base),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with socket.socket() as conn:
-                if conn.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            time.sleep(0.05)
-        yield f"git://127.0.0.1:{port}/{remote.bare.name}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
+    with serve_git(remote.bare.parent) as prefix:
+        yield f"{prefix}/{remote.bare.name}"
 
 
 def test_git_protocol_from_git_daemon_on_loopback(

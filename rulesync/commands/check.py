@@ -23,7 +23,7 @@ from rulesync.sync import inspect
 
 
 def run(args: argparse.Namespace) -> int:
-    project, plan = inspect(project_root(), config(), pin=True)
+    project, plan = inspect(project_root(), config())
     listing = args.list_yours or args.verbose
     if args.json:
         extra = {"yours": yours_doc(project)} if listing else {}

@@ -4,7 +4,7 @@ SIGTERM never wait for the network. A moved revision is reported through the que
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from rulesync.daemon.events import Fetched, Post
 from rulesync.errors import RulesyncError
@@ -19,17 +19,20 @@ class Fetcher:
         self._log = log
         self._thread: threading.Thread | None = None
 
-    def start(self, specs: Iterable[str]) -> None:
-        """Fetch `specs` in the background, unless the previous batch is still running."""
+    def start(
+        self, specs: Iterable[str], mirror_of: Callable[[str], str | None] = lambda _: None
+    ) -> None:
+        """Fetch `specs` in the background (each from the mirror `mirror_of` names for its
+        URL, if any), unless the previous batch is still running."""
         wanted = sorted(set(specs))
         if not wanted or (self._thread is not None and self._thread.is_alive()):
             return
         self._thread = threading.Thread(
-            target=self._fetch, args=(wanted,), name="rulesync-fetch", daemon=True
+            target=self._fetch, args=(wanted, mirror_of), name="rulesync-fetch", daemon=True
         )
         self._thread.start()
 
-    def _fetch(self, specs: list[str]) -> None:
+    def _fetch(self, specs: list[str], mirror_of: Callable[[str], str | None]) -> None:
         from rulesync.remote import Cache, Rewritten, library_folder, parse_spec
 
         for spec in specs:
@@ -39,7 +42,7 @@ class Fetcher:
                 before = Cache(remote).served()
                 if before is None:
                     continue  # never served yet: the first sync fetches it
-                _, revision = library_folder(remote, update=True)
+                _, revision = library_folder(remote, update=True, source=mirror_of(remote.url))
             except Rewritten as exc:
                 log.error("library.rewritten", error=str(exc))
             except RulesyncError as exc:

@@ -13,6 +13,7 @@ from rulesync.daemon.schedule import DEFERRED_BASE, FAILED_BASE, ProjectState, n
 from rulesync.errors import Deferred, RulesyncError
 from rulesync.logs import Logger
 from rulesync.marker import MARKER
+from rulesync.project import Fetching
 
 if TYPE_CHECKING:
     from rulesync.sync import SyncResult
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 LOCK_WAIT = 0.25
 # An empty marker modified this recently (seconds) is taken as still being written.
 SETTLE_WINDOW = 2.0
+# The cause of a sync the fetcher asked for: the project's git-served library has a new revision.
+FETCHED = "fetched"
 
 
 class _Missing(Exception):
@@ -41,7 +44,10 @@ def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> N
             raise _Missing(f"{project.root}: project folder is missing (deleted or moved?)")
         if not marker.is_file():
             raise _Missing(f"{project.root}: no {MARKER} here any more")
-        result = sync(project.root, config, lock_timeout=LOCK_WAIT)
+        # A sync the fetcher asked for moves the project to the revision it fetched (as
+        # `apply --update` would); every other one serves the project's pinned revision.
+        fetching = Fetching(update=True, fetched=True) if cause == FETCHED else None
+        result = sync(project.root, config, lock_timeout=LOCK_WAIT, fetching=fetching)
     except Deferred as exc:
         deferred(project, str(exc), log)
     except (RulesyncError, _Missing) as exc:

@@ -31,7 +31,7 @@ from rulesync.daemon.events import (
     debounce_due,
 )
 from rulesync.daemon.fetcher import Fetcher
-from rulesync.daemon.outcome import attempt
+from rulesync.daemon.outcome import FETCHED, attempt
 from rulesync.daemon.schedule import REWATCH, ProjectState
 from rulesync.daemon.watch import Watcher, default_library, plan_watches
 from rulesync.errors import RulesyncError
@@ -117,7 +117,10 @@ class Service:
                     self._reconcile(now, "timer")
                 if now >= self._next_fetch:
                     self._next_fetch = now + self.config.fetch_interval
-                    self.fetcher.start(p.remote for p in self.projects.values() if p.remote)
+                    self.fetcher.start(
+                        (p.remote for p in self.projects.values() if p.remote),
+                        self.config.mirror_of,
+                    )
                 if now >= self.checks.next_at:
                     for key in self.checks.changed(now):
                         self._handle(Changed(key, WatchKind.LIBRARY))
@@ -221,7 +224,7 @@ class Service:
             case Fetched(spec):
                 for using in self.projects.values():
                     if using.remote == spec:
-                        using.mark(now, "library")
+                        using.mark(now, FETCHED)
             case Changed(_, WatchKind.REGISTRY):
                 first = self._registry_event[0] if self._registry_event else now
                 self._registry_event = (first, now)
