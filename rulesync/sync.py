@@ -11,7 +11,7 @@ from typing import NamedTuple
 from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
-from rulesync.errors import InvalidInput, RulesyncError
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
 from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
@@ -76,7 +76,7 @@ class SyncResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.plan.conflicts else 0
+        return EXIT_NOT_IN_SYNC if self.plan.conflicts else EXIT_OK
 
 
 def lock_path(root: Path, git: GitDirs | None) -> Path:

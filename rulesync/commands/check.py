@@ -7,6 +7,7 @@ import argparse
 
 from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.report import (
     conflict_advice,
     emit_json,
@@ -23,7 +24,7 @@ def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
         emit_json(inspected_report(project, plan))
-        return 0 if plan.in_sync else 1
+        return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC
     print_warnings(project.output.warnings)
     if plan.in_sync:
         print(f"in sync: {project.tier} ({managed_count(plan)})")
@@ -42,4 +43,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"conflicts: {conflict_advice(plan)}")
         if plan.changes or plan.manifest_changed or not plan.conflicts:
             print("run `rulesync apply` to sync" + (" the rest" if plan.conflicts else ""))
-    return 0 if plan.in_sync else 1
+    return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC

@@ -8,6 +8,7 @@ import sys
 from typing import Any
 
 from rulesync.commands._common import config, project_root
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.fsutil import read_regular
 from rulesync.library import MAX_RULE_BYTES
 from rulesync.plan import SYMLINK, Action, Kind
@@ -62,4 +63,4 @@ def run(args: argparse.Namespace) -> int:
             if entry["note"]:
                 sys.stdout.write(f"# {entry['path']}: {entry['note']}\n")
             sys.stdout.write(entry["diff"])
-    return 0 if plan.in_sync else 1
+    return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from rulesync.commands._common import config, project_root
-from rulesync.errors import InvalidInput
+from rulesync.errors import EXIT_OK, InvalidInput
 from rulesync.explain import (
     ATTACHED,
     Attachment,
@@ -225,10 +225,10 @@ def run(args: argparse.Namespace) -> int:
     if args.path is not None:
         rules, origin, _ = _rules(marker, library, tier)
         _explain_path(_relative(args.path, root), tier, rules, origin, targets, args.json)
-        return 0
+        return EXIT_OK
     per_tier = {}
     for name in library.tier_names:
         rules, _, sources = _rules(marker, library, name)
         per_tier[name] = (rules, sources)
     _budget(tier, library, per_tier, targets, enabled, args.json)
-    return 0
+    return EXIT_OK

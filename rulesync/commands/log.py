@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from rulesync.commands._common import config, project_root
-from rulesync.errors import InvalidInput
+from rulesync.errors import EXIT_OK, InvalidInput
 from rulesync.git import find_git, rulesync_log
 from rulesync.gitlog import trailers
 from rulesync.report import emit_json
@@ -28,11 +28,11 @@ def run(args: argparse.Namespace) -> int:
                 for e in entries
             ]
         )
-        return 0
+        return EXIT_OK
     for entry in entries:
         print(f"{entry.sha[:10]} {entry.date[:19]} {entry.subject}")
         for key, value in trailers(entry.body).items():
             print(f"    {key}: {value}")
     if not entries and limit != 0:
         print("no rulesync commits yet")
-    return 0
+    return EXIT_OK

@@ -6,6 +6,7 @@ import argparse
 
 from rulesync.commands._common import check_phase, config, project_root, sync_project
 from rulesync.commands.apply import print_result
+from rulesync.errors import EXIT_OK
 from rulesync.marker import parse_marker, read_marker_bytes, with_phase, write_marker
 from rulesync.project import choose_library, choose_tier
 from rulesync.report import emit_json
@@ -24,7 +25,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"auto → {tier}")
         else:
             print(marker.phase)
-        return 0
+        return EXIT_OK
     # The value typed here is checked as typed, before the marker is touched.
     library = choose_library(marker, cfg)
     check_phase(args.new, library, f"rulesync phase {args.new}")
@@ -34,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         write_marker(root, new_text)
     print(f"phase: {marker.phase} → {args.new}")
     if args.no_apply:
-        return 0
+        return EXIT_OK
     result = sync_project(root, cfg, verbose=args.verbose)
     print_result(result)
     return result.exit_code

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from rulesync.commands._common import config, project_root
+from rulesync.errors import EXIT_OK
 from rulesync.marker import load_marker
 from rulesync.project import choose_library, choose_tier
 from rulesync.readiness import evaluate, explain_policy, group_needs
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
             ],
         }
         emit_json(doc)
-        return 0
+        return EXIT_OK
     print(f"phase: {marker.phase} → tier {tier}")
     if not results:
         print("this is the highest tier")
@@ -77,4 +78,4 @@ def run(args: argparse.Namespace) -> int:
                     f"{str(c.criterion.value).lower():<8}{label}"
                 )
         print(f"  {len(r.groups_met)} of {len(r.groups)} group(s) met, {r.needed_groups} needed")
-    return 0
+    return EXIT_OK

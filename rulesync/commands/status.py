@@ -8,6 +8,7 @@ import os
 from typing import Any
 
 from rulesync.commands._common import config, project_root, service_note, watched_by_service
+from rulesync.errors import EXIT_OK
 from rulesync.git import busy_reason, rulesync_log
 from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
 from rulesync.runtime import read_status, running_pid
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     }
     if args.json:
         emit_json(doc)
-        return 0
+        return EXIT_OK
     tier = project.tier + (" (auto)" if project.marker.phase == "auto" else "")
     print(f"project:  {root}")
     print(f"phase:    {project.marker.phase} → tier {tier}")
@@ -100,4 +101,4 @@ def run(args: argparse.Namespace) -> int:
             print(f"          its last sync failed: {record['error']}")
     else:
         print("service:  not running (`rulesync service install` or `rulesync daemon`)")
-    return 0
+    return EXIT_OK

@@ -9,7 +9,7 @@ from typing import Any
 
 from rulesync.commands._common import config
 from rulesync.config import Config
-from rulesync.errors import InvalidInput
+from rulesync.errors import EXIT_OK, InvalidInput
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.marker import Marker, find_root, load_marker
 from rulesync.mdc import read_rule
@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
                 "tiers": doc,
             }
         )
-        return 0
+        return EXIT_OK
     print(f"library: {library.label} ({library.root.absolute()})")
     print(f"targets: {', '.join(targets)}")
     for entry in doc:
@@ -106,4 +106,4 @@ def run(args: argparse.Namespace) -> int:
                 details.append("globs: " + ", ".join(rule["globs"]))
             if details:
                 print(f"      {'; '.join(details)}")
-    return 0
+    return EXIT_OK
