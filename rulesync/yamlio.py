@@ -89,6 +89,16 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
     return parse_with_pyyaml(text, path, what)
 
 
+def _indented_with_tab(text: str, line: int) -> bool:
+    """True when line `line` (1-based) of `text` holds a tab in its indentation: the usual
+    cause of PyYAML's "found character that cannot start any token"."""
+    rows = text.split("\n")
+    if not 0 < line <= len(rows):
+        return False
+    row = rows[line - 1]
+    return "\t" in row[: len(row) - len(row.lstrip(" \t"))]
+
+
 def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
     """parse_mapping through PyYAML, for any YAML text: its parser, its errors, its lines
     (what parse_mapping falls back to, and what tests hold the subset reader to)."""
@@ -128,6 +138,11 @@ def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
+        if mark is not None and _indented_with_tab(text, mark.line + 1):
+            raise InvalidInput(
+                f"{path}{where}: {what} indents this line with a tab; YAML indents with "
+                "spaces only: replace the tab with spaces"
+            ) from None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput(
             f"{path}{where}: {what} is not valid YAML ({problem}); fix the syntax"
