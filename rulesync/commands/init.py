@@ -8,7 +8,7 @@ from pathlib import Path
 
 from rulesync.commands._common import check_phase, config, registration_note, sync_project
 from rulesync.commands.apply import print_result
-from rulesync.errors import InvalidInput
+from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.git import find_git, run_git
 from rulesync.marker import MARKER, default_marker_text, parse_marker, write_marker
 from rulesync.project import choose_library
@@ -40,8 +40,18 @@ def run(args: argparse.Namespace) -> int:
                 print(f"created {root}")
         write_marker(root, default_marker_text(phase))
         print(f"wrote {marker_path} (phase: {phase})")
+    try:
+        result = sync_project(root, cfg, verbose=args.verbose)
+    except InvalidInput:
+        raise  # a marker or library to fix first: the project is not registered either
+    except RulesyncError:
+        _register(root, args)  # deferred or failed: the service retries it
+        raise
+    print_result(result)
+    _register(root, args)
+    return result.exit_code
+
+
+def _register(root: Path, args: argparse.Namespace) -> None:
     if not args.no_register and add_project(root):
         print(f"registered {root}: {registration_note(root)}")
-    result = sync_project(root, cfg, verbose=args.verbose)
-    print_result(result)
-    return result.exit_code

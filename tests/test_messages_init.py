@@ -1,0 +1,41 @@
+"""What `rulesync init` does and says around an existing marker, a home folder, a nested
+project and a machine without a service manager."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import rulesync
+
+RULES = Path(".cursor") / "rules"
+
+
+def _registry() -> Path:
+    return Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "projects.yaml"
+
+
+@pytest.mark.parametrize(
+    "marker",
+    ["phase: basic\n\tlibrary: default\n", "phase: nope\n", "phase: basic\ncolour: red\n"],
+)
+def test_init_with_a_broken_marker_registers_nothing_and_changes_nothing(
+    repo: Path, library: Path, marker: str
+) -> None:
+    (repo / ".rulesync.yaml").write_text(marker)
+    proc = rulesync(repo, "init", check=2)
+    assert "registered" not in proc.stdout
+    assert not _registry().exists()
+    assert not (repo / ".cursor").exists()
+    assert (repo / ".rulesync.yaml").read_text() == marker
+
+
+def test_init_of_a_deferred_project_still_registers_it_for_the_service_to_retry(
+    project: Path,
+) -> None:
+    (project / ".git" / "MERGE_HEAD").write_text("0" * 40 + "\n")
+    proc = rulesync(project, "init", check=1)
+    assert f"registered {project}" in proc.stdout
+    assert str(project) in _registry().read_text()
