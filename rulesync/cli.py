@@ -158,6 +158,12 @@ def _init(p: _Parser) -> None:
     p.add_argument(
         "--no-register", action="store_true", help="do not add it to the service's registry"
     )
+    p.add_argument(
+        "--allow-home",
+        action="store_true",
+        help="allow a project in the home folder (refused otherwise: it would hold every "
+        "folder under it)",
+    )
 
 
 def _apply(p: _Parser) -> None:

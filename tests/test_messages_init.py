@@ -39,3 +39,17 @@ def test_init_of_a_deferred_project_still_registers_it_for_the_service_to_retry(
     proc = rulesync(project, "init", check=1)
     assert f"registered {project}" in proc.stdout
     assert str(project) in _registry().read_text()
+
+
+def test_init_in_the_home_folder_is_refused_without_allow_home(
+    isolated_user: Path, library: Path
+) -> None:
+    proc = rulesync(isolated_user, "init", check=2)
+    assert proc.stderr.startswith(f"rulesync: {isolated_user}: this is your home folder;")
+    assert "--allow-home" in proc.stderr
+    assert not (isolated_user / ".rulesync.yaml").exists()
+    assert not _registry().exists()
+    rulesync(isolated_user / "..", "init", "~", "--no-register", check=2)
+    assert not (isolated_user / ".rulesync.yaml").exists()
+    rulesync(isolated_user, "init", "--allow-home", "--no-register", check=0)
+    assert (isolated_user / ".rulesync.yaml").is_file()

@@ -26,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
         if args.phase:
             print("  (--phase ignored: use `rulesync phase NEW` to change it)")
     else:
+        _refuse_home(root, args)
         library = choose_library(parse_marker(b"phase: auto\n", root), cfg)
         phase = args.phase or library.tiers[0].name
         check_phase(phase, library, "--phase")  # before anything is created
@@ -50,6 +51,18 @@ def run(args: argparse.Namespace) -> int:
     print_result(result)
     _register(root, args)
     return result.exit_code
+
+
+def _refuse_home(root: Path, args: argparse.Namespace) -> None:
+    """A marker in the home folder would make every folder under it one project: every
+    command run anywhere below would sync it. Only with --allow-home."""
+    home = Path(os.path.expanduser("~"))
+    if not args.allow_home and os.path.realpath(root) == os.path.realpath(home):
+        raise InvalidInput(
+            f"{root}: this is your home folder; a project here would hold every folder under "
+            "it (each command run below it would sync this one): run `rulesync init` in the "
+            "project's own folder, or pass --allow-home if you mean it"
+        )
 
 
 def _register(root: Path, args: argparse.Namespace) -> None:
