@@ -186,7 +186,10 @@ def _phase(p: _Parser) -> None:
 
 
 def _tiers(p: _Parser) -> None:
-    p.add_argument("--library", help="`default` or a library folder (default: the project's)")
+    p.add_argument(
+        "--library",
+        help="`default`, a library folder or a git URL[#ref] (default: the project's)",
+    )
 
 
 def _lint(p: _Parser) -> None:

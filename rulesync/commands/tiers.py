@@ -23,6 +23,13 @@ def _library(spec: str | None, cfg: Config) -> tuple[Library, str | None, Marker
     if spec == "default":
         return load_library(bundled_root(), "default", limits=cfg.limits), None, None
     if spec:
+        from rulesync.remote import is_url
+
+        if is_url(spec):
+            # Typed by the user, so trusted as the config's own library is: fetched, and
+            # listed at the revision the followed ref points to.
+            outside = Marker(root=Path.cwd(), phase="auto")
+            return choose_library(outside, cfg._replace(library=spec)), None, None
         path = Path(os.path.abspath(os.path.expanduser(spec)))
         if not os.path.lexists(path):
             raise InvalidInput(f"--library {spec}: {path} does not exist")
