@@ -24,10 +24,15 @@ def run(args: argparse.Namespace) -> int:
         entries = rulesync_log(project.git.top, cfg.commit_author[1], limit=1)
         last = entries[0] if entries else None
     newest = None
+    rewritten = False
     if project.library.revision:
-        from rulesync.remote import newest_fetched, parse_spec
+        from rulesync.remote import Cache, is_fast_forward, newest_fetched, parse_spec
 
-        newest = newest_fetched(parse_spec(project.library.label))
+        spec = parse_spec(project.library.label)
+        newest = newest_fetched(spec)
+        if newest and newest != project.library.revision:
+            # `apply --update` refuses a tip that does not descend from the served one.
+            rewritten = not is_fast_forward(Cache(spec), project.library.revision, newest)
     pid = running_pid()
     record = read_status().get(os.path.abspath(root), {}) if pid else {}
     busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
@@ -40,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
         "library": project.library.label,
         "library_revision": project.library.revision,
         "library_newest": newest,
+        "library_rewritten": rewritten,
         "targets": list(project.targets),
         "managed": sorted(plan.current.files),
         "blocks": sorted(plan.current.blocks),
@@ -68,7 +74,12 @@ def run(args: argparse.Namespace) -> int:
     if project.library.revision:
         recorded = plan.current.revision or "none yet"
         line = f"revision: serving {project.library.revision[:12]}, recorded {recorded[:12]}"
-        if newest and newest != project.library.revision:
+        if rewritten and newest:
+            line += (
+                f"; fetched {newest[:12]}, which does not descend from it (the branch was "
+                "force-pushed): `rulesync apply --update --accept-rewrite` accepts it"
+            )
+        elif newest and newest != project.library.revision:
             line += f"; newer fetched: {newest[:12]} (`rulesync apply --update`)"
         print(line)
     print(f"targets:  {', '.join(project.targets)}")
