@@ -27,19 +27,25 @@ def config() -> Config:
     return load_config()
 
 
+def is_registered(root: Path) -> bool:
+    """True when `root` is in the service's registry (False when the registry is unreadable:
+    the service cannot read it either)."""
+    from rulesync.registry import load_projects
+
+    try:
+        return Path(os.path.abspath(root)) in load_projects()
+    except RulesyncError:
+        return False
+
+
 def watched_by_service(root: Path) -> int | None:
     """The pid of a running service that has `root` in its registry, else None."""
-    from rulesync.registry import load_projects
     from rulesync.runtime import running_pid
 
     pid = running_pid()
-    if pid is None:
+    if pid is None or not is_registered(root):
         return None
-    try:
-        registered = Path(os.path.abspath(root)) in load_projects()
-    except RulesyncError:
-        return None
-    return pid if registered else None
+    return pid
 
 
 def service_note(root: Path) -> str:

@@ -7,7 +7,13 @@ import argparse
 import os
 from typing import Any
 
-from rulesync.commands._common import config, project_root, service_note, watched_by_service
+from rulesync.commands._common import (
+    config,
+    is_registered,
+    project_root,
+    service_note,
+    watched_by_service,
+)
 from rulesync.errors import EXIT_OK
 from rulesync.git import busy_reason, rulesync_log
 from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
@@ -38,6 +44,7 @@ def run(args: argparse.Namespace) -> int:
     busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
     deferred = busy or record.get("deferred")
     owed = commit_owed(project, plan)
+    registered = is_registered(root)
     doc: dict[str, Any] = {
         "project": str(root),
         "phase": project.marker.phase,
@@ -56,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             {"sha": last.sha, "date": last.date, "subject": last.subject} if last else None
         ),
         "commit_owed": owed,
+        "registered": registered,
         "service": {
             "running": pid is not None,
             "pid": pid,
@@ -105,11 +113,20 @@ def run(args: argparse.Namespace) -> int:
         watched = watched_by_service(root)
         who = "the service commits them at its next sync" if watched else "`apply` commits them"
         print(f"commit:   owed: rulesync's changes are written but not committed; {who}")
-    if pid:
+    register = f"`rulesync projects add {root}` registers it"
+    if pid and not registered:
+        print(
+            f"service:  running (pid {pid}), but this project is not registered, so the "
+            f"service never syncs it: {register}"
+        )
+    elif pid:
         when = record.get("last_sync") or "not yet"
         print(f"service:  running (pid {pid}), last synced this project: {when}")
         if record.get("error"):
             print(f"          its last sync failed: {record['error']}")
     else:
-        print("service:  not running (`rulesync service install` or `rulesync daemon`)")
+        print(
+            "service:  not running (`rulesync service install` or `rulesync daemon`)"
+            + ("" if registered else f", and this project is not registered: {register}")
+        )
     return EXIT_OK
