@@ -132,3 +132,46 @@ def print_warnings(warnings: Sequence[str]) -> None:
 def conflict_hint(plan: Plan) -> str:
     """What to do about conflicts, in one line."""
     return f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; {conflict_advice(plan)}"
+
+
+def manifest_reasons(plan: Plan) -> list[str]:
+    """Why the manifest is out of date, one sentence each (none when apply would keep it): what
+    it records against what apply would record."""
+    from rulesync import manifest as manifest_mod
+
+    old, new = plan.current, plan.manifest
+    if old.legacy:
+        return [
+            f"the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions before "
+            f"targets kept it; apply moves it to {manifest_mod.MANIFEST}"
+        ]
+    if old == manifest_mod.EMPTY:
+        return [
+            f"the manifest {manifest_mod.MANIFEST} is missing (the rule files on disk already "
+            "match); apply records them in a new one"
+        ]
+    reasons = []
+    if old.library != new.library:
+        reasons.append(
+            f"the manifest records library `{old.library}`; the project uses `{new.library}`"
+        )
+    if old.tier != new.tier:
+        reasons.append(f"the manifest records tier `{old.tier}`; the phase gives `{new.tier}`")
+    if old.targets != new.targets:
+        reasons.append(
+            f"the manifest records targets {', '.join(old.targets) or 'none'}; the project has "
+            f"{', '.join(new.targets)}"
+        )
+    for kind, before, after in (("file", old.files, new.files), ("block", old.blocks, new.blocks)):
+        stale = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        if stale:
+            more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+            reasons.append(
+                f"the manifest's record of these {kind}s is stale (on disk they already hold "
+                f"what apply writes): {', '.join(stale[:5])}{more}"
+            )
+    if old.pending:
+        reasons.append(
+            "the manifest holds the hashes of an apply that stopped part way; apply finishes it"
+        )
+    return reasons

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 
-from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.report import (
@@ -13,6 +12,7 @@ from rulesync.report import (
     emit_json,
     inspected_report,
     managed_count,
+    manifest_reasons,
     plan_lines,
     print_warnings,
     summary,
@@ -23,7 +23,7 @@ from rulesync.sync import inspect
 def run(args: argparse.Namespace) -> int:
     project, plan = inspect(project_root(), config(), pin=True)
     if args.json:
-        emit_json(inspected_report(project, plan))
+        emit_json(inspected_report(project, plan, manifest_reasons=manifest_reasons(plan)))
         return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC
     print_warnings(project.output.warnings)
     if plan.in_sync:
@@ -32,13 +32,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
         for line in plan_lines(plan):
             print(line)
-        if plan.current.legacy:
-            print(
-                f"  the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions "
-                f"before targets kept it; apply moves it to {manifest_mod.MANIFEST}"
-            )
-        elif not plan.changes and not plan.conflicts:
-            print("  the manifest is out of date")
+        if plan.current.legacy or (not plan.changes and not plan.conflicts):
+            for reason in manifest_reasons(plan):
+                print(f"  {reason}")
         if plan.conflicts:
             print(f"conflicts: {conflict_advice(plan)}")
         if plan.changes or plan.manifest_changed or not plan.conflicts:
