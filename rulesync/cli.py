@@ -89,7 +89,39 @@ class _Parser(argparse.ArgumentParser):
         # start. The same width, less the two columns argparse keeps free.
         return argparse.RawDescriptionHelpFormatter(self.prog, width=_terminal_columns() - 2)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._unrecognized(parsed, extras)
+        return parsed
+
+    def _unrecognized(self, parsed: argparse.Namespace, extras: list[str]) -> NoReturn:
+        """An unknown argument is the command's to report: its usage, and the option it
+        most likely misspells, or where a global option (`-C`) goes."""
+        command = getattr(parsed, "command", None)
+        parser: argparse.ArgumentParser = self
+        for action in self._actions:
+            if isinstance(action, _Commands) and command in action._name_parser_map:
+                parser = action._name_parser_map[command]
+        known = [o for o in parser._option_string_actions if o.startswith("--")]
+        shown, hints = [], []
+        for at, extra in enumerate(extras):
+            option = extra.split("=", 1)[0]
+            if parser is not self and option in self._option_string_actions:
+                before = " ".join(extras[at : at + 2]) if option == "-C" else extra
+                hints.append(
+                    f"`{option}` goes before the command, as in git: "
+                    f"`rulesync {before} {command} …`"
+                )
+            elif option.startswith("--"):
+                extra += did_you_mean(option, known)
+            shown.append(extra)
+        detail = "".join(f"; {hint}" for hint in hints)
+        parser.error(f"unrecognized arguments: {' '.join(shown)}{detail}")
+
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         match = _INVALID_CHOICE.search(message)
         if match:

@@ -24,6 +24,7 @@ from rulesync.marker import Marker, load_marker
 from rulesync.mdc import RuleInfo
 from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
+from rulesync.suggest import did_you_mean
 from rulesync.targets import SourceRule, Target, get, render
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
@@ -219,7 +220,8 @@ def run(args: argparse.Namespace) -> int:
         tier = args.tier
     else:
         raise InvalidInput(
-            f"--tier {args.tier}: no such tier in library {library.label}; "
+            f"--tier {args.tier}: no such tier in library {library.label}"
+            f"{did_you_mean(args.tier, library.tier_names)}; "
             f"valid: {', '.join(library.tier_names)}"
         )
     if args.path is not None:
