@@ -24,39 +24,44 @@ from rulesync.errors import (
 )
 from rulesync.suggest import did_you_mean
 
+# Every command's 2 and 3, unless the command says more about its own 2.
 COMMON_EXITS = (
     "  2  invalid input or usage: nothing was changed\n"
     "  3  internal error: one line names the log file that holds the traceback"
 )
-RETRIED = "a library fetch or a commit that failed (the next run retries)"
+FETCH_FAILED = "the library could not be fetched (the next run fetches again)"
 SYNC_EXITS = (
     "  0  in sync (the changes, if any, are written and committed)\n"
     "  1  not in sync: a conflict left as it is, the sync deferred (repository busy,\n"
     "     another rulesync holding the lock), or a library fetch or a commit that failed\n"
     "     (the next run retries)"
 )
-# What 1 means for each command (and 0 where it says more than "it worked").
+# What 0 and 1 mean for each command (and 2 where it says more than COMMON_EXITS).
 EXITS = {
     "init": SYNC_EXITS,
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
     "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
     "     or the pinned library revision could not be fetched",
-    "diff": "  0  no difference\n  1  a difference (printed)",
+    "diff": f"  0  no difference\n  1  a difference (printed), or {FETCH_FAILED}",
     "status": "  0  the status was printed (drift and conflicts are reported, not an exit code)\n"
-    f"  1  {RETRIED}",
+    f"  1  {FETCH_FAILED}, or git could not read the history",
     "phase": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
-    "tiers": f"  0  the tiers were printed\n  1  {RETRIED}",
+    "tiers": f"  0  the tiers were printed\n  1  {FETCH_FAILED}",
     "lint": "  0  no errors (with --strict: no warnings either)\n"
     "  1  an error was found (with --strict: a warning too)",
-    "readiness": f"  0  the readiness was printed (met or not)\n  1  {RETRIED}",
-    "log": "  0  the history was printed",
+    "explain": f"  0  the explanation was printed\n  1  {FETCH_FAILED}",
+    "readiness": f"  0  the readiness was printed (met or not)\n  1  {FETCH_FAILED}",
+    "log": "  0  the history was printed\n  1  git could not read the history",
     "projects": "  0  done; for `list`: every registered project is in sync\n"
     "  1  `list`: a project is not in sync (drift, conflict, deferred, failing or missing)",
+    "projects add": "  0  registered (or already registered)",
+    "projects remove": "  0  unregistered (or not registered)",
     "daemon": "  0  stopped by SIGTERM / SIGINT\n  1  stopped by a fatal error (logged)\n"
-    "  2  another service is already running, or the config is invalid",
+    "  2  invalid usage or config, or another service is already running: nothing started",
     "service": "  0  done (or nothing to do)\n"
-    "  2  no user service manager here, or a step failed: everything was undone",
+    "  2  invalid usage, no user service manager here, or a step failed: everything was\n"
+    "     undone",
     "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
 }
 GENERAL_EXITS = (
@@ -131,7 +136,12 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _epilog(command: str) -> str:
-    return f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
+    """The exit-code table of `command`: its own meanings, then the common ones it does not
+    restate (each code once)."""
+    own = EXITS.get(command, "  0  success")
+    said = {line[:5] for line in own.splitlines()}
+    common = [line for line in COMMON_EXITS.splitlines() if line[:5] not in said]
+    return "exit codes:\n" + "\n".join([own, *common])
 
 
 Arguments = Callable[[_Parser], None]
@@ -252,10 +262,18 @@ def _projects(p: _Parser) -> None:
         "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
     )
     folder_help = "the project folder (the one holding .rulesync.yaml)"
-    ap = psub.add_parser("add", help="register a project", description="Register a project.")
+    ap = psub.add_parser(
+        "add",
+        help="register a project",
+        description="Register a project.",
+        epilog=_epilog("projects add"),
+    )
     ap.add_argument("path", metavar="PATH", help=folder_help)
     rp = psub.add_parser(
-        "remove", help="unregister a project", description="Unregister a project (no file changes)."
+        "remove",
+        help="unregister a project",
+        description="Unregister a project (no file changes).",
+        epilog=_epilog("projects remove"),
     )
     rp.add_argument("path", metavar="PATH", help=folder_help)
 
@@ -314,7 +332,10 @@ def build_parser() -> _Parser:
     )
     sub.command("daemon", "run the service in the foreground (what the unit runs)")
     sub.command(
-        "service", "install, remove or inspect the user service (systemd / launchd)", _service
+        "service",
+        "install, remove or inspect the user service (systemd / launchd)",
+        _service,
+        json=True,
     )
     sub.command(
         "doctor", "check git, identity, inotify limits, the service and the registry", json=True
