@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
@@ -246,18 +247,22 @@ def sync(
     lock_timeout: float | None = None,
     durable: bool = True,
     fetching: Fetching | None = None,
+    holder: str = "rulesync",
+    waiting: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Bring the project at `root` to its desired rules and commit the change.
 
     Raises Deferred (repository busy, lock held) and InvalidInput (bad marker or library)
-    before anything is written.
+    before anything is written. `holder` says who holds the project's lock to anyone waiting
+    for it; `waiting` is told who holds it when this sync has waited a while.
     """
     started = time.perf_counter()
     from rulesync.git import find_git
 
     git = find_git(root)
     timeout = config.lock_timeout if lock_timeout is None else lock_timeout
-    with exclusive(lock_path(root, git), timeout=timeout, what=str(root)):
+    lock = lock_path(root, git)
+    with exclusive(lock, timeout=timeout, what=str(root), holder=holder, waiting=waiting):
         project = load_project(root, config, fetching)
         plan = project.plan(force=force)
         note = _commit_note(project, no_commit)

@@ -4,6 +4,7 @@ made true for the command line, and what the service will do about a project."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,8 +89,16 @@ def sync_project(root: Path, cfg: Config, *, verbose: int = 0, **options: Any) -
     the result is logged as the service logs it."""
     from rulesync.sync import sync
 
+    def waiting(holder: str) -> None:
+        print(
+            f"rulesync: waiting for {holder} to finish with {root} "
+            f"(at most {cfg.lock_timeout:g} s) …",
+            file=sys.stderr,
+            flush=True,
+        )
+
     try:
-        result = sync(root, cfg, **options)
+        result = sync(root, cfg, holder="a `rulesync` command", waiting=waiting, **options)
     except Deferred as exc:
         raise type(exc)(f"{exc}; nothing was changed; {service_note(root)}") from None
     except OSError as exc:

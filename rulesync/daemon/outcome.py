@@ -41,7 +41,7 @@ def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> N
             raise _Missing(f"{project.root}: project folder is missing (deleted or moved?)")
         if not marker.is_file():
             raise _Missing(f"{project.root}: no {MARKER} here any more")
-        result = sync(project.root, config, lock_timeout=LOCK_WAIT)
+        result = sync(project.root, config, lock_timeout=LOCK_WAIT, holder="the service")
     except Deferred as exc:
         deferred(project, str(exc), log)
     except (RulesyncError, _Missing) as exc:
