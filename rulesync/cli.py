@@ -223,7 +223,12 @@ def _apply(p: _Parser) -> None:
 
 
 def _phase(p: _Parser) -> None:
-    p.add_argument("new", nargs="?", help="the new phase: a tier name or `auto`")
+    p.add_argument(
+        "new",
+        nargs="?",
+        help="the new phase: a tier name or `auto` (not while a merge, rebase… is in "
+        "progress: aborting it would drop the edit)",
+    )
     p.add_argument("--no-apply", action="store_true", help="set the phase without applying")
 
 
