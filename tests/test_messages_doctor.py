@@ -59,3 +59,17 @@ def test_without_a_service_the_usage_is_everyones() -> None:
     limits = InotifyLimits(8192, 128, 10, 2)
     message = doctor.check_inotify(limits, projects=1, platform="linux").message
     assert message.startswith("watches 10 of 8,192 in use, instances 2 of 128;")
+
+
+def test_the_pre_commit_hook_describes_every_targets_files() -> None:
+    import yaml
+
+    from rulesync.targets import TARGETS
+    from tests.conftest import REPO_ROOT
+
+    text = (REPO_ROOT / ".pre-commit-hooks.yaml").read_text()
+    (hook,) = yaml.safe_load(text)
+    owned = {path for target in TARGETS.values() for path in target.owns}
+    assert owned <= set(re.findall(r"[\w./-]+[\w/]", hook["description"]))
+    comment = " ".join(line for line in text.splitlines() if line.startswith("#"))
+    assert all(path in comment for path in owned)
