@@ -53,3 +53,42 @@ def test_init_in_the_home_folder_is_refused_without_allow_home(
     assert not (isolated_user / ".rulesync.yaml").exists()
     rulesync(isolated_user, "init", "--allow-home", "--no-register", check=0)
     assert (isolated_user / ".rulesync.yaml").is_file()
+
+
+def test_init_where_no_service_manager_is_reachable_does_not_suggest_installing_one(
+    repo: Path, library: Path, tmp_path: Path
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    # A PATH with git and nothing else: no systemctl, as in many containers.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    git_path = shutil.which("git")
+    assert git_path is not None
+    (bin_dir / "git").symlink_to(git_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rulesync", "init"],
+        cwd=repo,
+        env={**os.environ, "PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "service install" not in proc.stdout
+    assert (
+        f"registered {repo}: no service is running, so nothing syncs it by itself yet: no user "
+        "service manager is reachable here (systemctl is not installed), so run "
+        "`rulesync daemon` yourself in a terminal you keep open"
+    ) in proc.stdout
+    doctor = subprocess.run(
+        [sys.executable, "-m", "rulesync", "doctor", "--json"],
+        cwd=repo,
+        env={**os.environ, "PATH": str(bin_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert "systemctl is not installed" in doctor.stdout

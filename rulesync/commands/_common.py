@@ -59,12 +59,22 @@ def service_note(root: Path) -> str:
 
 def registration_note(root: Path) -> str:
     """What registering `root` means right now: the service syncs it, or nothing does yet."""
+    from rulesync.service import find_manager
+
     pid = watched_by_service(root)
     if pid is not None:
         return f"the service (pid {pid}) keeps it in sync from now on"
+    manager = find_manager()  # what `doctor` and `service install` find too
+    if manager.reachable:
+        start = "`rulesync service install` starts one"
+    else:
+        start = (
+            f"no user service manager is reachable here ({manager.unreachable}), so run "
+            "`rulesync daemon` yourself in a terminal you keep open"
+        )
     return (
-        "no service is running, so nothing syncs it by itself yet: "
-        "`rulesync service install` starts one (or run `rulesync apply` after each change)"
+        f"no service is running, so nothing syncs it by itself yet: {start} (or run "
+        "`rulesync apply` after each change)"
     )
 
 
