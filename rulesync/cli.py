@@ -201,6 +201,12 @@ def _init(p: _Parser) -> None:
         "--no-register", action="store_true", help="do not add it to the service's registry"
     )
     p.add_argument(
+        "--nested",
+        action="store_true",
+        help="allow a project inside another project's folder (refused otherwise: that "
+        "project already holds this folder)",
+    )
+    p.add_argument(
         "--allow-home",
         action="store_true",
         help="allow a project in the home folder (refused otherwise: it would hold every "

@@ -379,14 +379,19 @@ class LogEntry(NamedTuple):
     body: str
 
 
-def rulesync_log(top: Path, author_email: str, limit: int | None = None) -> list[LogEntry]:
-    """rulesync's commits, newest first (`git log --author=<email>`)."""
+def rulesync_log(
+    top: Path, author_email: str, limit: int | None = None, paths: Sequence[str] = ()
+) -> list[LogEntry]:
+    """rulesync's commits, newest first (`git log --author=<email>`); with `paths` (relative
+    to `top`), only the commits that touch one of them."""
     git = Runner(top)
     if not head_commit(git):
         return []
     args = ["log", f"--author=<{author_email}>", "--format=%H%x1f%aI%x1f%s%x1f%b%x1e"]
     if limit:
         args.append(f"-n{limit}")
+    if paths:
+        args += ["--", *paths]
     out = git.run(*args)
     entries = []
     for record in out.split("\x1e"):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import NamedTuple
 
 from rulesync.manifest import Manifest
+from rulesync.marker import MARKER
 
 PHASE_TRAILER = "Rulesync-Phase"
 LIBRARY_TRAILER = "Rulesync-Library"
+# The project's folder from the repository's top, for a project that is not at the top.
+PROJECT_TRAILER = "Rulesync-Project"
 
 
 class Change(NamedTuple):
@@ -47,10 +50,13 @@ def commit_message(
     library_id: str,
     reasons: Sequence[str] = (),
     phase: str | None = None,
+    at: Callable[[str], str] | None = None,
 ) -> str:
-    """Subject, body listing the project-relative paths, and the Rulesync-Phase /
-    Rulesync-Library trailers."""
+    """Subject, body listing the paths as git shows them (`at` turns a project-relative path
+    into one relative to the repository's top), and the Rulesync-Phase / Rulesync-Library
+    trailers; a project below the top names its folder in a Rulesync-Project trailer."""
     change = manifest_change(old, new)
+    shown = at or (lambda path: path)
     if old is None or not old.tier:
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
@@ -67,9 +73,9 @@ def commit_message(
         )
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
-    body = [f"A {path}" for path in change.added]
-    body += [f"M {path}" for path in change.updated]
-    body += [f"D {path}" for path in change.removed]
+    body = [f"A {shown(path)}" for path in change.added]
+    body += [f"M {shown(path)}" for path in change.updated]
+    body += [f"D {shown(path)}" for path in change.removed]
     lines = [subject, ""]
     if body:
         lines += [*body, ""]
@@ -77,6 +83,9 @@ def commit_message(
         lines += [f"phase: auto selected {new.tier} because:", *[f"  - {r}" for r in reasons], ""]
     tier_trailer = new.tier if phase != "auto" else f"{new.tier} (auto)"
     lines += [f"{PHASE_TRAILER}: {tier_trailer}", f"{LIBRARY_TRAILER}: {library_id}"]
+    folder = shown(MARKER).rpartition("/")[0]
+    if folder:
+        lines.append(f"{PROJECT_TRAILER}: {folder}")
     return "\n".join(lines) + "\n"
 
 
@@ -85,6 +94,6 @@ def trailers(body: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in body.splitlines():
         key, sep, value = line.partition(": ")
-        if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER):
+        if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER, PROJECT_TRAILER):
             found[key] = value.strip()
     return found

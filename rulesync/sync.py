@@ -234,6 +234,7 @@ def _change(
         library_id=project.library_id,
         reasons=project.reasons,
         phase=project.marker.phase,
+        at=rel,
     )
     return _Change(git.top, files, message)
 

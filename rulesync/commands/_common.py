@@ -15,6 +15,7 @@ from rulesync.marker import find_root
 from rulesync.suggest import did_you_mean
 
 if TYPE_CHECKING:
+    from rulesync.git import GitDirs, LogEntry
     from rulesync.sync import SyncResult
 
 
@@ -76,6 +77,20 @@ def registration_note(root: Path) -> str:
         f"no service is running, so nothing syncs it by itself yet: {start} (or run "
         "`rulesync apply` after each change)"
     )
+
+
+def project_history(
+    root: Path, git: GitDirs, cfg: Config, limit: int | None = None
+) -> list[LogEntry]:
+    """rulesync's commits for the project at `root`, newest first: those that touch its
+    manifest (every rulesync commit does), so a project nested in the same repository, or
+    holding one, keeps its own history."""
+    from rulesync import manifest as manifest_mod
+    from rulesync.git import TopPaths, rulesync_log
+
+    rel = TopPaths(root, git.top)
+    paths = [rel(manifest_mod.MANIFEST), rel(manifest_mod.LEGACY_MANIFEST)]
+    return rulesync_log(git.top, cfg.commit_author[1], limit=limit, paths=paths)
 
 
 def log_result(result: SyncResult) -> None:

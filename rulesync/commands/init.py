@@ -10,7 +10,7 @@ from rulesync.commands._common import check_phase, config, registration_note, sy
 from rulesync.commands.apply import print_result
 from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.git import find_git, run_git
-from rulesync.marker import MARKER, default_marker_text, parse_marker, write_marker
+from rulesync.marker import MARKER, default_marker_text, find_root, parse_marker, write_marker
 from rulesync.project import choose_library
 from rulesync.registry import add_project
 
@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
             print("  (--phase ignored: use `rulesync phase NEW` to change it)")
     else:
         _refuse_home(root, args)
+        _refuse_nested(root, args)
         library = choose_library(parse_marker(b"phase: auto\n", root), cfg)
         phase = args.phase or library.tiers[0].name
         check_phase(phase, library, "--phase")  # before anything is created
@@ -62,6 +63,21 @@ def _refuse_home(root: Path, args: argparse.Namespace) -> None:
             f"{root}: this is your home folder; a project here would hold every folder under "
             "it (each command run below it would sync this one): run `rulesync init` in the "
             "project's own folder, or pass --allow-home if you mean it"
+        )
+
+
+def _refuse_nested(root: Path, args: argparse.Namespace) -> None:
+    """A folder inside a project already belongs to that project: `rulesync apply` there syncs
+    it. A project of its own inside it only with --nested."""
+    try:
+        outer = find_root(root.parent)
+    except InvalidInput:
+        return
+    if not args.nested:
+        raise InvalidInput(
+            f"{root}: inside the project at {outer} (its marker {outer / MARKER}), which "
+            f"`rulesync apply` here already syncs; to make {root.name} a project of its own, "
+            "nested in that one, pass --nested"
         )
 
 

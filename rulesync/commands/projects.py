@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rulesync import manifest as manifest_mod
-from rulesync.commands._common import config
+from rulesync.commands._common import config, project_history
 from rulesync.config import Config
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError, os_error_text
 from rulesync.marker import MARKER
@@ -67,13 +67,13 @@ class ProjectLine:
 
 
 def _last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
-    from rulesync.git import find_git, rulesync_log
+    from rulesync.git import find_git
 
     git = find_git(root)
     if git is None:
         return None
     try:
-        entries = rulesync_log(git.top, cfg.commit_author[1], limit=1)
+        entries = project_history(root, git, cfg, limit=1)
     except RulesyncError:
         return None
     if not entries:

@@ -10,12 +10,13 @@ from typing import Any
 from rulesync.commands._common import (
     config,
     is_registered,
+    project_history,
     project_root,
     service_note,
     watched_by_service,
 )
 from rulesync.errors import EXIT_OK
-from rulesync.git import busy_reason, rulesync_log
+from rulesync.git import busy_reason
 from rulesync.report import conflict_advice, emit_json, plan_doc, plan_lines, summary
 from rulesync.runtime import read_status, running_pid
 from rulesync.sync import commit_owed, inspect
@@ -27,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     project, plan = inspect(root, cfg)
     last = None
     if project.git is not None:
-        entries = rulesync_log(project.git.top, cfg.commit_author[1], limit=1)
+        entries = project_history(root, project.git, cfg, limit=1)
         last = entries[0] if entries else None
     newest = None
     rewritten = False
