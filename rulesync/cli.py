@@ -55,14 +55,17 @@ EXITS = {
     "log": "  0  the history was printed\n  1  git could not read the history",
     "projects": "  0  done; for `list`: every registered project is in sync\n"
     "  1  `list`: a project is not in sync (drift, conflict, deferred, failing or missing)",
-    "projects add": "  0  registered (or already registered)",
-    "projects remove": "  0  unregistered (or not registered)",
     "daemon": "  0  stopped by SIGTERM / SIGINT\n  1  stopped by a fatal error (logged)\n"
     "  2  invalid usage or config, or another service is already running: nothing started",
     "service": "  0  done (or nothing to do)\n"
     "  2  invalid usage, no user service manager here, or a step failed: everything was\n"
     "     undone",
     "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
+}
+# The same for a command's own actions.
+ACTION_EXITS = {
+    "projects add": "  0  registered (or already registered)",
+    "projects remove": "  0  unregistered (or not registered)",
 }
 GENERAL_EXITS = (
     "exit codes:\n  0  success / in sync\n"
@@ -107,9 +110,16 @@ class _Parser(argparse.ArgumentParser):
         most likely misspells, or where a global option (`-C`) goes."""
         command = getattr(parsed, "command", None)
         parser: argparse.ArgumentParser = self
-        for action in self._actions:
-            if isinstance(action, _Commands) and command in action._name_parser_map:
-                parser = action._name_parser_map[command]
+        chosen = True
+        while chosen:  # down to the innermost parser chosen (`projects add`)
+            chosen = False
+            for action in parser._actions:
+                if not isinstance(action, argparse._SubParsersAction):
+                    continue
+                inner = action._name_parser_map.get(getattr(parsed, action.dest, None) or "")
+                if inner is not None:
+                    parser, chosen = inner, True
+                    break
         known = [o for o in parser._option_string_actions if o.startswith("--")]
         shown, hints = [], []
         for at, extra in enumerate(extras):
@@ -138,7 +148,7 @@ class _Parser(argparse.ArgumentParser):
 def _epilog(command: str) -> str:
     """The exit-code table of `command`: its own meanings, then the common ones it does not
     restate (each code once)."""
-    own = EXITS.get(command, "  0  success")
+    own = EXITS.get(command) or ACTION_EXITS.get(command, "  0  success")
     said = {line[:5] for line in own.splitlines()}
     common = [line for line in COMMON_EXITS.splitlines() if line[:5] not in said]
     return "exit codes:\n" + "\n".join([own, *common])

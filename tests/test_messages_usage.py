@@ -49,3 +49,8 @@ def test_a_mistyped_target_in_the_marker_gets_a_suggestion(project: Path) -> Non
     (project / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, claud]\n")
     proc = rulesync(project, "check", check=2)
     assert "claud" in proc.stderr and "did you mean `claude`?" in proc.stderr
+
+
+def test_an_unknown_option_of_a_sub_action_gets_that_actions_usage(tmp_path: Path) -> None:
+    proc = rulesync(tmp_path, "projects", "add", "--jsn", str(tmp_path), check=2)
+    assert proc.stderr.startswith("usage: rulesync projects add ")
