@@ -82,5 +82,7 @@ def _refuse_nested(root: Path, args: argparse.Namespace) -> None:
 
 
 def _register(root: Path, args: argparse.Namespace) -> None:
+    """Add the project to the service's registry (unless --no-register) and say what that
+    means now."""
     if not args.no_register and add_project(root):
         print(f"registered {root}: {registration_note(root)}")
