@@ -24,42 +24,45 @@ from rulesync.errors import (
 )
 from rulesync.suggest import did_you_mean
 
+# Every command's 2 and 3, unless the command says more about its own 2.
 COMMON_EXITS = (
     "  2  invalid input or usage: nothing was changed\n"
     "  3  internal error: one line names the log file that holds the traceback"
 )
-RETRIED = "a library fetch or a commit that failed (the next run retries)"
+FETCH_FAILED = "the library could not be fetched (the next run fetches again)"
 SYNC_EXITS = (
     "  0  in sync (the changes, if any, are written and committed)\n"
     "  1  not in sync: a conflict left as it is, the sync deferred (repository busy,\n"
     "     another rulesync holding the lock), or a library fetch or a commit that failed\n"
     "     (the next run retries)"
 )
-# What 1 means for each command (and 0 where it says more than "it worked").
+# What 0 and 1 mean for each command (and 2 where it says more than COMMON_EXITS).
 EXITS = {
     "init": SYNC_EXITS,
     "apply": SYNC_EXITS + "\n     (with --dry-run: 1 = the plan has conflicts)",
     "check": "  0  every target's files are exactly what `apply` would produce\n"
     "  1  drift: files to add, change or delete, a conflict, or the manifest out of date;\n"
     "     or the pinned library revision could not be fetched",
-    "diff": "  0  no difference\n  1  a difference (printed)",
+    "diff": f"  0  no difference\n  1  a difference (printed), or {FETCH_FAILED}",
     "status": "  0  the status was printed (drift and conflicts are reported, not an exit code)\n"
-    f"  1  {RETRIED}",
+    f"  1  {FETCH_FAILED}, or git could not read the history",
     "phase": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
-    "tiers": f"  0  the tiers were printed\n  1  {RETRIED}",
+    "tiers": f"  0  the tiers were printed\n  1  {FETCH_FAILED}",
     "lint": "  0  no errors (with --strict: no warnings either)\n"
     "  1  an error was found (with --strict: a warning too)",
-    "readiness": f"  0  the readiness was printed (met or not)\n  1  {RETRIED}",
-    "log": "  0  the history was printed",
+    "explain": f"  0  the explanation was printed\n  1  {FETCH_FAILED}",
+    "readiness": f"  0  the readiness was printed (met or not)\n  1  {FETCH_FAILED}",
+    "log": "  0  the history was printed\n  1  git could not read the history",
     "library": SYNC_EXITS.replace("in sync (the changes", "printed, or set and in sync (changes"),
     "projects": "  0  done; for `list`: every registered project is in sync\n"
     "  1  `list`: a project is not in sync (drift, conflict, deferred, failing or missing)",
     "fleet": "  0  every repository is in sync and on its library's newest revision\n"
     "  1  a repository is behind its library, drifted, in conflict, deferred or unreachable",
     "daemon": "  0  stopped by SIGTERM / SIGINT\n  1  stopped by a fatal error (logged)\n"
-    "  2  another service is already running, or the config is invalid",
+    "  2  invalid usage or config, or another service is already running: nothing started",
     "service": "  0  done (or nothing to do)\n"
-    "  2  no user service manager here, or a step failed: everything was undone",
+    "  2  invalid usage, no user service manager here, or a step failed: everything was\n"
+    "     undone",
     "doctor": "  0  no FAIL (warnings may remain)\n  1  a check reported FAIL",
     "import": "  0  the library was written and lint finds no error in it (files that could not\n"
     "     be converted are named with the reason)\n"
@@ -72,6 +75,11 @@ EXIT_NOTES = {
     "nothing was written).",
     "import": "2 is also: nothing to import, the tier exists already, or a PATH outside the\n"
     "repository or reached through a symlink (nothing was written).",
+}
+# The same for a command's own actions.
+ACTION_EXITS = {
+    "projects add": "  0  registered (or already registered)",
+    "projects remove": "  0  unregistered (or not registered)",
 }
 GENERAL_EXITS = (
     "exit codes:\n  0  success / in sync\n"
@@ -103,7 +111,46 @@ class _Parser(argparse.ArgumentParser):
         # start. The same width, less the two columns argparse keeps free.
         return argparse.RawDescriptionHelpFormatter(self.prog, width=_terminal_columns() - 2)
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    def parse_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> argparse.Namespace:
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            self._unrecognized(parsed, extras)
+        return parsed
+
+    def _unrecognized(self, parsed: argparse.Namespace, extras: list[str]) -> NoReturn:
+        """An unknown argument is the command's to report: its usage, and the option it
+        most likely misspells, or where a global option (`-C`) goes."""
+        command = getattr(parsed, "command", None)
+        parser: argparse.ArgumentParser = self
+        chosen = True
+        while chosen:  # down to the innermost parser chosen (`projects add`)
+            chosen = False
+            for action in parser._actions:
+                if not isinstance(action, argparse._SubParsersAction):
+                    continue
+                inner = action._name_parser_map.get(getattr(parsed, action.dest, None) or "")
+                if inner is not None:
+                    parser, chosen = inner, True
+                    break
+        known = [o for o in parser._option_string_actions if o.startswith("--")]
+        shown, hints = [], []
+        for at, extra in enumerate(extras):
+            option = extra.split("=", 1)[0]
+            if parser is not self and option in self._option_string_actions:
+                before = " ".join(extras[at : at + 2]) if option == "-C" else extra
+                hints.append(
+                    f"`{option}` goes before the command, as in git: "
+                    f"`rulesync {before} {command} …`"
+                )
+            elif option.startswith("--"):
+                extra += did_you_mean(option, known)
+            shown.append(extra)
+        detail = "".join(f"; {hint}" for hint in hints)
+        parser.error(f"unrecognized arguments: {' '.join(shown)}{detail}")
+
+    def error(self, message: str) -> NoReturn:
         self.print_usage(sys.stderr)
         match = _INVALID_CHOICE.search(message)
         if match:
@@ -113,8 +160,13 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _epilog(command: str) -> str:
+    """The exit-code table of `command`: its own meanings, then the common ones it does not
+    restate (each code once), then any note on them."""
+    own = EXITS.get(command) or ACTION_EXITS.get(command, "  0  success")
+    said = {line[:5] for line in own.splitlines()}
+    common = [line for line in COMMON_EXITS.splitlines() if line[:5] not in said]
+    text = "exit codes:\n" + "\n".join([own, *common])
     note = EXIT_NOTES.get(command)
-    text = f"exit codes:\n{EXITS.get(command, '  0  success')}\n{COMMON_EXITS}"
     return f"{text}\n{note}" if note else text
 
 
@@ -186,6 +238,18 @@ def _init(p: _Parser) -> None:
         metavar="default|PATH|URL",
         help="the library to follow (a repository with rules of its own: use it alongside)",
     )
+    p.add_argument(
+        "--nested",
+        action="store_true",
+        help="allow a project inside another project's folder (refused otherwise: that "
+        "project already holds this folder)",
+    )
+    p.add_argument(
+        "--allow-home",
+        action="store_true",
+        help="allow a project in the home folder (refused otherwise: it would hold every "
+        "folder under it)",
+    )
 
 
 def _apply(p: _Parser) -> None:
@@ -227,12 +291,20 @@ def _import(p: _Parser) -> None:
 
 
 def _phase(p: _Parser) -> None:
-    p.add_argument("new", nargs="?", help="the new phase: a tier name or `auto`")
+    p.add_argument(
+        "new",
+        nargs="?",
+        help="the new phase: a tier name or `auto` (not while a merge, rebase… is in "
+        "progress: aborting it would drop the edit)",
+    )
     p.add_argument("--no-apply", action="store_true", help="set the phase without applying")
 
 
 def _tiers(p: _Parser) -> None:
-    p.add_argument("--library", help="`default` or a library folder (default: the project's)")
+    p.add_argument(
+        "--library",
+        help="`default`, a library folder or a git URL[#ref] (default: the project's)",
+    )
 
 
 def _lint(p: _Parser) -> None:
@@ -263,10 +335,18 @@ def _projects(p: _Parser) -> None:
         "--json", action="store_true", default=argparse.SUPPRESS, help="print one JSON document"
     )
     folder_help = "the project folder (the one holding .rulesync.yaml)"
-    ap = psub.add_parser("add", help="register a project", description="Register a project.")
+    ap = psub.add_parser(
+        "add",
+        help="register a project",
+        description="Register a project.",
+        epilog=_epilog("projects add"),
+    )
     ap.add_argument("path", metavar="PATH", help=folder_help)
     rp = psub.add_parser(
-        "remove", help="unregister a project", description="Unregister a project (no file changes)."
+        "remove",
+        help="unregister a project",
+        description="Unregister a project (no file changes).",
+        epilog=_epilog("projects remove"),
     )
     rp.add_argument("path", metavar="PATH", help=folder_help)
 
@@ -363,7 +443,10 @@ def build_parser() -> _Parser:
     )
     sub.command("daemon", "run the service in the foreground (what the unit runs)")
     sub.command(
-        "service", "install, remove or inspect the user service (systemd / launchd)", _service
+        "service",
+        "install, remove or inspect the user service (systemd / launchd)",
+        _service,
+        json=True,
     )
     sub.command(
         "doctor", "check git, identity, inotify limits, the service and the registry", json=True

@@ -126,12 +126,16 @@ def check_config() -> tuple[Check, Config | None]:
 
 
 class InotifyLimits(NamedTuple):
-    """The kernel's per-user limits and what this user's other programs already use."""
+    """The kernel's per-user limits, what this user's other programs already use, and what
+    the running service holds (None when no service runs, or its usage cannot be read)."""
 
     max_watches: int
     max_instances: int
     used_watches: int
     used_instances: int
+    service_pid: int | None = None
+    service_watches: int | None = None
+    service_instances: int | None = None
 
 
 def read_inotify(exclude_pid: int | None = None) -> InotifyLimits | None:
@@ -152,19 +156,41 @@ def read_inotify(exclude_pid: int | None = None) -> InotifyLimits | None:
         try:
             if entry.stat().st_uid != uid:
                 continue
-            fds = os.listdir(f"/proc/{entry.name}/fd")
         except OSError:
-            continue  # gone, or not ours to read
-        for fd in fds:
-            try:
-                if os.readlink(f"/proc/{entry.name}/fd/{fd}") != "anon_inode:inotify":
-                    continue
-                with open(f"/proc/{entry.name}/fdinfo/{fd}", encoding="ascii") as info:
-                    watches += sum(1 for line in info if line.startswith("inotify wd:"))
-                instances += 1
-            except OSError:
+            continue  # gone
+        usage = _inotify_usage(int(entry.name))
+        if usage is not None:
+            watches += usage[0]
+            instances += usage[1]
+    service = _inotify_usage(exclude_pid) if exclude_pid is not None else None
+    return InotifyLimits(
+        max_watches,
+        max_instances,
+        watches,
+        instances,
+        exclude_pid,
+        service[0] if service else None,
+        service[1] if service else None,
+    )
+
+
+def _inotify_usage(pid: int) -> tuple[int, int] | None:
+    """The inotify watches and instances process `pid` holds (None when it cannot be read)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return None  # gone, or not ours to read
+    watches = instances = 0
+    for fd in fds:
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
                 continue
-    return InotifyLimits(max_watches, max_instances, watches, instances)
+            with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                watches += sum(1 for line in info if line.startswith("inotify wd:"))
+            instances += 1
+        except OSError:
+            continue
+    return watches, instances
 
 
 def inotify_needed(projects: int) -> int:
@@ -192,10 +218,19 @@ def check_inotify(
     needed = inotify_needed(projects) if watches is None else watches
     free_watches = limits.max_watches - limits.used_watches
     free_instances = limits.max_instances - limits.used_instances
+    held = ""
+    if limits.service_pid is not None and limits.service_watches is None:
+        held = f"; the running service's own (pid {limits.service_pid}) cannot be read"
+    elif limits.service_pid is not None:
+        held = (
+            f"; the running service (pid {limits.service_pid}) holds {limits.service_watches:,} "
+            f"watches and {limits.service_instances} instance(s)"
+        )
+    others = " by other programs" if limits.service_pid is not None else ""
     message = (
-        f"watches {limits.used_watches:,} of {limits.max_watches:,} in use, instances "
-        f"{limits.used_instances} of {limits.max_instances}; the service needs up to {needed} "
-        f"watches for {projects} project(s) and {INSTANCES_NEEDED} instance"
+        f"watches {limits.used_watches:,} of {limits.max_watches:,} in use{others}, instances "
+        f"{limits.used_instances} of {limits.max_instances}{held}; the service needs up to "
+        f"{needed} watches for {projects} project(s) and {INSTANCES_NEEDED} instance"
     )
     if free_watches >= needed and free_instances >= INSTANCES_NEEDED:
         return Check("inotify", OK, message)

@@ -21,6 +21,8 @@ from rulesync.fsutil import read_regular
 if TYPE_CHECKING:
     import subprocess
 
+    from rulesync.config import Config
+
 # Inherited variables git may keep: they say how the user reaches their servers and which
 # config files are the user's own. Every other GIT_* is dropped: git exports GIT_DIR,
 # GIT_INDEX_FILE and GIT_WORK_TREE into hooks (a `rulesync check` run from a pre-commit hook
@@ -388,14 +390,19 @@ class LogEntry(NamedTuple):
     body: str
 
 
-def rulesync_log(top: Path, author_email: str, limit: int | None = None) -> list[LogEntry]:
-    """rulesync's commits, newest first (`git log --author=<email>`)."""
+def rulesync_log(
+    top: Path, author_email: str, limit: int | None = None, paths: Sequence[str] = ()
+) -> list[LogEntry]:
+    """rulesync's commits, newest first (`git log --author=<email>`); with `paths` (relative
+    to `top`), only the commits that touch one of them."""
     git = Runner(top)
     if not head_commit(git):
         return []
     args = ["log", f"--author=<{author_email}>", "--format=%H%x1f%aI%x1f%s%x1f%b%x1e"]
     if limit:
         args.append(f"-n{limit}")
+    if paths:
+        args += ["--", *paths]
     out = git.run(*args)
     entries = []
     for record in out.split("\x1e"):
@@ -628,3 +635,16 @@ def remote_url(top: Path, name: str = "origin") -> str | None:
     """The URL of the repository's remote `name` (None when it has none)."""
     out = Runner(top).run("config", "--get", f"remote.{name}.url", check=False).strip()
     return out or None
+
+
+def project_history(
+    root: Path, git: GitDirs, cfg: Config, limit: int | None = None
+) -> list[LogEntry]:
+    """rulesync's commits for the project at `root`, newest first: those that touch its
+    manifest (every rulesync commit does), so a project nested in the same repository, or
+    holding one, keeps its own history."""
+    from rulesync import manifest as manifest_mod
+
+    rel = TopPaths(root, git.top)
+    paths = [rel(manifest_mod.MANIFEST), rel(manifest_mod.LEGACY_MANIFEST)]
+    return rulesync_log(git.top, cfg.commit_author[1], limit=limit, paths=paths)

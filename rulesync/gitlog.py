@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 from rulesync.manifest import Manifest
+from rulesync.marker import MARKER
 from rulesync.names import has_control
 from rulesync.plan import Kind, Plan
 
 PHASE_TRAILER = "Rulesync-Phase"
 LIBRARY_TRAILER = "Rulesync-Library"
+# The project's folder from the repository's top, for a project that is not at the top.
+PROJECT_TRAILER = "Rulesync-Project"
 
 
 class Delta(NamedTuple):
@@ -51,9 +54,10 @@ class Entry(NamedTuple):
     path: str
     note: str = ""
 
-    def line(self) -> str:
-        """The commit body's line: `M AGENTS.md (block added)`."""
-        return f"{self.code} {self.path}" + (f" ({self.note})" if self.note else "")
+    def line(self, shown: Callable[[str], str] = str) -> str:
+        """The commit body's line: `M AGENTS.md (block added)` (`shown`: the path as git
+        shows it)."""
+        return f"{self.code} {shown(self.path)}" + (f" ({self.note})" if self.note else "")
 
 
 class Change(NamedTuple):
@@ -161,10 +165,14 @@ def commit_message(
     phase: str | None = None,
     evidence: Sequence[str] = (),
     library_folder: str = "",
+    at: Callable[[str], str] | None = None,
 ) -> str:
-    """Subject (the counts of `change`), body listing its lines (and the library's folder when
-    the commit carries it; with `phase: auto`, the criteria that moved it and every measured
-    figure with its source), and the Rulesync-Phase / Rulesync-Library trailers."""
+    """Subject (the counts of `change`), body listing its lines as git shows the paths (`at`
+    turns a project-relative path into one relative to the repository's top) and the library's
+    folder when the commit carries it; with `phase: auto`, the criteria that moved it and every
+    measured figure with its source; the Rulesync-Phase / Rulesync-Library trailers, and for a
+    project below the top a Rulesync-Project trailer naming its folder."""
+    shown = at or (lambda path: path)
     if old is not None and old.tier and old.library and old.library != new.library:
         subject = (
             f"rulesync: library {old.library} → {new.library} {_counts(change, all_three=True)}"
@@ -185,9 +193,9 @@ def commit_message(
         )
     else:
         subject = f"rulesync: update {new.tier} rules {_counts(change, all_three=False)}"
-    body = [entry.line() for entry in change.entries]
+    body = [entry.line(shown) for entry in change.entries]
     if library_folder and not has_control(library_folder):  # one line, never a forged one
-        body.append(f"with the library the rules come from: {library_folder}")
+        body.append(f"with the library the rules come from: {shown(library_folder)}")
     lines = [subject, ""]
     if body:
         lines += [*body, ""]
@@ -197,6 +205,9 @@ def commit_message(
         lines += ["measured:", *[f"  - {e}" for e in evidence], ""]
     tier_trailer = new.tier if phase != "auto" else f"{new.tier} (auto)"
     lines += [f"{PHASE_TRAILER}: {tier_trailer}", f"{LIBRARY_TRAILER}: {library_id}"]
+    folder = shown(MARKER).rpartition("/")[0]
+    if folder:
+        lines.append(f"{PROJECT_TRAILER}: {folder}")
     return "\n".join(lines) + "\n"
 
 
@@ -205,6 +216,6 @@ def trailers(body: str) -> dict[str, str]:
     found: dict[str, str] = {}
     for line in body.splitlines():
         key, sep, value = line.partition(": ")
-        if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER):
+        if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER, PROJECT_TRAILER):
             found[key] = value.strip()
     return found

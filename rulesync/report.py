@@ -259,13 +259,13 @@ class ProjectLine:
 
 
 def last_commit(root: Path, cfg: Config) -> dict[str, str] | None:
-    from rulesync.git import find_git, rulesync_log
+    from rulesync.git import find_git, project_history
 
     git = find_git(root)
     if git is None:
         return None
     try:
-        entries = rulesync_log(git.top, cfg.commit_author[1], limit=1)
+        entries = project_history(root, git, cfg, limit=1)
     except RulesyncError:
         return None
     if not entries:
@@ -351,3 +351,46 @@ def readiness_of(line: ProjectLine, project: Project) -> None:
         line.ready = evaluate(above, project.marker.metrics).met
     except RulesyncError:
         line.ready = None
+
+
+def manifest_reasons(plan: Plan) -> list[str]:
+    """Why the manifest is out of date, one sentence each (none when apply would keep it): what
+    it records against what apply would record."""
+    from rulesync import manifest as manifest_mod
+
+    old, new = plan.current, plan.manifest
+    if old.legacy:
+        return [
+            f"the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions before "
+            f"targets kept it; apply moves it to {manifest_mod.MANIFEST}"
+        ]
+    if old == manifest_mod.EMPTY:
+        return [
+            f"the manifest {manifest_mod.MANIFEST} is missing (the rule files on disk already "
+            "match); apply records them in a new one"
+        ]
+    reasons = []
+    if old.library != new.library:
+        reasons.append(
+            f"the manifest records library `{old.library}`; the project uses `{new.library}`"
+        )
+    if old.tier != new.tier:
+        reasons.append(f"the manifest records tier `{old.tier}`; the phase gives `{new.tier}`")
+    if old.targets != new.targets:
+        reasons.append(
+            f"the manifest records targets {', '.join(old.targets) or 'none'}; the project has "
+            f"{', '.join(new.targets)}"
+        )
+    for kind, before, after in (("file", old.files, new.files), ("block", old.blocks, new.blocks)):
+        stale = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
+        if stale:
+            more = f" and {len(stale) - 5} more" if len(stale) > 5 else ""
+            reasons.append(
+                f"the manifest's record of these {kind}s is stale (on disk they already hold "
+                f"what apply writes): {', '.join(stale[:5])}{more}"
+            )
+    if old.pending:
+        reasons.append(
+            "the manifest holds the hashes of an apply that stopped part way; apply finishes it"
+        )
+    return reasons

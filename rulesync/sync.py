@@ -5,13 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NamedTuple
 
 from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
-from rulesync.errors import InvalidInput, RulesyncError
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
 from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
@@ -80,7 +81,7 @@ class SyncResult:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.plan.conflicts else 0
+        return EXIT_NOT_IN_SYNC if self.plan.conflicts else EXIT_OK
 
 
 def lock_path(root: Path, git: GitDirs | None) -> Path:
@@ -296,6 +297,7 @@ def _commit_for(
         phase=project.marker.phase,
         evidence=project.evidence,
         library_folder=_library_folder(project) if library else "",
+        at=rel,
     )
     return _Commit(git.top, files, change, message)
 
@@ -309,18 +311,22 @@ def sync(
     lock_timeout: float | None = None,
     durable: bool = True,
     fetching: Fetching | None = None,
+    holder: str = "rulesync",
+    waiting: Callable[[str], None] | None = None,
 ) -> SyncResult:
     """Bring the project at `root` to its desired rules and commit the change.
 
     Raises Deferred (repository busy, lock held) and InvalidInput (bad marker or library)
-    before anything is written.
+    before anything is written. `holder` says who holds the project's lock to anyone waiting
+    for it; `waiting` is told who holds it when this sync has waited a while.
     """
     started = time.perf_counter()
     from rulesync.git import find_git
 
     git = find_git(root)
     timeout = config.lock_timeout if lock_timeout is None else lock_timeout
-    with exclusive(lock_path(root, git), timeout=timeout, what=str(root)):
+    lock = lock_path(root, git)
+    with exclusive(lock, timeout=timeout, what=str(root), holder=holder, waiting=waiting):
         project = load_project(root, config, fetching)
         plan = project.plan(force=force)
         note = _commit_note(project, no_commit)

@@ -89,6 +89,42 @@ def parse_mapping(text_or_bytes: bytes | str, path: Path, what: str) -> Parsed:
     return parse_with_pyyaml(text, path, what)
 
 
+def _indented_with_tab(text: str, line: int) -> bool:
+    """True when line `line` (1-based) of `text` holds a tab in its indentation: the usual
+    cause of PyYAML's "found character that cannot start any token"."""
+    rows = text.split("\n")
+    if not 0 < line <= len(rows):
+        return False
+    row = rows[line - 1]
+    return "\t" in row[: len(row) - len(row.lstrip(" \t"))]
+
+
+def _refuse_duplicate_keys(root: yaml.Node, path: Path, what: str) -> None:
+    """Refuse a mapping that names a key twice: PyYAML keeps the last one silently, so a
+    second `phase:` line would quietly win over the first."""
+    import yaml  # already loaded by the caller; see parse_with_pyyaml
+
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[tuple[str, str], int] = {}
+            for key_node, value_node in node.value:
+                stack.append(value_node)
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                    continue
+                line = key_node.start_mark.line + 1
+                key = (key_node.tag, key_node.value)
+                if key in seen:
+                    raise InvalidInput(
+                        f"{path}:{line}: {what} has `{key_node.value}` a second time (first "
+                        f"on line {seen[key]}); keep one of them"
+                    )
+                seen[key] = line
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
+
+
 def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
     """parse_mapping through PyYAML, for any YAML text: its parser, its errors, its lines
     (what parse_mapping falls back to, and what tests hold the subset reader to)."""
@@ -112,9 +148,11 @@ def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
         loader = loader_class(text)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _refuse_duplicate_keys(node, path, what)
             data = loader.construct_document(node) if node is not None else None
             lines = _positions(loader, node, data) if node is not None else {}
-        except yaml.YAMLError:
+        except (yaml.YAMLError, InvalidInput):
             raise
         except Exception as exc:
             # PyYAML's constructors reject tagged values such as `!!int abc`, `!!bool maybe`
@@ -128,6 +166,11 @@ def parse_with_pyyaml(text: str, path: Path, what: str) -> Parsed:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}" if mark is not None else ""
+        if mark is not None and _indented_with_tab(text, mark.line + 1):
+            raise InvalidInput(
+                f"{path}{where}: {what} indents this line with a tab; YAML indents with "
+                "spaces only: replace the tab with spaces"
+            ) from None
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise InvalidInput(
             f"{path}{where}: {what} is not valid YAML ({problem}); fix the syntax"

@@ -113,8 +113,8 @@ def test_a_failed_library_fetch_is_exit_1_the_next_run_retries(tmp_path: Path) -
         (["check"], "1  drift"),
         (["apply"], "1  not in sync: a conflict left as it is, the sync deferred"),
         (["projects", "list"], "1  `list`: a project is not in sync"),
-        (["service"], "2  no user service manager here"),
-        (["daemon"], "2  another service is already running"),
+        (["service"], "2  invalid usage, no user service manager here"),
+        (["daemon"], "2  invalid usage or config, or another service is already running"),
     ],
 )
 def test_each_command_help_says_what_its_exit_codes_mean(
@@ -122,7 +122,7 @@ def test_each_command_help_says_what_its_exit_codes_mean(
 ) -> None:
     out = rulesync(tmp_path, *argv, "--help", check=0).stdout
     assert "exit codes:" in out and meaning in out
-    assert "3  internal error" in out and "2  invalid input" in out
+    assert "3  internal error" in out and "\n  2  invalid " in out
 
 
 def test_a_mistyped_command_is_usage_with_a_suggestion(tmp_path: Path) -> None:

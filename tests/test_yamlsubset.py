@@ -275,7 +275,7 @@ def test_edge_cases_inside_the_subset_are_read_as_pyyaml_reads_them(text: str) -
         "a: !!str 1\n",  # tags
         "---\na: 1\n",  # document markers
         "%YAML 1.1\n---\na: 1\n",
-        "a: 1\na: 2\n",  # a duplicate key (PyYAML keeps the last)
+        "a: 1\na: 2\n",  # a duplicate key (refused, with its line)
         "- a\n- b\n",  # not a mapping
         "just text\n",
         "? a\n: b\n",  # a complex key

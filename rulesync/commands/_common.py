@@ -4,6 +4,7 @@ made true for the command line, and what the service will do about a project."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,19 +28,25 @@ def config() -> Config:
     return load_config()
 
 
+def is_registered(root: Path) -> bool:
+    """True when `root` is in the service's registry (False when the registry is unreadable:
+    the service cannot read it either)."""
+    from rulesync.registry import load_projects
+
+    try:
+        return Path(os.path.abspath(root)) in load_projects()
+    except RulesyncError:
+        return False
+
+
 def watched_by_service(root: Path) -> int | None:
     """The pid of a running service that has `root` in its registry, else None."""
-    from rulesync.registry import load_projects
     from rulesync.runtime import running_pid
 
     pid = running_pid()
-    if pid is None:
+    if pid is None or not is_registered(root):
         return None
-    try:
-        registered = Path(os.path.abspath(root)) in load_projects()
-    except RulesyncError:
-        return None
-    return pid if registered else None
+    return pid
 
 
 def service_note(root: Path) -> str:
@@ -52,12 +59,22 @@ def service_note(root: Path) -> str:
 
 def registration_note(root: Path) -> str:
     """What registering `root` means right now: the service syncs it, or nothing does yet."""
+    from rulesync.service import find_manager
+
     pid = watched_by_service(root)
     if pid is not None:
         return f"the service (pid {pid}) keeps it in sync from now on"
+    manager = find_manager()  # what `doctor` and `service install` find too
+    if manager.reachable:
+        start = "`rulesync service install` starts one"
+    else:
+        start = (
+            f"no user service manager is reachable here ({manager.unreachable}), so run "
+            "`rulesync daemon` yourself in a terminal you keep open"
+        )
     return (
-        "no service is running, so nothing syncs it by itself yet: "
-        "`rulesync service install` starts one (or run `rulesync apply` after each change)"
+        f"no service is running, so nothing syncs it by itself yet: {start} (or run "
+        "`rulesync apply` after each change)"
     )
 
 
@@ -82,8 +99,16 @@ def sync_project(root: Path, cfg: Config, *, verbose: int = 0, **options: Any) -
     the result is logged as the service logs it."""
     from rulesync.sync import sync
 
+    def waiting(holder: str) -> None:
+        print(
+            f"rulesync: waiting for {holder} to finish with {root} "
+            f"(at most {cfg.lock_timeout:g} s) …",
+            file=sys.stderr,
+            flush=True,
+        )
+
     try:
-        result = sync(root, cfg, **options)
+        result = sync(root, cfg, holder="a `rulesync` command", waiting=waiting, **options)
     except Deferred as exc:
         raise type(exc)(f"{exc}; nothing was changed; {service_note(root)}") from None
     except OSError as exc:

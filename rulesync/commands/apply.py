@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rulesync.commands._common import config, project_root, sync_project
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.project import Fetching
 from rulesync.report import (
     change_lines,
@@ -63,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{project.tier}: {summary(plan)}{conflicts} (dry run, nothing written)")
             for line in plan_lines(plan):
                 print(line)
-        return 1 if plan.conflicts else 0
+        return EXIT_NOT_IN_SYNC if plan.conflicts else EXIT_OK
     fetching = Fetching(update=args.update, accept_rewrite=args.accept_rewrite)
     result = sync_project(
         root,

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import argparse
 
-from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.plan import Kind
 from rulesync.report import (
     conflict_advice,
     emit_json,
     inspected_report,
     managed_count,
+    manifest_reasons,
     plan_lines,
     print_warnings,
     summary,
@@ -27,8 +28,8 @@ def run(args: argparse.Namespace) -> int:
     listing = args.list_yours or args.verbose
     if args.json:
         extra = {"yours": yours_doc(project)} if listing else {}
-        emit_json(inspected_report(project, plan, **extra))
-        return 0 if plan.in_sync else 1
+        emit_json(inspected_report(project, plan, manifest_reasons=manifest_reasons(plan), **extra))
+        return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC
     print_warnings(project.output.warnings)
     if plan.in_sync:
         print(f"in sync: {project.tier} ({managed_count(plan)})")
@@ -36,13 +37,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
         for line in plan_lines(plan):
             print(line)
-        if plan.current.legacy:
-            print(
-                f"  the manifest is still at {manifest_mod.LEGACY_MANIFEST}, where versions "
-                f"before targets kept it; apply moves it to {manifest_mod.MANIFEST}"
-            )
-        elif not plan.changes and not plan.conflicts and not plan.of(Kind.ADOPT, Kind.RELEASE):
-            print("  the manifest is out of date")
+        adopting = plan.of(Kind.ADOPT, Kind.RELEASE)
+        if plan.current.legacy or (not plan.changes and not plan.conflicts and not adopting):
+            for reason in manifest_reasons(plan):
+                print(f"  {reason}")
         if plan.conflicts:
             print(f"conflicts: {conflict_advice(plan)}")
         if plan.changes or plan.manifest_changed or not plan.conflicts:
@@ -50,4 +48,4 @@ def run(args: argparse.Namespace) -> int:
     if listing:
         for line in yours_lines(yours_doc(project)):
             print(line)
-    return 0 if plan.in_sync else 1
+    return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC

@@ -8,11 +8,12 @@ import sys
 from typing import Any
 
 from rulesync.commands._common import config, project_root
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.fsutil import read_regular
 from rulesync.library import MAX_RULE_BYTES
 from rulesync.plan import SYMLINK, Action, Kind
 from rulesync.project import Project
-from rulesync.report import emit_json, inspected_report
+from rulesync.report import emit_json, inspected_report, manifest_reasons
 from rulesync.sync import inspect
 
 
@@ -64,11 +65,19 @@ def run(args: argparse.Namespace) -> int:
         files.append(
             {"path": action.path, "action": action.kind.value, "note": note, "diff": "".join(diff)}
         )
+    # Only the manifest is out of date: no file differs, so say what does.
+    reasons = manifest_reasons(plan) if not files else []
     if args.json:
-        emit_json(inspected_report(project, plan, files=files))
+        emit_json(inspected_report(project, plan, files=files, manifest_reasons=reasons))
     else:
         for entry in files:
             if entry["note"]:
                 sys.stdout.write(f"# {entry['path']}: {entry['note']}\n")
             sys.stdout.write(entry["diff"])
-    return 0 if plan.in_sync else 1
+        for reason in reasons:
+            sys.stdout.write(f"# {reason}\n")
+        if reasons:
+            sys.stdout.write(
+                "# no rule file differs; `rulesync apply` brings the manifest up to date\n"
+            )
+    return EXIT_OK if plan.in_sync else EXIT_NOT_IN_SYNC

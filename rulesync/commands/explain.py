@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from rulesync.commands._common import config, project_root
-from rulesync.errors import InvalidInput
+from rulesync.errors import EXIT_OK, InvalidInput
 from rulesync.explain import (
     ATTACHED,
     Attachment,
@@ -24,6 +24,7 @@ from rulesync.marker import Marker, load_marker
 from rulesync.mdc import RuleInfo
 from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
+from rulesync.suggest import did_you_mean
 from rulesync.targets import SourceRule, Target, get, render
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
@@ -219,16 +220,17 @@ def run(args: argparse.Namespace) -> int:
         tier = args.tier
     else:
         raise InvalidInput(
-            f"--tier {args.tier}: no such tier in library {library.label}; "
+            f"--tier {args.tier}: no such tier in library {library.label}"
+            f"{did_you_mean(args.tier, library.tier_names)}; "
             f"valid: {', '.join(library.tier_names)}"
         )
     if args.path is not None:
         rules, origin, _ = _rules(marker, library, tier)
         _explain_path(_relative(args.path, root), tier, rules, origin, targets, args.json)
-        return 0
+        return EXIT_OK
     per_tier = {}
     for name in library.tier_names:
         rules, _, sources = _rules(marker, library, name)
         per_tier[name] = (rules, sources)
     _budget(tier, library, per_tier, targets, enabled, args.json)
-    return 0
+    return EXIT_OK

@@ -13,12 +13,12 @@ from pathlib import Path
 from rulesync.commands._common import check_phase, config, registration_note, sync_project
 from rulesync.commands.apply import print_result
 from rulesync.config import Config
-from rulesync.errors import EXIT_INVALID, InvalidInput
+from rulesync.errors import EXIT_INVALID, InvalidInput, RulesyncError
 from rulesync.existing import RULE_FOLDERS, Found, scan
 from rulesync.fsutil import is_inside
 from rulesync.git import find_git, run_git
 from rulesync.library import Library
-from rulesync.marker import MARKER, default_marker_text, parse_marker, write_marker
+from rulesync.marker import MARKER, default_marker_text, find_root, parse_marker, write_marker
 from rulesync.project import choose_library, enabled_targets
 from rulesync.registry import add_project
 
@@ -141,6 +141,8 @@ def run(args: argparse.Namespace) -> int:
         if args.phase or args.import_rules or args.library:
             print("  (--phase, --import and --library are for a new marker: it is kept)")
     else:
+        _refuse_home(root, args)
+        _refuse_nested(root, args)
         spec = _library_spec(root, args.library) if args.library else None
         if root.is_dir() and not args.import_rules and spec is None:
             found = scan(root)
@@ -166,8 +168,47 @@ def run(args: argparse.Namespace) -> int:
                 print(f"created {root}")
         write_marker(root, marker_text(phase, spec))
         print(f"wrote {marker_path} (phase: {phase}" + (f", library: {spec})" if spec else ")"))
+    try:
+        result = sync_project(root, cfg, verbose=args.verbose)
+    except InvalidInput:
+        raise  # a marker or library to fix first: the project is not registered either
+    except RulesyncError:
+        _register(root, args)  # deferred or failed: the service retries it
+        raise
+    print_result(result)
+    _register(root, args)
+    return result.exit_code
+
+
+def _refuse_home(root: Path, args: argparse.Namespace) -> None:
+    """A marker in the home folder would make every folder under it one project: every
+    command run anywhere below would sync it. Only with --allow-home."""
+    home = Path(os.path.expanduser("~"))
+    if not args.allow_home and os.path.realpath(root) == os.path.realpath(home):
+        raise InvalidInput(
+            f"{root}: this is your home folder; a project here would hold every folder under "
+            "it (each command run below it would sync this one): run `rulesync init` in the "
+            "project's own folder, or pass --allow-home if you mean it"
+        )
+
+
+def _refuse_nested(root: Path, args: argparse.Namespace) -> None:
+    """A folder inside a project already belongs to that project: `rulesync apply` there syncs
+    it. A project of its own inside it only with --nested."""
+    try:
+        outer = find_root(root.parent)
+    except InvalidInput:
+        return
+    if not args.nested:
+        raise InvalidInput(
+            f"{root}: inside the project at {outer} (its marker {outer / MARKER}), which "
+            f"`rulesync apply` here already syncs; to make {root.name} a project of its own, "
+            "nested in that one, pass --nested"
+        )
+
+
+def _register(root: Path, args: argparse.Namespace) -> None:
+    """Add the project to the service's registry (unless --no-register) and say what that
+    means now."""
     if not args.no_register and add_project(root):
         print(f"registered {root}: {registration_note(root)}")
-    result = sync_project(root, cfg, verbose=args.verbose)
-    print_result(result)
-    return result.exit_code

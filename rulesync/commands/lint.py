@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.library import bundled_root
 from rulesync.lint import lint
 from rulesync.names import printable
@@ -54,4 +55,4 @@ def run(args: argparse.Namespace) -> int:
         elif linted.kind == "folder":
             what += f" ({rules} rule file(s))"
         print(f"linted {what}: {errors} error(s), {warnings} warning(s)")
-    return 1 if errors or (args.strict and warnings) else 0
+    return EXIT_NOT_IN_SYNC if errors or (args.strict and warnings) else EXIT_OK

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 
 from rulesync.commands._common import config, project_root
-from rulesync.errors import InvalidInput
-from rulesync.git import find_git, rulesync_log
+from rulesync.errors import EXIT_OK, InvalidInput
+from rulesync.git import find_git, project_history
 from rulesync.gitlog import trailers
 from rulesync.report import emit_json
 
@@ -20,7 +20,7 @@ def run(args: argparse.Namespace) -> int:
     if limit is not None and limit < 0:
         raise InvalidInput(f"rulesync log -n {limit}: the count must be 0 or more")
     # `-n 0` asks for no commit at all, as with git.
-    entries = [] if limit == 0 else rulesync_log(git.top, config().commit_author[1], limit=limit)
+    entries = [] if limit == 0 else project_history(root, git, config(), limit)
     if args.json:
         emit_json(
             [
@@ -28,11 +28,11 @@ def run(args: argparse.Namespace) -> int:
                 for e in entries
             ]
         )
-        return 0
+        return EXIT_OK
     for entry in entries:
         print(f"{entry.sha[:10]} {entry.date[:19]} {entry.subject}")
         for key, value in trailers(entry.body).items():
             print(f"    {key}: {value}")
     if not entries and limit != 0:
         print("no rulesync commits yet")
-    return 0
+    return EXIT_OK

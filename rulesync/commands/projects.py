@@ -105,6 +105,6 @@ def run(args: argparse.Namespace) -> int:
         if not (folder / MARKER).exists():
             raise InvalidInput(f"{folder}: no {MARKER} here; run `rulesync init {folder}` instead")
         print(("registered " if add_project(folder) else "already registered: ") + str(folder))
-        return 0
+        return EXIT_OK
     print(("unregistered " if remove_project(folder) else "was not registered: ") + str(folder))
-    return 0
+    return EXIT_OK

@@ -8,6 +8,7 @@ from typing import Any
 
 from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root
+from rulesync.errors import EXIT_OK
 from rulesync.evidence import Evidence, max_settle_days, measure, show, when
 from rulesync.marker import load_marker
 from rulesync.project import choose, choose_library
@@ -99,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 "tiers": tiers,
             }
         )
-        return 0
+        return EXIT_OK
     print(f"phase: {marker.phase} → tier {tier}")
     if choice.would_demote:
         print(
@@ -142,4 +143,4 @@ def run(args: argparse.Namespace) -> int:
                     f"{show(c.criterion.value)}{label}"
                 )
         print(f"  {len(r.groups_met)} of {len(r.groups)} group(s) met, {r.needed_groups} needed")
-    return 0
+    return EXIT_OK

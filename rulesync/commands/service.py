@@ -8,7 +8,8 @@ import shlex
 import sys
 
 from rulesync import service
-from rulesync.errors import EXIT_INVALID, EXIT_OK
+from rulesync.errors import EXIT_INVALID, EXIT_OK, InvalidInput
+from rulesync.report import emit_json
 
 NAMES = {"systemd": "systemd user manager", "launchd": "launchd (gui domain)", None: "none"}
 
@@ -72,8 +73,25 @@ def _uninstall(manager: service.Manager, dry_run: bool) -> int:
     return EXIT_OK
 
 
-def _status(manager: service.Manager) -> int:
+def _status(manager: service.Manager, as_json: bool) -> int:
     state = service.status(manager)
+    if as_json:
+        unit = state.manager.unit_path
+        emit_json(
+            {
+                "manager": manager.kind,
+                "reachable": manager.reachable,
+                "unreachable": manager.unreachable,
+                "unit": str(unit) if unit is not None else None,
+                "installed": state.installed,
+                "ours": state.ours,
+                "enabled": state.enabled,
+                "active": state.active,
+                "pid": state.pid,
+                "under_manager": state.pid is not None and state.pid == state.manager_pid,
+            }
+        )
+        return EXIT_OK
     print(f"manager:  {NAMES[manager.kind]}", end="")
     print(f" (not reachable: {manager.unreachable})" if not manager.reachable else "")
     if state.manager.unit_path is not None:
@@ -97,6 +115,8 @@ def _status(manager: service.Manager) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Install, remove or inspect the user service."""
+    if args.json and args.action not in (None, "status"):
+        raise InvalidInput(f"rulesync service {args.action} --json: only `status` prints JSON")
     manager = service.find_manager()
     if args.action == "install":
         if manager.kind is None and not args.dry_run:
@@ -107,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"nothing to remove: {manager.unreachable}")
             return EXIT_OK
         return _uninstall(manager, args.dry_run)
-    code = _status(manager)
-    if args.action is None:
+    code = _status(manager, args.json)
+    if args.action is None and not args.json:
         print(
             "\n`rulesync service install` starts it at login, `rulesync service uninstall` "
             "removes it (`--dry-run` shows either first)"

@@ -9,7 +9,7 @@ from typing import Any
 
 from rulesync.commands._common import config
 from rulesync.config import Config
-from rulesync.errors import InvalidInput
+from rulesync.errors import EXIT_OK, InvalidInput
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.marker import Marker, find_root, load_marker
 from rulesync.mdc import read_rule
@@ -23,6 +23,13 @@ def _library(spec: str | None, cfg: Config) -> tuple[Library, str | None, Marker
     if spec == "default":
         return load_library(bundled_root(), "default", limits=cfg.limits), None, None
     if spec:
+        from rulesync.remote import is_url
+
+        if is_url(spec):
+            # Typed by the user, so trusted as the config's own library is: fetched, and
+            # listed at the revision the followed ref points to.
+            outside = Marker(root=Path.cwd(), phase="auto")
+            return choose_library(outside, cfg._replace(library=spec)), None, None
         path = Path(os.path.abspath(os.path.expanduser(spec)))
         if not os.path.lexists(path):
             raise InvalidInput(f"--library {spec}: {path} does not exist")
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 "tiers": doc,
             }
         )
-        return 0
+        return EXIT_OK
     print(f"library: {library.label} ({library.root.absolute()})")
     print(f"targets: {', '.join(targets)}")
     for entry in doc:
@@ -106,4 +113,4 @@ def run(args: argparse.Namespace) -> int:
                 details.append("globs: " + ", ".join(rule["globs"]))
             if details:
                 print(f"      {'; '.join(details)}")
-    return 0
+    return EXIT_OK

@@ -47,7 +47,9 @@ def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> N
         # A sync the fetcher asked for moves the project to the revision it fetched (as
         # `apply --update` would); every other one serves the project's pinned revision.
         fetching = Fetching(update=True, fetched=True) if cause == FETCHED else None
-        result = sync(project.root, config, lock_timeout=LOCK_WAIT, fetching=fetching)
+        result = sync(
+            project.root, config, lock_timeout=LOCK_WAIT, fetching=fetching, holder="the service"
+        )
     except Deferred as exc:
         deferred(project, str(exc), log)
     except (RulesyncError, _Missing) as exc:

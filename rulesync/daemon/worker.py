@@ -34,7 +34,7 @@ from rulesync.daemon.fetcher import Fetcher
 from rulesync.daemon.outcome import FETCHED, attempt
 from rulesync.daemon.schedule import REWATCH, ProjectState
 from rulesync.daemon.watch import Watcher, default_library, plan_watches
-from rulesync.errors import RulesyncError
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, RulesyncError
 from rulesync.git import busy_reason, find_git
 from rulesync.logs import Logger, configure, get_logger, log_path
 from rulesync.registry import load_projects, registry_path
@@ -42,7 +42,6 @@ from rulesync.runtime import write_status
 
 # A continuous storm of events still syncs at least this often (seconds).
 MIN_MAX_DELAY = 1.0
-EXIT_FATAL = 1
 
 
 class Service:
@@ -66,7 +65,7 @@ class Service:
         self.fetcher = Fetcher(self.queue.put, self.log)
         self.checks = FolderChecks()
         self.projects: dict[str, ProjectState] = {}
-        self.exit_code = 0
+        self.exit_code = EXIT_OK
         self.started = threading.Event()
         self.on_exit: Callable[[], None] | None = None
         self._stopping: str | None = None
@@ -139,7 +138,7 @@ class Service:
             with contextlib.suppress(Exception):
                 self._flush_status()
             if self._fatal is not None:
-                self.exit_code = EXIT_FATAL
+                self.exit_code = EXIT_NOT_IN_SYNC  # the supervisor restarts it
             self.log.info(
                 "daemon.stopped",
                 reason=self._fatal or self._stopping or "unknown",

@@ -37,8 +37,11 @@ def get(name: str) -> Target:
     try:
         return TARGETS[name]
     except KeyError:
+        from rulesync.suggest import did_you_mean
+
         raise InvalidInput(
-            f"unknown target {name!r}; valid targets: {', '.join(sorted(TARGETS))}"
+            f"unknown target {name!r}{did_you_mean(name, TARGETS)}; "
+            f"valid targets: {', '.join(sorted(TARGETS))}"
         ) from None
 
 
