@@ -17,6 +17,7 @@ from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
+from rulesync.names import has_control
 from rulesync.plan import (
     BROKEN_BLOCK,
     NO_BLOCK,
@@ -28,6 +29,7 @@ from rulesync.plan import (
     Plan,
     make_plan,
 )
+from rulesync.redact import redact_url
 from rulesync.schema import shown, where
 from rulesync.suggest import did_you_mean
 from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
@@ -216,6 +218,13 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
     the project, or a folder or repository the user's config trusts."""
     spec = marker.library or config.library
     limits = config.limits
+    if has_control(spec):
+        # The library's label goes into the manifest and each commit's trailer.
+        source = marker.path if marker.library else "the rulesync config"
+        raise InvalidInput(
+            f"{source}: library {shown(spec)} holds a control character or a line separator; "
+            "name the library plainly"
+        )
     if spec == "default":
         return load_library(bundled_root(), "default", limits=limits)
     from rulesync.remote import is_url
@@ -351,7 +360,7 @@ def load_project(
     if not os.path.lexists(root / manifest_mod.MANIFEST):
         check_folders(root, [manifest_mod.LEGACY_MANIFEST])
     current = manifest_mod.load(root)
-    if pin and current.revision and current.library == (marker.library or config.library):
+    if pin and current.revision and current.library == redact_url(marker.library or config.library):
         fetching = Fetching(pinned=current.revision)
     library = choose_library(marker, config, fetching)
     tier, reasons = choose_tier(marker, library)

@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import NamedTuple
 
+from rulesync import private
 from rulesync.config import cache_dir
 from rulesync.errors import FetchError, GitError, InvalidInput, LibraryRewritten
-from rulesync.fsutil import atomic_write, sha256_hex
+from rulesync.fsutil import sha256_hex
+from rulesync.redact import redact_url, scrub
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
@@ -42,16 +44,22 @@ class RemoteSpec(NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"{self.url}#{self.ref}" if self.ref else self.url
+        """The spec as recorded, printed and logged: the URL without its credentials."""
+        url = redact_url(self.url)
+        return f"{url}#{self.ref}" if self.ref else url
 
 
 def parse_spec(spec: str) -> RemoteSpec:
     """`URL` or `URL#ref` (a branch, a tag or a commit)."""
     url, sep, ref = spec.partition("#")
+    shown = redact_url(spec)
+    if url.startswith("-"):
+        # git would read it as an option (`--upload-pack=…`), not as a repository.
+        raise InvalidInput(f"library `{shown}`: a repository URL cannot start with `-`")
     if sep and not ref:
-        raise InvalidInput(f"library `{spec}`: nothing after `#`; name a branch, tag or commit")
+        raise InvalidInput(f"library `{shown}`: nothing after `#`; name a branch, tag or commit")
     if ref.startswith("-") or any(c.isspace() for c in ref) or ".." in ref:
-        raise InvalidInput(f"library `{spec}`: `{ref}` is not a valid ref name")
+        raise InvalidInput(f"library `{shown}`: `{ref}` is not a valid ref name")
     return RemoteSpec(url, ref or None)
 
 
@@ -99,7 +107,7 @@ class Cache(NamedTuple):
             state = {}
         state[self.spec.ref or "HEAD"] = revision
         state["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        atomic_write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
+        private.write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
 
 
 def _git(cwd: Path, *args: str) -> str:
@@ -114,7 +122,7 @@ def fetch(cache: Cache) -> None:
     """Fetch every branch, tag and the default branch of the library repository."""
     import shutil  # only a fetch needs it: every command asks `is_url` of this module
 
-    cache.folder.mkdir(parents=True, exist_ok=True)
+    private.folder(cache.folder)
     if not (cache.mirror / "HEAD").exists():
         tmp = cache.folder / f"mirror.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -130,13 +138,14 @@ def fetch(cache: Cache) -> None:
             "--no-recurse-submodules",
             "--prune",
             "--force",
+            "--",
             cache.spec.url,
             "+refs/heads/*:refs/heads/*",
             "+refs/tags/*:refs/tags/*",
             "+HEAD:refs/rulesync/default",
         )
     except GitError as exc:
-        raise FetchError(f"library {cache.spec.url}: fetch failed: {exc}") from None
+        raise FetchError(f"library {cache.spec.label}: fetch failed: {scrub(str(exc))}") from None
 
 
 def resolve(cache: Cache) -> str:
@@ -153,7 +162,8 @@ def resolve(cache: Cache) -> str:
             continue
     # The repository answered: a ref it does not have is a setting to fix, not a retry.
     raise InvalidInput(
-        f"library {cache.spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
+        f"library {cache.spec.label}: ref `{ref}` does not exist there; "
+        "name a branch, tag or commit"
     )
 
 

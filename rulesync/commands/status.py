@@ -26,7 +26,7 @@ def run(args: argparse.Namespace) -> int:
     if project.library.revision:
         from rulesync.remote import newest_fetched, parse_spec
 
-        newest = newest_fetched(parse_spec(project.library.label))
+        newest = newest_fetched(parse_spec(project.library_spec))
     pid = running_pid()
     record = read_status().get(os.path.abspath(root), {}) if pid else {}
     busy = busy_reason(project.git) if project.git is not None and project.marker.commit else None
