@@ -12,13 +12,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from rulesync.errors import LockBusy
+from rulesync.private import FILE_MODE, narrow
 
 
 @contextmanager
 def exclusive(path: Path, *, timeout: float, what: str) -> Iterator[None]:
     """Hold an flock on `path` (created if needed), waiting at most `timeout` seconds."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    # 0600: flock needs only an open descriptor, so a lock others can open, they can take.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     try:
+        narrow(fd, FILE_MODE)  # a lock an earlier version left readable by all
         deadline = time.monotonic() + timeout
         delay = 0.002
         while True:
