@@ -5,7 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from rulesync.errors import InvalidInput
 from rulesync.manifest import Manifest
+from rulesync.names import has_control, shown_name
 
 PHASE_TRAILER = "Rulesync-Phase"
 LIBRARY_TRAILER = "Rulesync-Library"
@@ -49,8 +51,18 @@ def commit_message(
     phase: str | None = None,
 ) -> str:
     """Subject, body listing the project-relative paths, and the Rulesync-Phase /
-    Rulesync-Library trailers."""
+    Rulesync-Library trailers. A field holding a control character or a line or paragraph
+    separator is refused (InvalidInput): it would forge a line, a trailer among them."""
     change = manifest_change(old, new)
+    fields = [library_id, new.tier, *new.targets, *reasons, *change.paths]
+    fields += [old.tier, *old.targets] if old else []
+    for field in fields:
+        if has_control(field):
+            raise InvalidInput(
+                f"rulesync's commit message would hold {shown_name(field)}, which breaks a "
+                "line; fix the setting or file it comes from (the marker's `library`, the "
+                "library's tiers.yaml)"
+            )
     if old is None or not old.tier:
         subject = f"rulesync: install {new.tier} rules {_counts(change, all_three=False)}"
     elif old.tier != new.tier:
@@ -81,9 +93,9 @@ def commit_message(
 
 
 def trailers(body: str) -> dict[str, str]:
-    """The `Key: value` trailers of a commit body."""
+    """The `Key: value` trailers of a commit body (its last paragraph, as git reads them)."""
     found: dict[str, str] = {}
-    for line in body.splitlines():
+    for line in body.strip("\n").split("\n\n")[-1].split("\n"):
         key, sep, value = line.partition(": ")
         if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER):
             found[key] = value.strip()
