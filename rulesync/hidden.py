@@ -61,12 +61,14 @@ class Hidden(NamedTuple):
         return f"{self.code_point} {self.name}"
 
 
-def find(text: str, *, limit: int = 0) -> list[Hidden]:
-    """The hidden characters in `text` (at most `limit`, 0: all); a byte order mark as the
-    first character is not one."""
+def find(text: str, *, limit: int = 0, allowed: frozenset[str] = frozenset()) -> list[Hidden]:
+    """The hidden characters in `text` (at most `limit`, 0: all), but those in `allowed`; a
+    byte order mark as the first character is not one."""
     found: list[Hidden] = []
     start = 1 if text.startswith(BOM) else 0
     for match in HIDDEN.finditer(text, start):
+        if match.group() in allowed:
+            continue
         at = match.start()
         line_start = text.rfind("\n", 0, at) + 1
         found.append(Hidden(text.count("\n", 0, at) + 1, at - line_start + 1, match.group()))
@@ -94,12 +96,20 @@ def decode(data: bytes) -> str:
     return data.decode("utf-8", "replace")
 
 
-def refusal(where: str, data: bytes, rule: str) -> str | None:
+def chars(text: str) -> frozenset[str]:
+    """The distinct hidden characters in `text`."""
+    return frozenset(HIDDEN.findall(text))
+
+
+def refusal(
+    where: str, data: bytes, rule: str = "", allowed: frozenset[str] = frozenset()
+) -> str | None:
     """The one-line refusal for a rule's (or a written file's) bytes holding a hidden
-    character, naming `where:line:col` and the code point; None when there is none."""
+    character (but those `allowed`), naming `where:line:col` and the code point; None when
+    there is none."""
     if HIDDEN.search(decode(data)) is None:
         return None
-    first = find(decode(data), limit=1)
+    first = find(decode(data), limit=1, allowed=allowed)
     if not first:
         return None  # only a leading byte order mark
     hit = first[0]
@@ -109,3 +119,31 @@ def refusal(where: str, data: bytes, rule: str) -> str | None:
         "that can hide instructions from a review; remove it"
         + (f", or {allow} to accept it" if allow else "")
     )
+
+
+# A file made of hidden characters is reported by its first few, and a count.
+MAX_REPORTED = 20
+
+
+def is_hidden_finding(message: str) -> bool:
+    """True for a message `findings_text` made."""
+    return message.endswith((f"(`{ALLOW_KEY}`)", "more hidden character(s)"))
+
+
+def findings_text(text: str) -> list[tuple[int, str]]:
+    """(line, message) for each hidden character in a rule's text, at most MAX_REPORTED and a
+    last line counting the rest: what `rulesync lint` reports as errors."""
+    found = find(text, limit=MAX_REPORTED + 1)
+    lines = [
+        (
+            h.line,
+            f"column {h.column}: {h.describe()} ({escape_char(h.char)}) is invisible: it can "
+            f"hide instructions from a review; remove it or allow the rule in tiers.yaml "
+            f"(`{ALLOW_KEY}`)",
+        )
+        for h in found[:MAX_REPORTED]
+    ]
+    if len(found) > MAX_REPORTED:
+        rest = len(find(text)) - MAX_REPORTED
+        lines.append((found[MAX_REPORTED].line, f"and {rest} more hidden character(s)"))
+    return lines

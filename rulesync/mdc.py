@@ -12,6 +12,8 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
+from rulesync.hidden import findings_text
+
 KNOWN_KEYS = ("description", "globs", "alwaysApply")
 UNIVERSAL_GLOBS = frozenset({"*", "**", "**/*", "**/*.*", "./**/*", "/**/*"})
 _KEY_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*:(?:\s+(.*)|\s*)$")
@@ -329,6 +331,7 @@ def read_rule(data: bytes) -> RuleInfo:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return RuleInfo(findings=(Finding("error", f"not UTF-8 (byte {exc.start})"),))
+    findings += [Finding("error", m, line) for line, m in findings_text(text)]
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.splitlines()

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
+from rulesync import hidden
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config
 from rulesync.errors import InvalidInput, UnsafePath
@@ -178,6 +179,21 @@ def provided_hashes(library: Library, paths: Collection[str]) -> dict[str, froze
             for path in found.keys() & files.keys():
                 found[path].add(sha256_hex(files[path]))
     return {p: frozenset(h) for p, h in found.items()}
+
+
+def refuse_hidden_output(library: Library, rules: dict[str, RuleFile], output: Rendered) -> None:
+    """Refuse a file or block rulesync would write that holds an invisible character no rule
+    tiers.yaml allows brought into it (`rulesync.hidden`)."""
+    allowed = frozenset(
+        c
+        for name, rule in rules.items()
+        if name.removesuffix(".mdc") in library.allow_hidden
+        for c in hidden.chars(hidden.decode(rule.data))
+    )
+    for path, data in (*output.files.items(), *output.blocks.items()):
+        problem = hidden.refusal(path, data, allowed=allowed)
+        if problem is not None:
+            raise InvalidInput(problem)
 
 
 def check_folders(root: Path, paths: Iterable[str]) -> None:
@@ -368,6 +384,7 @@ def load_project(
     targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
     output = combine(render_all(targets, sources))
+    refuse_hidden_output(library, rules, output)
     paths = set(output.files) | set(output.blocks) | current.paths
     check_folders(root, paths)
     disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))
