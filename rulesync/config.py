@@ -32,6 +32,8 @@ CONFIG_SCHEMA = Schema(
         Field("log_level", Choice(LOG_LEVELS), "info"),
         Field("lock_timeout", Number(low=0), 10.0),
         Field("fetch_interval", Number(low=10), 300.0),
+        Field("fetch_timeout", Number(low=1), 120.0),
+        Field("sync_timeout", Number(low=1), 600.0),
         Field("max_tier_bytes", Number(low=1, whole=True), Limits().tier_bytes),
         Field("max_tier_rules", Number(low=1, whole=True), Limits().tier_rules),
         Field("max_tiers", Number(low=1, whole=True), Limits().tiers),
@@ -92,6 +94,8 @@ class Config(NamedTuple):
     log_level: str = "info"
     lock_timeout: float = 10.0
     fetch_interval: float = 300.0
+    fetch_timeout: float = 120.0
+    sync_timeout: float = 600.0
     library_urls: tuple[str, ...] = ()
     targets: tuple[str, ...] = DEFAULT
     limits: Limits = Limits()
@@ -144,6 +148,8 @@ def load_config(path: Path | None = None) -> Config:
         log_level=values["log_level"],
         lock_timeout=float(values["lock_timeout"]),
         fetch_interval=float(values["fetch_interval"]),
+        fetch_timeout=float(values["fetch_timeout"]),
+        sync_timeout=float(values["sync_timeout"]),
         library_urls=tuple(urls),
         targets=targets,
         limits=Limits(

@@ -231,10 +231,15 @@ class Runner:
         env: Mapping[str, str] | None = None,
         stdin: bytes | None = None,
         hooks: bool = False,
+        timeout: float | None = None,
     ) -> tuple[int, bytes, str]:
-        """Run `git args` here: exit status, stdout bytes untouched, stderr."""
+        """Run `git args` here: exit status, stdout bytes untouched, stderr. With `timeout`,
+        git and every process it started are killed once it has run that many seconds
+        (GitError)."""
         import subprocess  # loaded by the first git command: reading git state needs none
 
+        if timeout is not None:
+            return self._bounded(args, env, stdin, hooks, timeout)
         proc = subprocess.run(
             ["git", *args],
             cwd=self.cwd,
@@ -246,6 +251,44 @@ class Runner:
         )
         return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
 
+    def _bounded(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str] | None,
+        stdin: bytes | None,
+        hooks: bool,
+        timeout: float,
+    ) -> tuple[int, bytes, str]:
+        import signal
+        import subprocess
+
+        # A session of its own: a fetch's helpers (git-remote-https, ssh) hold its pipes, so
+        # killing git alone would leave the read of its output waiting on them.
+        process = subprocess.Popen(
+            ["git", *args],
+            cwd=self.cwd,
+            env=self._environment(args, env, hooks),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
+        try:
+            out, err = process.communicate(stdin, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise GitError(
+                f"{self.cwd}: git {_command(args)} did not finish within {timeout:g} s"
+            ) from None
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        return process.returncode, out, err.decode("utf-8", "replace")
+
     def run(
         self,
         *args: str,
@@ -253,10 +296,11 @@ class Runner:
         check: bool = True,
         stdin: bytes | None = None,
         hooks: bool = False,
+        timeout: float | None = None,
     ) -> str:
         """Run `git args` here and return its output; GitError naming the folder on failure
         (or "" when not `check`)."""
-        status, out, err = self.output(*args, env=env, stdin=stdin, hooks=hooks)
+        status, out, err = self.output(*args, env=env, stdin=stdin, hooks=hooks, timeout=timeout)
         if status != 0:
             if not check:
                 return ""

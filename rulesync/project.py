@@ -256,7 +256,11 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
             )
         how = fetching or Fetching()
         folder, revision = library_folder(
-            remote, update=how.update, pinned=how.pinned, accept_rewrite=how.accept_rewrite
+            remote,
+            update=how.update,
+            pinned=how.pinned,
+            accept_rewrite=how.accept_rewrite,
+            timeout=config.fetch_timeout,
         )
         return load_library(folder, remote.label, revision, limits=limits)
     path = Path(spec)

@@ -26,6 +26,11 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
 TIERS_FILE = "tiers.yaml"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+# A fetch's deadline (`fetch_timeout` in the rulesync config), and the slowest transfer an
+# HTTP fetch may keep up: below LOW_SPEED bytes/s for LOW_SPEED_TIME seconds, git gives up.
+FETCH_TIMEOUT = 120.0
+LOW_SPEED = 1000
+LOW_SPEED_TIME = 30
 
 
 Rewritten = LibraryRewritten
@@ -110,15 +115,16 @@ class Cache(NamedTuple):
         private.write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
 
 
-def _git(cwd: Path, *args: str) -> str:
-    from rulesync.git import run_git
+def _git(cwd: Path, *args: str, timeout: float | None = None) -> str:
+    from rulesync.git import Runner
 
     # The library URL is the user's own, so the user's credential helper and ssh settings
     # apply; the runner keeps everything else from running. No LFS download either.
-    return run_git(cwd, *args, env={"GIT_LFS_SKIP_SMUDGE": "1"})
+    env = {"GIT_LFS_SKIP_SMUDGE": "1"}
+    return Runner(cwd).run(*args, env=env, timeout=timeout).strip()
 
 
-def fetch(cache: Cache) -> None:
+def fetch(cache: Cache, timeout: float = FETCH_TIMEOUT) -> None:
     """Fetch every branch, tag and the default branch of the library repository."""
     import shutil  # only a fetch needs it: every command asks `is_url` of this module
 
@@ -129,9 +135,14 @@ def fetch(cache: Cache) -> None:
         tmp.mkdir()
         _git(tmp, "init", "--quiet", "--bare")
         os.replace(tmp, cache.mirror)
+    slow = min(LOW_SPEED_TIME, max(1, int(timeout)))
     try:
         _git(
             cache.mirror,
+            "-c",
+            f"http.lowSpeedLimit={LOW_SPEED}",
+            "-c",
+            f"http.lowSpeedTime={slow}",
             "fetch",
             "--quiet",
             "--no-tags",
@@ -143,9 +154,13 @@ def fetch(cache: Cache) -> None:
             "+refs/heads/*:refs/heads/*",
             "+refs/tags/*:refs/tags/*",
             "+HEAD:refs/rulesync/default",
+            timeout=timeout,
         )
     except GitError as exc:
-        raise FetchError(f"library {cache.spec.label}: fetch failed: {scrub(str(exc))}") from None
+        hint = " (fetch_timeout in the rulesync config)" if "did not finish" in str(exc) else ""
+        raise FetchError(
+            f"library {cache.spec.label}: fetch failed: {scrub(str(exc))}{hint}"
+        ) from None
 
 
 def resolve(cache: Cache) -> str:
@@ -214,25 +229,27 @@ def library_folder(
     update: bool = False,
     pinned: str | None = None,
     accept_rewrite: bool = False,
+    timeout: float = FETCH_TIMEOUT,
 ) -> tuple[Path, str]:
     """The folder and revision to serve for `spec`.
 
     `pinned` (a manifest's recorded revision) is served exactly, fetching only if needed.
     Otherwise the served revision is kept until `update`, which fetches and moves to the ref's
-    new tip — refusing a rewritten (force-pushed) branch unless `accept_rewrite`.
+    new tip — refusing a rewritten (force-pushed) branch unless `accept_rewrite`. A fetch
+    taking longer than `timeout` seconds fails (FetchError).
     """
     cache = Cache(spec)
     if pinned:
         if not cache.tree(pinned).is_dir():
             if not (cache.mirror / "HEAD").exists() or not _has_commit(cache, pinned):
-                fetch(cache)
+                fetch(cache, timeout)
             if not _has_commit(cache, pinned):
                 raise FetchError(f"library {spec.label}: revision {pinned[:12]} is not there")
         return materialise(cache, pinned), pinned
     served = cache.served()
     if served and not update:
         return cache.tree(served), served
-    fetch(cache)
+    fetch(cache, timeout)
     tip = resolve(cache)
     if served and tip != served and not accept_rewrite and not is_fast_forward(cache, served, tip):
         raise Rewritten(

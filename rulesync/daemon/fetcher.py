@@ -19,17 +19,18 @@ class Fetcher:
         self._log = log
         self._thread: threading.Thread | None = None
 
-    def start(self, specs: Iterable[str]) -> None:
-        """Fetch `specs` in the background, unless the previous batch is still running."""
+    def start(self, specs: Iterable[str], *, timeout: float) -> None:
+        """Fetch `specs` in the background, unless the previous batch is still running; each
+        fetch that takes longer than `timeout` seconds fails."""
         wanted = sorted(set(specs))
         if not wanted or (self._thread is not None and self._thread.is_alive()):
             return
         self._thread = threading.Thread(
-            target=self._fetch, args=(wanted,), name="rulesync-fetch", daemon=True
+            target=self._fetch, args=(wanted, timeout), name="rulesync-fetch", daemon=True
         )
         self._thread.start()
 
-    def _fetch(self, specs: list[str]) -> None:
+    def _fetch(self, specs: list[str], timeout: float) -> None:
         from rulesync.remote import Cache, Rewritten, library_folder, parse_spec
 
         for spec in specs:
@@ -39,7 +40,7 @@ class Fetcher:
                 before = Cache(remote).served()
                 if before is None:
                     continue  # never served yet: the first sync fetches it
-                _, revision = library_folder(remote, update=True)
+                _, revision = library_folder(remote, update=True, timeout=timeout)
             except Rewritten as exc:
                 log.error("library.rewritten", error=str(exc))
             except RulesyncError as exc:

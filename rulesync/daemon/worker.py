@@ -117,7 +117,10 @@ class Service:
                     self._reconcile(now, "timer")
                 if now >= self._next_fetch:
                     self._next_fetch = now + self.config.fetch_interval
-                    self.fetcher.start(p.remote for p in self.projects.values() if p.remote)
+                    self.fetcher.start(
+                        (p.remote for p in self.projects.values() if p.remote),
+                        timeout=self.config.fetch_timeout,
+                    )
                 if now >= self.checks.next_at:
                     for key in self.checks.changed(now):
                         self._handle(Changed(key, WatchKind.LIBRARY))
