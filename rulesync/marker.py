@@ -28,7 +28,9 @@ from rulesync.yamlio import KeyPath, line_at, parse_mapping, read_settings_file
 
 MARKER = ".rulesync.yaml"
 MAX_MARKER_BYTES = 64 * 1024
-_PHASE_LINE = re.compile(r"^(phase[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#.*)?)$", re.MULTILINE)
+# The start of the `phase:` line, through the blanks after its colon: matched one way only (the
+# value and its comment are split in plain code), so a long line never backtracks.
+_PHASE_KEY = re.compile(r"^phase[ \t]*:[ \t]*", re.MULTILINE)
 
 # The marker's keys, in the order messages list them. A key added here is checked, has its
 # line tracked and reaches `Marker` under the same name (add the attribute there too).
@@ -134,10 +136,20 @@ def load_marker(root: Path) -> Marker:
 
 
 def with_phase(text: str, phase: str) -> str:
-    """Return marker text with only the `phase:` value replaced (comments and layout kept)."""
-    if _PHASE_LINE.search(text):
-        return _PHASE_LINE.sub(lambda m: f"{m.group(1)}{phase}{m.group(3)}", text, count=1)
-    return f"phase: {phase}\n{text}"
+    """Return marker text with only the `phase:` value replaced (comments, blanks and line
+    endings, CRLF too, kept)."""
+    match = _PHASE_KEY.search(text)
+    if match is None:
+        return f"phase: {phase}\n{text}"
+    end = text.find("\n", match.end())
+    end = len(text) if end < 0 else end
+    rest = text[match.end() : end]
+    if rest.endswith("\r"):
+        end -= 1
+        rest = rest[:-1]
+    comment = rest.find("#")
+    value = (rest if comment < 0 else rest[:comment]).rstrip(" \t")
+    return text[: match.end()] + phase + rest[len(value) :] + text[match.end() + len(rest) :]
 
 
 def write_marker(root: Path, text: str) -> None:

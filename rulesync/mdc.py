@@ -12,6 +12,7 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
+from rulesync.globs import MAX_BRACE_PATTERNS, brace_count
 from rulesync.hidden import findings_text
 
 KNOWN_KEYS = ("description", "globs", "alwaysApply")
@@ -349,7 +350,17 @@ def read_rule(data: bytes) -> RuleInfo:
     cursor_globs: list[str] = []
     if "globs" in raw:
         globs, cursor_globs = _read_globs(raw["globs"], findings)
-        if any("{" in g for g in globs):
+        wide = next((g for g in globs if brace_count(g) > MAX_BRACE_PATTERNS), None)
+        if wide is not None:
+            findings.append(
+                Finding(
+                    "error",
+                    f"brace glob `{wide[:80]}` writes out more than {MAX_BRACE_PATTERNS} "
+                    "patterns: apply refuses it",
+                    raw["globs"].line,
+                )
+            )
+        elif any("{" in g for g in globs):
             findings.append(
                 Finding(
                     "warning",

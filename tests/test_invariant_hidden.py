@@ -79,9 +79,7 @@ def test_lint_reports_each_hidden_character_as_an_error(
 
 
 @pytest.mark.parametrize("command", ["apply", "check", "diff", "status"])
-def test_apply_and_check_refuse_a_rule_holding_tag_characters(
-    tmp_path: Path, command: str
-) -> None:
+def test_apply_and_check_refuse_a_rule_holding_tag_characters(tmp_path: Path, command: str) -> None:
     library_with(tmp_path, f"Write clean code.{TAGS}")
     repo = project(tmp_path / "p")
     proc = rulesync(repo, command)
