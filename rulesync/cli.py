@@ -298,8 +298,9 @@ def crash_report(exc: BaseException) -> Path | None:
 
     from rulesync import private
     from rulesync.config import log_dir
+    from rulesync.redact import scrub
 
-    text = (
+    text = scrub(
         f"rulesync {__version__} internal error\n"
         f"command line: {' '.join(sys.argv)}\ncwd: {os.getcwd()}\n\n"
         + "".join(traceback.format_exception(exc))
