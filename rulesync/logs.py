@@ -21,6 +21,7 @@ import structlog
 from rulesync import private
 from rulesync.config import log_dir
 from rulesync.private import FILE_MODE
+from rulesync.terminal import unfiltered
 
 LOG_FILE = "rulesync.log"
 MAX_BYTES = 5 * 1024 * 1024
@@ -108,7 +109,10 @@ def configure(
         logger.addHandler(to_file)
 
     if console:
-        tty = sys.stderr.isatty()
+        # The console handler escapes values itself (`_printable`), and keeps its colours:
+        # it writes past the filter every other print goes through.
+        stderr = unfiltered(sys.stderr)
+        tty = stderr.isatty()
         renderer: Any = (
             structlog.dev.ConsoleRenderer(colors=True)
             if tty
@@ -116,7 +120,7 @@ def configure(
                 key_order=["timestamp", "level", "event"], drop_missing=True, bool_as_flag=False
             )
         )
-        to_console = logging.StreamHandler(sys.stderr)
+        to_console = logging.StreamHandler(stderr)
         to_console.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=shared,

@@ -40,6 +40,11 @@ class PrintableStream(io.TextIOBase):
         return self.stream.encoding
 
 
+def unfiltered(stream: TextIO) -> TextIO:
+    """The stream a PrintableStream wraps (for a writer that escapes on its own)."""
+    return stream.stream if isinstance(stream, PrintableStream) else stream
+
+
 @contextmanager
 def printable_output() -> Iterator[None]:
     """Route `sys.stdout` and `sys.stderr` through PrintableStream while the block runs."""
