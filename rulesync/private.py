@@ -10,13 +10,16 @@ from pathlib import Path
 
 from rulesync.fsutil import atomic_write
 
+APP = "rulesync"  # the name of rulesync's folder in each of the user's folders
+
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700
 
 
 def folder(path: Path) -> Path:
     """`path`, created with its missing parents as 0700 folders; an existing one that others
-    may enter is narrowed to 0700 (when it is the user's own)."""
+    may enter is narrowed to 0700 (when it is the user's own), and so is each folder between
+    it and rulesync's own folder (`~/.local/state/rulesync`) that an earlier version made."""
     missing: list[Path] = []
     here = path
     while not os.path.isdir(here) and here.parent != here:
@@ -25,7 +28,10 @@ def folder(path: Path) -> Path:
     for created in reversed(missing):
         with contextlib.suppress(FileExistsError):
             os.mkdir(created, FOLDER_MODE)
-    narrow(path, FOLDER_MODE)
+    chain = [path, *path.parents]
+    mine = next((i for i, p in enumerate(chain) if p.name == APP), 0)
+    for here in chain[: mine + 1]:  # never above rulesync's own folder
+        narrow(here, FOLDER_MODE)
     return path
 
 

@@ -157,8 +157,11 @@ def test_a_backup_of_a_private_file_stays_private(tmp_path: Path) -> None:
     rules.mkdir(parents=True)
     (rules / "logging.mdc").write_text("my own private rule\n")
     (rules / "logging.mdc").chmod(0o600)
-    rulesync(repo, "apply", "--force", check=0)
     state = Path(os.environ["XDG_STATE_HOME"]) / "rulesync"
+    state.mkdir(parents=True, mode=0o755)  # as an earlier version left it
+    state.chmod(0o755)
+    rulesync(repo, "apply", "--force", check=0)
+    assert mode(state) == 0o700
     backups = [p for p in (state / "backups").rglob("*") if p.is_file()]
     assert backups, "a backup was made"
     for path in backups:
