@@ -107,7 +107,18 @@ class Config(NamedTuple):
 
     def trusts_url(self, url: str) -> bool:
         """True when the user's config lists the repository `url` (any ref) as a library."""
-        return url in self.library_urls
+        return self.trusted_url(url) is not None
+
+    def trusted_url(self, url: str) -> str | None:
+        """The URL the user's config lists for the repository `url` names: the same URL, or
+        one that is the same without credentials (a committed marker names a repository
+        without the token the user keeps in the config); None when the config lists none."""
+        if url in self.library_urls:
+            return url
+        from rulesync.redact import redact_url
+
+        plain = redact_url(url)
+        return next((u for u in self.library_urls if redact_url(u) == plain), None)
 
 
 def _author(value: str) -> tuple[str, str]:

@@ -229,11 +229,11 @@ class Fetching(NamedTuple):
     pinned: str | None = None
 
 
-def choose_library(marker: Marker, config: Config, fetching: Fetching | None = None) -> Library:
-    """The marker's library, or the user's default; a marker may only name a folder inside
-    the project, or a folder or repository the user's config trusts."""
+def library_spec(marker: Marker, config: Config) -> str:
+    """The library setting in force: the marker's, else the user's default. A repository the
+    marker names must be one the user's config lists, and is fetched by the URL listed there
+    (with the credentials the marker, committed, never holds)."""
     spec = marker.library or config.library
-    limits = config.limits
     if has_control(spec):
         # The library's label goes into the manifest and each commit's trailer.
         source = marker.path if marker.library else "the rulesync config"
@@ -241,6 +241,27 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
             f"{source}: library {shown(spec)} holds a control character or a line separator; "
             "name the library plainly"
         )
+    from rulesync.remote import is_url
+
+    if not marker.library or not is_url(spec):
+        return spec
+    from rulesync.remote import parse_spec
+
+    remote = parse_spec(spec)
+    listed = config.trusted_url(remote.url)
+    if listed is None:
+        raise UnsafePath(
+            f"{marker.path}: library `{redact_url(spec)}` is a repository the user's config "
+            "does not trust; list its URL under `libraries:` in the rulesync config"
+        )
+    return f"{listed}#{remote.ref}" if remote.ref else listed
+
+
+def choose_library(marker: Marker, config: Config, fetching: Fetching | None = None) -> Library:
+    """The marker's library, or the user's default; a marker may only name a folder inside
+    the project, or a folder or repository the user's config trusts."""
+    spec = library_spec(marker, config)
+    limits = config.limits
     if spec == "default":
         return load_library(bundled_root(), "default", limits=limits)
     from rulesync.remote import is_url
@@ -249,11 +270,6 @@ def choose_library(marker: Marker, config: Config, fetching: Fetching | None = N
         from rulesync.remote import library_folder, parse_spec
 
         remote = parse_spec(spec)
-        if marker.library and not config.trusts_url(remote.url):
-            raise UnsafePath(
-                f"{marker.path}: library `{spec}` is a repository the user's config does not "
-                "trust; list its URL under `libraries:` in the rulesync config"
-            )
         how = fetching or Fetching()
         folder, revision = library_folder(
             remote,
@@ -380,7 +396,7 @@ def load_project(
     if not os.path.lexists(root / manifest_mod.MANIFEST):
         check_folders(root, [manifest_mod.LEGACY_MANIFEST])
     current = manifest_mod.load(root)
-    if pin and current.revision and current.library == redact_url(marker.library or config.library):
+    if pin and current.revision and current.library == redact_url(library_spec(marker, config)):
         fetching = Fetching(pinned=current.revision)
     library = choose_library(marker, config, fetching)
     tier, reasons = choose_tier(marker, library)
@@ -406,5 +422,5 @@ def load_project(
         disk=disk,
         bases=bases,
         git=find_git(root),
-        library_spec=marker.library or config.library,
+        library_spec=library_spec(marker, config),
     )

@@ -93,6 +93,22 @@ def test_a_token_in_the_library_url_reaches_no_manifest_commit_output_or_log(
         assert TOKEN not in text
 
 
+def test_a_marker_names_the_repository_and_the_config_keeps_its_token(
+    http_library: str, tmp_path: Path
+) -> None:
+    plain = redact_url(http_library)
+    config = use_library("default")
+    config.write_text(f"library: default\nlibraries: ['{http_library}']\n")
+    repo = project(tmp_path / "p", f"phase: basic\nlibrary: '{plain}#main'\n")
+    applied = rulesync(repo, "apply", check=0)
+    assert json.loads((repo / ".rulesync-manifest.json").read_text())["library"] == (
+        f"{plain}#main"
+    )
+    assert TOKEN not in applied.stdout + applied.stderr + git(repo, "log", "--format=%B")
+    untrusted = project(tmp_path / "q", "phase: basic\nlibrary: 'http://127.0.0.1:9/x.git'\n")
+    assert rulesync(untrusted, "apply").returncode == 2
+
+
 def test_a_token_in_an_unreachable_library_url_is_not_in_the_error(tmp_path: Path) -> None:
     use_library(f"https://oauth2:{TOKEN}@127.0.0.1:9/rules.git?access_token={TOKEN}")
     proc = rulesync(project(tmp_path / "p"), "apply")
