@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 # Comparing two names costs in proportion to the product of their lengths, so a suggestion
-# looks at no more than this many names of a similar length, and not at all for a long word:
+# looks at no more than this many names, the closest in length, and not at all for a long word:
 # a library of 5,000 look-alike names must not make every failing sync slow.
 MAX_COMPARED = 100
 MAX_WORD = 100
@@ -17,9 +17,8 @@ def closest(word: str, choices: Iterable[str]) -> str | None:
 
     if len(word) > MAX_WORD:
         return None
-    slack = max(2, len(word) // 2)
-    near = [c for c in choices if abs(len(c) - len(word)) <= slack]
-    found = difflib.get_close_matches(word, near[:MAX_COMPARED], n=1, cutoff=0.6)
+    near = sorted(choices, key=lambda c: abs(len(c) - len(word)))[:MAX_COMPARED]
+    found = difflib.get_close_matches(word, near, n=1, cutoff=0.6)
     return found[0] if found else None
 
 

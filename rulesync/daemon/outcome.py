@@ -37,9 +37,11 @@ def _within(deadline: float, run: Callable[[], SyncResult], project: ProjectStat
     """`run()`'s result, waited for at most `deadline` seconds on a thread of its own, so the
     worker serves every other project even when one sync hangs. A sync that overruns keeps
     the project's lock until it ends: a retry meanwhile is deferred, never run beside it."""
+    import contextvars
     import threading
 
     box: list[SyncResult | BaseException] = []
+    context = contextvars.copy_context()  # the log's bound fields go along
 
     def body() -> None:
         try:
@@ -47,7 +49,9 @@ def _within(deadline: float, run: Callable[[], SyncResult], project: ProjectStat
         except BaseException as exc:  # handed to the worker, which reports it
             box.append(exc)
 
-    thread = threading.Thread(target=body, name=f"rulesync-sync {project.key}", daemon=True)
+    thread = threading.Thread(
+        target=context.run, args=(body,), name=f"rulesync-sync {project.key}", daemon=True
+    )
     thread.start()
     thread.join(deadline)
     if thread.is_alive() or not box:
