@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
+from rulesync import private
 from rulesync.errors import Deferred, InvalidInput
 from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries
 from rulesync.plan import Kind, Plan
@@ -22,7 +23,7 @@ LEGACY_LOCK = ".cursor/.rulesync.lock"
 def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
     """Copy the file `name` of an open folder into `backup_dir` (a symlink as its target
     text), never reading through a link."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    private.folder(backup_dir)
     target = backup_dir / name
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
@@ -31,12 +32,13 @@ def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
             raise
         # A symlink: its target's text is what the user had there.
         target = backup_dir / f"{name}.symlink.txt"
-        atomic_write(target, (os.readlink(name, dir_fd=dir_fd) + "\n").encode(), sync=False)
+        link = (os.readlink(name, dir_fd=dir_fd) + "\n").encode()
+        atomic_write(target, link, sync=False, mode=private.FILE_MODE)
         return target
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise InvalidInput(f"{backup_dir}: {name} is not a regular file; nothing was saved")
-        atomic_write(target, handle.read(), sync=False)
+        atomic_write(target, handle.read(), sync=False, mode=private.FILE_MODE)
     return target
 
 

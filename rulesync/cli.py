@@ -470,9 +470,11 @@ def crash_report(exc: BaseException) -> Path | None:
     import time
     import traceback
 
+    from rulesync import private
     from rulesync.config import log_dir
+    from rulesync.redact import scrub
 
-    text = (
+    text = scrub(
         f"rulesync {__version__} internal error\n"
         f"command line: {' '.join(sys.argv)}\ncwd: {os.getcwd()}\n\n"
         + "".join(traceback.format_exception(exc))
@@ -481,7 +483,7 @@ def crash_report(exc: BaseException) -> Path | None:
     for folder in (log_dir, lambda: Path(tempfile.gettempdir())):
         try:
             where = folder()
-            where.mkdir(parents=True, exist_ok=True)
+            private.folder(where)
             fd, name = tempfile.mkstemp(prefix=f"crash-{stamp}-", suffix=".log", dir=where)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
@@ -544,7 +546,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise InvalidInput(f"-C {args.chdir}: {reason}") from None
         return _dispatch(args.command)(args)
 
-    return guarded(command)
+    from rulesync.terminal import printable_output
+
+    with printable_output():
+        return guarded(command)
 
 
 def entry() -> NoReturn:

@@ -39,6 +39,8 @@ CONFIG_SCHEMA = Schema(
         Field("log_level", Choice(LOG_LEVELS), "info"),
         Field("lock_timeout", Number(low=0), 10.0),
         Field("fetch_interval", Number(low=10), 300.0),
+        Field("fetch_timeout", Number(low=1), 120.0),
+        Field("sync_timeout", Number(low=1), 600.0),
         Field("max_tier_bytes", Number(low=1, whole=True), Limits().tier_bytes),
         Field("max_tier_rules", Number(low=1, whole=True), Limits().tier_rules),
         Field("max_tiers", Number(low=1, whole=True), Limits().tiers),
@@ -104,6 +106,8 @@ class Config(NamedTuple):
     log_level: str = "info"
     lock_timeout: float = 10.0
     fetch_interval: float = 300.0
+    fetch_timeout: float = 120.0
+    sync_timeout: float = 600.0
     library_urls: tuple[str, ...] = ()
     mirrors: tuple[tuple[str, str], ...] = ()
     targets: tuple[str, ...] = DEFAULT
@@ -120,7 +124,18 @@ class Config(NamedTuple):
     def trusts_url(self, url: str) -> bool:
         """True when the user's config lists the repository `url` (any ref) as a library, or
         names a mirror for it."""
-        return url in self.library_urls or any(url == original for original, _ in self.mirrors)
+        return self.trusted_url(url) is not None or any(url == o for o, _ in self.mirrors)
+
+    def trusted_url(self, url: str) -> str | None:
+        """The URL the user's config lists for the repository `url` names: the same URL, or
+        one that is the same without credentials (a committed marker names a repository
+        without the token the user keeps in the config); None when the config lists none."""
+        if url in self.library_urls:
+            return url
+        from rulesync.redact import redact_url
+
+        plain = redact_url(url)
+        return next((u for u in self.library_urls if redact_url(u) == plain), None)
 
     def mirror_of(self, url: str) -> str | None:
         """Where the user fetches the library repository `url` from instead (None: from it)."""
@@ -183,6 +198,8 @@ def load_config(path: Path | None = None) -> Config:
         log_level=values["log_level"],
         lock_timeout=float(values["lock_timeout"]),
         fetch_interval=float(values["fetch_interval"]),
+        fetch_timeout=float(values["fetch_timeout"]),
+        sync_timeout=float(values["sync_timeout"]),
         library_urls=tuple(urls),
         mirrors=_mirrors(values["mirrors"], path),
         targets=targets,

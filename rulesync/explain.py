@@ -11,11 +11,10 @@ comma-separated patterns instead of braces), so a quoted glob matches nothing he
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import NamedTuple
 
+from rulesync.globs import glob_matches
 from rulesync.mdc import RuleInfo, RuleType
 from rulesync.targets.base import CURSOR_ATTACH, Attach, How
 
@@ -59,56 +58,6 @@ class Cost(NamedTuple):
     loads: str
     bytes: int
     tokens: int
-
-
-@lru_cache(maxsize=1024)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    pattern = pattern.strip()
-    pattern = pattern.removeprefix("./")
-    anchored = "/" in pattern.rstrip("/")
-    pattern = pattern.lstrip("/")
-    if pattern.endswith("/"):
-        pattern += "**"
-    out: list[str] = [] if anchored else ["(?:.*/)?"]
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif char == "*":
-            out.append("[^/]*")
-            i += 1
-        elif char == "?":
-            out.append("[^/]")
-            i += 1
-        elif char == "[" and "]" in pattern[i + 2 :]:
-            close = pattern.index("]", i + 2)
-            inner = pattern[i + 1 : close]
-            if inner.startswith("!"):
-                inner = "^" + inner[1:]
-            out.append("[" + inner.replace("\\", "\\\\") + "]")
-            i = close + 1
-        else:
-            out.append(re.escape(char))
-            i += 1
-    # A pattern that names a folder covers everything inside it, as in .gitignore.
-    return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
-
-
-def glob_matches(pattern: str, path: str) -> bool:
-    """True when Cursor glob `pattern` matches `path` (project-relative, `/`-separated)."""
-    if not pattern.strip():
-        return False
-    path = path.removeprefix("./")
-    try:
-        return _glob_regex(pattern).fullmatch(path) is not None
-    except re.error:
-        # A character class the regex engine rejects matches nothing, as a broken glob does.
-        return False
 
 
 def explain_file(

@@ -236,25 +236,60 @@ class Runner:
         timeout: float | None = None,
     ) -> tuple[int, bytes, str]:
         """Run `git args` here: exit status, stdout bytes untouched, stderr. With `timeout`,
-        a command still running after that many seconds is killed (GitTimeout)."""
+        git and every process it started are killed once it has run that many seconds
+        (GitTimeout)."""
         import subprocess  # loaded by the first git command: reading git state needs none
 
+        if timeout is not None:
+            return self._bounded(args, env, stdin, hooks, timeout)
+        proc = subprocess.run(
+            ["git", *args],
+            cwd=self.cwd,
+            env=self._environment(args, env, hooks),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+        )
+        return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+
+    def _bounded(
+        self,
+        args: Sequence[str],
+        env: Mapping[str, str] | None,
+        stdin: bytes | None,
+        hooks: bool,
+        timeout: float,
+    ) -> tuple[int, bytes, str]:
+        import signal
+        import subprocess
+
+        # A session of its own: a fetch's helpers (git-remote-https, ssh) hold its pipes, so
+        # killing git alone would leave the read of its output waiting on them.
+        process = subprocess.Popen(
+            ["git", *args],
+            cwd=self.cwd,
+            env=self._environment(args, env, hooks),
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+        )
         try:
-            proc = subprocess.run(
-                ["git", *args],
-                cwd=self.cwd,
-                env=self._environment(args, env, hooks),
-                input=stdin,
-                stdin=None if stdin is not None else subprocess.DEVNULL,
-                capture_output=True,
-                check=False,
-                timeout=timeout,
-            )
+            out, err = process.communicate(stdin, timeout=timeout)
         except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
             raise GitTimeout(
                 f"{self.cwd}: git {_command(args)} gave no answer within {timeout:g} s"
             ) from None
-        return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+        return process.returncode, out, err.decode("utf-8", "replace")
 
     def run(
         self,
@@ -583,8 +618,10 @@ def ls_remote(url: str, *, timeout: float, env: Mapping[str, str] | None = None)
     """The branches, tags and default branch of the repository at `url` (no repository of
     ours is needed); GitError when it cannot be reached, GitTimeout when it does not answer."""
     out = Runner(Path(os.sep)).run(
+        *_low_speed(timeout),
         "ls-remote",
         "--symref",
+        "--",
         url,
         "HEAD",
         "refs/heads/*",
@@ -623,12 +660,24 @@ def fetch_refs(
     """Fetch exactly `refspecs` from `url` into the bare repository `mirror` (`depth`: that
     many commits of history); a shallow mirror is deepened to full history when no depth is
     asked, so ancestry can be checked."""
-    args = ["fetch", "--quiet", "--no-tags", "--no-recurse-submodules", "--force"]
+    args = [*_low_speed(timeout), "fetch", "--quiet", "--no-tags", "--no-recurse-submodules"]
+    args.append("--force")
     if depth is not None:
         args.append(f"--depth={depth}")
     elif (mirror / "shallow").exists():
         args.append("--unshallow")
-    Runner(mirror).run(*args, url, *refspecs, env=env, timeout=timeout)
+    Runner(mirror).run(*args, "--", url, *refspecs, env=env, timeout=timeout)
+
+
+# The slowest transfer an HTTP fetch may keep up: below LOW_SPEED bytes/s for LOW_SPEED_TIME
+# seconds (at most the fetch's own deadline), git gives up.
+LOW_SPEED = 1000
+LOW_SPEED_TIME = 30
+
+
+def _low_speed(timeout: float) -> tuple[str, ...]:
+    slow = min(LOW_SPEED_TIME, max(1, int(timeout)))
+    return ("-c", f"http.lowSpeedLimit={LOW_SPEED}", "-c", f"http.lowSpeedTime={slow}")
 
 
 def remote_url(top: Path, name: str = "origin") -> str | None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
+from rulesync.errors import InvalidInput
 from rulesync.manifest import Manifest
 from rulesync.marker import MARKER
-from rulesync.names import has_control
+from rulesync.names import has_control, shown_name
 from rulesync.plan import Kind, Plan
 
 PHASE_TRAILER = "Rulesync-Phase"
@@ -171,8 +172,19 @@ def commit_message(
     turns a project-relative path into one relative to the repository's top) and the library's
     folder when the commit carries it; with `phase: auto`, the criteria that moved it and every
     measured figure with its source; the Rulesync-Phase / Rulesync-Library trailers, and for a
-    project below the top a Rulesync-Project trailer naming its folder."""
+    project below the top a Rulesync-Project trailer naming its folder. A field holding a
+    control character or a line or paragraph separator is refused (InvalidInput): it would
+    forge a line, a trailer among them."""
     shown = at or (lambda path: path)
+    fields = [library_id, new.library, new.tier, *new.targets, *reasons, *evidence]
+    fields += [*change.paths, *([old.library, old.tier, *old.targets] if old else [])]
+    for field in fields:
+        if has_control(field):
+            raise InvalidInput(
+                f"rulesync's commit message would hold {shown_name(field)}, which breaks a "
+                "line; fix the setting or file it comes from (the marker's `library`, the "
+                "library's tiers.yaml)"
+            )
     if old is not None and old.tier and old.library and old.library != new.library:
         subject = (
             f"rulesync: library {old.library} → {new.library} {_counts(change, all_three=True)}"
@@ -212,9 +224,9 @@ def commit_message(
 
 
 def trailers(body: str) -> dict[str, str]:
-    """The `Key: value` trailers of a commit body."""
+    """The `Key: value` trailers of a commit body (its last paragraph, as git reads them)."""
     found: dict[str, str] = {}
-    for line in body.splitlines():
+    for line in body.strip("\n").split("\n\n")[-1].split("\n"):
         key, sep, value = line.partition(": ")
         if sep and key in (PHASE_TRAILER, LIBRARY_TRAILER, PROJECT_TRAILER):
             found[key] = value.strip()

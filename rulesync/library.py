@@ -12,6 +12,8 @@ from typing import Any, NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import check_regular, ensure_inside, is_inside, read_regular, sha256_hex
+from rulesync.hidden import ALLOW_KEY
+from rulesync.hidden import refusal as hidden_refusal
 from rulesync.names import (
     is_ignored_entry,
     is_rule_candidate,
@@ -131,6 +133,9 @@ TIERS_SCHEMA = Schema(
         ),
         Field("budget", Schema((Field("always_tokens", _WHOLE),))),
         Field("metrics", MapOf(SOURCE_SCHEMA, noun="metric"), {}),
+        # Rules (their path in the tier without `.mdc`) that may hold invisible characters
+        # (`rulesync.hidden`): an emoji's zero-width joiner, a right-to-left mark.
+        Field(ALLOW_KEY, ListOf(Text("a rule name"), "a list of rule names"), ()),
     )
 )
 
@@ -235,6 +240,8 @@ class Library(NamedTuple):
     project: Path | None = None
     # tiers.yaml's `metrics:`: how each metric is measured, by metric name.
     sources: Mapping[str, Source] = MappingProxyType({})
+    # Rules tiers.yaml lets hold invisible characters (`allow_hidden_characters`).
+    allow_hidden: frozenset[str] = frozenset()
 
     def tier(self, name: str) -> Tier:
         # A scan, not a cached index: a library has a few tiers (at most `Limits.tiers`).
@@ -318,7 +325,20 @@ class Library(NamedTuple):
         (links, git-ignored files, the caps) before the first byte of any is read."""
         names = self.resolve_names(name)
         self._check_set(name, names)
-        return {rule: self._read(tier, rule) for rule, tier in names.items()}
+        rules = {rule: self._read(tier, rule) for rule, tier in names.items()}
+        for rule in rules.values():
+            self.refuse_hidden(rule.path, rule.data, rule.name)
+        return rules
+
+    def refuse_hidden(self, path: Path | str, data: bytes, rule: str = "") -> None:
+        """Refuse text holding an invisible character (`rulesync.hidden`), unless it is the
+        rule `rule` (`frontend/react.mdc`) and tiers.yaml allows it."""
+        name = rule.removesuffix(".mdc")
+        if rule and name in self.allow_hidden:
+            return
+        problem = hidden_refusal(str(path), data, name)
+        if problem is not None:
+            raise InvalidInput(problem)
 
     def resolve_all(self) -> dict[str, dict[str, RuleFile]]:
         """Every tier's full rule set (tier → name → RuleFile), listing and reading each tier's
@@ -646,4 +666,5 @@ def load_library(
         limits=limits,
         project=project,
         sources=MappingProxyType(sources),
+        allow_hidden=frozenset(data[ALLOW_KEY]),
     )

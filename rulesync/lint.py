@@ -16,6 +16,7 @@ from typing import NamedTuple
 from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.explain import always_on, total_tokens
 from rulesync.fsutil import read_regular
+from rulesync.hidden import is_hidden_finding
 from rulesync.library import MAX_RULE_BYTES, TIERS_FILE, Library, load_library
 from rulesync.mdc import Finding, RuleType, read_rule
 from rulesync.names import RULE_SUFFIX, is_ignored_entry, is_rule_candidate, rule_name_problem
@@ -216,7 +217,22 @@ def _lint_library(root: Path) -> list[FileReport]:
     reports = [FileReport(tiers_path, tuple(_budget_findings(library, tiers_path)))]
     for tier in library.tiers:
         reports.extend(_lint_entries(folders[tier.name], clashes))
-    return reports
+    return [allow_hidden(r, library) for r in reports]
+
+
+def allow_hidden(report: FileReport, library: Library) -> FileReport:
+    """A rule tiers.yaml allows to hold invisible characters has them as warnings."""
+    for tier in library.tiers:
+        folder = library.tier_dir(tier.name)
+        if report.path.is_relative_to(folder):
+            name = report.path.relative_to(folder).as_posix().removesuffix(RULE_SUFFIX)
+            if name in library.allow_hidden:
+                findings = tuple(
+                    f._replace(level="warning") if is_hidden_finding(f.message) else f
+                    for f in report.findings
+                )
+                return report._replace(findings=findings)
+    return report
 
 
 def lint(path: Path) -> Linted:

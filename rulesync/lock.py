@@ -12,6 +12,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from rulesync.errors import LockBusy
+from rulesync.private import FILE_MODE, narrow
 
 # A wait longer than this (or half the timeout, when that is shorter) is said out loud.
 NOTICE_AFTER = 1.0
@@ -41,8 +42,10 @@ def exclusive(
     The holder writes who it is (`holder`) into the file, so a process waiting for it can
     say what it waits for: `waiting` is called once with that, after about a second.
     """
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+    # 0600: flock needs only an open descriptor, so a lock others can open, they can take.
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, FILE_MODE)
     try:
+        narrow(fd, FILE_MODE)  # a lock an earlier version left readable by all
         started = time.monotonic()
         deadline = started + timeout
         notice = started + min(NOTICE_AFTER, timeout / 2)

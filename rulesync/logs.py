@@ -10,18 +10,34 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import sys
+from collections.abc import Mapping, MutableMapping
 from pathlib import Path
 from typing import Any
 
 import structlog
 
+from rulesync import private
 from rulesync.config import log_dir
+from rulesync.private import FILE_MODE
+from rulesync.terminal import unfiltered
 
 LOG_FILE = "rulesync.log"
 MAX_BYTES = 5 * 1024 * 1024
 BACKUPS = 3
 LOGGER = "rulesync"
+
+
+class _PrivateRotatingFile(logging.handlers.RotatingFileHandler):
+    """A rotated log whose every file is 0600 (each rotation opens a new one)."""
+
+    def _open(self) -> Any:
+        fd = os.open(
+            self.baseFilename, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, FILE_MODE
+        )
+        private.narrow(fd, FILE_MODE)
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
 
 def log_path() -> Path:
@@ -35,6 +51,22 @@ def _shared_processors() -> list[Any]:
         structlog.stdlib.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
+
+
+def _redacted(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Every text value with its URLs' credentials removed (`redact.scrub`): a library URL
+    from the user's config reaches events as a spec, and git's errors may quote it."""
+    from rulesync.redact import scrub
+
+    return {k: scrub(v) if isinstance(v, str) else v for k, v in event.items()}
+
+
+def _printable(_: Any, __: str, event: MutableMapping[str, Any]) -> Mapping[str, Any]:
+    """Every text value fit for a terminal (`names.printable`): a value from a repository
+    cannot drive the console that shows the log."""
+    from rulesync.names import printable
+
+    return {k: printable(v) if isinstance(v, str) else v for k, v in event.items()}
 
 
 def configure(
@@ -59,8 +91,8 @@ def configure(
     logger.propagate = False
 
     if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        to_file = logging.handlers.RotatingFileHandler(
+        private.folder(log_file.parent)
+        to_file = _PrivateRotatingFile(
             log_file, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
         )
         to_file.setFormatter(
@@ -69,6 +101,7 @@ def configure(
                 processors=[
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     structlog.processors.format_exc_info,
+                    _redacted,
                     structlog.processors.JSONRenderer(sort_keys=True),
                 ],
             )
@@ -76,7 +109,10 @@ def configure(
         logger.addHandler(to_file)
 
     if console:
-        tty = sys.stderr.isatty()
+        # The console handler escapes values itself (`_printable`), and keeps its colours:
+        # it writes past the filter every other print goes through.
+        stderr = unfiltered(sys.stderr)
+        tty = stderr.isatty()
         renderer: Any = (
             structlog.dev.ConsoleRenderer(colors=True)
             if tty
@@ -84,13 +120,15 @@ def configure(
                 key_order=["timestamp", "level", "event"], drop_missing=True, bool_as_flag=False
             )
         )
-        to_console = logging.StreamHandler(sys.stderr)
+        to_console = logging.StreamHandler(stderr)
         to_console.setFormatter(
             structlog.stdlib.ProcessorFormatter(
                 foreign_pre_chain=shared,
                 processors=[
                     structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                     *([] if tty else [structlog.processors.format_exc_info]),
+                    _redacted,
+                    _printable,
                     renderer,
                 ],
             )

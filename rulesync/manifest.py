@@ -134,6 +134,14 @@ def parse(data: bytes, path: Path) -> Manifest:
         # ValueError: not UTF-8, not JSON, or an integer too long to convert; RecursionError:
         # arrays nested thousands deep. A hostile manifest gets the same clear error.
         raise InvalidInput(f"{path}: manifest is not valid JSON; {_REPAIR}") from None
+    try:
+        # JSON's `\udcff` escape decodes to a lone surrogate, which no file name, commit
+        # message or output can hold: refused here, for every command alike.
+        json.dumps(doc, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{path}: manifest holds an escaped lone surrogate (not Unicode text); {_REPAIR}"
+        ) from None
     if not isinstance(doc, dict) or doc.get("version") not in (1, VERSION):
         raise InvalidInput(f"{path}: manifest has an unknown format; {_REPAIR}")
     library = doc.get("library", "")

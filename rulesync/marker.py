@@ -29,8 +29,10 @@ from rulesync.yamlio import KeyPath, line_at, parse_mapping, read_settings_file
 
 MARKER = ".rulesync.yaml"
 MAX_MARKER_BYTES = 64 * 1024
-_PHASE_LINE = re.compile(r"^(phase[ \t]*:[ \t]*)([^#\r\n]*?)([ \t]*(?:#.*)?)$", re.MULTILINE)
-_LIBRARY_LINE = re.compile(r"^(library[ \t]*:[ \t]*)([^\r\n]*?)([ \t]+#[^\r\n]*)?$", re.MULTILINE)
+# The start of the `phase:` line, through the blanks after its colon: matched one way only (the
+# value and its comment are split in plain code), so a long line never backtracks.
+_PHASE_KEY = re.compile(r"^phase[ \t]*:[ \t]*", re.MULTILINE)
+_LIBRARY_KEY = re.compile(r"^library[ \t]*:[ \t]*", re.MULTILINE)
 
 # The marker's keys, in the order messages list them. A key added here is checked, has its
 # line tracked and reaches `Marker` under the same name (add the attribute there too).
@@ -151,23 +153,44 @@ def load_marker(root: Path) -> Marker:
     return parse_marker(read_marker_bytes(root), root)
 
 
+def _with_value(text: str, key: re.Pattern[str], value: str) -> str | None:
+    """`text` with the value of the line `key` starts replaced by `value` (its comment, blanks
+    and line ending, CRLF too, kept); None when no line starts with `key`."""
+    match = key.search(text)
+    if match is None:
+        return None
+    end = text.find("\n", match.end())
+    end = len(text) if end < 0 else end
+    rest = text[match.end() : end]
+    if rest.endswith("\r"):
+        end -= 1
+        rest = rest[:-1]
+    comment = rest.find("#")
+    old = (rest if comment < 0 else rest[:comment]).rstrip(" \t")
+    return text[: match.end()] + value + rest[len(old) :] + text[match.end() + len(rest) :]
+
+
 def with_phase(text: str, phase: str) -> str:
-    """Return marker text with only the `phase:` value replaced (comments and layout kept)."""
-    if _PHASE_LINE.search(text):
-        return _PHASE_LINE.sub(lambda m: f"{m.group(1)}{phase}{m.group(3)}", text, count=1)
-    return f"phase: {phase}\n{text}"
+    """Return marker text with only the `phase:` value replaced (comments, blanks and line
+    endings, CRLF too, kept)."""
+    replaced = _with_value(text, _PHASE_KEY, phase)
+    return f"phase: {phase}\n{text}" if replaced is None else replaced
 
 
 def with_library(text: str, spec: str) -> str:
     """Return marker text whose `library:` value is `spec` (quoted), every other line kept;
     the line is added after the `phase:` line when there is none."""
     value = "'" + spec.replace("'", "''") + "'"
-    if _LIBRARY_LINE.search(text):
-        return _LIBRARY_LINE.sub(lambda m: f"{m.group(1)}{value}{m.group(3) or ''}", text, count=1)
-    match = _PHASE_LINE.search(text)
+    replaced = _with_value(text, _LIBRARY_KEY, value)
+    if replaced is not None:
+        return replaced
+    match = _PHASE_KEY.search(text)
     if match is None:
         return f"library: {value}\n{text}"
-    end = match.end()
+    end = text.find("\n", match.end())
+    end = len(text) if end < 0 else end
+    if text[:end].endswith("\r"):
+        end -= 1
     return f"{text[:end]}\nlibrary: {value}{text[end:]}"
 
 

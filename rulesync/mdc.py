@@ -12,6 +12,9 @@ import re
 from enum import StrEnum
 from typing import NamedTuple
 
+from rulesync.globs import MAX_BRACE_PATTERNS, brace_count
+from rulesync.hidden import findings_text
+
 KNOWN_KEYS = ("description", "globs", "alwaysApply")
 UNIVERSAL_GLOBS = frozenset({"*", "**", "**/*", "**/*.*", "./**/*", "/**/*"})
 _KEY_LINE = re.compile(r"^([A-Za-z_][A-Za-z0-9_-]*)\s*:(?:\s+(.*)|\s*)$")
@@ -329,6 +332,7 @@ def read_rule(data: bytes) -> RuleInfo:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return RuleInfo(findings=(Finding("error", f"not UTF-8 (byte {exc.start})"),))
+    findings += [Finding("error", m, line) for line, m in findings_text(text)]
     if text.startswith("\ufeff"):
         text = text[1:]
     lines = text.splitlines()
@@ -346,7 +350,17 @@ def read_rule(data: bytes) -> RuleInfo:
     cursor_globs: list[str] = []
     if "globs" in raw:
         globs, cursor_globs = _read_globs(raw["globs"], findings)
-        if any("{" in g for g in globs):
+        wide = next((g for g in globs if brace_count(g) > MAX_BRACE_PATTERNS), None)
+        if wide is not None:
+            findings.append(
+                Finding(
+                    "error",
+                    f"brace glob `{wide[:80]}` writes out more than {MAX_BRACE_PATTERNS} "
+                    "patterns: apply refuses it",
+                    raw["globs"].line,
+                )
+            )
+        elif any("{" in g for g in globs):
             findings.append(
                 Finding(
                     "warning",

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import re
 
+from rulesync.hidden import HIDDEN, escape_char
+
 RULE_SUFFIX = ".mdc"
 # A file system allows 255 bytes per name; the temporary file written beside a rule adds a
 # prefix and a suffix, so a rule's own name stays well under that.
 MAX_RULE_NAME_BYTES = 200
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+# C0, DEL, C1 (NEL among them) and the Unicode line and paragraph separators: each breaks a
+# line somewhere (a commit message's trailers, a log line) or acts on a terminal.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# What a terminal would act on or not show: the hidden characters, and a carriage return
+# that does not end a line (it would let the rest of the line overwrite its start).
+_UNPRINTABLE = re.compile(f"{HIDDEN.pattern}|\r(?!\n)")
 # Lock, swap and backup files of Emacs, vim and others, and Finder's folder settings.
 _DROPPING = re.compile(r"^(\.#.*|#.*#|.*~|\..*\.sw[a-p]|4913|\.DS_Store|\._.*)$")
 
@@ -41,6 +48,8 @@ def part_problem(name: str) -> str | None:
         return "its name holds `..`"
     if has_control(name):
         return "its name holds a control character"
+    if HIDDEN.search(name):
+        return "its name holds an invisible character"
     if len(name.encode("utf-8")) > MAX_RULE_NAME_BYTES:
         return f"its name is longer than {MAX_RULE_NAME_BYTES} bytes"
     return None
@@ -55,7 +64,8 @@ def rule_name_problem(name: str) -> str | None:
 
 
 def has_control(text: str) -> bool:
-    """True when `text` holds a control character (a line break, a tab, an escape…)."""
+    """True when `text` holds a control character (a line break, a tab, an escape…) or a
+    Unicode line or paragraph separator (U+0085, U+2028, U+2029)."""
     return _CONTROL.search(text) is not None
 
 
@@ -65,9 +75,14 @@ def valid_rule_name(name: str) -> bool:
 
 
 def printable(text: str) -> str:
-    """`text` fit to print: a file name's bytes that are not UTF-8 (kept by the file system
-    as lone surrogates) become `\\xNN` escapes of those bytes."""
-    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    """`text` fit to print on a terminal: a file name's bytes that are not UTF-8 (kept by the
+    file system as lone surrogates) become `\\xNN` escapes of those bytes, and control,
+    escape and invisible characters (`rulesync.hidden`) become escapes (`\\x1b`, `\\u200b`);
+    line breaks and tabs stay. Everything rulesync prints passes through it."""
+    if text.isascii() and text.isprintable():
+        return text
+    text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return _UNPRINTABLE.sub(lambda m: escape_char(m.group()), text)
 
 
 def shown_name(name: str) -> str:

@@ -9,6 +9,7 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from rulesync import hidden
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config, config_dir
 from rulesync.errors import InvalidInput, LibraryMismatch, UnsafePath
@@ -17,6 +18,7 @@ from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
+from rulesync.names import has_control
 from rulesync.plan import (
     BROKEN_BLOCK,
     CLASH,
@@ -29,6 +31,7 @@ from rulesync.plan import (
     Plan,
     make_plan,
 )
+from rulesync.redact import redact_url
 from rulesync.schema import shown, where
 from rulesync.suggest import did_you_mean
 from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
@@ -192,6 +195,21 @@ def provided_hashes(library: Library, paths: Collection[str]) -> dict[str, froze
     return {p: frozenset(h) for p, h in found.items()}
 
 
+def refuse_hidden_output(library: Library, rules: dict[str, RuleFile], output: Rendered) -> None:
+    """Refuse a file or block rulesync would write that holds an invisible character no rule
+    tiers.yaml allows brought into it (`rulesync.hidden`)."""
+    allowed = frozenset(
+        c
+        for name, rule in rules.items()
+        if name.removesuffix(".mdc") in library.allow_hidden
+        for c in hidden.chars(hidden.decode(rule.data))
+    )
+    for path, data in (*output.files.items(), *output.blocks.items()):
+        problem = hidden.refusal(path, data, allowed=allowed)
+        if problem is not None:
+            raise InvalidInput(problem)
+
+
 def check_folders(root: Path, paths: Iterable[str]) -> None:
     """Refuse a folder on the way to any of `paths` that is a symlink leading out of the
     project (`.cursor`, `.claude`, `.github`, …), or that exists but is not a folder."""
@@ -241,7 +259,7 @@ def followed_library(marker: Marker, recorded: Manifest, config: Config) -> Foll
     never changes what the project follows: it is refused (exit 2) naming both."""
     if marker.library:
         return Followed(marker.library, "marker")
-    if recorded.library == config.library:
+    if recorded.library == redact_url(config.library):
         return Followed(config.library, "config")  # the user's own choice, recorded
     if recorded.library:
         if config.library != "default":
@@ -268,6 +286,31 @@ def _trusted_url(url: str, root: Path, config: Config) -> bool:
     return git is not None and served_beside(url, remote_url(git.top))
 
 
+def library_spec(marker: Marker, config: Config, recorded: Manifest) -> Followed:
+    """The library the project follows (`followed_library`) as it is fetched: a repository
+    the user's config lists under the same URL without credentials is fetched by the config's
+    URL (with the credentials the committed files never hold). A spec holding a control
+    character or a line separator is refused: it goes into the manifest and each commit."""
+    spec, source = followed_library(marker, recorded, config)
+    if has_control(spec):
+        where_from = marker.path if source == "marker" else "the rulesync config"
+        if source == "manifest":
+            where_from = marker.root / manifest_mod.MANIFEST
+        raise InvalidInput(
+            f"{where_from}: library {shown(spec)} holds a control character or a line "
+            "separator; name the library plainly"
+        )
+    from rulesync.remote import is_url, parse_spec
+
+    if source == "config" or not is_url(spec):
+        return Followed(spec, source)
+    remote = parse_spec(spec)
+    listed = config.trusted_url(remote.url)
+    if listed is None:
+        return Followed(spec, source)
+    return Followed(f"{listed}#{remote.ref}" if remote.ref else listed, source)
+
+
 def choose_library(
     marker: Marker,
     config: Config,
@@ -280,7 +323,7 @@ def choose_library(
     repository the user's config trusts."""
     if recorded is None:
         recorded = manifest_mod.load(marker.root)
-    spec, source = followed_library(marker, recorded, config)
+    spec, source = library_spec(marker, config, recorded)
     named_where = marker.path if source == "marker" else marker.root / manifest_mod.MANIFEST
     limits = config.limits
     if spec == "default":
@@ -293,12 +336,12 @@ def choose_library(
         remote = parse_spec(spec)
         if source != "config" and not _trusted_url(remote.url, marker.root, config):
             raise UnsafePath(
-                f"{named_where}: library `{spec}` is a repository the user's config does not "
-                "trust, and not on the host this project's origin is fetched from; list its "
-                "URL under `libraries:` in the rulesync config to trust it"
+                f"{named_where}: library `{redact_url(spec)}` is a repository the user's config "
+                "does not trust, and not on the host this project's origin is fetched from; list "
+                "its URL under `libraries:` in the rulesync config to trust it"
             )
         how = fetching or Fetching()
-        pinned = recorded.revision if recorded.library == spec else None
+        pinned = recorded.revision if recorded.library == redact_url(spec) else None
         folder, revision = library_folder(
             remote,
             update=how.update,
@@ -306,6 +349,7 @@ def choose_library(
             accept_rewrite=how.accept_rewrite,
             fetched=how.fetched,
             source=config.mirror_of(remote.url),
+            timeout=config.fetch_timeout,
         )
         return load_library(folder, remote.label, revision, limits=limits)
     path = Path(spec)
@@ -447,6 +491,7 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
     targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
     output = combine(render_all(targets, sources))
+    refuse_hidden_output(library, rules, output)
     paths = set(output.files) | set(output.blocks) | current.paths
     check_folders(root, paths)
     disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))
@@ -465,5 +510,5 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
         disk=disk,
         bases=bases,
         git=find_git(root),
-        library_spec=followed_library(marker, current, config).spec,
+        library_spec=library_spec(marker, config, current).spec,
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rulesync import private
 from rulesync.config import config_dir
-from rulesync.fsutil import atomic_write
 from rulesync.marker import MARKER
 from rulesync.schema import Field, ListOf, Schema, Text, validate
 from rulesync.yamlio import load_mapping
@@ -44,7 +44,6 @@ def load_projects(path: Path | None = None) -> list[Path]:
 
 
 def _save(projects: list[Path], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Projects the rulesync service watches (`rulesync projects add/remove`).",
         "projects:",
@@ -52,7 +51,7 @@ def _save(projects: list[Path], path: Path) -> None:
     lines += [f"  - {_quote(str(p))}" for p in projects]
     if not projects:
         lines[-1] = "projects: []"
-    atomic_write(path, ("\n".join(lines) + "\n").encode("utf-8"))
+    private.write(path, ("\n".join(lines) + "\n").encode("utf-8"))
 
 
 def _quote(text: str) -> str:

@@ -16,9 +16,11 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
+from rulesync import private
 from rulesync.config import cache_dir
-from rulesync.errors import FetchError, GitError, InvalidInput, LibraryRewritten
-from rulesync.fsutil import atomic_write, sha256_hex
+from rulesync.errors import FetchError, GitError, GitTimeout, InvalidInput, LibraryRewritten
+from rulesync.fsutil import sha256_hex
+from rulesync.redact import redact_url, scrub
 
 if TYPE_CHECKING:
     from rulesync.git import RemoteRefs
@@ -27,6 +29,8 @@ _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
 TIERS_FILE = "tiers.yaml"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
+# A fetch's deadline (`fetch_timeout` in the rulesync config).
+FETCH_TIMEOUT = 120.0
 
 
 Rewritten = LibraryRewritten
@@ -45,16 +49,22 @@ class RemoteSpec(NamedTuple):
 
     @property
     def label(self) -> str:
-        return f"{self.url}#{self.ref}" if self.ref else self.url
+        """The spec as recorded, printed and logged: the URL without its credentials."""
+        url = redact_url(self.url)
+        return f"{url}#{self.ref}" if self.ref else url
 
 
 def parse_spec(spec: str) -> RemoteSpec:
     """`URL` or `URL#ref` (a branch, a tag or a commit)."""
     url, sep, ref = spec.partition("#")
+    shown = redact_url(spec)
+    if url.startswith("-"):
+        # git would read it as an option (`--upload-pack=…`), not as a repository.
+        raise InvalidInput(f"library `{shown}`: a repository URL cannot start with `-`")
     if sep and not ref:
-        raise InvalidInput(f"library `{spec}`: nothing after `#`; name a branch, tag or commit")
+        raise InvalidInput(f"library `{shown}`: nothing after `#`; name a branch, tag or commit")
     if ref.startswith("-") or any(c.isspace() for c in ref) or ".." in ref:
-        raise InvalidInput(f"library `{spec}`: `{ref}` is not a valid ref name")
+        raise InvalidInput(f"library `{shown}`: `{ref}` is not a valid ref name")
     return RemoteSpec(url, ref or None)
 
 
@@ -159,12 +169,9 @@ class Cache(NamedTuple):
             state = {}
         state[self.spec.ref or "HEAD"] = revision
         state["fetched_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        atomic_write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
+        private.write(self.state_file, json.dumps(state, indent=2, sort_keys=True).encode())
 
 
-# How long one network step (listing a library's refs, fetching them) may take before it is
-# given up (the next run tries again).
-FETCH_TIMEOUT = 60.0
 # No LFS download either: a library is `.mdc` text.
 _NETWORK_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
 _HEX_REF = re.compile(r"^[0-9a-f]{7,40}$")
@@ -189,7 +196,7 @@ class Tip(NamedTuple):
 def _ensure_mirror(cache: Cache) -> None:
     import shutil  # only a fetch needs it: every command asks `is_url` of this module
 
-    cache.folder.mkdir(parents=True, exist_ok=True)
+    private.folder(cache.folder)
     if not (cache.mirror / "HEAD").exists():
         tmp = cache.folder / f"mirror.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
@@ -199,8 +206,9 @@ def _ensure_mirror(cache: Cache) -> None:
 
 
 def _fetch_failed(cache: Cache, exc: GitError) -> FetchError:
-    via = f" (from its mirror {cache.source})" if cache.source else ""
-    return FetchError(f"library {cache.spec.url}{via}: fetch failed: {exc}")
+    via = f" (from its mirror {redact_url(cache.source)})" if cache.source else ""
+    hint = " (fetch_timeout in the rulesync config)" if isinstance(exc, GitTimeout) else ""
+    return FetchError(f"library {cache.spec.label}{via}: fetch failed: {scrub(str(exc))}{hint}")
 
 
 def default_branch(refs: RemoteRefs) -> str | None:
@@ -234,7 +242,7 @@ def fetch(cache: Cache, *, timeout: float = FETCH_TIMEOUT) -> Tip:
         if branch is None:
             names = ", ".join(sorted(refs.heads)) or "none"
             raise InvalidInput(
-                f"library {spec.url}: its HEAD names no branch that exists (branches: {names}); "
+                f"library {spec.label}: its HEAD names no branch that exists (branches: {names}); "
                 "name one with `#branch`"
             )
         wanted, local, kind = refs.heads[branch], f"refs/heads/{branch}", "branch"
@@ -246,7 +254,7 @@ def fetch(cache: Cache, *, timeout: float = FETCH_TIMEOUT) -> Tip:
         wanted, local, kind = ref, "", "commit"
     else:
         raise InvalidInput(
-            f"library {spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
+            f"library {spec.label}: ref `{ref}` does not exist there; name a branch, tag or commit"
         )
     _ensure_mirror(cache)
     try:
@@ -302,7 +310,8 @@ def resolve(cache: Cache) -> Tip:
         return Tip(found, kind)
     # The repository answered: a ref it does not have is a setting to fix, not a retry.
     raise InvalidInput(
-        f"library {cache.spec.url}: ref `{ref}` does not exist there; name a branch, tag or commit"
+        f"library {cache.spec.label}: ref `{ref}` does not exist there; "
+        "name a branch, tag or commit"
     )
 
 
@@ -355,6 +364,7 @@ def library_folder(
     accept_rewrite: bool = False,
     fetched: bool = False,
     source: str | None = None,
+    timeout: float = FETCH_TIMEOUT,
 ) -> tuple[Path, str]:
     """The folder and revision to serve for `spec`.
 
@@ -362,16 +372,20 @@ def library_folder(
     fetched when it is not here yet. With `update`, or with nothing pinned, the ref is fetched
     (`fetched`: taken as the fetcher last left the mirror) and its tip served — refusing,
     unless `accept_rewrite`, a branch rewritten (force-pushed) or a tag moved since `pinned`.
-    `source`: a mirror to fetch from instead of the spec's URL.
+    `source`: a mirror to fetch from instead of the spec's URL. A fetch taking longer than
+    `timeout` seconds fails (FetchError).
     """
     cache = Cache(spec, source)
     if pinned and not update:
         if not cache.tree(pinned).is_dir() and not _has_commit(cache, pinned):
-            fetch_revision(cache, pinned)
+            fetch_revision(cache, pinned, timeout=timeout)
             if not _has_commit(cache, pinned):
                 raise FetchError(f"library {spec.label}: revision {pinned[:12]} is not there")
         return materialise(cache, pinned), pinned
-    tip = resolve(cache) if fetched and (cache.mirror / "HEAD").exists() else fetch(cache)
+    if fetched and (cache.mirror / "HEAD").exists():
+        tip = resolve(cache)
+    else:
+        tip = fetch(cache, timeout=timeout)
     # What the new tip must descend from: the project's pin; for the service's fetcher (no
     # project), the revision last served.
     base = pinned or (cache.served() if update else None)

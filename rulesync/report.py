@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -12,6 +13,7 @@ from rulesync.config import Config
 from rulesync.errors import RulesyncError, os_error_text
 from rulesync.gitlog import ADOPTED, Change
 from rulesync.gitlog import SIGNS as CHANGE_SIGNS
+from rulesync.hidden import HIDDEN
 from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 
 if TYPE_CHECKING:
@@ -19,6 +21,7 @@ if TYPE_CHECKING:
 
     from rulesync.project import Project
 
+_JSON_HIDDEN = re.compile(f"{HIDDEN.pattern}|[\ud800-\udfff]|\r")
 SIGNS = {
     Kind.ADD: "+",
     Kind.UPDATE: "~",
@@ -30,10 +33,22 @@ SIGNS = {
 }
 
 
+def json_escape_hidden(text: str) -> str:
+    """JSON text with every invisible character and lone surrogate written as a JSON escape
+    (`\\u200b`), so the document stays valid once printed (see `rulesync.terminal`)."""
+
+    def escaped(match: re.Match[str]) -> str:
+        data = match.group().encode("utf-16-le", "surrogatepass")
+        units = [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
+        return "".join(f"\\u{unit:04x}" for unit in units)
+
+    return _JSON_HIDDEN.sub(escaped, text)
+
+
 def emit_json(doc: Any) -> None:
     """Print one JSON document."""
-    json.dump(doc, sys.stdout, indent=2, ensure_ascii=False, default=str)
-    sys.stdout.write("\n")
+    text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write(json_escape_hidden(text) + "\n")
 
 
 def action_doc(action: Action) -> dict[str, Any]:

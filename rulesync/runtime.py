@@ -10,8 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from rulesync import private
 from rulesync.config import state_dir
-from rulesync.fsutil import atomic_write
 
 PID_FILE = "daemon.pid"
 STATUS_FILE = "status.json"
@@ -71,10 +71,8 @@ def read_pid(path: Path | None = None) -> int | None:
 
 def write_pid() -> None:
     """Record this process as the running service (the caller holds the service lock)."""
-    path = pid_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     with _WRITING:
-        atomic_write(path, f"{os.getpid()}\n".encode(), sync=False)
+        private.write(pid_path(), f"{os.getpid()}\n".encode(), sync=False)
 
 
 def remove_pid() -> None:
@@ -110,9 +108,7 @@ def read_status() -> dict[str, Any]:
 
 def write_status(projects: Mapping[str, ProjectStatus]) -> None:
     """Replace the status file (the service calls this after syncs)."""
-    path = status_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
     doc = {"pid": os.getpid(), "projects": {k: v.doc() for k, v in projects.items()}}
     data = json.dumps(doc, indent=2, sort_keys=True).encode("utf-8")
     with _WRITING:
-        atomic_write(path, data, sync=False)
+        private.write(status_path(), data, sync=False)

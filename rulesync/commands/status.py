@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     if project.library.revision:
         from rulesync.remote import Cache, is_fast_forward, newest_fetched, parse_spec
 
-        spec = parse_spec(project.library.label)
+        spec = parse_spec(project.library_spec)
         newest = newest_fetched(spec)
         if newest and newest != project.library.revision:
             # `apply --update` refuses a tip that does not descend from the served one.

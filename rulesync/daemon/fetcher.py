@@ -20,19 +20,29 @@ class Fetcher:
         self._thread: threading.Thread | None = None
 
     def start(
-        self, specs: Iterable[str], mirror_of: Callable[[str], str | None] = lambda _: None
+        self,
+        specs: Iterable[str],
+        mirror_of: Callable[[str], str | None] = lambda _: None,
+        *,
+        timeout: float,
     ) -> None:
         """Fetch `specs` in the background (each from the mirror `mirror_of` names for its
-        URL, if any), unless the previous batch is still running."""
+        URL, if any), unless the previous batch is still running; each fetch that takes longer
+        than `timeout` seconds fails."""
         wanted = sorted(set(specs))
         if not wanted or (self._thread is not None and self._thread.is_alive()):
             return
         self._thread = threading.Thread(
-            target=self._fetch, args=(wanted, mirror_of), name="rulesync-fetch", daemon=True
+            target=self._fetch,
+            args=(wanted, mirror_of, timeout),
+            name="rulesync-fetch",
+            daemon=True,
         )
         self._thread.start()
 
-    def _fetch(self, specs: list[str], mirror_of: Callable[[str], str | None]) -> None:
+    def _fetch(
+        self, specs: list[str], mirror_of: Callable[[str], str | None], timeout: float
+    ) -> None:
         from rulesync.remote import Cache, Rewritten, library_folder, parse_spec
 
         for spec in specs:
@@ -42,7 +52,9 @@ class Fetcher:
                 before = Cache(remote).served()
                 if before is None:
                     continue  # never served yet: the first sync fetches it
-                _, revision = library_folder(remote, update=True, source=mirror_of(remote.url))
+                _, revision = library_folder(
+                    remote, update=True, source=mirror_of(remote.url), timeout=timeout
+                )
             except Rewritten as exc:
                 log.error("library.rewritten", error=str(exc))
             except RulesyncError as exc:

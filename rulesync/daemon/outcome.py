@@ -4,6 +4,7 @@ record, its retry, and its log lines (news at info or warning, repeats at debug)
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,42 @@ class _Missing(Exception):
     """The project folder or its marker is gone (not a RulesyncError: nothing to exit with)."""
 
 
+class _Overran(Exception):
+    """A sync ran past its deadline (`sync_timeout`); it goes on alone, holding its lock."""
+
+
+def _within(deadline: float, run: Callable[[], SyncResult], project: ProjectState) -> SyncResult:
+    """`run()`'s result, waited for at most `deadline` seconds on a thread of its own, so the
+    worker serves every other project even when one sync hangs. A sync that overruns keeps
+    the project's lock until it ends: a retry meanwhile is deferred, never run beside it."""
+    import contextvars
+    import threading
+
+    box: list[SyncResult | BaseException] = []
+    context = contextvars.copy_context()  # the log's bound fields go along
+
+    def body() -> None:
+        try:
+            box.append(run())
+        except BaseException as exc:  # handed to the worker, which reports it
+            box.append(exc)
+
+    thread = threading.Thread(
+        target=context.run, args=(body,), name=f"rulesync-sync {project.key}", daemon=True
+    )
+    thread.start()
+    thread.join(deadline)
+    if thread.is_alive() or not box:
+        raise _Overran(
+            f"{project.root}: the sync did not finish within {deadline:g} s and was given up "
+            "(sync_timeout in the rulesync config); it is retried with backoff"
+        )
+    outcome = box[0]
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
 def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> None:
     """Sync `project` once (`cause` is why) and record the outcome; nothing it raises escapes,
     so one project's failure never stops the others."""
@@ -47,9 +84,19 @@ def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> N
         # A sync the fetcher asked for moves the project to the revision it fetched (as
         # `apply --update` would); every other one serves the project's pinned revision.
         fetching = Fetching(update=True, fetched=True) if cause == FETCHED else None
-        result = sync(
-            project.root, config, lock_timeout=LOCK_WAIT, fetching=fetching, holder="the service"
+        result = _within(
+            config.sync_timeout,
+            lambda: sync(
+                project.root,
+                config,
+                lock_timeout=LOCK_WAIT,
+                fetching=fetching,
+                holder="the service",
+            ),
+            project,
         )
+    except _Overran as exc:
+        failed(project, str(exc), cause, log)
     except Deferred as exc:
         deferred(project, str(exc), log)
     except (RulesyncError, _Missing) as exc:

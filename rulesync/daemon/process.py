@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Iterator
 
+from rulesync import private
 from rulesync.config import load_config, state_dir
 from rulesync.daemon.worker import Service
 from rulesync.errors import AlreadyRunning, LockBusy
@@ -28,8 +29,7 @@ _SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 @contextlib.contextmanager
 def single_instance() -> Iterator[None]:
     """Hold the service lock and the pid file, or raise AlreadyRunning naming the holder."""
-    folder = state_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private.folder(state_dir())
     held = contextlib.ExitStack()
     try:
         held.enter_context(exclusive(folder / LOCK_FILE, timeout=0, what="the service"))

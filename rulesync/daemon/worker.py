@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rulesync import __version__
+from rulesync import __version__, private
 from rulesync.config import Config, load_config
 from rulesync.daemon.checks import FolderChecks
 from rulesync.daemon.events import (
@@ -119,6 +119,7 @@ class Service:
                     self.fetcher.start(
                         (p.remote for p in self.projects.values() if p.remote),
                         self.config.mirror_of,
+                        timeout=self.config.fetch_timeout,
                     )
                 if now >= self.checks.next_at:
                     for key in self.checks.changed(now):
@@ -150,7 +151,7 @@ class Service:
 
     def _start(self) -> None:
         self.watcher.start()
-        self.registry.parent.mkdir(parents=True, exist_ok=True)
+        private.folder(self.registry.parent)
         self._watch_registry()
         now = time.monotonic()
         try:

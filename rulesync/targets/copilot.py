@@ -11,9 +11,9 @@ the 4,000-character cap Copilot code review once had is no longer documented.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 
+from rulesync.globs import expand_braces
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     How,
@@ -29,22 +29,6 @@ from rulesync.targets.blocks import escape_markers
 
 INSTRUCTIONS = ".github/copilot-instructions.md"
 FOLDER = ".github/instructions"
-_BRACE = re.compile(r"\{([^{}]*)\}")
-
-
-def expand_braces(glob: str) -> list[str]:
-    """`src/{a,b}/*.ts` → `src/a/*.ts`, `src/b/*.ts`: for tools that split a glob list on
-    commas, where a brace group's comma would cut one pattern in two."""
-    match = _BRACE.search(glob)
-    if match is None or "," not in match.group(1):
-        return [glob]
-    head, tail = glob[: match.start()], glob[match.end() :]
-    expanded: list[str] = []
-    for option in match.group(1).split(","):
-        for item in expand_braces(head + option + tail):
-            if item not in expanded:
-                expanded.append(item)
-    return expanded
 
 
 def flat_globs(rule: SourceRule) -> list[str]:
