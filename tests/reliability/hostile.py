@@ -115,7 +115,8 @@ def _managed_rule_symlink(repo: Path, outside: Outside) -> None:
     for name in names[1:]:
         (repo / RULES / name).write_bytes((lib / name).read_bytes())
     os.symlink(outside.private_file, repo / RULES / "logging.mdc")
-    doc = {"version": 1, "library": "default", "tier": "basic", "rules": rules}
+    # The manifest of a clone made with the user's own library.
+    doc = {"version": 1, "library": str(outside.user_library), "tier": "basic", "rules": rules}
     (repo / MANIFEST_REL).write_text(json.dumps(doc))
 
 
