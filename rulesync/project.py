@@ -359,6 +359,21 @@ def load_project(
     targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
     output = combine(render_all(targets, sources))
+    if targets != ("cursor",):
+        # What each assistant will load once this is written, the project's own files
+        # included: a rule loaded twice or reached from no file is said once per assistant.
+        from rulesync import reading
+
+        disk_files = reading.read_project(root)
+        extra = reading.tier_warnings(
+            disk_files,
+            [get(n) for n in targets],
+            sources,
+            output.files,
+            output.blocks,
+            current.files,
+        )
+        output = output._replace(warnings=(*output.warnings, *extra))
     paths = set(output.files) | set(output.blocks) | current.paths
     check_folders(root, paths)
     disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))

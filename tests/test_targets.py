@@ -158,23 +158,31 @@ def test_agents_block_gives_always_in_full_and_points_at_the_full_text_of_the_ot
         "- `deploy`: How to deploy: read before touching CI "
         "(full text in `.cursor/rules/deploy.mdc`)"
     ) in text
-    assert "- `manual` (`.cursor/rules/manual.mdc`)" in text
+    assert "- `manual` (full text in `.cursor/rules/manual.mdc`)" in text
     assert "Use type hints" not in text and "Only when asked" not in text
 
 
-def test_agents_alone_gives_listed_rules_in_full_so_none_is_lost_and_names_manual_only() -> None:
-    text = targets.render_all(["agents"], RULES)["agents"].blocks["AGENTS.md"].decode()
-    assert "`python` for files matching" in text and "full text below" in text
-    assert "### python\n\nUse type hints.\n" in text
-    assert "### deploy\n\nDeploy with make deploy.\n" in text
-    assert "- `manual`\n" in text and "Only when asked" not in text
+def test_agents_alone_writes_each_listed_and_manual_rule_to_a_file_it_names_so_none_is_lost() -> (
+    None
+):
+    rendered = targets.render_all(["agents"], RULES)["agents"]
+    text = rendered.blocks["AGENTS.md"].decode()
+    assert "`python` for files matching" in text
+    assert "full text in `.agents/rules/python.md`" in text
+    assert "- `manual` (full text in `.agents/rules/manual.md`)" in text
+    # The listed rules' text is in their own files, not loaded with AGENTS.md.
+    assert "Use type hints" not in text and "Only when asked" not in text
+    assert rendered.files[".agents/rules/python.md"] == b"Use type hints.\n"
+    assert rendered.files[".agents/rules/deploy.md"] == b"Deploy with make deploy.\n"
+    assert rendered.files[".agents/rules/manual.md"].startswith(b"Only when asked")
+    assert ".agents/rules/security.md" not in rendered.files  # Always: in AGENTS.md itself
 
 
 def test_agents_points_at_the_first_enabled_target_that_keeps_the_full_text() -> None:
     # Claude Code omits Manual rules, so a Manual rule is found in the next target.
     text = targets.render_all(["claude", "devin", "agents"], RULES)["agents"].blocks["AGENTS.md"]
     assert b"full text in `.claude/rules/python.md`" in text
-    assert b"- `manual` (`.devin/rules/manual.md`)" in text
+    assert b"- `manual` (full text in `.devin/rules/manual.md`)" in text
 
 
 def test_a_rule_quoting_the_block_markers_cannot_end_the_block_early() -> None:
@@ -234,7 +242,7 @@ def test_a_rule_without_front_matter_is_manual_everywhere() -> None:
     assert rendered["devin"].files == {
         ".devin/rules/plain.md": b"---\ntrigger: manual\n---\njust text\n"
     }
-    assert b"- `plain` (`.cursor/rules/plain.mdc`)" in rendered["agents"].blocks["AGENTS.md"]
+    assert b"- `plain` (full text in `.cursor/rules/plain.mdc`)" in rendered["agents"].blocks["AGENTS.md"]
 
 
 def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
@@ -249,7 +257,7 @@ def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
 def test_registry_holds_the_six_targets_and_defaults_to_cursor_alone() -> None:
     assert set(targets.TARGETS) == set(ALL)
     assert targets.DEFAULT == ("cursor",)
-    assert targets.get("agents").folders == ("",)
+    assert targets.get("agents").folders == ("", ".agents/rules")
     assert targets.get("cursor").folders == (".cursor/rules",)
 
 

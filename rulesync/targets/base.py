@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from rulesync.errors import InvalidInput
+from rulesync.globs import untranslatable
 from rulesync.mdc import RuleInfo, RuleType, read_rule
 
 RULE_SUFFIX = ".mdc"
@@ -36,6 +37,15 @@ class How(StrEnum):
     MANUAL = "manual"
     NOT_ATTACHED = "not attached"
     NOT_WRITTEN = "not written"
+    # Verdicts only the reading model gives (rulesync.reading): the rule is in a file the
+    # assistant reads but another file hides that one, or it falls past the tool's size cut,
+    # or the assistant gets its full text from two files, or no file it reads holds it, or
+    # its globs cannot be said in the assistant's dialect.
+    SHADOWED = "shadowed"
+    TRUNCATED = "truncated"
+    TWICE = "loaded twice"
+    LOST = "lost"
+    UNTRANSLATABLE = "untranslatable"
 
 
 # How a target brings a rule of each Cursor rule type to its assistant: ALWAYS (in every
@@ -161,14 +171,51 @@ def nowhere(rule: SourceRule) -> str | None:
     return None
 
 
+class Source(NamedTuple):
+    """One kind of file an assistant reads (see `rulesync.reading` for each `kind`): `path`
+    is a file, or a folder ending in `/`; `limit` the size past which the tool cuts
+    (`unit` "bytes" or "chars"; `per` "file", or "all" for the files of this source
+    together); `nested` that copies in the folders on the way to the file worked on count
+    too; `names` the files of a `first-of` source, in the tool's order."""
+
+    kind: str
+    path: str = ""
+    limit: int = 0
+    unit: str = "bytes"
+    per: str = "file"
+    nested: bool = False
+    names: tuple[str, ...] = ()
+
+
+class Fact(NamedTuple):
+    """One documented fact of an assistant's reading, where it is written, and when it was
+    last checked (or `assumed` when the documentation is silent and rulesync assumes)."""
+
+    text: str
+    url: str
+    checked: str = "2026-12-07"
+    assumed: bool = False
+
+
+class Reader(NamedTuple):
+    """How one assistant reads a project: its files in the order it reads them (its own and
+    other tools'), the glob dialect of its patterns, and the facts this rests on."""
+
+    assistant: str
+    sources: tuple[Source, ...]
+    dialect: str = "gitignore"
+    facts: tuple[Fact, ...] = ()
+
+
 class Target(NamedTuple):
     """One assistant's output: its name, what it may write (`owns`: a file path, or a folder
-    ending in `/` whose files at any depth it may write), how it renders a tier, where it
-    keeps each rule's full text, how the assistant gets a rule of each Cursor rule type
-    (`attach`, for `rulesync explain`), which rendered files or blocks it reads whole on
-    every request (`loaded_whole`: then they, not the rules `attach` brings always, are its
-    budget), and the text it writes for a rule it brings in full when that is more than the
-    rule's body (`full_text`; explain counts that)."""
+        ending in `/` whose files at any depth it may write), how it renders a tier, where it
+        keeps each rule's full text, how the assistant gets a rule of each Cursor rule type
+        (`attach`, for `rulesync explain`), which rendered files or blocks it reads whole on
+        every request (`loaded_whole`: then they, not the rules `attach` brings always, are its
+        budget), and the text it writes for a rule it brings in full when that is more than the
+        rule's body (`full_text`; explain counts that), and how its assistant reads a project
+    (`reads`: the reading model, `rulesync.reading`)."""
 
     name: str
     owns: tuple[str, ...]
@@ -177,6 +224,7 @@ class Target(NamedTuple):
     attach: Attach = CURSOR_ATTACH
     loaded_whole: tuple[str, ...] = ()
     full_text: Callable[[SourceRule], str] | None = None
+    reads: Reader | None = None
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -269,4 +317,16 @@ def encoding_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
         f"{rule.path}: not UTF-8; `{target}` takes it as a Manual rule, bad bytes replaced"
         for rule in rules
         if not rule.is_utf8
+    ]
+
+
+def glob_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
+    """One warning per rule with a glob the rooted dialect cannot say (left out)."""
+    return [
+        f"{rule.path}: glob {', '.join(f'`{g}`' for g in bad)} cannot be said in `{target}`'s "
+        "glob dialect and is left out (untranslatable)"
+        for rule in rules
+        if rule.info.rule_type is RuleType.AUTO_ATTACHED
+        for bad in [untranslatable(rule.info.globs)]
+        if bad
     ]

@@ -13,15 +13,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from rulesync.globs import rooted_globs
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
+    Fact,
     How,
     Locator,
+    Reader,
     Rendered,
+    Source,
     SourceRule,
     Target,
     encoding_warnings,
     front_matter,
+    glob_warnings,
     rule_files,
 )
 
@@ -39,7 +44,7 @@ def rule_file(rule: SourceRule) -> str:
     """The Markdown Claude Code reads for one (non-Manual) rule."""
     kind = rule.info.rule_type
     if kind is RuleType.AUTO_ATTACHED:
-        return front_matter([("paths", rule.info.globs)]) + rule.text
+        return front_matter([("paths", rooted_globs(rule.info.globs))]) + rule.text
     if kind is RuleType.AGENT_REQUESTED:
         return f"Apply this rule when: {rule.info.description}\n\n{rule.text}"
     return rule.text
@@ -48,7 +53,8 @@ def rule_file(rule: SourceRule) -> str:
 def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     """One `.md` per Always, Auto Attached and Agent Requested rule."""
     files = rule_files(rules, locate, rule_file)
-    return Rendered(files=files, warnings=tuple(encoding_warnings(rules, "claude")))
+    warnings = (*encoding_warnings(rules, "claude"), *glob_warnings(rules, "claude"))
+    return Rendered(files=files, warnings=warnings)
 
 
 TARGET = Target(
@@ -63,4 +69,36 @@ TARGET = Target(
         RuleType.MANUAL: How.NOT_WRITTEN,
     },
     full_text=rule_file,  # an Agent Requested rule opens with the line saying when it applies
+    reads=Reader(
+        "Claude Code",
+        (
+            Source("claude-md", "CLAUDE.md", nested=True),
+            Source("paths-rules", f"{FOLDER}/"),
+            Source("skills", ".claude/skills/"),
+        ),
+        "rooted",
+        (
+            Fact(
+                "CLAUDE.md and .claude/CLAUDE.md (root and the folders above the file) are "
+                "read whole; `@path` imports are expanded (at most 5 hops)",
+                "https://code.claude.com/docs/en/memory",
+            ),
+            Fact(
+                ".claude/rules/**/*.md: a rule with `paths` loads when a matching file is "
+                "read, one without loads every session; `*.md` is the root folder's only; "
+                "brace groups expand",
+                "https://code.claude.com/docs/en/memory",
+            ),
+            Fact(
+                "AGENTS.md is read only when there is no CLAUDE.md, .claude/CLAUDE.md or "
+                "CLAUDE.local.md (default of the project-instructions setting)",
+                "https://www.developersdigest.tech/reference/instruction-files",
+            ),
+            Fact(
+                ".claude/skills/<name>/SKILL.md: the description is always in context and the "
+                "body loads when the task fits; `disable-model-invocation: true` only by /name",
+                "https://code.claude.com/docs/en/skills",
+            ),
+        ),
+    ),
 )

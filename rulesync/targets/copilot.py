@@ -7,6 +7,8 @@ nested folders are kept): `applyTo:` the globs comma-joined (brace groups writte
 a comma inside one would split the list), `description:` when the rule has one. Manual
 rules are not written (Copilot has no way to ask for a rule by name). No size warning:
 the 4,000-character cap Copilot code review once had is no longer documented.
+`applyTo` carries each Cursor glob translated to Copilot's rooted dialect (`*.py` →
+`**/*.py`, see `rulesync.globs`).
 """
 
 from __future__ import annotations
@@ -14,15 +16,20 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from rulesync.globs import rooted_globs
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
+    Fact,
     How,
     Locator,
+    Reader,
     Rendered,
+    Source,
     SourceRule,
     Target,
     encoding_warnings,
     front_matter,
+    glob_warnings,
     rule_files,
 )
 from rulesync.targets.blocks import escape_markers
@@ -48,9 +55,10 @@ def expand_braces(glob: str) -> list[str]:
 
 
 def flat_globs(rule: SourceRule) -> list[str]:
-    """The rule's globs with brace groups written out, for a comma-joined list."""
+    """The rule's globs in Copilot's dialect (`rulesync.globs.translate`) with brace groups
+    written out, for a comma-joined list."""
     globs: list[str] = []
-    for glob in rule.info.globs:
+    for glob in rooted_globs(rule.info.globs):
         for item in expand_braces(glob):
             if item not in globs:
                 globs.append(item)
@@ -94,7 +102,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     return Rendered(
         files=files,
         blocks={INSTRUCTIONS: block.encode()} if block else {},
-        warnings=tuple(encoding_warnings(rules, "copilot")),
+        warnings=(*encoding_warnings(rules, "copilot"), *glob_warnings(rules, "copilot")),
     )
 
 
@@ -110,4 +118,33 @@ TARGET = Target(
         RuleType.AGENT_REQUESTED: How.REQUESTABLE,
         RuleType.MANUAL: How.NOT_WRITTEN,
     },
+    reads=Reader(
+        "Copilot (VS Code)",
+        (
+            Source("whole", INSTRUCTIONS),
+            Source("apply-to", f"{FOLDER}/"),
+            Source("agents", "AGENTS.md"),
+            Source("paths-rules", ".claude/rules/"),
+        ),
+        "rooted",
+        (
+            Fact(
+                ".github/copilot-instructions.md applies to every request; "
+                ".github/instructions/**/*.instructions.md when a file matches `applyTo` "
+                "(comma-separated; `*.py` is the root folder's only)",
+                "https://docs.github.com/en/copilot/how-tos/configure-custom-instructions-in-your-ide/add-repository-instructions-in-your-ide",
+            ),
+            Fact(
+                "VS Code also reads the root AGENTS.md and .claude/rules (a rule without "
+                "`paths` applies to `**`)",
+                "https://code.visualstudio.com/docs/copilot/customization/custom-instructions",
+                assumed=True,
+            ),
+            Fact(
+                "Copilot code review's 4,000-character cut is no longer in GitHub's docs: "
+                "not modelled",
+                "https://github.com/github/docs/issues/42761",
+            ),
+        ),
+    ),
 )
