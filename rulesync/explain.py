@@ -1,4 +1,5 @@
 """Which rules attach to a file, and what a tier costs on every request: pure functions.
+(What each assistant really loads, from the files a project holds, is `rulesync.reading`.)
 
 Globs are matched the way Cursor matches them, which follows `.gitignore`: a pattern without a
 `/` matches the file's name in any folder (`*.py` matches `src/api/app.py`); a pattern with a
@@ -11,11 +12,10 @@ comma-separated patterns instead of braces), so a quoted glob matches nothing he
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from functools import lru_cache
 from typing import NamedTuple
 
+from rulesync.globs import Dialect, matches
 from rulesync.mdc import RuleInfo, RuleType
 from rulesync.targets.base import CURSOR_ATTACH, Attach, How
 
@@ -49,6 +49,11 @@ class Attachment(NamedTuple):
             How.MANUAL: "manual (only when @-mentioned)",
             How.NOT_ATTACHED: "globs did not match",
             How.NOT_WRITTEN: "not written (this assistant cannot ask for a rule by name)",
+            How.SHADOWED: "shadowed (a file this assistant reads instead hides the one holding it)",
+            How.TRUNCATED: "truncated (past the tool's size cut)",
+            How.TWICE: "loaded twice (its text is in two files this assistant reads)",
+            How.LOST: "lost (no file this assistant reads holds it)",
+            How.UNTRANSLATABLE: "untranslatable (a glob this tool's dialect cannot say)",
         }[self.how]
 
 
@@ -61,54 +66,9 @@ class Cost(NamedTuple):
     tokens: int
 
 
-@lru_cache(maxsize=1024)
-def _glob_regex(pattern: str) -> re.Pattern[str]:
-    pattern = pattern.strip()
-    pattern = pattern.removeprefix("./")
-    anchored = "/" in pattern.rstrip("/")
-    pattern = pattern.lstrip("/")
-    if pattern.endswith("/"):
-        pattern += "**"
-    out: list[str] = [] if anchored else ["(?:.*/)?"]
-    i = 0
-    while i < len(pattern):
-        char = pattern[i]
-        if pattern.startswith("**/", i):
-            out.append("(?:.*/)?")
-            i += 3
-        elif pattern.startswith("**", i):
-            out.append(".*")
-            i += 2
-        elif char == "*":
-            out.append("[^/]*")
-            i += 1
-        elif char == "?":
-            out.append("[^/]")
-            i += 1
-        elif char == "[" and "]" in pattern[i + 2 :]:
-            close = pattern.index("]", i + 2)
-            inner = pattern[i + 1 : close]
-            if inner.startswith("!"):
-                inner = "^" + inner[1:]
-            out.append("[" + inner.replace("\\", "\\\\") + "]")
-            i = close + 1
-        else:
-            out.append(re.escape(char))
-            i += 1
-    # A pattern that names a folder covers everything inside it, as in .gitignore.
-    return re.compile("".join(out) + "(?:/.*)?", re.DOTALL)
-
-
 def glob_matches(pattern: str, path: str) -> bool:
     """True when Cursor glob `pattern` matches `path` (project-relative, `/`-separated)."""
-    if not pattern.strip():
-        return False
-    path = path.removeprefix("./")
-    try:
-        return _glob_regex(pattern).fullmatch(path) is not None
-    except re.error:
-        # A character class the regex engine rejects matches nothing, as a broken glob does.
-        return False
+    return matches(pattern, path, Dialect.GITIGNORE)
 
 
 def explain_file(

@@ -347,12 +347,14 @@ class _Walk:
         kept = data[:limit] if limit and len(data) > limit else data
         if not shadowed:
             self.costs.append(cost(path, "whole", _text(kept)))
-        for rule, how, start in _block_items(data, path):
+        for rule, how, start, globs in _block_items(data, path):
             if shadowed:
                 how = How.SHADOWED
             elif limit and start >= limit:
                 how = How.TRUNCATED
-            self.items.append(Item(rule, how, path))
+            # A listed rule says its (Cursor) globs: whether they match is part of the answer.
+            glob = next((g for g in globs if matches(g, self.path)), "") if self.path else ""
+            self.items.append(Item(rule, how, path, glob))
         return len(kept)
 
 
@@ -361,15 +363,16 @@ def _everywhere(glob: str, dialect: Dialect) -> bool:
     return all(matches(glob, p, dialect) for p in ("a.x", "b/c/d.y", ".e"))
 
 
-def _block_items(data: bytes, where: str) -> list[tuple[str, How, int]]:
-    """The tier's rules named in rulesync's block of a file: (rule, how, byte offset)."""
+def _block_items(data: bytes, where: str) -> list[tuple[str, How, int, list[str]]]:
+    """The tier's rules named in rulesync's block of a file: (rule, how, byte offset, the
+    globs a listed rule is given with)."""
     try:
         span = find_block(data, where)
     except InvalidInput:  # a broken block: the user's to fix; no rule is recognised in it
         return []
     if span is None:
         return []
-    found: list[tuple[str, How, int]] = []
+    found: list[tuple[str, How, int, list[str]]] = []
     section = ""
     offset = span[0]
     for line in data[span[0] : span[1]].splitlines(keepends=True):
@@ -379,10 +382,14 @@ def _block_items(data: bytes, where: str) -> list[tuple[str, How, int]]:
         mark = _RULE_MARK.match(text)
         item = _ITEM.match(text)
         if mark:
-            found.append((mark.group(1), How.ALWAYS, offset))
+            found.append((mark.group(1), How.ALWAYS, offset, []))
         elif item:
             how = How.MANUAL if "by name" in section else How.REQUESTABLE
-            found.append((item.group(2), how, offset))
+            globs: list[str] = []
+            if " for files matching " in text:
+                listed = text.split(" for files matching ", 1)[1].rsplit(": full text in ", 1)[0]
+                globs = [g.strip().strip("`").strip() for g in listed.split("`, `")]
+            found.append((item.group(2), how, offset, globs))
         offset += len(line)
     return found
 
@@ -505,7 +512,7 @@ def _source(walk: _Walk, source: Source) -> None:
 
 def _cut_all(walk: _Walk, path: str) -> int:
     """A file wholly past the cut: nothing read, every rule in it truncated."""
-    for rule, _, _ in _block_items(walk.files[path], path):
+    for rule, _, _, _ in _block_items(walk.files[path], path):
         walk.items.append(Item(rule, How.TRUNCATED, path))
     return 0
 
@@ -685,14 +692,19 @@ def _group(sources: Sequence[str]) -> list[str]:
 
 
 def origins(
-    targets: Iterable[Target], sources: Iterable[SourceRule], files: Files
+    targets: Iterable[Target],
+    sources: Iterable[SourceRule],
+    files: Files,
+    shared: Iterable[str] = (),
 ) -> dict[str, str]:
-    """Each whole file the targets write for a rule (present in `files`) → the rule's stem."""
+    """Each whole file the targets write for one rule (present in `files`, not one of the
+    `shared` files holding rulesync's block) → the rule's stem."""
     found: dict[str, str] = {}
+    skip = set(shared)
     for target in targets:
         for rule in sources:
             path = target.locate(rule)
-            if path is not None and path in files and path not in found:
+            if path is not None and path in files and path not in found and path not in skip:
                 found[path] = rule.stem
     return found
 
@@ -719,6 +731,31 @@ def after_apply(
     return found
 
 
+class View(NamedTuple):
+    """A project's files as assistants will find them, and which hold the tier's rules."""
+
+    files: dict[str, bytes]
+    origins: dict[str, str]
+
+
+def view(
+    disk: Files,
+    targets: Sequence[Target],
+    sources: Sequence[SourceRule],
+    output_files: Mapping[str, bytes],
+    blocks: Mapping[str, bytes],
+    managed: Iterable[str] = (),
+) -> View:
+    """The snapshot after apply (`after_apply`) with each rulesync file's rule."""
+    files = after_apply(disk, output_files, blocks, managed)
+    return View(files, origins(targets, sources, files, blocks))
+
+
+def named(costs: Sequence[Cost], found: Mapping[str, str]) -> list[Cost]:
+    """Costs with each rulesync file shown as its rule (`python.mdc`), the others as paths."""
+    return [c._replace(name=f"{found[c.name]}.mdc") if c.name in found else c for c in costs]
+
+
 def enabled_readers(targets: Sequence[Target]) -> list[Reader]:
     """The assistants a set of targets is written for: each target's, then, when AGENTS.md
     is written, every assistant that reads only AGENTS.md."""
@@ -739,7 +776,7 @@ def tier_warnings(
     """One line per assistant that would load some of the tier's rules twice, or reach some
     from no file, once apply has written `output` beside the project's own files."""
     files = after_apply(disk, output_files, blocks, managed)
-    found = origins(targets, sources, files)
+    found = origins(targets, sources, files, blocks)
     texts = {s.stem: s.text for s in sources}
     return [describe(f) for r in enabled_readers(targets) for f in findings(r, files, found, texts)]
 
@@ -762,4 +799,5 @@ __all__ = [
     "simulate",
     "tier_warnings",
     "verdicts",
+    "view",
 ]

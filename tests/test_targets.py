@@ -242,7 +242,8 @@ def test_a_rule_without_front_matter_is_manual_everywhere() -> None:
     assert rendered["devin"].files == {
         ".devin/rules/plain.md": b"---\ntrigger: manual\n---\njust text\n"
     }
-    assert b"- `plain` (full text in `.cursor/rules/plain.mdc`)" in rendered["agents"].blocks["AGENTS.md"]
+    block = rendered["agents"].blocks["AGENTS.md"]
+    assert b"- `plain` (full text in `.cursor/rules/plain.mdc`)" in block
 
 
 def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
