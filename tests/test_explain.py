@@ -236,6 +236,7 @@ def reasons(project: Path, *args: str) -> dict[str, dict[str, str]]:
 
 
 CURSOR_LIKE = {"always.mdc": "always", "ask.mdc": "requestable", "manual.mdc": "manual"}
+CLAUDE = {**CURSOR_LIKE, "py.mdc": "glob"}
 
 
 def test_each_target_says_how_its_assistant_gets_each_rule_for_a_matching_file(
@@ -247,13 +248,8 @@ def test_each_target_says_how_its_assistant_gets_each_rule_for_a_matching_file(
     assert reasons(targeted, "src/app.py") == {
         "cursor": {**CURSOR_LIKE, "py.mdc": "glob"},
         "devin": {**CURSOR_LIKE, "py.mdc": "glob"},
-        # Claude Code loads a rule without `paths` in every session and has no Manual rules.
-        "claude": {
-            "always.mdc": "always",
-            "ask.mdc": "always",
-            "py.mdc": "glob",
-            "manual.mdc": "not written",
-        },
+        # Claude Code: a skill for the Agent Requested rule and for the Manual one.
+        "claude": CLAUDE,
         "copilot": {
             "always.mdc": "always",
             "ask.mdc": "requestable",
@@ -265,7 +261,7 @@ def test_each_target_says_how_its_assistant_gets_each_rule_for_a_matching_file(
     }
     [claude] = [t for t in doc["targets"] if t["name"] == "claude"]
     [ask] = [r for r in claude["rules"] if r["name"] == "ask.mdc"]
-    assert ask["attached"] and "Agent Requested rule is loaded in every request" in ask["why"]
+    assert not ask["attached"] and ask["why"].startswith("description only: requestable")
     [agents] = [t for t in doc["targets"] if t["name"] == "agents"]
     [py] = [r for r in agents["rules"] if r["name"] == "py.mdc"]
     assert not py["attached"] and "`src/**/*.py` matched: the model is told to read it" in py["why"]
@@ -278,7 +274,7 @@ def test_each_target_leaves_the_glob_rule_out_for_a_file_it_does_not_match(
     for name in ("cursor", "claude", "copilot", "devin"):
         assert got[name]["py.mdc"] == "not attached", name
     assert got["agents"]["py.mdc"] == "requestable"  # listed whatever the file
-    text = rulesync(targeted, "explain", "--target", "claude", "docs/readme.md").stdout
+    text = rulesync(targeted, "explain", "--target", "copilot", "docs/readme.md").stdout
     assert text.splitlines()[0] == "docs/readme.md: tier one"
     assert "  manual.mdc" in text and "not written (" in text
 
@@ -295,13 +291,12 @@ def test_the_budget_is_what_each_assistant_loads_on_every_request(targeted: Path
         ".github/copilot-instructions.md": "whole",
         "ask.mdc": "description",
     }
-    assert loads["claude"] == {"always.mdc": "full text", "ask.mdc": "full text"}
+    # Claude Code: the skill's description is in every session, its body when it fits.
+    assert loads["claude"] == {"always.mdc": "full text", "ask.mdc": "description"}
     assert loads["agents"] == {"AGENTS.md": "whole"}
     tokens = {n: b["total"]["tokens"] for n, b in budgets.items()}
     assert tokens["cursor"] == 10 + 3  # 40 characters; "Deploy steps"
-    # Claude Code reads the Agent Requested rule whole, opened by the line saying when.
-    asked = "Apply this rule when: Deploy steps\n\n" + "s" * 20
-    assert tokens["claude"] == 10 + estimate_tokens(asked) == 10 + 14
+    assert tokens["claude"] == tokens["cursor"]
     # The whole block: the Always rule, the listed rules and where their full text is.
     assert tokens["agents"] > tokens["cursor"]
     assert not (targeted / "AGENTS.md").exists()  # explain renders; it writes nothing
@@ -317,14 +312,7 @@ def test_the_budget_is_what_each_assistant_loads_on_every_request(targeted: Path
 
 
 def test_target_option_explains_one_target_and_refuses_an_unknown_one(targeted: Path) -> None:
-    assert reasons(targeted, "--target", "claude", "src/app.py") == {
-        "claude": {
-            "always.mdc": "always",
-            "ask.mdc": "always",
-            "py.mdc": "glob",
-            "manual.mdc": "not written",
-        }
-    }
+    assert reasons(targeted, "--target", "claude", "src/app.py") == {"claude": CLAUDE}
     text = rulesync(targeted, "explain", "--target", "claude").stdout
     assert text.splitlines()[0].startswith("tier one: loaded on every request")
     assert "target cursor:" not in text and "assistant Cursor:" not in text

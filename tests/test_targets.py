@@ -66,12 +66,13 @@ def test_cursor_copies_every_rule_byte_for_byte_keeping_nested_paths() -> None:
     assert files == {f".cursor/rules/{r.path}": r.data for r in RULES}
 
 
-def test_claude_writes_always_bare_auto_attached_with_quoted_paths_and_omits_manual() -> None:
+def test_claude_writes_rules_for_always_and_globs_and_skills_for_requested_and_manual() -> None:
     files = targets.get("claude").render(RULES).files
     assert set(files) == {
         ".claude/rules/security.md",
         ".claude/rules/python.md",
-        ".claude/rules/deploy.md",
+        ".claude/skills/deploy/SKILL.md",
+        ".claude/skills/manual/SKILL.md",
         ".claude/rules/empty.md",
         ".claude/rules/frontend/react.md",
     }
@@ -79,9 +80,16 @@ def test_claude_writes_always_bare_auto_attached_with_quoted_paths_and_omits_man
     assert front(files[".claude/rules/python.md"]) == {"paths": list(PYTHON_GLOBS)}
     assert body(files[".claude/rules/python.md"]) == b"Use type hints.\n"
     assert front(files[".claude/rules/frontend/react.md"]) == {"paths": ["src/**/*.tsx"]}
-    deploy = files[".claude/rules/deploy.md"]
-    assert deploy.startswith(b"Apply this rule when: How to deploy: read before touching CI\n")
-    assert deploy.endswith(b"Deploy with make deploy.\n")
+    # An Agent Requested rule is a skill: its description decides when Claude reads it.
+    deploy = files[".claude/skills/deploy/SKILL.md"]
+    assert front(deploy) == {
+        "name": "deploy",
+        "description": "How to deploy: read before touching CI",
+    }
+    assert body(deploy) == b"Deploy with make deploy.\n"
+    # A Manual rule is a skill Claude never picks by itself: only `/manual` loads it.
+    manual = front(files[".claude/skills/manual/SKILL.md"])
+    assert manual["disable-model-invocation"] is True and manual["name"] == "manual"
     assert files[".claude/rules/empty.md"] == b""
 
 
@@ -179,10 +187,10 @@ def test_agents_alone_writes_each_listed_and_manual_rule_to_a_file_it_names_so_n
 
 
 def test_agents_points_at_the_first_enabled_target_that_keeps_the_full_text() -> None:
-    # Claude Code omits Manual rules, so a Manual rule is found in the next target.
+    # The first enabled target that writes a rule's full text is named, Claude's skill too.
     text = targets.render_all(["claude", "devin", "agents"], RULES)["agents"].blocks["AGENTS.md"]
     assert b"full text in `.claude/rules/python.md`" in text
-    assert b"- `manual` (full text in `.devin/rules/manual.md`)" in text
+    assert b"- `manual` (full text in `.claude/skills/manual/SKILL.md`)" in text
 
 
 def test_a_rule_quoting_the_block_markers_cannot_end_the_block_early() -> None:
@@ -226,7 +234,7 @@ def test_a_rule_that_is_not_utf8_is_a_manual_rule_with_replacements_and_warned()
     rendered = targets.render_all(ALL, [rule])
     assert rendered["cursor"].files[".cursor/rules/latin.mdc"] == rule.data
     assert rendered["cursor"].warnings == ()
-    assert rendered["claude"].files == {}
+    assert list(rendered["claude"].files) == [".claude/skills/latin/SKILL.md"]
     devin = rendered["devin"].files[".devin/rules/latin.md"]
     assert devin == "---\ntrigger: manual\n---\ncaf\ufffd\n".encode()
     for name in ("agents", "claude", "copilot", "devin", "windsurf"):
@@ -238,7 +246,8 @@ def test_a_rule_that_is_not_utf8_is_a_manual_rule_with_replacements_and_warned()
 def test_a_rule_without_front_matter_is_manual_everywhere() -> None:
     rule = SourceRule("plain.mdc", b"just text\n")
     rendered = targets.render_all(ALL, [rule])
-    assert rendered["claude"].files == rendered["copilot"].files == {}
+    assert rendered["copilot"].files == {}
+    assert list(rendered["claude"].files) == [".claude/skills/plain/SKILL.md"]
     assert rendered["devin"].files == {
         ".devin/rules/plain.md": b"---\ntrigger: manual\n---\njust text\n"
     }

@@ -261,12 +261,15 @@ def yaml_value(text: str) -> str:
     return yaml_quote(text)
 
 
-def front_matter(entries: Sequence[tuple[str, str | Sequence[str]]]) -> str:
-    """YAML front matter (a list value becomes a block list) that a strict YAML parser reads
-    back exactly: globs such as `**/*.py` or `docs/a: b/*.md` are quoted."""
+def front_matter(entries: Sequence[tuple[str, str | bool | Sequence[str]]]) -> str:
+    """YAML front matter (a list value becomes a block list, a bool a bare `true`/`false`)
+    that a strict YAML parser reads back exactly: globs such as `**/*.py` or
+    `docs/a: b/*.md` are quoted."""
     lines = ["---"]
     for key, value in entries:
-        if isinstance(value, str):
+        if isinstance(value, bool):
+            lines.append(f"{key}: {'true' if value else 'false'}")
+        elif isinstance(value, str):
             lines.append(f"{key}: {yaml_value(value)}")
         else:
             lines.append(f"{key}:")
