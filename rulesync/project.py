@@ -358,20 +358,18 @@ def load_project(
     rules = desired_rules(marker, library, tier)
     targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
-    output = combine(render_all(targets, sources))
-    if targets != ("cursor",):
-        # What each assistant will load once this is written, the project's own files
-        # included: a rule loaded twice or reached from no file is said once per assistant.
+    if targets == ("cursor",):
+        output = combine(render_all(targets, sources))
+    else:
+        # The targets are planned together from what each assistant will load, the
+        # project's own instruction files included; a rule an assistant would still load
+        # twice, or reach from no file, is said once per assistant.
         from rulesync import reading
 
-        disk_files = reading.read_project(root)
+        own = reading.own_files(reading.read_project(root), current.files)
+        output = combine(render_all(targets, sources, own))
         extra = reading.tier_warnings(
-            disk_files,
-            [get(n) for n in targets],
-            sources,
-            output.files,
-            output.blocks,
-            current.files,
+            own, [get(n) for n in targets], sources, output.files, output.blocks
         )
         output = output._replace(warnings=(*output.warnings, *extra))
     paths = set(output.files) | set(output.blocks) | current.paths

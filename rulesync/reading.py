@@ -27,7 +27,15 @@ from rulesync.explain import Cost, cost
 from rulesync.globs import Dialect, matches
 from rulesync.mdc import RuleType, read_rule
 from rulesync.targets import TARGETS, Target
-from rulesync.targets.base import Fact, How, Reader, Source, SourceRule, split_front_matter
+from rulesync.targets.base import (
+    Fact,
+    How,
+    Reader,
+    Rendered,
+    Source,
+    SourceRule,
+    split_front_matter,
+)
 from rulesync.targets.blocks import find_block
 
 Files = Mapping[str, bytes]
@@ -709,21 +717,37 @@ def origins(
     return found
 
 
-def after_apply(
-    disk: Files,
-    output_files: Mapping[str, bytes],
-    blocks: Mapping[str, bytes],
-    managed: Iterable[str] = (),
-) -> dict[str, bytes]:
-    """The snapshot once apply has run: the files on disk, minus the managed files apply
-    deletes, with every desired file written and every block spliced into its file."""
+def own_files(disk: Files, managed: Iterable[str] = ()) -> dict[str, bytes]:
+    """The project's own instruction files: `disk` without the files rulesync manages and
+    without rulesync's block in any file (a file that held only the block is gone)."""
     from rulesync.targets.blocks import splice
 
-    found = {p: d for p, d in disk.items() if p not in set(managed) or p in output_files}
+    skip = set(managed)
+    found: dict[str, bytes] = {}
+    for path, data in disk.items():
+        if path in skip:
+            continue
+        try:
+            kept = splice(data, None, path) if b"<!-- rulesync:" in data else data
+        except InvalidInput:
+            kept = data  # broken marker lines: left as they are, as apply leaves them
+        if kept is not None:
+            found[path] = kept
+    return found
+
+
+def after_apply(
+    own: Files, output_files: Mapping[str, bytes], blocks: Mapping[str, bytes]
+) -> dict[str, bytes]:
+    """The snapshot once apply has run: the project's own files (`own_files`) with every
+    desired file written and every block spliced into its file."""
+    from rulesync.targets.blocks import splice
+
+    found = dict(own)
     found.update(output_files)
     for path, content in blocks.items():
         try:
-            spliced = splice(disk.get(path), content, path)
+            spliced = splice(own.get(path), content, path)
         except InvalidInput:
             continue  # broken marker lines: apply leaves the file as it is (a conflict)
         if spliced is not None:
@@ -744,16 +768,37 @@ def view(
     sources: Sequence[SourceRule],
     output_files: Mapping[str, bytes],
     blocks: Mapping[str, bytes],
-    managed: Iterable[str] = (),
 ) -> View:
     """The snapshot after apply (`after_apply`) with each rulesync file's rule."""
-    files = after_apply(disk, output_files, blocks, managed)
+    files = after_apply(disk, output_files, blocks)
     return View(files, origins(targets, sources, files, blocks))
 
 
 def named(costs: Sequence[Cost], found: Mapping[str, str]) -> list[Cost]:
     """Costs with each rulesync file shown as its rule (`python.mdc`), the others as paths."""
     return [c._replace(name=f"{found[c.name]}.mdc") if c.name in found else c for c in costs]
+
+
+def loaded_elsewhere(
+    target: Target,
+    targets: Sequence[Target],
+    sources: Sequence[SourceRule],
+    others: Mapping[str, Rendered],
+    disk: Files,
+) -> set[str]:
+    """The Always rules `target`'s assistant loads on every request from files other enabled
+    targets write (`others`' renderings), beside the project's own files."""
+    if target.reads is None:
+        return set()
+    from rulesync.targets import combine
+
+    out = combine(others)
+    mine = [p for p in disk if target.claims(p)]
+    files = after_apply({p: d for p, d in disk.items() if p not in mine}, out.files, out.blocks)
+    found = origins([t for t in targets if t is not target], sources, files, out.blocks)
+    load = simulate(target.reads, files, "", found)
+    always = {s.stem for s in sources if s.info.rule_type is RuleType.ALWAYS}
+    return {i.rule for i in load.items if i.how is How.ALWAYS and i.rule in always}
 
 
 def enabled_readers(targets: Sequence[Target]) -> list[Reader]:
@@ -771,11 +816,10 @@ def tier_warnings(
     sources: Sequence[SourceRule],
     output_files: Mapping[str, bytes],
     blocks: Mapping[str, bytes],
-    managed: Iterable[str] = (),
 ) -> list[str]:
     """One line per assistant that would load some of the tier's rules twice, or reach some
     from no file, once apply has written `output` beside the project's own files."""
-    files = after_apply(disk, output_files, blocks, managed)
+    files = after_apply(disk, output_files, blocks)
     found = origins(targets, sources, files, blocks)
     texts = {s.stem: s.text for s in sources}
     return [describe(f) for r in enabled_readers(targets) for f in findings(r, files, found, texts)]
@@ -793,7 +837,9 @@ __all__ = [
     "enabled_readers",
     "findings",
     "imports",
+    "loaded_elsewhere",
     "origins",
+    "own_files",
     "read_project",
     "readers",
     "simulate",

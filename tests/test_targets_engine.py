@@ -36,7 +36,8 @@ def expected(tier: str, targets: Sequence[str] = ALL, exclude: Sequence[str] = (
         for path, rule in library.resolve(tier).items()
         if path.removesuffix(".mdc") not in exclude
     ]
-    return combine(render_all(targets, rules))
+    # Planned together, as apply plans them for a project with no instruction file of its own.
+    return combine(render_all(targets, rules, {}))
 
 
 def write_marker(project: Path, phase: str, targets: Sequence[str] = ALL, extra: str = "") -> None:
@@ -235,8 +236,9 @@ def test_removing_targets_removes_their_files_and_blocks_in_one_commit(project: 
     assert not (project / ".github/instructions").exists()
     assert (project / ".github/workflows/ci.yml").read_text() == "on: push\n"
     assert len(rulesync_commits(project)) == 2
+    # Without AGENTS.md, Devin Desktop's folder gets the two Always rules it read there.
     assert rulesync_commits(project)[0].startswith(
-        "rulesync: targets cursor, agents, claude, copilot, devin → cursor, devin (+0 ~0 -"
+        "rulesync: targets cursor, agents, claude, copilot, devin → cursor, devin (+2 ~0 -"
     )
     gone = set(git(project, "show", "--diff-filter=D", "--name-only", "--format=", "HEAD").split())
     assert {"AGENTS.md", ".github/copilot-instructions.md"} <= gone
@@ -531,16 +533,25 @@ def test_a_tools_size_limit_exceeded_is_warned_and_still_written(
     (library / "basic" / "huge.mdc").write_text(
         "---\nalwaysApply: true\n---\n" + "Keep every function small.\n" * 1500
     )
+    # Devin Desktop reads an Always rule from AGENTS.md; a scoped one is in its own folder.
+    (library / "basic" / "wide.mdc").write_text(
+        "---\nglobs: src/**\n---\n" + "Keep every module small.\n" * 1500
+    )
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"library: {library}\n")
     (repo / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, agents, devin]\n")
     proc = rulesync(repo, "apply", check=0)
     assert "warning: AGENTS.md: rulesync's block is" in proc.stderr
-    assert "warning: .devin/rules/huge.md:" in proc.stderr
-    assert (repo / ".devin/rules/huge.md").stat().st_size > 12_000
+    assert "warning: .devin/rules/wide.md:" in proc.stderr
+    assert (repo / ".devin/rules/wide.md").stat().st_size > 12_000
+    assert not (repo / ".devin/rules/huge.md").exists()
+    # Cursor reads AGENTS.md too: the Always rule is loaded twice there, said once.
+    assert "warning: Cursor loads 1 rule(s) twice (.cursor/rules and AGENTS.md): huge" in (
+        proc.stderr
+    )
     doc = json.loads(rulesync(repo, "check", "--json", check=0).stdout)
-    assert len(doc["warnings"]) == 2
+    assert len(doc["warnings"]) == 3
     # Every command that prints a plan says the same warnings in its JSON.
     for command in (["diff", "--json"], ["apply", "--dry-run", "--json"], ["apply", "--json"]):
         assert json.loads(rulesync(repo, *command, check=0).stdout)["warnings"] == doc["warnings"]

@@ -1,10 +1,11 @@
 """`rulesync explain [PATH] [--tier T] [--target NAME]`: which rules reach each assistant when
 working on PATH and why, or, without a path, what each assistant loads on every request.
 
-Without `--target` the answer is the reading model's (`rulesync.reading`): every enabled
-assistant (and, when AGENTS.md is written, every assistant that reads only AGENTS.md) reading
-the project's files as apply would leave them, the project's own files included. With
-`--target X`, X's assistant reading only the files rulesync writes for X, in X's glob dialect.
+The answer is the reading model's (`rulesync.reading`): each assistant reading the project's
+files as apply would leave them (every enabled target's, planned together, and the
+project's own), in its own glob dialect. Without `--target`, every enabled assistant and,
+when AGENTS.md is written, every assistant that reads only AGENTS.md; with `--target X`,
+X's assistant alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-from collections.abc import Sequence
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
@@ -26,7 +26,7 @@ from rulesync.marker import Marker, load_marker
 from rulesync.mdc import RuleType
 from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
-from rulesync.targets import SourceRule, Target, combine, get, render
+from rulesync.targets import SourceRule, Target, combine, get, render_all
 from rulesync.targets.base import CURSOR_ATTACH, How, Reader
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
@@ -50,13 +50,21 @@ class _Tier:
     """One tier as this project gets it: its rules, their origin tier, and every enabled
     target's rendering of them beside the others."""
 
-    def __init__(self, marker: Marker, library: Library, tier: str, enabled: list[Target]):
+    def __init__(
+        self,
+        marker: Marker,
+        library: Library,
+        tier: str,
+        enabled: list[Target],
+        disk: dict[str, bytes],
+    ):
         desired = desired_rules(marker, library, tier)
         self.sources = [SourceRule(n, r.data) for n, r in desired.items()]
         self.by_stem = {s.stem: s for s in self.sources}
         self.origin = {n: r.tier for n, r in desired.items()}
         self.enabled = enabled
-        self.rendered = {t.name: render(t, enabled, self.sources) for t in enabled}
+        # As apply renders them: planned together, beside the project's own files.
+        self.rendered = render_all([t.name for t in enabled], self.sources, disk)
 
     @property
     def stems(self) -> list[str]:
@@ -65,15 +73,10 @@ class _Tier:
     def kind(self, stem: str) -> RuleType:
         return self.by_stem[stem].info.rule_type
 
-    def view(self, disk: dict[str, bytes], managed: Sequence[str]) -> reading.View:
+    def view(self, own: dict[str, bytes]) -> reading.View:
         """What every assistant finds once apply has run, the project's own files kept."""
         out = combine(self.rendered)
-        return reading.view(disk, self.enabled, self.sources, out.files, out.blocks, managed)
-
-    def alone(self, target: Target) -> reading.View:
-        """Only the files rulesync writes for `target`."""
-        out = self.rendered[target.name]
-        return reading.view({}, [target], self.sources, out.files, out.blocks)
+        return reading.view(own, self.enabled, self.sources, out.files, out.blocks)
 
 
 def _relative(path: str, root: Path) -> str:
@@ -88,12 +91,9 @@ def _relative(path: str, root: Path) -> str:
     return relative.as_posix()
 
 
-def _verdicts(
-    tier: _Tier, reader: Reader, view: reading.View, path: str, alone: bool
-) -> list[reading.Verdict]:
+def _verdicts(tier: _Tier, reader: Reader, view: reading.View, path: str) -> list[reading.Verdict]:
     """Each rule's verdict; a rule whose globs the reader's dialect cannot say and that
-    nothing attaches is `untranslatable`; for one target alone, a rule it wrote nowhere is
-    `not written`."""
+    nothing attaches is `untranslatable`."""
     load = reading.simulate(reader, view.files, path, view.origins)
     found = []
     for verdict in reading.verdicts(load, tier.stems):
@@ -101,8 +101,6 @@ def _verdicts(
         unreached = verdict.how in (How.NOT_ATTACHED, How.LOST)
         if unreached and reader.dialect == Dialect.ROOTED and untranslatable(source.info.globs):
             verdict = verdict._replace(how=How.UNTRANSLATABLE)
-        elif alone and verdict.how is How.LOST:
-            verdict = verdict._replace(how=How.NOT_WRITTEN)
         found.append(verdict)
     return found
 
@@ -155,18 +153,19 @@ def _explain_path(
     tier_name: str,
     tier: _Tier,
     targets: list[Target],
-    view: reading.View | None,
+    view: reading.View,
+    whole: bool,
     json: bool,
 ) -> None:
     every = {
-        t.name: _attachments(tier, _verdicts(tier, t.reads, tier.alone(t), path, True))
+        t.name: _attachments(tier, _verdicts(tier, t.reads, view, path))
         for t in targets
         if t.reads is not None
     }
     matrix: dict[str, list[reading.Verdict]] = {}
-    if view is not None:
+    if whole:
         for reader in reading.enabled_readers(targets):
-            matrix[reader.assistant] = _verdicts(tier, reader, view, path, False)
+            matrix[reader.assistant] = _verdicts(tier, reader, view, path)
     first = targets[0].name
     if json:
         emit_json(
@@ -198,7 +197,7 @@ def _explain_path(
         )
         return
     print(f"{path}: tier {tier_name}")
-    if view is None or [t.name for t in targets] == ["cursor"]:
+    if not whole or [t.name for t in targets] == ["cursor"]:
         for name, verdicts in every.items():
             _print_verdicts(name, verdicts, tier_name, tier.origin, len(every) > 1)
         return
@@ -279,17 +278,18 @@ def _budget(
     library: Library,
     tiers: dict[str, _Tier],
     targets: list[Target],
-    views: dict[str, reading.View] | None,
+    views: dict[str, reading.View],
+    whole: bool,
     json: bool,
 ) -> None:
     budget = library.always_tokens_budget
     by_target = [
-        _report(t.name, {n: _costs(t.reads, tier.alone(t)) for n, tier in tiers.items()}, tier_name)
+        _report(t.name, {n: _costs(t.reads, view) for n, view in views.items()}, tier_name)
         for t in targets
         if t.reads is not None
     ]
     by_assistant = []
-    if views is not None:
+    if whole:
         for reader in reading.enabled_readers(targets):
             every = {n: _costs(reader, view) for n, view in views.items()}
             by_assistant.append(_report(reader.assistant, every, tier_name))
@@ -346,17 +346,16 @@ def run(args: argparse.Namespace) -> int:
         )
     whole = args.target is None
     path = _relative(args.path, root) if args.path is not None else None
-    disk = reading.read_project(root, [path] if path else []) if whole else {}
     managed: list[str] = []
     # A broken manifest: `check` says so; explain reads the files as they are.
     with contextlib.suppress(RulesyncError):
-        managed = sorted(manifest_mod.load(root).files) if whole else []
+        managed = sorted(manifest_mod.load(root).files)
+    disk = reading.own_files(reading.read_project(root, [path] if path else []), managed)
     if path is not None:
-        tier = _Tier(marker, library, tier_name, enabled)
-        view = tier.view(disk, managed) if whole else None
-        _explain_path(path, tier_name, tier, targets, view, args.json)
+        tier = _Tier(marker, library, tier_name, enabled, disk)
+        _explain_path(path, tier_name, tier, targets, tier.view(disk), whole, args.json)
         return 0
-    tiers = {name: _Tier(marker, library, name, enabled) for name in library.tier_names}
-    views = {n: t.view(disk, managed) for n, t in tiers.items()} if whole else None
-    _budget(tier_name, library, tiers, targets, views, args.json)
+    tiers = {name: _Tier(marker, library, name, enabled, disk) for name in library.tier_names}
+    views = {n: t.view(disk) for n, t in tiers.items()}
+    _budget(tier_name, library, tiers, targets, views, whole, args.json)
     return 0

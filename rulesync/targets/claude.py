@@ -95,6 +95,7 @@ TARGET = Target(
         RuleType.AGENT_REQUESTED: How.REQUESTABLE,
         RuleType.MANUAL: How.MANUAL,
     },
+    drops_loaded=True,
     reads=Reader(
         "Claude Code",
         (

@@ -114,4 +114,5 @@ TARGET = Target(
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),
     reads=reader("Devin Desktop", FOLDER),
+    drops_loaded=True,
 )

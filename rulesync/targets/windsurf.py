@@ -14,4 +14,5 @@ TARGET = Target(
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
     reads=reader("Windsurf", FOLDER),
+    drops_loaded=True,
 )
