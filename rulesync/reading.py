@@ -633,7 +633,7 @@ class Finding(NamedTuple):
     """A rule an assistant loads twice, or not at all, whatever the file worked on."""
 
     assistant: str
-    kind: str  # "twice" or "lost"
+    kind: str  # "twice", "lost" or "truncated"
     rules: tuple[str, ...]
     sources: tuple[str, ...]
     tokens: int
@@ -656,8 +656,12 @@ def findings(
         by_rule.setdefault(item.rule, []).append(item)
     twice: dict[str, tuple[str, ...]] = {}
     lost: list[str] = []
+    cut: dict[str, str] = {}
     for rule in rules:
         items = [i for i in by_rule.get(rule, []) if i.how is not How.SHADOWED]
+        truncated = [i for i in items if i.how is How.TRUNCATED]
+        if truncated and not any(i.how is How.ALWAYS for i in items):
+            cut[rule] = truncated[0].source
         full = {i.source for i in items if i.how in (How.ALWAYS, How.GLOB, How.NOT_ATTACHED)}
         if len(full) > 1:
             twice[rule] = tuple(sorted(full))
@@ -671,12 +675,22 @@ def findings(
     if lost:
         tokens = sum(estimate_tokens(rules[r]) for r in lost)
         found.append(Finding(reader.assistant, "lost", tuple(sorted(lost)), (), tokens))
+    if cut:
+        tokens = sum(estimate_tokens(rules[r]) for r in cut)
+        sources = tuple(sorted(set(cut.values())))
+        found.append(Finding(reader.assistant, "truncated", tuple(sorted(cut)), sources, tokens))
     return found
 
 
 def describe(finding: Finding) -> str:
     """The one line apply, check and lint print for a finding."""
     names = ", ".join(finding.rules)
+    if finding.kind == "truncated":
+        return (
+            f"{finding.assistant} cuts {' and '.join(finding.sources)} before {names} "
+            f"(about {finding.tokens:,} tokens never read): shorten the file, or the tier's "
+            "Always rules"
+        )
     if finding.kind == "twice":
         where = " and ".join(_group(finding.sources))
         return (

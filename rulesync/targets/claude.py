@@ -45,11 +45,15 @@ def skill_name(rule: SourceRule) -> str:
     return name or "rule"
 
 
-def locate(rule: SourceRule) -> str:
+def locate(rule: SourceRule) -> str | None:
     """`.claude/rules/<path>.md` for an Always or Auto Attached rule,
-    `.claude/skills/<name>/SKILL.md` for an Agent Requested or Manual one."""
-    if rule.info.rule_type in (RuleType.AGENT_REQUESTED, RuleType.MANUAL):
+    `.claude/skills/<name>/SKILL.md` for an Agent Requested or Manual one; None for a rule
+    whose globs Claude Code cannot say (without `paths` it would load everywhere)."""
+    kind = rule.info.rule_type
+    if kind in (RuleType.AGENT_REQUESTED, RuleType.MANUAL):
         return f"{SKILLS}/{skill_name(rule)}/SKILL.md"
+    if kind is RuleType.AUTO_ATTACHED and not rooted_globs(rule.info.globs):
+        return None
     return f"{FOLDER}/{rule.stem}.md"
 
 
@@ -77,7 +81,7 @@ def rule_file(rule: SourceRule) -> str:
 
 def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     """One `.md` per Always and Auto Attached rule, one skill per other rule."""
-    pairs = [(locate(rule), rule) for rule in rules]
+    pairs = [(path, rule) for rule in rules if (path := locate(rule)) is not None]
     unique_paths(pairs, "claude")
     files = rule_files(rules, locate, rule_file)
     warnings = (*encoding_warnings(rules, "claude"), *glob_warnings(rules, "claude"))

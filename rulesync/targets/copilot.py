@@ -72,6 +72,8 @@ def locate(rule: SourceRule) -> str | None:
         return None
     if kind is RuleType.ALWAYS:
         return INSTRUCTIONS
+    if kind is RuleType.AUTO_ATTACHED and not flat_globs(rule):
+        return None  # no glob Copilot can say: without `applyTo` it would mean another thing
     return f"{FOLDER}/{rule.stem}.instructions.md"
 
 
