@@ -76,7 +76,7 @@ def test_every_rule_reaches_every_enabled_assistant_once_or_apply_says_so(
             if len(text) > 1:
                 assert rule.stem in line, (reader.assistant, rule.stem, text)
             if not items:
-                lost = next((w for w in warnings.splitlines() if f"{reader.assistant} can" in w))
+                lost = next(w for w in warnings.splitlines() if f"{reader.assistant} can" in w)
                 assert rule.stem in lost, (reader.assistant, rule.stem)
             # No Manual rule is lost for the assistant of any enabled target.
             if rule.info.rule_type is RuleType.MANUAL and reader not in reading.AGENTS_ONLY:
