@@ -23,6 +23,7 @@ _BOM = b"\xef\xbb\xbf"
 # Characters json.dumps leaves raw that a YAML double-quoted scalar must carry as escapes:
 # PyYAML refuses the non-printable ones and folds NEL and the Unicode line breaks.
 _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_MDC_LINK = re.compile(r"\]\(mdc:([^)\s]+)\)")
 _BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Plain words YAML 1.1 reads as booleans or null rather than as text.
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
@@ -131,9 +132,12 @@ class SourceRule:
     @property
     def text(self) -> str:
         """The body as text for other formats: leading blank lines and trailing space dropped,
-        one final newline (empty when the body is)."""
+        `[x](mdc:path)` links made plain (`[x](/path)`), one final newline (empty when the body
+        is)."""
         if self._text is None:
             text = self.body.decode("utf-8", errors="replace").replace("\r\n", "\n")
+            # Cursor's `mdc:` links name a project file; other tools read a plain link.
+            text = _MDC_LINK.sub(r"](/\1)", text)
             text = text.lstrip("\n").rstrip()
             self._text = text + "\n" if text else ""
         return self._text
