@@ -360,4 +360,7 @@ def test_target_option_explains_one_target_and_refuses_an_unknown_one(targeted: 
     assert text.splitlines()[0].startswith("tier one: loaded on every request")
     assert "target cursor:" not in text and "assistant Cursor:" not in text
     error = rulesync(targeted, "explain", "--target", "emacs", check=2).stderr
-    assert "emacs" in error and "agents, claude, copilot, cursor, devin, windsurf" in error
+    assert (
+        "emacs" in error
+        and "agents, claude, cline, copilot, cursor, devin, kiro, windsurf" in error
+    )

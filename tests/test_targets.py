@@ -264,8 +264,8 @@ def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
         assert name in message
 
 
-def test_registry_holds_the_six_targets_and_defaults_to_cursor_alone() -> None:
-    assert set(targets.TARGETS) == set(ALL)
+def test_registry_holds_the_eight_targets_and_defaults_to_cursor_alone() -> None:
+    assert set(targets.TARGETS) == {*ALL, "kiro", "cline"}
     assert targets.DEFAULT == ("cursor",)
     assert targets.get("agents").folders == ("", ".agents/rules")
     assert targets.get("cursor").folders == (".cursor/rules",)

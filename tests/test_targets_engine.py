@@ -391,7 +391,7 @@ def test_an_unknown_target_is_refused_naming_the_valid_ones(project: Path) -> No
     write_marker(project, "basic", ["cursor", "vim"])
     proc = rulesync(project, "apply", check=2)
     assert "unknown target `vim`" in proc.stderr
-    assert "agents, claude, copilot, cursor, devin, windsurf" in proc.stderr
+    assert "agents, claude, cline, copilot, cursor, devin, kiro, windsurf" in proc.stderr
     assert ".rulesync.yaml:3" in proc.stderr
     assert not (project / ".cursor").exists() and not (project / MANIFEST).exists()
 
