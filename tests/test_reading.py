@@ -319,3 +319,14 @@ def test_zed_reads_only_the_first_file_of_its_list() -> None:
     files = {".github/copilot-instructions.md": b"ours\n", "AGENTS.md": b"agents\n"}
     load = reading.simulate(zed, files, "a.py", {})
     assert [c.name for c in load.costs] == [".github/copilot-instructions.md"]
+
+
+def test_the_docs_table_cites_every_source_of_the_reading_model() -> None:
+    from tests.conftest import REPO_ROOT
+
+    text = (REPO_ROOT / "docs/how-to/targets-and-assistants.md").read_text()
+    for reader in reading.readers(TARGETS.values()):
+        assert reader.assistant.split(" (")[0] in text, reader.assistant
+        for fact in reader.facts:
+            assert fact.url in text, (reader.assistant, fact.url)
+            assert fact.checked == "2026-12-07"

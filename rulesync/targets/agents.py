@@ -142,7 +142,7 @@ TARGET = Target(
     loaded_whole=(FILE,),
     reads=Reader(
         "Codex",
-        (Source("agents", FILE, limit=MAX_BYTES, per="all", nested=True),),
+        (Source("agents", FILE, limit=MAX_BYTES, per="all"),),
         "gitignore",
         (
             Fact(
@@ -150,6 +150,12 @@ TARGET = Target(
                 "folder (AGENTS.override.md first), joined root first; reading stops once "
                 "the joined size reaches project_doc_max_bytes (32 KiB by default)",
                 "https://developers.openai.com/codex/guides/agents-md",
+            ),
+            Fact(
+                "Codex is started at the project root (a folder's own AGENTS.md counts only "
+                "when Codex is started there)",
+                "https://developers.openai.com/codex/guides/agents-md",
+                assumed=True,
             ),
         ),
     ),
