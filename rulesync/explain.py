@@ -96,7 +96,7 @@ def explain_file(
 def estimate_tokens(text: str) -> int:
     """An estimate of the tokens `text` costs: ASCII characters / 4, plus one per other
     character (a Hangul syllable or other non-Latin letter is about one token, not a quarter)."""
-    ascii_chars = sum(1 for c in text if c < "\x80")
+    ascii_chars = len(text.encode("ascii", errors="ignore"))
     return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
 
 

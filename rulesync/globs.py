@@ -114,6 +114,12 @@ def translate(pattern: str) -> list[str] | None:
     rooted dialect cannot say it (`!negation`). Braces are kept: the rooted tools expand
     them, which is what a brace glob's author means (Cursor reads them literally, and lint
     says so)."""
+    found = _translate(pattern)
+    return None if found is None else list(found)
+
+
+@lru_cache(maxsize=8192)
+def _translate(pattern: str) -> tuple[str, ...] | None:
     pattern = pattern.strip().removeprefix("./")
     if pattern.startswith("!"):
         return None
@@ -125,24 +131,24 @@ def translate(pattern: str) -> list[str] | None:
     if not anchored and not core.startswith("**"):
         core = f"**/{core}"
     if folder:
-        return [f"{core}/**"]
+        return (f"{core}/**",)
     last = core.rsplit("/", 1)[-1]
     if anchored and not any(c in last for c in "*?[{.") and last:
         # gitignore lets a name stand for a folder too (`src/api` covers `src/api/app.py`).
-        return [core, f"{core}/**"]
-    return [core]
+        return (core, f"{core}/**")
+    return (core,)
 
 
 def untranslatable(globs: tuple[str, ...] | list[str]) -> list[str]:
     """The patterns of `globs` that `translate` cannot carry into the rooted dialect."""
-    return [g for g in globs if translate(g) is None]
+    return [g for g in globs if _translate(g) is None]
 
 
 def rooted_globs(globs: tuple[str, ...] | list[str]) -> list[str]:
     """Every translatable pattern of `globs` in the rooted dialect, in order, once each."""
     found: list[str] = []
     for glob in globs:
-        for item in translate(glob) or ():
+        for item in _translate(glob) or ():
             if item not in found:
                 found.append(item)
     return found

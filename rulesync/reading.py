@@ -19,6 +19,7 @@ import os
 import re
 import stat
 from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
 
@@ -257,10 +258,15 @@ def _walk(root_fd: int, folder: str, found: dict[str, bytes]) -> None:
 # What each kind of source loads.
 
 
+# Each assistant's walk reads the same rule files: their front matter is read once.
+_rule_info = lru_cache(maxsize=16384)(read_rule)
+
+
 def _text(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
+@lru_cache(maxsize=16384)
 def _keys(data: bytes) -> dict[str, str | list[str]]:
     """A Markdown file's front matter as `key: value` and `key:` + `- item` lists, quotes
     removed (the shape every tool here writes)."""
@@ -307,7 +313,15 @@ def _body(data: bytes) -> str:
 class _Walk:
     """One reader's walk over a snapshot for one file."""
 
-    def __init__(self, reader: Reader, files: Files, path: str, origins: Mapping[str, str]):
+    def __init__(
+        self,
+        reader: Reader,
+        files: Files,
+        path: str,
+        origins: Mapping[str, str],
+        costs: bool = True,
+    ):
+        self.counting = costs
         self.reader = reader
         self.files = files
         self.path = path
@@ -315,6 +329,10 @@ class _Walk:
         self.dialect = Dialect(reader.dialect)
         self.costs: list[Cost] = []
         self.items: list[Item] = []
+
+    def _cost(self, path: str, loads: str, text: str) -> None:
+        if self.counting:
+            self.costs.append(cost(path, loads, text))
 
     def under(self, folder: str) -> list[str]:
         return sorted(p for p in self.files if p.startswith(folder))
@@ -326,7 +344,7 @@ class _Walk:
         """A file holding one rule's text (or the user's own rule)."""
         rule = self.origins.get(path)
         if how is How.ALWAYS:
-            self.costs.append(cost(path, "full text", text))
+            self._cost(path, "full text", text)
         if rule is not None:
             self.items.append(Item(rule, how, path, glob))
 
@@ -335,7 +353,7 @@ class _Walk:
             # The budget: a glob matching every file (`**/*`) is loaded on every request.
             everywhere = next((g for g in globs if _everywhere(g, dialect)), "")
             if everywhere:
-                self.costs.append(cost(path, f"full text (`{everywhere}`: every file)", text))
+                self._cost(path, f"full text (`{everywhere}`: every file)", text)
             self.rule_file(path, How.GLOB if everywhere else How.NOT_ATTACHED, "", everywhere)
             return
         matched = next((g for g in globs if matches(g, self.path, dialect)), "")
@@ -343,7 +361,7 @@ class _Walk:
 
     def described(self, path: str, description: str, how: How = How.REQUESTABLE) -> None:
         if how is How.REQUESTABLE and description:
-            self.costs.append(cost(path, "description", description))
+            self._cost(path, "description", description)
         rule = self.origins.get(path)
         if rule is not None:
             self.items.append(Item(rule, how, path))
@@ -354,7 +372,7 @@ class _Walk:
         data = self.files[path]
         kept = data[:limit] if limit and len(data) > limit else data
         if not shadowed:
-            self.costs.append(cost(path, "whole", _text(kept)))
+            self._cost(path, "whole", _text(kept))
         for rule, how, start, globs in _block_items(data, path):
             if shadowed:
                 how = How.SHADOWED
@@ -366,11 +384,13 @@ class _Walk:
         return len(kept)
 
 
+@lru_cache(maxsize=4096)
 def _everywhere(glob: str, dialect: Dialect) -> bool:
     """True for a glob that matches every file (tried on a root file and a deep one)."""
     return all(matches(glob, p, dialect) for p in ("a.x", "b/c/d.y", ".e"))
 
 
+@lru_cache(maxsize=64)
 def _block_items(data: bytes, where: str) -> list[tuple[str, How, int, list[str]]]:
     """The tier's rules named in rulesync's block of a file: (rule, how, byte offset, the
     globs a listed rule is given with)."""
@@ -418,7 +438,7 @@ def _source(walk: _Walk, source: Source) -> None:
         for path in walk.under(source.path):
             if not path.endswith(".mdc"):
                 continue
-            info = read_rule(files[path])
+            info = _rule_info(files[path])
             kind_of = info.rule_type
             if kind_of is RuleType.ALWAYS:
                 walk.rule_file(path, How.ALWAYS, info.body.strip())
@@ -575,14 +595,17 @@ def _claude_md(walk: _Walk) -> None:
             walk.whole(path, shadowed=True)
 
 
-def simulate(reader: Reader, files: Files, path: str, origins: Mapping[str, str]) -> Load:
+def simulate(
+    reader: Reader, files: Files, path: str, origins: Mapping[str, str], costs: bool = True
+) -> Load:
     """What `reader`'s assistant loads when working on `path` in a project holding `files`;
-    `origins` names the tier's rule each whole file rulesync wrote holds."""
-    walk = _Walk(reader, files, path, origins)
+    `origins` names the tier's rule each whole file rulesync wrote holds (`costs`: False
+    when only the rules' items are wanted)."""
+    walk = _Walk(reader, files, path, origins, costs)
     for source in reader.sources:
         _source(walk, source)
-    costs = sorted(walk.costs, key=lambda c: (-c.tokens, c.name))
-    return Load(reader.assistant, costs, walk.items)
+    ordered = sorted(walk.costs, key=lambda c: (-c.tokens, c.name))
+    return Load(reader.assistant, ordered, walk.items)
 
 
 _FULL = (How.ALWAYS, How.GLOB)
@@ -648,7 +671,7 @@ def findings(
 
     # Every glob matches this path in the walk below: the question is which files could
     # bring a rule, not which do for one file.
-    walk = _Walk(reader, files, "", origins)
+    walk = _Walk(reader, files, "", origins, costs=False)
     for source in reader.sources:
         _source(walk, source)
     by_rule: dict[str, list[Item]] = {}
@@ -810,7 +833,7 @@ def loaded_elsewhere(
     mine = [p for p in disk if target.claims(p)]
     files = after_apply({p: d for p, d in disk.items() if p not in mine}, out.files, out.blocks)
     found = origins([t for t in targets if t is not target], sources, files, out.blocks)
-    load = simulate(target.reads, files, "", found)
+    load = simulate(target.reads, files, "", found, costs=False)
     always = {s.stem for s in sources if s.info.rule_type is RuleType.ALWAYS}
     return {i.rule for i in load.items if i.how is How.ALWAYS and i.rule in always}
 

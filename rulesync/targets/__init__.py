@@ -119,8 +119,12 @@ def render_all(
     planned = {}
     for target in targets:
         others = {n: r for n, r in first.items() if n != target.name}
-        dropped = loaded_elsewhere(target, targets, rules, others, disk) if others else set()
-        if target.drops_loaded and dropped:
+        dropped = (
+            loaded_elsewhere(target, targets, rules, others, disk)
+            if target.drops_loaded and others
+            else set()
+        )
+        if dropped:
             kept = [r for r in rules if r.stem not in dropped]
             planned[target.name] = render(target, targets, kept)
         else:
