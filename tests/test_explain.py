@@ -364,3 +364,20 @@ def test_target_option_explains_one_target_and_refuses_an_unknown_one(targeted: 
         "emacs" in error
         and "agents, claude, cline, copilot, cursor, devin, kiro, windsurf" in error
     )
+
+
+def test_the_budget_counts_the_users_own_always_rules_in_cursor_rules(
+    enterprise_project: Path,
+) -> None:
+    rules = enterprise_project / ".cursor/rules"
+    rules.mkdir(parents=True)
+    (rules / "house-style.mdc").write_text("---\nalwaysApply: true\n---\n" + "h" * 400 + "\n")
+    (rules / "web.mdc").write_text("---\nglobs: web/**\n---\nWeb only.\n")
+    doc = json.loads(rulesync(enterprise_project, "explain", "--json").stdout)
+    [cursor] = doc["assistants"]
+    loads = {r["name"]: (r["loads"], r["bytes"]) for r in cursor["rules"]}
+    assert loads[".cursor/rules/house-style.mdc"] == ("full text", 400)
+    assert ".cursor/rules/web.mdc" not in loads  # scoped: not on every request
+    assert ENTERPRISE_ALWAYS <= set(loads)
+    text = rulesync(enterprise_project, "explain").stdout
+    assert "  .cursor/rules/house-style.mdc (full text)" in text
