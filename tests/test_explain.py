@@ -378,6 +378,6 @@ def test_the_budget_counts_the_users_own_always_rules_in_cursor_rules(
     loads = {r["name"]: (r["loads"], r["bytes"]) for r in cursor["rules"]}
     assert loads[".cursor/rules/house-style.mdc"] == ("full text", 400)
     assert ".cursor/rules/web.mdc" not in loads  # scoped: not on every request
-    assert ENTERPRISE_ALWAYS <= set(loads)
+    assert set(loads) >= ENTERPRISE_ALWAYS
     text = rulesync(enterprise_project, "explain").stdout
     assert "  .cursor/rules/house-style.mdc (full text)" in text
