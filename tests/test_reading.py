@@ -294,24 +294,32 @@ def test_explain_gives_cursor_and_claude_the_verdicts_their_docs_give(tmp_path: 
 
 
 def test_codex_cuts_the_whole_agents_md_and_the_rules_past_the_cut_are_named() -> None:
+    big = b"---\nalwaysApply: true\n---\n" + b"Keep it small.\n" * 2500  # 37 KB
     rules = [
         SourceRule("core.mdc", b"---\nalwaysApply: true\n---\nCore.\n"),
+        SourceRule("huge.mdc", big),
         SourceRule("py.mdc", b"---\nglobs: **/*.py\n---\nPython.\n"),
     ]
-    out = combine(render_all(["agents"], rules, {}))
-    user = {"AGENTS.md": b"# Ours\n\n" + b"Long notes.\n" * 3000}  # 36 KB of the user's text
-    files = reading.after_apply(user, out.files, out.blocks)
     codex = TARGETS["agents"].reads
     assert codex is not None
-    found = reading.findings(codex, files, {}, {r.stem: r.text for r in rules})
-    assert [(f.kind, f.rules) for f in found] == [("truncated", ("core", "py"))]
-    assert "Codex cuts AGENTS.md before core, py" in reading.describe(found[0])
+    texts = {r.stem: r.text for r in rules}
+    # The user's 36 KB of notes: rulesync's block goes first, so the cut falls on them.
+    out = combine(render_all(["agents"], rules[::2], {}))
+    user = {"AGENTS.md": b"# Ours\n\n" + b"Long notes.\n" * 3000}
+    files = reading.after_apply(user, out.files, out.blocks)
+    assert files["AGENTS.md"].startswith(b"<!-- rulesync:begin")
+    assert reading.findings(codex, files, {}, {"core": "Core.", "py": "Python."}) == []
     load = reading.simulate(codex, files, "src/a.py", {})
-    assert {v.rule: v.how for v in reading.verdicts(load, ["core", "py"])} == {
-        "core": How.TRUNCATED,
-        "py": How.TRUNCATED,
-    }
     assert sum(c.bytes for c in load.costs) == 32 * 1024
+    # A block over the cut loses the rules after it: named, with what they cost.
+    out = combine(render_all(["agents"], rules, {}))
+    files = reading.after_apply({}, out.files, out.blocks)
+    found = reading.findings(codex, files, {}, texts)
+    assert [(f.kind, f.rules) for f in found] == [("truncated", ("py",))]
+    assert "Codex cuts AGENTS.md before py" in reading.describe(found[0])
+    load = reading.simulate(codex, files, "src/a.py", {})
+    verdicts = {v.rule: v.how for v in reading.verdicts(load, texts)}
+    assert verdicts == {"core": How.ALWAYS, "huge": How.ALWAYS, "py": How.TRUNCATED}
 
 
 def test_zed_reads_only_the_first_file_of_its_list() -> None:

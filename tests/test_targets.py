@@ -320,6 +320,18 @@ def test_bytes_outside_the_block_never_change(
 any_text = st.binary(max_size=200).filter(lambda b: b"rulesync:" not in b)
 
 
+@given(any_text, content)
+def test_in_agents_md_the_block_goes_first_and_removing_it_gives_any_file_back(
+    text: bytes, block: bytes
+) -> None:
+    spliced = blocks.splice(text, block, "AGENTS.md")
+    assert spliced is not None and spliced.startswith(blocks.BEGIN)
+    assert spliced.endswith(text) and blocks.extract(spliced) == block
+    assert blocks.splice(spliced, None, "AGENTS.md") == text
+    assert blocks.splice(None, block, "AGENTS.md") is not None
+    assert blocks.splice(blocks.splice(None, block, "AGENTS.md"), None, "AGENTS.md") is None
+
+
 @given(any_text.map(lambda b: b + b"\n" if b else b), content)
 def test_any_user_file_ending_a_line_is_given_back_after_append_and_remove(
     text: bytes, block: bytes
