@@ -18,7 +18,6 @@ from collections.abc import Sequence
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     Fact,
-    How,
     Locator,
     Reader,
     Rendered,
@@ -132,14 +131,6 @@ TARGET = Target(
     render_rules=render,
     # Only this target's own render points at these files: others see them as its locate.
     locate=own_path,
-    # The block is read whole: Always rules in full, the others listed for the model to read.
-    attach={
-        RuleType.ALWAYS: How.ALWAYS,
-        RuleType.AUTO_ATTACHED: How.REQUESTABLE,
-        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
-        RuleType.MANUAL: How.MANUAL,
-    },
-    loaded_whole=(FILE,),
     reads=Reader(
         "Codex",
         (Source("agents", FILE, limit=MAX_BYTES, per="all"),),

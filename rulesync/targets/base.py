@@ -213,22 +213,15 @@ class Reader(NamedTuple):
 
 class Target(NamedTuple):
     """One assistant's output: its name, what it may write (`owns`: a file path, or a folder
-            ending in `/` whose files at any depth it may write), how it renders a tier, where it
-            keeps each rule's full text, how the assistant gets a rule of each Cursor rule type
-            (`attach`, for `rulesync explain`), which rendered files or blocks it reads whole on
-            every request (`loaded_whole`: then they, not the rules `attach` brings always, are its
-            budget), and the text it writes for a rule it brings in full when that is more than the
-            rule's body (`full_text`; explain counts that), and how its assistant reads a project
-        (`reads`: the reading model, `rulesync.reading`), and whether it leaves out the Always rules
-    its assistant already reads in other targets' files (`drops_loaded`)."""
+    ending in `/` whose files at any depth it may write), how it renders a tier, where it
+    keeps each rule's full text (`locate`), how its assistant reads a project (`reads`: the
+    reading model, `rulesync.reading`), and whether it leaves out the Always rules its
+    assistant already reads in other targets' files (`drops_loaded`)."""
 
     name: str
     owns: tuple[str, ...]
     render_rules: Renderer
     locate: Locator = nowhere
-    attach: Attach = CURSOR_ATTACH
-    loaded_whole: tuple[str, ...] = ()
-    full_text: Callable[[SourceRule], str] | None = None
     reads: Reader | None = None
     # Leaves out an Always rule its assistant already loads from another enabled target's
     # file (AGENTS.md): planned together, each rule reaches the assistant once.

@@ -19,7 +19,6 @@ from rulesync.globs import rooted_globs
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     Fact,
-    How,
     Locator,
     Reader,
     Rendered,
@@ -93,12 +92,6 @@ TARGET = Target(
     owns=(f"{FOLDER}/", f"{SKILLS}/"),
     render_rules=render,
     locate=locate,
-    attach={
-        RuleType.ALWAYS: How.ALWAYS,
-        RuleType.AUTO_ATTACHED: How.GLOB,
-        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
-        RuleType.MANUAL: How.MANUAL,
-    },
     drops_loaded=True,
     reads=Reader(
         "Claude Code",

@@ -20,7 +20,6 @@ from rulesync.globs import rooted_globs
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
     Fact,
-    How,
     Locator,
     Reader,
     Rendered,
@@ -113,13 +112,6 @@ TARGET = Target(
     owns=(INSTRUCTIONS, f"{FOLDER}/"),
     render_rules=render,
     locate=locate,
-    # Copilot offers an instructions file with a description but no `applyTo` to the model.
-    attach={
-        RuleType.ALWAYS: How.ALWAYS,
-        RuleType.AUTO_ATTACHED: How.GLOB,
-        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
-        RuleType.MANUAL: How.NOT_WRITTEN,
-    },
     reads=Reader(
         "Copilot (VS Code)",
         (
