@@ -369,7 +369,12 @@ def load_project(
         own = reading.own_files(reading.read_project(root), current.files)
         output = combine(render_all(targets, sources, own))
         extra = reading.tier_warnings(
-            own, [get(n) for n in targets], sources, output.files, output.blocks
+            own,
+            [get(n) for n in targets],
+            sources,
+            output.files,
+            output.blocks,
+            library.always_tokens_budget,
         )
         output = output._replace(warnings=(*output.warnings, *extra))
     paths = set(output.files) | set(output.blocks) | current.paths

@@ -656,7 +656,7 @@ class Finding(NamedTuple):
     """A rule an assistant loads twice, or not at all, whatever the file worked on."""
 
     assistant: str
-    kind: str  # "twice", "lost" or "truncated"
+    kind: str  # "twice", "lost", "hidden" (behind a file read instead) or "truncated"
     rules: tuple[str, ...]
     sources: tuple[str, ...]
     tokens: int
@@ -679,6 +679,7 @@ def findings(
         by_rule.setdefault(item.rule, []).append(item)
     twice: dict[str, tuple[str, ...]] = {}
     lost: list[str] = []
+    hidden: dict[str, str] = {}
     cut: dict[str, str] = {}
     for rule in rules:
         items = [i for i in by_rule.get(rule, []) if i.how is not How.SHADOWED]
@@ -688,7 +689,10 @@ def findings(
         full = {i.source for i in items if i.how in (How.ALWAYS, How.GLOB, How.NOT_ATTACHED)}
         if len(full) > 1:
             twice[rule] = tuple(sorted(full))
-        if not items:
+        shadowed = [i for i in by_rule.get(rule, []) if i.how is How.SHADOWED]
+        if not items and shadowed:
+            hidden[rule] = shadowed[0].source
+        elif not items:
             lost.append(rule)
     found: list[Finding] = []
     if twice:
@@ -698,6 +702,10 @@ def findings(
     if lost:
         tokens = sum(estimate_tokens(rules[r]) for r in lost)
         found.append(Finding(reader.assistant, "lost", tuple(sorted(lost)), (), tokens))
+    if hidden:
+        tokens = sum(estimate_tokens(rules[r]) for r in hidden)
+        sources = tuple(sorted(set(hidden.values())))
+        found.append(Finding(reader.assistant, "hidden", tuple(sorted(hidden)), sources, tokens))
     if cut:
         tokens = sum(estimate_tokens(rules[r]) for r in cut)
         sources = tuple(sorted(set(cut.values())))
@@ -708,6 +716,13 @@ def findings(
 def describe(finding: Finding) -> str:
     """The one line apply, check and lint print for a finding."""
     names = ", ".join(finding.rules)
+    if finding.kind == "hidden":
+        return (
+            f"{finding.assistant} reads another file first and never "
+            f"{' or '.join(finding.sources)}, so it can reach none of {names} (about "
+            f"{finding.tokens:,} tokens of rules); see the recommended target sets in "
+            "docs/how-to/targets-and-assistants.md"
+        )
     if finding.kind == "truncated":
         return (
             f"{finding.assistant} cuts {' and '.join(finding.sources)} before {names} "
@@ -853,13 +868,30 @@ def tier_warnings(
     sources: Sequence[SourceRule],
     output_files: Mapping[str, bytes],
     blocks: Mapping[str, bytes],
+    budget: int | None = None,
 ) -> list[str]:
-    """One line per assistant that would load some of the tier's rules twice, or reach some
-    from no file, once apply has written `output` beside the project's own files."""
+    """One line per assistant that would load some of the tier's rules twice, reach some
+    from no file, or load more on every request than the library's `budget` (tokens), once
+    apply has written `output` beside the project's own files."""
     files = after_apply(disk, output_files, blocks)
     found = origins(targets, sources, files, blocks)
     texts = {s.stem: s.text for s in sources}
-    return [describe(f) for r in enabled_readers(targets) for f in findings(r, files, found, texts)]
+    lines = [
+        describe(f) for r in enabled_readers(targets) for f in findings(r, files, found, texts)
+    ]
+    if budget is not None:
+        for target in targets:
+            if target.reads is None:
+                continue
+            load = simulate(target.reads, files, "", found)
+            tokens = sum(c.tokens for c in load.costs)
+            if tokens > budget:
+                lines.append(
+                    f"{target.reads.assistant} loads about {tokens:,} tokens on every request, "
+                    f"over the library's budget of {budget:,} (budget.always_tokens); "
+                    "`rulesync explain` shows what"
+                )
+    return lines
 
 
 __all__ = [

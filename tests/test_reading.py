@@ -76,7 +76,12 @@ def test_every_rule_reaches_every_enabled_assistant_once_or_apply_says_so(
             if len(text) > 1:
                 assert rule.stem in line, (reader.assistant, rule.stem, text)
             if not items:
-                lost = next(w for w in warnings.splitlines() if f"{reader.assistant} can" in w)
+                lost = next(
+                    w
+                    for w in warnings.splitlines()
+                    if w.startswith(f"rulesync: warning: {reader.assistant} ")
+                    and ("can reach" in w or "never" in w)
+                )
                 assert rule.stem in lost, (reader.assistant, rule.stem)
             # No Manual rule is lost for the assistant of any enabled target.
             if rule.info.rule_type is RuleType.MANUAL and reader not in reading.AGENTS_ONLY:
@@ -99,7 +104,10 @@ def test_agents_and_claude_load_every_rule_once_the_manual_one_by_name(
     bundled_project: Path,
 ) -> None:
     warnings = apply_with(bundled_project, ("agents", "claude"))
-    assert "Claude Code loads" not in warnings and "Codex" not in warnings
+    # Each loads every rule once and reaches all; only the tier's size is said (it is over
+    # the library's own budget of 4,000 tokens).
+    said = [w for w in warnings.splitlines() if "Claude Code" in w or "Codex" in w]
+    assert said and all("over the library's budget of 4,000" in w for w in said)
     # Claude Code reads the Always rules in AGENTS.md: not written again in .claude/rules.
     written = {p.stem for p in (bundled_project / ".claude/rules").iterdir()}
     assert not written & ALWAYS_RULES
