@@ -134,8 +134,12 @@ _FOLDERS = (
     ".clinerules",
     ".agents/rules",
 )
+# What reading a project may take, whatever the repository holds: per file, files, bytes in
+# all, and folder depth under an instruction folder.
 MAX_FILE = 1 << 20
 MAX_FILES = 4000
+MAX_TOTAL = 32 << 20
+MAX_DEPTH = 12
 _IMPORT = re.compile(r"(?<![\w`])@((?:\./|\.\./|~/)?[\w./-]+)")
 _RULE_MARK = re.compile(r"^<!-- rule: (.+?) -->$")
 _ITEM = re.compile(r"^- (`+) ?(.+?) ?\1")
@@ -193,10 +197,10 @@ def _open_under(root_fd: int, parts: Sequence[str], directory: bool) -> int | No
             os.close(fd)
 
 
-def _read_fd(fd: int) -> bytes | None:
+def _read_fd(fd: int, left: int = MAX_FILE) -> bytes | None:
     try:
         info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE:
+        if not stat.S_ISREG(info.st_mode) or info.st_size > min(MAX_FILE, left):
             return None
         with os.fdopen(os.dup(fd), "rb") as handle:
             return handle.read(MAX_FILE)
@@ -207,12 +211,13 @@ def _read_fd(fd: int) -> bytes | None:
 def read_project(root: Path, extra: Iterable[str] = ()) -> dict[str, bytes]:
     """Every instruction file of the project an assistant may read (rulesync's and the
     user's): the known root files, the known folders at any depth, the AGENTS.md and
-    CLAUDE.md of the folders on the way to each of `extra` paths. Symlinks are skipped."""
-    found: dict[str, bytes] = {}
+    CLAUDE.md of the folders on the way to each of `extra` paths. Symlinks are skipped; at
+    most MAX_FILES files, MAX_TOTAL bytes, MAX_DEPTH folders deep are read."""
+    found = _Read()
     try:
         root_fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:
-        return found
+        return dict(found)
     try:
         names = set(_ROOT_NAMES)
         for path in extra:
@@ -222,17 +227,33 @@ def read_project(root: Path, extra: Iterable[str] = ()) -> dict[str, bytes]:
                 names |= {f"{folder}/AGENTS.md", f"{folder}/CLAUDE.md"}
         for name in sorted(names):
             fd = _open_under(root_fd, name.split("/"), directory=False)
-            data = _read_fd(fd) if fd is not None else None
+            data = _read_fd(fd, _left(found)) if fd is not None else None
             if data is not None:
-                found[name] = data
+                found.add(name, data)
         for folder in _FOLDERS:
-            _walk(root_fd, folder, found)
+            _walk(root_fd, folder, found, 0)
     finally:
         os.close(root_fd)
-    return found
+    return dict(found)
 
 
-def _walk(root_fd: int, folder: str, found: dict[str, bytes]) -> None:
+class _Read(dict[str, bytes]):
+    """The files read so far, with their total size (kept as they are added)."""
+
+    total = 0
+
+    def add(self, path: str, data: bytes) -> None:
+        self[path] = data
+        self.total += len(data)
+
+
+def _left(found: _Read) -> int:
+    return MAX_TOTAL - found.total
+
+
+def _walk(root_fd: int, folder: str, found: _Read, depth: int) -> None:
+    if depth > MAX_DEPTH:
+        return
     fd = _open_under(root_fd, folder.split("/"), directory=True)
     if fd is None:
         return
@@ -247,12 +268,12 @@ def _walk(root_fd: int, folder: str, found: dict[str, bytes]) -> None:
         sub = _open_under(root_fd, path.split("/"), directory=True)
         if sub is not None:
             os.close(sub)
-            _walk(root_fd, path, found)
+            _walk(root_fd, path, found, depth + 1)
             continue
         fd = _open_under(root_fd, path.split("/"), directory=False)
-        data = _read_fd(fd) if fd is not None else None
+        data = _read_fd(fd, _left(found)) if fd is not None else None
         if data is not None:
-            found[path] = data
+            found.add(path, data)
 
 
 # What each kind of source loads.

@@ -346,3 +346,23 @@ def test_the_docs_table_cites_every_source_of_the_reading_model() -> None:
         for fact in reader.facts:
             assert fact.url in text, (reader.assistant, fact.url)
             assert fact.checked == "2026-12-07"
+
+
+def test_reading_a_project_never_follows_a_symlink_and_stays_bounded(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("the user's secret\n")
+    project = tmp_path / "hostile"
+    (project / ".claude").mkdir(parents=True)
+    (project / ".claude/rules").symlink_to(outside)  # a folder leading out
+    (project / "CLAUDE.md").symlink_to(outside / "secret.md")  # a file leading out
+    deep = project / ".cursor/rules" / "/".join(["d"] * 40)
+    deep.mkdir(parents=True)
+    (deep / "x.mdc").write_text("deep\n")
+    (project / ".cursor/rules/ok.mdc").write_text("---\nalwaysApply: true\n---\nOk.\n")
+    (project / "AGENTS.md").write_text("ours\n")
+    found = reading.read_project(project)
+    assert found == {
+        ".cursor/rules/ok.mdc": b"---\nalwaysApply: true\n---\nOk.\n",
+        "AGENTS.md": b"ours\n",
+    }
