@@ -19,7 +19,8 @@ from rulesync.globs import Dialect, matches
 from rulesync.mdc import RuleInfo, RuleType
 from rulesync.targets.base import CURSOR_ATTACH, Attach, How
 
-ATTACHED = (How.ALWAYS, How.GLOB)
+# In the model's context: always, by a matching glob, or from two files at once.
+ATTACHED = (How.ALWAYS, How.GLOB, How.TWICE)
 
 
 class Attachment(NamedTuple):
