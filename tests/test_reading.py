@@ -366,3 +366,11 @@ def test_reading_a_project_never_follows_a_symlink_and_stays_bounded(tmp_path: P
         ".cursor/rules/ok.mdc": b"---\nalwaysApply: true\n---\nOk.\n",
         "AGENTS.md": b"ours\n",
     }
+
+
+def test_a_changed_claude_md_wakes_the_service_as_it_changes_the_plan() -> None:
+    from rulesync.daemon.events import WatchKind, is_relevant
+
+    for name in ("CLAUDE.md", "CLAUDE.local.md", "AGENTS.md"):
+        assert is_relevant(WatchKind.MARKER, {name}, is_self=False), name
+    assert not is_relevant(WatchKind.MARKER, {"README.md"}, is_self=False)

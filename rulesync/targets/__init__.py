@@ -28,8 +28,12 @@ def _discover() -> dict[str, Target]:
 
 
 TARGETS: dict[str, Target] = _discover()
-# Files targets write at the project root (AGENTS.md), beside the marker.
-ROOT_FILES = frozenset(o for t in TARGETS.values() for o in t.owns if "/" not in o)
+# Files at the project root, beside the marker, whose change changes the plan: the ones
+# targets write (AGENTS.md) and the ones they are planned around (a CLAUDE.md decides whether
+# Claude Code reads AGENTS.md).
+ROOT_FILES = frozenset(
+    {*(o for t in TARGETS.values() for o in t.owns if "/" not in o), "CLAUDE.md", "CLAUDE.local.md"}
+)
 
 
 def get(name: str) -> Target:
