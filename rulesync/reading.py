@@ -1,12 +1,14 @@
 """The reading model: what each assistant loads, from the files a project holds (whoever wrote
-them), for the file being worked on. Pure functions over a snapshot (path → bytes).
+them), for the file being worked on. Pure functions over a snapshot (path → bytes), and one
+reader that takes that snapshot from disk (`read_project`).
 
 Each target says how its assistant reads (`Target.reads`, the documentation beside it);
 assistants that read only AGENTS.md are listed here (`AGENTS_ONLY`). `simulate` walks one
 reader's sources and returns what the assistant loads: each file or rule body it loads on
 every request (`Load.costs`, the budget) and, for each rule of the tier, how it reaches the
 assistant (`Load.items`). `verdicts` folds the items into one verdict per rule; `findings`
-says, for a whole tier, which rules an assistant loads twice or not at all.
+says, for a whole tier, which rules an assistant loads twice, cannot reach, or loses to a
+size cut; `loaded_elsewhere` is how targets are planned together (`targets.render_all`).
 
 A rule of the tier is recognised in a file by `origins` (a whole file rulesync wrote for
 it) or, inside rulesync's block, by the lines rulesync writes there (`<!-- rule: x -->`
@@ -27,7 +29,7 @@ from rulesync.errors import InvalidInput
 from rulesync.explain import Cost, cost
 from rulesync.globs import Dialect, matches
 from rulesync.mdc import RuleType, read_rule
-from rulesync.targets import TARGETS, Target
+from rulesync.targets import Target
 from rulesync.targets.base import (
     Fact,
     How,
@@ -166,11 +168,6 @@ def readers(targets: Iterable[Target]) -> list[Reader]:
     """The reading models of `targets` (in order), then every AGENTS.md-only assistant."""
     found = [t.reads for t in targets if t.reads is not None]
     return [*found, *AGENTS_ONLY]
-
-
-def reader_of(target: Target) -> Reader | None:
-    """`target`'s reading model."""
-    return target.reads
 
 
 # Reading the project's instruction files from disk, never through a symlink.
@@ -917,7 +914,6 @@ def tier_warnings(
 
 __all__ = [
     "AGENTS_ONLY",
-    "TARGETS",
     "Finding",
     "Item",
     "Load",
