@@ -381,3 +381,31 @@ def test_the_budget_counts_the_users_own_always_rules_in_cursor_rules(
     assert set(loads) >= ENTERPRISE_ALWAYS
     text = rulesync(enterprise_project, "explain").stdout
     assert "  .cursor/rules/house-style.mdc (full text)" in text
+
+
+def test_copilot_is_explained_from_its_apply_to_in_its_own_dialect(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "copilot")
+    lib = project / "rules-lib" / "one"
+    lib.mkdir(parents=True)
+    (lib.parent / "tiers.yaml").write_text("tiers:\n  - name: one\n")
+    (lib / "ts.mdc").write_text("---\nglobs: **/*.ts, **/*.tsx\n---\nTypeScript.\n")
+    (lib / "root.mdc").write_text("---\nglobs: /setup.py\n---\nSetup.\n")
+    (project / ".rulesync.yaml").write_text(
+        "phase: one\nlibrary: rules-lib\ntargets: [cursor, copilot]\n"
+    )
+    rulesync(project, "apply")
+    text = (project / ".github/instructions/ts.instructions.md").read_text()
+    assert 'applyTo: "**/*.ts,**/*.tsx"' in text
+    doc = json.loads(
+        rulesync(project, "explain", "--json", "--target", "copilot", "src/app.tsx").stdout
+    )
+    got = {r["name"]: (r["how"], r["glob"]) for r in doc["rules"]}
+    assert got["ts.mdc"] == ("glob", "**/*.tsx")
+    # Cursor's leading `/` only anchors; Copilot reads `setup.py` from the root as written.
+    assert (
+        'applyTo: "setup.py"' in (project / ".github/instructions/root.instructions.md").read_text()
+    )
+    doc = json.loads(
+        rulesync(project, "explain", "--json", "--target", "copilot", "setup.py").stdout
+    )
+    assert {r["name"]: r["how"] for r in doc["rules"]}["root.mdc"] == "glob"
