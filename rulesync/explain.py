@@ -1,4 +1,5 @@
 """Which rules attach to a file, and what a tier costs on every request: pure functions.
+(What each assistant really loads, from the files a project holds, is `rulesync.reading`.)
 
 Globs are matched the way Cursor matches them, which follows `.gitignore`: a pattern without a
 `/` matches the file's name in any folder (`*.py` matches `src/api/app.py`); a pattern with a
@@ -18,7 +19,8 @@ from rulesync.globs import glob_matches
 from rulesync.mdc import RuleInfo, RuleType
 from rulesync.targets.base import CURSOR_ATTACH, Attach, How
 
-ATTACHED = (How.ALWAYS, How.GLOB)
+# In the model's context: always, by a matching glob, or from two files at once.
+ATTACHED = (How.ALWAYS, How.GLOB, How.TWICE)
 
 
 class Attachment(NamedTuple):
@@ -48,6 +50,11 @@ class Attachment(NamedTuple):
             How.MANUAL: "manual (only when @-mentioned)",
             How.NOT_ATTACHED: "globs did not match",
             How.NOT_WRITTEN: "not written (this assistant cannot ask for a rule by name)",
+            How.SHADOWED: "shadowed (a file this assistant reads instead hides the one holding it)",
+            How.TRUNCATED: "truncated (past the tool's size cut)",
+            How.TWICE: "loaded twice (its text is in two files this assistant reads)",
+            How.LOST: "lost (no file this assistant reads holds it)",
+            How.UNTRANSLATABLE: "untranslatable (a glob this tool's dialect cannot say)",
         }[self.how]
 
 
@@ -85,7 +92,7 @@ def explain_file(
 def estimate_tokens(text: str) -> int:
     """An estimate of the tokens `text` costs: ASCII characters / 4, plus one per other
     character (a Hangul syllable or other non-Latin letter is about one token, not a quarter)."""
-    ascii_chars = sum(1 for c in text if c < "\x80")
+    ascii_chars = len(text.encode("ascii", errors="ignore"))
     return math.ceil(ascii_chars / 4) + (len(text) - ascii_chars)
 
 

@@ -1,4 +1,19 @@
-"""Glob matching in linear time, and brace groups expanded under a cap.
+"""Globs: how each assistant reads a file pattern, a Cursor pattern translated into another
+dialect without changing what it matches, and matching in linear time. Pure functions.
+
+Two dialects are documented by the tools rulesync writes for:
+
+- `gitignore` (Cursor; Devin Desktop assumed alike, its docs give only `*.js` and
+  `src/**/*.ts`): a pattern without a `/` matches the file's name in any folder; a pattern
+  with a `/` is anchored at the project root; a leading `/` only anchors; a pattern naming a
+  folder (or ending in `/`) covers every file under it; braces are literal.
+- `rooted` (Claude Code `paths`, Copilot `applyTo`, Kiro `fileMatchPattern`, Cline `paths`):
+  every pattern is matched against the whole project-relative path, so `*.py` is the root
+  folder's Python files only (GitHub's docs say so of `applyTo`; Claude Code's of `paths`);
+  `**` spans folders; `{a,b}` braces expand.
+
+`translate` gives the rooted patterns that match what a Cursor pattern matches; None for a
+pattern the rooted dialect cannot say (a `!negation`), which lint and explain then report.
 
 A rule's globs come from a library: a regular expression built from one (`**/` as
 `(?:.*/)?`) backtracks exponentially in the number of `**/` segments, and `{a,b}` twenty-two
@@ -12,6 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from enum import StrEnum
 from functools import lru_cache
 from typing import NamedTuple
 
@@ -22,6 +38,13 @@ MAX_BRACE_PATTERNS = 256
 _BRACE = re.compile(r"\{([^{}]*)\}")
 
 Test = Callable[[str], bool]
+
+
+class Dialect(StrEnum):
+    """How an assistant reads a glob (see the module docstring)."""
+
+    GITIGNORE = "gitignore"
+    ROOTED = "rooted"
 
 
 def _any(_: str) -> bool:
@@ -92,16 +115,19 @@ class Glob(NamedTuple):
         return states
 
 
-@lru_cache(maxsize=1024)
-def compile_glob(pattern: str) -> Glob:
-    """The automaton of a Cursor glob: `*` within a folder name, `**` across folders, `**/`
-    any folders or none, `?` one character, `[...]` a class; a glob without `/` matches at any
-    depth, and a glob naming a folder covers everything inside it (as in .gitignore)."""
+@lru_cache(maxsize=2048)
+def compile_glob(pattern: str, dialect: Dialect = Dialect.GITIGNORE) -> Glob:
+    """The automaton of one glob: `*` within a folder name, `**` across folders, `**/` any
+    folders or none, `?` one character, `[...]` a class. In the gitignore dialect a glob
+    without `/` matches at any depth and a glob naming a folder covers everything inside it;
+    in the rooted dialect (braces already expanded) a glob matches the whole path."""
     pattern = pattern.strip().removeprefix("./")
-    anchored = "/" in pattern.rstrip("/")
-    pattern = pattern.lstrip("/")
-    if pattern.endswith("/"):
-        pattern += "**"
+    gitignore = dialect is Dialect.GITIGNORE
+    anchored = "/" in pattern.rstrip("/") or not gitignore
+    if gitignore:
+        pattern = pattern.lstrip("/")
+        if pattern.endswith("/"):
+            pattern += "**"
     b = _Builder()
     here = b.new()
 
@@ -141,21 +167,32 @@ def compile_glob(pattern: str) -> Glob:
             here, i = one(here, _class_test(pattern[i + 1 : close])), close + 1
         else:
             here, i = one(here, _is(char)), i + 1
-    # `(?:/.*)?`: the folder a glob names covers everything inside it.
-    inside, accept = b.new(), b.new()
+    accept = b.new()
     b.empty[here].append(accept)
-    b.steps[here].append((_is("/"), inside))
-    b.steps[inside].append((_any, inside))
-    b.empty[inside].append(accept)
+    if gitignore:
+        # `(?:/.*)?`: the folder a glob names covers everything inside it.
+        inside = b.new()
+        b.steps[here].append((_is("/"), inside))
+        b.steps[inside].append((_any, inside))
+        b.empty[inside].append(accept)
     states = tuple(_State(tuple(e), tuple(s)) for e, s in zip(b.empty, b.steps, strict=True))
     return Glob(states, accept)
 
 
-def glob_matches(pattern: str, path: str) -> bool:
-    """True when Cursor glob `pattern` matches `path` (project-relative, `/`-separated)."""
+def matches(pattern: str, path: str, dialect: Dialect = Dialect.GITIGNORE) -> bool:
+    """True when `pattern`, read in `dialect`, matches `path` (project-relative, `/`)."""
     if not pattern.strip():
         return False
-    return compile_glob(pattern).matches(path.removeprefix("./"))
+    path = path.removeprefix("./")
+    if dialect is Dialect.GITIGNORE:
+        return compile_glob(pattern, dialect).matches(path)
+    options = expand_braces(pattern.strip().removeprefix("./"), refuse=False)
+    return any(compile_glob(p, dialect).matches(path) for p in options[:MAX_BRACE_PATTERNS])
+
+
+def glob_matches(pattern: str, path: str) -> bool:
+    """True when Cursor glob `pattern` matches `path` (project-relative, `/`-separated)."""
+    return matches(pattern, path, Dialect.GITIGNORE)
 
 
 def brace_count(glob: str) -> int:
@@ -191,3 +228,48 @@ def expand_braces(glob: str, *, refuse: bool = True) -> list[str]:
             break
         pending = expanded
     return done
+
+
+def translate(pattern: str) -> list[str] | None:
+    """Rooted patterns matching what the Cursor (gitignore) pattern matches; None when the
+    rooted dialect cannot say it (`!negation`). Braces are kept: the rooted tools expand
+    them, which is what a brace glob's author means (Cursor reads them literally, and lint
+    says so)."""
+    found = _translate(pattern)
+    return None if found is None else list(found)
+
+
+@lru_cache(maxsize=8192)
+def _translate(pattern: str) -> tuple[str, ...] | None:
+    pattern = pattern.strip().removeprefix("./")
+    if pattern.startswith("!"):
+        return None
+    folder = pattern.endswith("/")
+    anchored = "/" in pattern.rstrip("/")
+    core = pattern.strip("/") if folder or pattern.startswith("/") else pattern
+    if not core:
+        return None
+    if not anchored and not core.startswith("**"):
+        core = f"**/{core}"
+    if folder:
+        return (f"{core}/**",)
+    last = core.rsplit("/", 1)[-1]
+    if anchored and not any(c in last for c in "*?[{.") and last:
+        # gitignore lets a name stand for a folder too (`src/api` covers `src/api/app.py`).
+        return (core, f"{core}/**")
+    return (core,)
+
+
+def untranslatable(globs: tuple[str, ...] | list[str]) -> list[str]:
+    """The patterns of `globs` that `translate` cannot carry into the rooted dialect."""
+    return [g for g in globs if _translate(g) is None]
+
+
+def rooted_globs(globs: tuple[str, ...] | list[str]) -> list[str]:
+    """Every translatable pattern of `globs` in the rooted dialect, in order, once each."""
+    found: list[str] = []
+    for glob in globs:
+        for item in _translate(glob) or ():
+            if item not in found:
+                found.append(item)
+    return found

@@ -16,10 +16,12 @@ from typing import NamedTuple
 from rulesync.errors import InvalidInput, RulesyncError
 from rulesync.explain import always_on, total_tokens
 from rulesync.fsutil import read_regular
+from rulesync.globs import untranslatable
 from rulesync.hidden import is_hidden_finding
 from rulesync.library import MAX_RULE_BYTES, TIERS_FILE, Library, load_library
-from rulesync.mdc import Finding, RuleType, read_rule
+from rulesync.mdc import Finding, RuleInfo, RuleType, read_rule
 from rulesync.names import RULE_SUFFIX, is_ignored_entry, is_rule_candidate, rule_name_problem
+from rulesync.targets.base import split_front_matter
 
 # Characters Windows cannot hold in a file name (the rest of its list are control characters,
 # which apply refuses anyway).
@@ -53,9 +55,47 @@ def lint_file(path: Path, name_findings: tuple[Finding, ...] = ()) -> FileReport
             path, (*name_findings, Finding("error", f"unreadable: {exc.strerror or exc}"))
         )
     info = read_rule(data)
-    findings = (*name_findings, *info.findings)
+    findings = (*name_findings, *info.findings, *other_tools_findings(data, info))
     broken = any(f.level == "error" for f in findings)
     return FileReport(path, findings, None if broken else info.rule_type)
+
+
+_MDC_LINK = re.compile(r"\]\(mdc:([^)\s]+)\)")
+
+
+def other_tools_findings(data: bytes, info: RuleInfo) -> list[Finding]:
+    """What changes on the way to the other assistants' files: a glob their dialect cannot
+    say, a Cursor-only `mdc:` link, a second front-matter block (text to every other tool)."""
+    findings: list[Finding] = []
+    bad = untranslatable(info.globs) if info.rule_type is RuleType.AUTO_ATTACHED else []
+    if bad:
+        findings.append(
+            Finding(
+                "warning",
+                f"glob {', '.join(f'`{g}`' for g in bad)} cannot be said in the glob dialect "
+                "of Claude Code, Copilot, Kiro or Cline (untranslatable): those targets leave "
+                "it out; write the files it should match instead",
+            )
+        )
+    body = split_front_matter(data)[1].decode("utf-8", errors="replace")
+    links = _MDC_LINK.findall(body)
+    if links:
+        findings.append(
+            Finding(
+                "warning",
+                f"`mdc:` link to {links[0]} is Cursor's own: other targets get a plain link "
+                f"(`/{links[0]}`)",
+            )
+        )
+    if info.has_front_matter and split_front_matter(body.lstrip("\n").encode())[0]:
+        findings.append(
+            Finding(
+                "warning",
+                "a second front-matter block after the first: Cursor and every other target "
+                "read it as text of the rule; merge it into the first",
+            )
+        )
+    return findings
 
 
 def name_findings(relative: str) -> list[Finding]:

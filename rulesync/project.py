@@ -490,7 +490,25 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
     rules = desired_rules(marker, library, tier)
     targets = enabled_targets(marker, config)
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
-    output = combine(render_all(targets, sources))
+    if targets == ("cursor",):
+        output = combine(render_all(targets, sources))
+    else:
+        # The targets are planned together from what each assistant will load, the
+        # project's own instruction files included; a rule an assistant would still load
+        # twice, or reach from no file, is said once per assistant.
+        from rulesync import reading
+
+        own = reading.own_files(reading.read_project(root), current.files)
+        output = combine(render_all(targets, sources, own))
+        extra = reading.tier_warnings(
+            own,
+            [get(n) for n in targets],
+            sources,
+            output.files,
+            output.blocks,
+            library.always_tokens_budget,
+        )
+        output = output._replace(warnings=(*output.warnings, *extra))
     refuse_hidden_output(library, rules, output)
     paths = set(output.files) | set(output.blocks) | current.paths
     check_folders(root, paths)

@@ -10,7 +10,6 @@ import pytest
 
 from rulesync.explain import How, always_on, estimate_tokens, explain_file, glob_matches
 from rulesync.mdc import read_rule
-from rulesync.targets.blocks import extract
 from tests.conftest import git, make_repo, rulesync
 
 
@@ -237,6 +236,7 @@ def reasons(project: Path, *args: str) -> dict[str, dict[str, str]]:
 
 
 CURSOR_LIKE = {"always.mdc": "always", "ask.mdc": "requestable", "manual.mdc": "manual"}
+CLAUDE = {**CURSOR_LIKE, "py.mdc": "glob"}
 
 
 def test_each_target_says_how_its_assistant_gets_each_rule_for_a_matching_file(
@@ -246,43 +246,75 @@ def test_each_target_says_how_its_assistant_gets_each_rule_for_a_matching_file(
     assert [t["name"] for t in doc["targets"]] == TARGETS
     assert doc["target"] == "cursor" and doc["rules"] == doc["targets"][0]["rules"]
     assert reasons(targeted, "src/app.py") == {
-        "cursor": {**CURSOR_LIKE, "py.mdc": "glob"},
+        # Cursor reads AGENTS.md too: the Always rule is in both (its .mdc stays the
+        # library's byte for byte, and AGENTS.md must carry it for Codex).
+        "cursor": {**CURSOR_LIKE, "always.mdc": "loaded twice", "py.mdc": "glob"},
+        # Claude Code and Devin Desktop read the Always rule from AGENTS.md: not written
+        # again in their own folders, so loaded once.
+        "claude": CLAUDE,
         "devin": {**CURSOR_LIKE, "py.mdc": "glob"},
-        # Claude Code loads a rule without `paths` in every session and has no Manual rules.
-        "claude": {
-            "always.mdc": "always",
-            "ask.mdc": "always",
-            "py.mdc": "glob",
-            "manual.mdc": "not written",
-        },
+        # VS Code reads copilot-instructions.md, AGENTS.md and .claude/rules.
         "copilot": {
-            "always.mdc": "always",
+            "always.mdc": "loaded twice",
             "ask.mdc": "requestable",
-            "py.mdc": "glob",
-            "manual.mdc": "not written",
+            "py.mdc": "loaded twice",
+            "manual.mdc": "manual",
         },
         # AGENTS.md gives Always rules in full and lists the others for the model to read.
         "agents": {**CURSOR_LIKE, "py.mdc": "requestable"},
     }
+    assert not (targeted / ".claude/rules/always.md").exists()  # explain writes nothing
     [claude] = [t for t in doc["targets"] if t["name"] == "claude"]
     [ask] = [r for r in claude["rules"] if r["name"] == "ask.mdc"]
-    assert ask["attached"] and "Agent Requested rule is loaded in every request" in ask["why"]
+    assert not ask["attached"] and ask["why"].startswith("description only: requestable")
     [agents] = [t for t in doc["targets"] if t["name"] == "agents"]
     [py] = [r for r in agents["rules"] if r["name"] == "py.mdc"]
     assert not py["attached"] and "`src/**/*.py` matched: the model is told to read it" in py["why"]
+    # The matrix: every enabled assistant, and the ones that read only AGENTS.md.
+    assistants = {a["name"]: {r["name"]: r["how"] for r in a["rules"]} for a in doc["assistants"]}
+    assert list(assistants) == [
+        "Cursor",
+        "Claude Code",
+        "Copilot (VS Code)",
+        "Codex",
+        "Devin Desktop",
+        "Zed",
+        "Junie",
+        "Jules",
+        "Antigravity",
+    ]
+    # Zed reads the first of its list: copilot-instructions.md hides AGENTS.md.
+    assert assistants["Zed"] == {
+        "always.mdc": "always",
+        "py.mdc": "shadowed",
+        "ask.mdc": "shadowed",
+        "manual.mdc": "shadowed",
+    }
+    text = rulesync(targeted, "explain", "src/app.py").stdout
+    assert "Copilot (VS Code): py.mdc loaded twice (" in text
+    assert "Zed: py.mdc shadowed (AGENTS.md)" in text
 
 
-def test_each_target_leaves_the_glob_rule_out_for_a_file_it_does_not_match(
-    targeted: Path,
+def test_without_agents_md_each_assistant_reads_its_own_files_and_the_glob_rule_stays_out(
+    tmp_path: Path,
 ) -> None:
-    got = reasons(targeted, "docs/readme.md")
-    for name in ("cursor", "claude", "copilot", "devin"):
-        assert got[name]["py.mdc"] == "not attached", name
-    assert got["agents"]["py.mdc"] == "requestable"  # listed whatever the file
-    text = rulesync(targeted, "explain", "docs/readme.md").stdout
+    project = make_repo(tmp_path / "solo")
+    lib = project / "rules-lib" / "one"
+    lib.mkdir(parents=True)
+    (lib.parent / "tiers.yaml").write_text("tiers:\n  - name: one\n")
+    (lib / "always.mdc").write_text("---\nalwaysApply: true\n---\nAlways.\n")
+    (lib / "py.mdc").write_text("---\nglobs: src/**/*.py\n---\nPython.\n")
+    (project / ".rulesync.yaml").write_text(
+        "phase: one\nlibrary: rules-lib\ntargets: [cursor, devin]\n"
+    )
+    got = reasons(project, "docs/readme.md")
+    assert got == {
+        "cursor": {"always.mdc": "always", "py.mdc": "not attached"},
+        "devin": {"always.mdc": "always", "py.mdc": "not attached"},
+    }
+    text = rulesync(project, "explain", "--target", "devin", "docs/readme.md").stdout
     assert text.splitlines()[0] == "docs/readme.md: tier one"
-    assert "target claude:" in text and "target agents:" in text
-    assert "    manual.mdc" in text and "not written (" in text
+    assert "  py.mdc" in text and "globs did not match" in text
 
 
 def test_the_budget_is_what_each_assistant_loads_on_every_request(targeted: Path) -> None:
@@ -290,40 +322,90 @@ def test_the_budget_is_what_each_assistant_loads_on_every_request(targeted: Path
     budgets = {t["name"]: t for t in doc["targets"]}
     assert list(budgets) == TARGETS
     loads = {n: {r["name"]: r["loads"] for r in b["rules"]} for n, b in budgets.items()}
-    assert loads["cursor"] == {"always.mdc": "full text", "ask.mdc": "description"}
-    assert loads["devin"] == loads["cursor"] and loads["copilot"] == loads["cursor"]
-    assert loads["claude"] == {"always.mdc": "full text", "ask.mdc": "full text"}
+    # Every file an assistant reads whole counts, whoever it is written for.
+    assert loads["cursor"] == {
+        "AGENTS.md": "whole",
+        "always.mdc": "full text",
+        "ask.mdc": "description",
+    }
+    # Claude Code: the skill's description is in every session, its body when it fits.
+    assert loads["claude"] == {"AGENTS.md": "whole", "ask.mdc": "description"}
+    assert loads["devin"] == loads["claude"]
+    assert loads["copilot"] == {
+        "AGENTS.md": "whole",
+        ".github/copilot-instructions.md": "whole",
+        "ask.mdc": "description",
+    }
     assert loads["agents"] == {"AGENTS.md": "whole"}
-    tokens = {n: b["total"]["tokens"] for n, b in budgets.items()}
-    assert tokens["cursor"] == 10 + 3  # 40 characters; "Deploy steps"
-    # Claude Code reads the Agent Requested rule whole, opened by the line saying when.
-    asked = "Apply this rule when: Deploy steps\n\n" + "s" * 20
-    assert tokens["claude"] == 10 + estimate_tokens(asked) == 10 + 14
-    # The whole block: the Always rule, the listed rules and where their full text is.
-    assert tokens["agents"] > tokens["cursor"]
     assert not (targeted / "AGENTS.md").exists()  # explain renders; it writes nothing
+    tokens = {n: b["total"]["tokens"] for n, b in budgets.items()}
     assert budgets["agents"]["tiers"] == [
         {"name": "one", "bytes": budgets["agents"]["total"]["bytes"], "tokens": tokens["agents"]}
     ]
+    assert tokens["cursor"] == tokens["agents"] + 10 + 3  # 40 characters; "Deploy steps"
     assert doc["total"] == budgets["cursor"]["total"]  # the first target's at the top level
-    # The agents budget is the block `apply` writes into AGENTS.md.
+    # The budget is the bytes of the files apply writes, marker lines and all.
     rulesync(targeted, "apply")
-    block = extract((targeted / "AGENTS.md").read_bytes())
-    assert block is not None and budgets["agents"]["total"]["bytes"] == len(block)
-    text = rulesync(targeted, "explain").stdout
-    assert "target agents:" in text and "AGENTS.md (whole)" in text
+    agents_md = len((targeted / "AGENTS.md").read_bytes())
+    instructions = len((targeted / ".github/copilot-instructions.md").read_bytes())
+    assert budgets["agents"]["total"]["bytes"] == agents_md
+    assert budgets["copilot"]["total"]["bytes"] == agents_md + instructions + len("Deploy steps")
+    text = rulesync(targeted, "explain", "--target", "agents").stdout
+    assert "AGENTS.md (whole)" in text
 
 
 def test_target_option_explains_one_target_and_refuses_an_unknown_one(targeted: Path) -> None:
-    assert reasons(targeted, "--target", "claude", "src/app.py") == {
-        "claude": {
-            "always.mdc": "always",
-            "ask.mdc": "always",
-            "py.mdc": "glob",
-            "manual.mdc": "not written",
-        }
-    }
+    assert reasons(targeted, "--target", "claude", "src/app.py") == {"claude": CLAUDE}
     text = rulesync(targeted, "explain", "--target", "claude").stdout
-    assert text.splitlines()[0] == "target claude:" and "target cursor:" not in text
+    assert text.splitlines()[0].startswith("tier one: loaded on every request")
+    assert "target cursor:" not in text and "assistant Cursor:" not in text
     error = rulesync(targeted, "explain", "--target", "emacs", check=2).stderr
-    assert "emacs" in error and "agents, claude, copilot, cursor, devin, windsurf" in error
+    assert (
+        "emacs" in error
+        and "agents, claude, cline, copilot, cursor, devin, kiro, windsurf" in error
+    )
+
+
+def test_the_budget_counts_the_users_own_always_rules_in_cursor_rules(
+    enterprise_project: Path,
+) -> None:
+    rules = enterprise_project / ".cursor/rules"
+    rules.mkdir(parents=True)
+    (rules / "house-style.mdc").write_text("---\nalwaysApply: true\n---\n" + "h" * 400 + "\n")
+    (rules / "web.mdc").write_text("---\nglobs: web/**\n---\nWeb only.\n")
+    doc = json.loads(rulesync(enterprise_project, "explain", "--json").stdout)
+    [cursor] = doc["assistants"]
+    loads = {r["name"]: (r["loads"], r["bytes"]) for r in cursor["rules"]}
+    assert loads[".cursor/rules/house-style.mdc"] == ("full text", 400)
+    assert ".cursor/rules/web.mdc" not in loads  # scoped: not on every request
+    assert set(loads) >= ENTERPRISE_ALWAYS
+    text = rulesync(enterprise_project, "explain").stdout
+    assert "  .cursor/rules/house-style.mdc (full text)" in text
+
+
+def test_copilot_is_explained_from_its_apply_to_in_its_own_dialect(tmp_path: Path) -> None:
+    project = make_repo(tmp_path / "copilot")
+    lib = project / "rules-lib" / "one"
+    lib.mkdir(parents=True)
+    (lib.parent / "tiers.yaml").write_text("tiers:\n  - name: one\n")
+    (lib / "ts.mdc").write_text("---\nglobs: **/*.ts, **/*.tsx\n---\nTypeScript.\n")
+    (lib / "root.mdc").write_text("---\nglobs: /setup.py\n---\nSetup.\n")
+    (project / ".rulesync.yaml").write_text(
+        "phase: one\nlibrary: rules-lib\ntargets: [cursor, copilot]\n"
+    )
+    rulesync(project, "apply")
+    text = (project / ".github/instructions/ts.instructions.md").read_text()
+    assert 'applyTo: "**/*.ts,**/*.tsx"' in text
+    doc = json.loads(
+        rulesync(project, "explain", "--json", "--target", "copilot", "src/app.tsx").stdout
+    )
+    got = {r["name"]: (r["how"], r["glob"]) for r in doc["rules"]}
+    assert got["ts.mdc"] == ("glob", "**/*.tsx")
+    # Cursor's leading `/` only anchors; Copilot reads `setup.py` from the root as written.
+    assert (
+        'applyTo: "setup.py"' in (project / ".github/instructions/root.instructions.md").read_text()
+    )
+    doc = json.loads(
+        rulesync(project, "explain", "--json", "--target", "copilot", "setup.py").stdout
+    )
+    assert {r["name"]: r["how"] for r in doc["rules"]}["root.mdc"] == "glob"

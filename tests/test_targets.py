@@ -66,12 +66,13 @@ def test_cursor_copies_every_rule_byte_for_byte_keeping_nested_paths() -> None:
     assert files == {f".cursor/rules/{r.path}": r.data for r in RULES}
 
 
-def test_claude_writes_always_bare_auto_attached_with_quoted_paths_and_omits_manual() -> None:
+def test_claude_writes_rules_for_always_and_globs_and_skills_for_requested_and_manual() -> None:
     files = targets.get("claude").render(RULES).files
     assert set(files) == {
         ".claude/rules/security.md",
         ".claude/rules/python.md",
-        ".claude/rules/deploy.md",
+        ".claude/skills/deploy/SKILL.md",
+        ".claude/skills/manual/SKILL.md",
         ".claude/rules/empty.md",
         ".claude/rules/frontend/react.md",
     }
@@ -79,9 +80,16 @@ def test_claude_writes_always_bare_auto_attached_with_quoted_paths_and_omits_man
     assert front(files[".claude/rules/python.md"]) == {"paths": list(PYTHON_GLOBS)}
     assert body(files[".claude/rules/python.md"]) == b"Use type hints.\n"
     assert front(files[".claude/rules/frontend/react.md"]) == {"paths": ["src/**/*.tsx"]}
-    deploy = files[".claude/rules/deploy.md"]
-    assert deploy.startswith(b"Apply this rule when: How to deploy: read before touching CI\n")
-    assert deploy.endswith(b"Deploy with make deploy.\n")
+    # An Agent Requested rule is a skill: its description decides when Claude reads it.
+    deploy = files[".claude/skills/deploy/SKILL.md"]
+    assert front(deploy) == {
+        "name": "deploy",
+        "description": "How to deploy: read before touching CI",
+    }
+    assert body(deploy) == b"Deploy with make deploy.\n"
+    # A Manual rule is a skill Claude never picks by itself: only `/manual` loads it.
+    manual = front(files[".claude/skills/manual/SKILL.md"])
+    assert manual["disable-model-invocation"] is True and manual["name"] == "manual"
     assert files[".claude/rules/empty.md"] == b""
 
 
@@ -158,23 +166,31 @@ def test_agents_block_gives_always_in_full_and_points_at_the_full_text_of_the_ot
         "- `deploy`: How to deploy: read before touching CI "
         "(full text in `.cursor/rules/deploy.mdc`)"
     ) in text
-    assert "- `manual` (`.cursor/rules/manual.mdc`)" in text
+    assert "- `manual` (full text in `.cursor/rules/manual.mdc`)" in text
     assert "Use type hints" not in text and "Only when asked" not in text
 
 
-def test_agents_alone_gives_listed_rules_in_full_so_none_is_lost_and_names_manual_only() -> None:
-    text = targets.render_all(["agents"], RULES)["agents"].blocks["AGENTS.md"].decode()
-    assert "`python` for files matching" in text and "full text below" in text
-    assert "### python\n\nUse type hints.\n" in text
-    assert "### deploy\n\nDeploy with make deploy.\n" in text
-    assert "- `manual`\n" in text and "Only when asked" not in text
+def test_agents_alone_writes_each_listed_and_manual_rule_to_a_file_it_names_so_none_is_lost() -> (
+    None
+):
+    rendered = targets.render_all(["agents"], RULES)["agents"]
+    text = rendered.blocks["AGENTS.md"].decode()
+    assert "`python` for files matching" in text
+    assert "full text in `.agents/rules/python.md`" in text
+    assert "- `manual` (full text in `.agents/rules/manual.md`)" in text
+    # The listed rules' text is in their own files, not loaded with AGENTS.md.
+    assert "Use type hints" not in text and "Only when asked" not in text
+    assert rendered.files[".agents/rules/python.md"] == b"Use type hints.\n"
+    assert rendered.files[".agents/rules/deploy.md"] == b"Deploy with make deploy.\n"
+    assert rendered.files[".agents/rules/manual.md"].startswith(b"Only when asked")
+    assert ".agents/rules/security.md" not in rendered.files  # Always: in AGENTS.md itself
 
 
 def test_agents_points_at_the_first_enabled_target_that_keeps_the_full_text() -> None:
-    # Claude Code omits Manual rules, so a Manual rule is found in the next target.
+    # The first enabled target that writes a rule's full text is named, Claude's skill too.
     text = targets.render_all(["claude", "devin", "agents"], RULES)["agents"].blocks["AGENTS.md"]
     assert b"full text in `.claude/rules/python.md`" in text
-    assert b"- `manual` (`.devin/rules/manual.md`)" in text
+    assert b"- `manual` (full text in `.claude/skills/manual/SKILL.md`)" in text
 
 
 def test_a_rule_quoting_the_block_markers_cannot_end_the_block_early() -> None:
@@ -218,7 +234,7 @@ def test_a_rule_that_is_not_utf8_is_a_manual_rule_with_replacements_and_warned()
     rendered = targets.render_all(ALL, [rule])
     assert rendered["cursor"].files[".cursor/rules/latin.mdc"] == rule.data
     assert rendered["cursor"].warnings == ()
-    assert rendered["claude"].files == {}
+    assert list(rendered["claude"].files) == [".claude/skills/latin/SKILL.md"]
     devin = rendered["devin"].files[".devin/rules/latin.md"]
     assert devin == "---\ntrigger: manual\n---\ncaf\ufffd\n".encode()
     for name in ("agents", "claude", "copilot", "devin", "windsurf"):
@@ -230,11 +246,13 @@ def test_a_rule_that_is_not_utf8_is_a_manual_rule_with_replacements_and_warned()
 def test_a_rule_without_front_matter_is_manual_everywhere() -> None:
     rule = SourceRule("plain.mdc", b"just text\n")
     rendered = targets.render_all(ALL, [rule])
-    assert rendered["claude"].files == rendered["copilot"].files == {}
+    assert rendered["copilot"].files == {}
+    assert list(rendered["claude"].files) == [".claude/skills/plain/SKILL.md"]
     assert rendered["devin"].files == {
         ".devin/rules/plain.md": b"---\ntrigger: manual\n---\njust text\n"
     }
-    assert b"- `plain` (`.cursor/rules/plain.mdc`)" in rendered["agents"].blocks["AGENTS.md"]
+    block = rendered["agents"].blocks["AGENTS.md"]
+    assert b"- `plain` (full text in `.cursor/rules/plain.mdc`)" in block
 
 
 def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
@@ -246,10 +264,10 @@ def test_unknown_target_is_refused_naming_the_valid_ones() -> None:
         assert name in message
 
 
-def test_registry_holds_the_six_targets_and_defaults_to_cursor_alone() -> None:
-    assert set(targets.TARGETS) == set(ALL)
+def test_registry_holds_the_eight_targets_and_defaults_to_cursor_alone() -> None:
+    assert set(targets.TARGETS) == {*ALL, "kiro", "cline"}
     assert targets.DEFAULT == ("cursor",)
-    assert targets.get("agents").folders == ("",)
+    assert targets.get("agents").folders == ("", ".agents/rules")
     assert targets.get("cursor").folders == (".cursor/rules",)
 
 
@@ -300,6 +318,18 @@ def test_bytes_outside_the_block_never_change(
 
 
 any_text = st.binary(max_size=200).filter(lambda b: b"rulesync:" not in b)
+
+
+@given(any_text, content)
+def test_in_agents_md_the_block_goes_first_and_removing_it_gives_any_file_back(
+    text: bytes, block: bytes
+) -> None:
+    spliced = blocks.splice(text, block, "AGENTS.md")
+    assert spliced is not None and spliced.startswith(blocks.BEGIN)
+    assert spliced.endswith(text) and blocks.extract(spliced) == block
+    assert blocks.splice(spliced, None, "AGENTS.md") == text
+    assert blocks.splice(None, block, "AGENTS.md") is not None
+    assert blocks.splice(blocks.splice(None, block, "AGENTS.md"), None, "AGENTS.md") is None
 
 
 @given(any_text.map(lambda b: b + b"\n" if b else b), content)

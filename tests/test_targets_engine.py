@@ -36,7 +36,8 @@ def expected(tier: str, targets: Sequence[str] = ALL, exclude: Sequence[str] = (
         for path, rule in library.resolve(tier).items()
         if path.removesuffix(".mdc") not in exclude
     ]
-    return combine(render_all(targets, rules))
+    # Planned together, as apply plans them for a project with no instruction file of its own.
+    return combine(render_all(targets, rules, {}))
 
 
 def write_marker(project: Path, phase: str, targets: Sequence[str] = ALL, extra: str = "") -> None:
@@ -162,7 +163,7 @@ def test_deleted_files_and_a_removed_block_come_back(project: Path) -> None:
     assert rulesync(project, "check", check=1).stdout.startswith("drift")
     rulesync(project, "apply", check=0)
     managed_on_disk(project, expected("basic"))
-    assert agents.read_bytes().startswith(b"# written by hand, the block deleted\n\n<!-- rulesync")
+    assert agents.read_bytes().endswith(b"-->\n\n# written by hand, the block deleted\n")
 
 
 def test_user_files_beside_managed_ones_are_never_touched(project: Path) -> None:
@@ -198,24 +199,26 @@ def test_a_users_agents_md_keeps_every_byte_outside_the_block(repo: Path) -> Non
     git(repo, "commit", "-q", "-m", "our AGENTS.md")
     rulesync(repo, "apply", check=0)
     written = (repo / "AGENTS.md").read_bytes()
-    # Appended after one blank line (a final newline given to the last line first).
-    assert written.startswith(USER_AGENTS + b"\n\n<!-- rulesync:begin")
+    # First, then one blank line, then the user's bytes as they were: Codex cuts AGENTS.md
+    # from the end, and the tier's Always rules are what it must keep.
+    assert written.startswith(b"<!-- rulesync:begin")
+    assert written.endswith(b"<!-- rulesync:end -->\n\n" + USER_AGENTS)
     assert head_bytes(repo, "AGENTS.md") == written
     rulesync(repo, "phase", "advanced", check=0)
-    assert (repo / "AGENTS.md").read_bytes().startswith(USER_AGENTS + b"\n\n<!-- rulesync:begin")
-    # The user writes below the block, uncommitted: kept, and left out of rulesync's commit.
+    assert (repo / "AGENTS.md").read_bytes().endswith(b"-->\n\n" + USER_AGENTS)
+    # The user writes below, uncommitted: kept, and left out of rulesync's commit.
     with (repo / "AGENTS.md").open("ab") as handle:
         handle.write(b"\r\nAdded below.\r\n")
     rulesync(repo, "phase", "basic", check=0)
     after = (repo / "AGENTS.md").read_bytes()
-    assert after.startswith(USER_AGENTS) and after.endswith(b"\r\nAdded below.\r\n")
+    assert after.endswith(USER_AGENTS + b"\r\nAdded below.\r\n")
     assert b"Added below." not in head_bytes(repo, "AGENTS.md")
     assert git(repo, "status", "--porcelain") == " M AGENTS.md\n"
-    # Removing the target takes the block away and gives the user's bytes back.
+    # Removing the target takes the block away and gives the user's bytes back, exactly.
     (repo / "AGENTS.md").write_bytes(after.replace(b"\r\nAdded below.\r\n", b""))
     write_marker(repo, "basic", ["cursor"])
     rulesync(repo, "apply", check=0)
-    assert (repo / "AGENTS.md").read_bytes() == USER_AGENTS + b"\n"
+    assert (repo / "AGENTS.md").read_bytes() == USER_AGENTS
     assert git(repo, "status", "--porcelain") == ""
 
 
@@ -235,8 +238,9 @@ def test_removing_targets_removes_their_files_and_blocks_in_one_commit(project: 
     assert not (project / ".github/instructions").exists()
     assert (project / ".github/workflows/ci.yml").read_text() == "on: push\n"
     assert len(rulesync_commits(project)) == 2
+    # Without AGENTS.md, Devin Desktop's folder gets the two Always rules it read there.
     assert rulesync_commits(project)[0].startswith(
-        "rulesync: targets cursor, agents, claude, copilot, devin → cursor, devin (+0 ~0 -"
+        "rulesync: targets cursor, agents, claude, copilot, devin → cursor, devin (+2 ~0 -"
     )
     gone = set(git(project, "show", "--diff-filter=D", "--name-only", "--format=", "HEAD").split())
     assert {"AGENTS.md", ".github/copilot-instructions.md"} <= gone
@@ -389,7 +393,7 @@ def test_an_unknown_target_is_refused_naming_the_valid_ones(project: Path) -> No
     write_marker(project, "basic", ["cursor", "vim"])
     proc = rulesync(project, "apply", check=2)
     assert "unknown target `vim`" in proc.stderr
-    assert "agents, claude, copilot, cursor, devin, windsurf" in proc.stderr
+    assert "agents, claude, cline, copilot, cursor, devin, kiro, windsurf" in proc.stderr
     assert ".rulesync.yaml:3" in proc.stderr
     assert not (project / ".cursor").exists() and not (project / MANIFEST).exists()
 
@@ -506,7 +510,7 @@ def test_the_service_moves_every_target_in_one_commit(project: Path, daemon: Dae
     mark = daemon.mark()
     (project / "AGENTS.md").write_text("# only mine now\n")
     daemon.wait_event("sync.applied", after=mark, project=str(project))
-    assert (project / "AGENTS.md").read_bytes().startswith(b"# only mine now\n\n<!-- rulesync")
+    assert (project / "AGENTS.md").read_bytes().endswith(b"-->\n\n# only mine now\n")
     rulesync(project, "check", check=0)
 
 
@@ -531,16 +535,27 @@ def test_a_tools_size_limit_exceeded_is_warned_and_still_written(
     (library / "basic" / "huge.mdc").write_text(
         "---\nalwaysApply: true\n---\n" + "Keep every function small.\n" * 1500
     )
+    # Devin Desktop reads an Always rule from AGENTS.md; a scoped one is in its own folder.
+    (library / "basic" / "wide.mdc").write_text(
+        "---\nglobs: src/**\n---\n" + "Keep every module small.\n" * 1500
+    )
     config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
     config.parent.mkdir(parents=True, exist_ok=True)
     config.write_text(f"library: {library}\n")
     (repo / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, agents, devin]\n")
     proc = rulesync(repo, "apply", check=0)
     assert "warning: AGENTS.md: rulesync's block is" in proc.stderr
-    assert "warning: .devin/rules/huge.md:" in proc.stderr
-    assert (repo / ".devin/rules/huge.md").stat().st_size > 12_000
+    assert "warning: .devin/rules/wide.md:" in proc.stderr
+    assert (repo / ".devin/rules/wide.md").stat().st_size > 12_000
+    assert not (repo / ".devin/rules/huge.md").exists()
+    # Cursor reads AGENTS.md too: the Always rule is loaded twice there, said once.
+    assert "warning: Cursor loads 1 rule(s) twice (.cursor/rules and AGENTS.md): huge" in (
+        proc.stderr
+    )
+    # Codex cuts the whole AGENTS.md: the rule listed after the huge one is past the cut.
+    assert "warning: Codex cuts AGENTS.md before wide" in proc.stderr
     doc = json.loads(rulesync(repo, "check", "--json", check=0).stdout)
-    assert len(doc["warnings"]) == 2
+    assert len(doc["warnings"]) == 4
     # Every command that prints a plan says the same warnings in its JSON.
     for command in (["diff", "--json"], ["apply", "--dry-run", "--json"], ["apply", "--json"]):
         assert json.loads(rulesync(repo, *command, check=0).stdout)["warnings"] == doc["warnings"]

@@ -1,12 +1,14 @@
 """`agents`: rulesync's block in `AGENTS.md` at the project root (read by Codex, Copilot,
 Cursor, Devin, Gemini CLI, Jules, Zed and others; the user may write in the same file).
 
-Always rules are given in full. Auto Attached rules are listed with their globs, Agent
-Requested rules with their description, each with where its full text is; Manual rules are
-named only. "Where the full text is" comes from the other enabled targets (`full_text_at`,
-e.g. `.cursor/rules/python.mdc`); a listed rule no enabled target writes out is given in
-full at the end of the block instead, so that no rule is lost. Codex reads 32 KiB of
-AGENTS.md by default (`project_doc_max_bytes`): a larger block is warned.
+Always rules are given in full, first (a tool that cuts AGENTS.md keeps them). Auto
+Attached rules are listed with their globs, Agent Requested rules with their description,
+Manual rules by name, each with the path of its full text. That path comes from the other
+enabled targets (`full_text_at`, e.g. `.cursor/rules/python.mdc`); a rule no enabled target
+writes out gets its own file, `.agents/rules/<path>.md`, which no assistant loads by
+itself: so no rule is lost, and a listed rule costs its line, not its text, on every
+request. Codex reads 32 KiB of AGENTS.md by default (`project_doc_max_bytes`): a larger
+block is warned (the whole file's size is checked by the reading model).
 """
 
 from __future__ import annotations
@@ -14,12 +16,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from rulesync.mdc import RuleType
-from rulesync.targets.base import How, Locator, Rendered, SourceRule, Target, encoding_warnings
+from rulesync.targets.base import (
+    Fact,
+    Locator,
+    Reader,
+    Rendered,
+    Source,
+    SourceRule,
+    Target,
+    encoding_warnings,
+)
 from rulesync.targets.blocks import escape_markers
 
 FILE = "AGENTS.md"
+FOLDER = ".agents/rules"
 MAX_BYTES = 32 * 1024
-_FULL_TEXT_BELOW = "full text below"
 
 
 def _code(text: str) -> str:
@@ -29,12 +40,17 @@ def _code(text: str) -> str:
     return f"{fence}{pad}{text}{pad}{fence}"
 
 
-def _where(rule: SourceRule, full_text_at: Locator, inline: list[SourceRule]) -> str:
+def own_path(rule: SourceRule) -> str:
+    """Where the agents target keeps a listed rule no other enabled target writes out."""
+    return f"{FOLDER}/{rule.stem}.md"
+
+
+def _where(rule: SourceRule, full_text_at: Locator, own: list[SourceRule]) -> str:
     path = full_text_at(rule)
-    if path is not None:
-        return f"full text in {_code(path)}"
-    inline.append(rule)
-    return _FULL_TEXT_BELOW
+    if path is None:
+        own.append(rule)
+        path = own_path(rule)
+    return f"full text in {_code(path)}"
 
 
 def block(rules: Sequence[SourceRule], full_text_at: Locator) -> str:
@@ -42,7 +58,12 @@ def block(rules: Sequence[SourceRule], full_text_at: Locator) -> str:
     by_type: dict[RuleType, list[SourceRule]] = {kind: [] for kind in RuleType}
     for rule in sorted(rules, key=lambda r: r.path):
         by_type[rule.info.rule_type].append(rule)
-    inline: list[SourceRule] = []
+    return _block(by_type, full_text_at, [])
+
+
+def _block(
+    by_type: dict[RuleType, list[SourceRule]], full_text_at: Locator, inline: list[SourceRule]
+) -> str:
     sections: list[str] = []
 
     always = [r for r in by_type[RuleType.ALWAYS] if r.text]
@@ -77,42 +98,56 @@ def block(rules: Sequence[SourceRule], full_text_at: Locator) -> str:
         )
     manual = by_type[RuleType.MANUAL]
     if manual:
-        items = []
-        for r in manual:
-            path = full_text_at(r)
-            items.append(f"- {_code(r.stem)}" + (f" ({_code(path)})" if path else ""))
-        sections.append("## Rules used only when asked for by name\n\n" + "\n".join(items) + "\n")
-    if inline:
+        items = [f"- {_code(r.stem)} ({_where(r, full_text_at, inline)})" for r in manual]
         sections.append(
-            "## Full text of the rules listed above\n\n"
-            + "\n".join(f"### {r.stem}\n\n{escape_markers(r.text)}" for r in inline)
+            "## Rules used only when asked for by name\n\n"
+            "Read one only when the user names it.\n\n" + "\n".join(items) + "\n"
         )
     return "\n".join(sections)
 
 
 def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
-    """rulesync's block in AGENTS.md (no block for an empty tier)."""
-    text = block(rules, full_text_at)
+    """rulesync's block in AGENTS.md (no block for an empty tier), and a file under
+    `.agents/rules/` for each listed rule no other enabled target writes out."""
+    by_type: dict[RuleType, list[SourceRule]] = {kind: [] for kind in RuleType}
+    for rule in sorted(rules, key=lambda r: r.path):
+        by_type[rule.info.rule_type].append(rule)
+    own: list[SourceRule] = []
+    text = _block(by_type, full_text_at, own)
     data = text.encode()
+    files = {own_path(r): r.text.encode() for r in own}
     warnings = encoding_warnings(rules, "agents")
     if len(data) > MAX_BYTES:
         warnings.append(
             f"{FILE}: rulesync's block is {len(data):,} bytes; Codex reads only the first "
             f"{MAX_BYTES:,} bytes of AGENTS.md files by default (project_doc_max_bytes)"
         )
-    return Rendered(blocks={FILE: data} if data else {}, warnings=tuple(warnings))
+    return Rendered(files=files, blocks={FILE: data} if data else {}, warnings=tuple(warnings))
 
 
 TARGET = Target(
     name="agents",
-    owns=(FILE,),
+    owns=(FILE, f"{FOLDER}/"),
     render_rules=render,
-    # The block is read whole: Always rules in full, the others listed for the model to read.
-    attach={
-        RuleType.ALWAYS: How.ALWAYS,
-        RuleType.AUTO_ATTACHED: How.REQUESTABLE,
-        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
-        RuleType.MANUAL: How.MANUAL,
-    },
-    loaded_whole=(FILE,),
+    # Only this target's own render points at these files: others see them as its locate.
+    locate=own_path,
+    reads=Reader(
+        "Codex",
+        (Source("agents", FILE, limit=MAX_BYTES, per="all"),),
+        "gitignore",
+        (
+            Fact(
+                "AGENTS.md files from the project root down to the working folder, one per "
+                "folder (AGENTS.override.md first), joined root first; reading stops once "
+                "the joined size reaches project_doc_max_bytes (32 KiB by default)",
+                "https://developers.openai.com/codex/guides/agents-md",
+            ),
+            Fact(
+                "Codex is started at the project root (a folder's own AGENTS.md counts only "
+                "when Codex is started there)",
+                "https://developers.openai.com/codex/guides/agents-md",
+                assumed=True,
+            ),
+        ),
+    ),
 )

@@ -14,6 +14,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from rulesync.errors import InvalidInput
+from rulesync.globs import untranslatable
 from rulesync.mdc import RuleInfo, RuleType, read_rule
 
 RULE_SUFFIX = ".mdc"
@@ -22,6 +23,7 @@ _BOM = b"\xef\xbb\xbf"
 # Characters json.dumps leaves raw that a YAML double-quoted scalar must carry as escapes:
 # PyYAML refuses the non-printable ones and folds NEL and the Unicode line breaks.
 _YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
+_MDC_LINK = re.compile(r"\]\(mdc:([^)\s]+)\)")
 _BARE_WORD = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 # Plain words YAML 1.1 reads as booleans or null rather than as text.
 _YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
@@ -36,6 +38,15 @@ class How(StrEnum):
     MANUAL = "manual"
     NOT_ATTACHED = "not attached"
     NOT_WRITTEN = "not written"
+    # Verdicts only the reading model gives (rulesync.reading): the rule is in a file the
+    # assistant reads but another file hides that one, or it falls past the tool's size cut,
+    # or the assistant gets its full text from two files, or no file it reads holds it, or
+    # its globs cannot be said in the assistant's dialect.
+    SHADOWED = "shadowed"
+    TRUNCATED = "truncated"
+    TWICE = "loaded twice"
+    LOST = "lost"
+    UNTRANSLATABLE = "untranslatable"
 
 
 # How a target brings a rule of each Cursor rule type to its assistant: ALWAYS (in every
@@ -121,9 +132,12 @@ class SourceRule:
     @property
     def text(self) -> str:
         """The body as text for other formats: leading blank lines and trailing space dropped,
-        one final newline (empty when the body is)."""
+        `[x](mdc:path)` links made plain (`[x](/path)`), one final newline (empty when the body
+        is)."""
         if self._text is None:
             text = self.body.decode("utf-8", errors="replace").replace("\r\n", "\n")
+            # Cursor's `mdc:` links name a project file; other tools read a plain link.
+            text = _MDC_LINK.sub(r"](/\1)", text)
             text = text.lstrip("\n").rstrip()
             self._text = text + "\n" if text else ""
         return self._text
@@ -161,22 +175,57 @@ def nowhere(rule: SourceRule) -> str | None:
     return None
 
 
+class Source(NamedTuple):
+    """One kind of file an assistant reads (see `rulesync.reading` for each `kind`): `path`
+    is a file, or a folder ending in `/`; `limit` the size past which the tool cuts
+    (`unit` "bytes" or "chars"; `per` "file", or "all" for the files of this source
+    together); `nested` that copies in the folders on the way to the file worked on count
+    too; `names` the files of a `first-of` source, in the tool's order."""
+
+    kind: str
+    path: str = ""
+    limit: int = 0
+    unit: str = "bytes"
+    per: str = "file"
+    nested: bool = False
+    names: tuple[str, ...] = ()
+
+
+class Fact(NamedTuple):
+    """One documented fact of an assistant's reading, where it is written, and when it was
+    last checked (or `assumed` when the documentation is silent and rulesync assumes)."""
+
+    text: str
+    url: str
+    checked: str = "2026-12-07"
+    assumed: bool = False
+
+
+class Reader(NamedTuple):
+    """How one assistant reads a project: its files in the order it reads them (its own and
+    other tools'), the glob dialect of its patterns, and the facts this rests on."""
+
+    assistant: str
+    sources: tuple[Source, ...]
+    dialect: str = "gitignore"
+    facts: tuple[Fact, ...] = ()
+
+
 class Target(NamedTuple):
     """One assistant's output: its name, what it may write (`owns`: a file path, or a folder
     ending in `/` whose files at any depth it may write), how it renders a tier, where it
-    keeps each rule's full text, how the assistant gets a rule of each Cursor rule type
-    (`attach`, for `rulesync explain`), which rendered files or blocks it reads whole on
-    every request (`loaded_whole`: then they, not the rules `attach` brings always, are its
-    budget), and the text it writes for a rule it brings in full when that is more than the
-    rule's body (`full_text`; explain counts that)."""
+    keeps each rule's full text (`locate`), how its assistant reads a project (`reads`: the
+    reading model, `rulesync.reading`), and whether it leaves out the Always rules its
+    assistant already reads in other targets' files (`drops_loaded`)."""
 
     name: str
     owns: tuple[str, ...]
     render_rules: Renderer
     locate: Locator = nowhere
-    attach: Attach = CURSOR_ATTACH
-    loaded_whole: tuple[str, ...] = ()
-    full_text: Callable[[SourceRule], str] | None = None
+    reads: Reader | None = None
+    # Leaves out an Always rule its assistant already loads from another enabled target's
+    # file (AGENTS.md): planned together, each rule reaches the assistant once.
+    drops_loaded: bool = False
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -213,12 +262,15 @@ def yaml_value(text: str) -> str:
     return yaml_quote(text)
 
 
-def front_matter(entries: Sequence[tuple[str, str | Sequence[str]]]) -> str:
-    """YAML front matter (a list value becomes a block list) that a strict YAML parser reads
-    back exactly: globs such as `**/*.py` or `docs/a: b/*.md` are quoted."""
+def front_matter(entries: Sequence[tuple[str, str | bool | Sequence[str]]]) -> str:
+    """YAML front matter (a list value becomes a block list, a bool a bare `true`/`false`)
+    that a strict YAML parser reads back exactly: globs such as `**/*.py` or
+    `docs/a: b/*.md` are quoted."""
     lines = ["---"]
     for key, value in entries:
-        if isinstance(value, str):
+        if isinstance(value, bool):
+            lines.append(f"{key}: {'true' if value else 'false'}")
+        elif isinstance(value, str):
             lines.append(f"{key}: {yaml_value(value)}")
         else:
             lines.append(f"{key}:")
@@ -269,4 +321,16 @@ def encoding_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
         f"{rule.path}: not UTF-8; `{target}` takes it as a Manual rule, bad bytes replaced"
         for rule in rules
         if not rule.is_utf8
+    ]
+
+
+def glob_warnings(rules: Sequence[SourceRule], target: str) -> list[str]:
+    """One warning per rule with a glob the rooted dialect cannot say (left out)."""
+    return [
+        f"{rule.path}: glob {', '.join(f'`{g}`' for g in bad)} cannot be said in `{target}`'s "
+        "glob dialect and is left out (untranslatable)"
+        for rule in rules
+        if rule.info.rule_type is RuleType.AUTO_ATTACHED
+        for bad in [untranslatable(rule.info.globs)]
+        if bad
     ]

@@ -4,8 +4,10 @@
 Every byte outside the block is the user's and is kept. A block is appended to a file that
 has none after one blank line; removing it takes that blank line back, so appending then
 removing gives the file back as it was (a last line without a newline gains one, the only
-byte rulesync ever adds outside the block). A file rulesync created for the block alone
-disappears with it (`splice` returns None).
+byte rulesync ever adds outside the block). In AGENTS.md the block goes first instead,
+followed by one blank line: Codex cuts AGENTS.md at 32 KiB from the end, and the tier's
+Always rules, first in the block, must be what it keeps. A file rulesync created for the
+block alone disappears with it (`splice` returns None).
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ BEGIN = b"<!-- rulesync:begin (managed by rulesync; edits here are replaced) -->
 END = b"<!-- rulesync:end -->"
 _BEGIN_PREFIX = b"<!-- rulesync:begin"
 _MARKER_TEXT = "<!-- rulesync:"
+# Files whose block goes before the user's text (tools cut them from the end).
+FIRST = frozenset({"AGENTS.md"})
 
 
 def _is_begin(line: bytes) -> bool:
@@ -106,6 +110,10 @@ def splice(existing: bytes | None, content: bytes | None, where: str = "file") -
             return text[: span[0]] + block + text[span[1] :]
         if existing is None:
             return block
+        if where in FIRST:
+            # The block, one blank line, the user's text (an empty file keeps the blank line,
+            # which tells removal that the file was the user's).
+            return block + b"\n" + text
         # One blank line between the user's text and the block; an empty file gets the blank
         # line too, which tells removal that the (empty) file was the user's.
         separator = b"\n" if text.endswith(b"\n") or not text else b"\n\n"
@@ -113,6 +121,8 @@ def splice(existing: bytes | None, content: bytes | None, where: str = "file") -
     if span is None:
         return existing
     before, after = text[: span[0]], text[span[1] :]
+    if not before and after.startswith(b"\n") and where in FIRST:
+        return after[1:]  # the blank line the insertion added
     if not after and (before.endswith(b"\n\n") or before == b"\n"):
         before = before[:-1]  # the blank line the append added
     elif not before and not after:

@@ -7,22 +7,27 @@ nested folders are kept): `applyTo:` the globs comma-joined (brace groups writte
 a comma inside one would split the list), `description:` when the rule has one. Manual
 rules are not written (Copilot has no way to ask for a rule by name). No size warning:
 the 4,000-character cap Copilot code review once had is no longer documented.
+`applyTo` carries each Cursor glob translated to Copilot's rooted dialect (`*.py` →
+`**/*.py`, see `rulesync.globs`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rulesync.globs import expand_braces
+from rulesync.globs import expand_braces, rooted_globs
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
-    How,
+    Fact,
     Locator,
+    Reader,
     Rendered,
+    Source,
     SourceRule,
     Target,
     encoding_warnings,
     front_matter,
+    glob_warnings,
     rule_files,
 )
 from rulesync.targets.blocks import escape_markers
@@ -32,9 +37,10 @@ FOLDER = ".github/instructions"
 
 
 def flat_globs(rule: SourceRule) -> list[str]:
-    """The rule's globs with brace groups written out, for a comma-joined list."""
+    """The rule's globs in Copilot's dialect (`rulesync.globs.translate`) with brace groups
+    written out, for a comma-joined list."""
     globs: list[str] = []
-    for glob in rule.info.globs:
+    for glob in rooted_globs(rule.info.globs):
         for item in expand_braces(glob):
             if item not in globs:
                 globs.append(item)
@@ -48,6 +54,8 @@ def locate(rule: SourceRule) -> str | None:
         return None
     if kind is RuleType.ALWAYS:
         return INSTRUCTIONS
+    if kind is RuleType.AUTO_ATTACHED and not flat_globs(rule):
+        return None  # no glob Copilot can say: without `applyTo` it would mean another thing
     return f"{FOLDER}/{rule.stem}.instructions.md"
 
 
@@ -78,7 +86,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
     return Rendered(
         files=files,
         blocks={INSTRUCTIONS: block.encode()} if block else {},
-        warnings=tuple(encoding_warnings(rules, "copilot")),
+        warnings=(*encoding_warnings(rules, "copilot"), *glob_warnings(rules, "copilot")),
     )
 
 
@@ -87,11 +95,33 @@ TARGET = Target(
     owns=(INSTRUCTIONS, f"{FOLDER}/"),
     render_rules=render,
     locate=locate,
-    # Copilot offers an instructions file with a description but no `applyTo` to the model.
-    attach={
-        RuleType.ALWAYS: How.ALWAYS,
-        RuleType.AUTO_ATTACHED: How.GLOB,
-        RuleType.AGENT_REQUESTED: How.REQUESTABLE,
-        RuleType.MANUAL: How.NOT_WRITTEN,
-    },
+    reads=Reader(
+        "Copilot (VS Code)",
+        (
+            Source("whole", INSTRUCTIONS),
+            Source("apply-to", f"{FOLDER}/"),
+            Source("agents", "AGENTS.md"),
+            Source("paths-rules", ".claude/rules/"),
+        ),
+        "rooted",
+        (
+            Fact(
+                ".github/copilot-instructions.md applies to every request; "
+                ".github/instructions/**/*.instructions.md when a file matches `applyTo` "
+                "(comma-separated; `*.py` is the root folder's only)",
+                "https://docs.github.com/en/copilot/how-tos/configure-custom-instructions-in-your-ide/add-repository-instructions-in-your-ide",
+            ),
+            Fact(
+                "VS Code also reads the root AGENTS.md and .claude/rules (a rule without "
+                "`paths` applies to `**`)",
+                "https://code.visualstudio.com/docs/copilot/customization/custom-instructions",
+                assumed=True,
+            ),
+            Fact(
+                "Copilot code review's 4,000-character cut is no longer in GitHub's docs: "
+                "not modelled",
+                "https://github.com/github/docs/issues/42761",
+            ),
+        ),
+    ),
 )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rulesync.targets.base import Locator, Rendered, SourceRule, Target
+from rulesync.targets.base import Fact, Locator, Reader, Rendered, Source, SourceRule, Target
 
 FOLDER = ".cursor/rules"
 
@@ -25,4 +25,21 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=render,
     locate=locate,
+    reads=Reader(
+        "Cursor",
+        (Source("mdc", f"{FOLDER}/"), Source("agents", "AGENTS.md", nested=True)),
+        "gitignore",
+        (
+            Fact(
+                "project rules are .cursor/rules/**/*.mdc (alwaysApply, globs, description); "
+                "AGENTS.md at the root and in subfolders is read as plain instructions",
+                "https://cursor.com/docs/rules",
+            ),
+            Fact(
+                "globs follow .gitignore: `*.py` matches in any folder; braces are literal",
+                "https://cursor.com/docs/rules",
+                assumed=True,
+            ),
+        ),
+    ),
 )

@@ -13,9 +13,12 @@ from collections.abc import Callable, Sequence
 
 from rulesync.mdc import RuleType
 from rulesync.targets.base import (
+    Fact,
     Locator,
+    Reader,
     Rendered,
     Renderer,
+    Source,
     SourceRule,
     Target,
     encoding_warnings,
@@ -76,9 +79,40 @@ def renderer(name: str, folder: str, tool: str) -> Renderer:
     return render
 
 
+def reader(assistant: str, folder: str) -> Reader:
+    """How Devin Desktop (or Windsurf) reads a project whose rules are in `folder`."""
+    return Reader(
+        assistant,
+        (
+            Source("trigger", f"{folder}/", limit=MAX_CHARS, unit="chars"),
+            Source("agents", "AGENTS.md"),
+        ),
+        "gitignore",
+        (
+            Fact(
+                "rules in .windsurf/rules (Devin Desktop: .devin/rules) with trigger "
+                "always_on, glob, model_decision or manual; the root AGENTS.md is always on, "
+                "a subfolder's applies to its files",
+                "https://docs.windsurf.com/windsurf/cascade/memories",
+            ),
+            Fact(
+                "a rule file is cut at 12,000 characters",
+                "https://docs.windsurf.com/windsurf/cascade/memories",
+            ),
+            Fact(
+                "`globs` read like Cursor's (.gitignore style)",
+                "https://docs.windsurf.com/windsurf/cascade/memories",
+                assumed=True,
+            ),
+        ),
+    )
+
+
 TARGET = Target(
     name="devin",
     owns=(f"{FOLDER}/",),
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),
+    reads=reader("Devin Desktop", FOLDER),
+    drops_loaded=True,
 )

@@ -4,7 +4,7 @@ installs older than the rename (see `devin`)."""
 from __future__ import annotations
 
 from rulesync.targets.base import Target
-from rulesync.targets.devin import locator, renderer
+from rulesync.targets.devin import locator, reader, renderer
 
 FOLDER = ".windsurf/rules"
 
@@ -13,4 +13,6 @@ TARGET = Target(
     owns=(f"{FOLDER}/",),
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
+    reads=reader("Windsurf", FOLDER),
+    drops_loaded=True,
 )
