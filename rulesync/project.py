@@ -3,6 +3,7 @@ of them, the manifest and the files on disk."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from collections.abc import Collection, Iterable
@@ -12,7 +13,7 @@ from typing import NamedTuple
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config
 from rulesync.errors import InvalidInput, UnsafePath
-from rulesync.fsutil import ensure_inside, is_inside, sha256_hex
+from rulesync.fsutil import Folders, is_inside, sha256_hex
 from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
@@ -178,24 +179,6 @@ def provided_hashes(library: Library, paths: Collection[str]) -> dict[str, froze
     return {p: frozenset(h) for p, h in found.items()}
 
 
-def check_folders(root: Path, paths: Iterable[str]) -> None:
-    """Refuse a folder on the way to any of `paths` that is a symlink leading out of the
-    project (`.cursor`, `.claude`, `.github`, …), or that exists but is not a folder."""
-    checked: set[str] = set()
-    for path in paths:
-        parts = path.split("/")[:-1]
-        for depth in range(1, len(parts) + 1):
-            folder = "/".join(parts[:depth])
-            if folder in checked:
-                continue
-            checked.add(folder)
-            full = root / folder
-            if os.path.islink(full):
-                ensure_inside(full, root, "folder")
-            if os.path.lexists(full) and not full.is_dir():
-                raise InvalidInput(f"{full}: exists but is not a folder; move it away")
-
-
 def target_folders(names: Iterable[str]) -> tuple[str, ...]:
     """The folders the named targets write into, project-relative, below the root (which is
     watched for the marker anyway)."""
@@ -307,36 +290,37 @@ def read_disk(
     root: Path, paths: Iterable[str], blocks: Collection[str] = ()
 ) -> tuple[dict[str, str], dict[str, bytes | None]]:
     """The state of each of `paths` present under `root` (see `plan.make_plan`; absent paths
-    are missing) and, for the `blocks` paths, the file's bytes. Nothing is read through a
-    symlink; each folder is listed once."""
+    are missing) and, for the `blocks` paths, the file's bytes. Every folder on the way is
+    reached by the one walk (fsutil.Folders): a symlink there is refused, naming it; a file
+    that is a symlink is SYMLINK, never read."""
     found: dict[str, str] = {}
     bases: dict[str, bytes | None] = {}
     by_folder: dict[str, set[str]] = {}
     for path in paths:
         folder, _, name = path.rpartition("/")
         by_folder.setdefault(folder, set()).add(name)
-    for folder, names in by_folder.items():
-        try:
-            entries = [e for e in os.scandir(root / folder) if e.name in names]
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            path = f"{folder}/{entry.name}" if folder else entry.name
-            if entry.is_symlink():
-                found[path] = SYMLINK
+    with Folders(root) as folders:
+        for folder, names in sorted(by_folder.items()):
+            fd = folders.open(folder)
+            if fd is None:
                 continue
-            try:
-                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError:
-                found[path] = NOT_A_FILE
-                continue
-            try:
-                found[path], data = _state(fd, path in blocks, path)
-            finally:
-                os.close(fd)
-            if path in blocks and found[path] != NOT_A_FILE:
-                bases[path] = data
+            for name in sorted(names & set(os.listdir(fd))):
+                path = f"{folder}/{name}" if folder else name
+                try:
+                    file = os.open(name, _READ | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    found[path] = SYMLINK if exc.errno == errno.ELOOP else NOT_A_FILE
+                    continue
+                try:
+                    found[path], data = _state(file, path in blocks, path)
+                finally:
+                    os.close(file)
+                if path in blocks and found[path] != NOT_A_FILE:
+                    bases[path] = data
     return found, bases
+
+
+_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def load_project(
@@ -348,8 +332,6 @@ def load_project(
     (how `rulesync check` stays reproducible in CI).
     """
     marker = load_marker(root)
-    if not os.path.lexists(root / manifest_mod.MANIFEST):
-        check_folders(root, [manifest_mod.LEGACY_MANIFEST])
     current = manifest_mod.load(root)
     if pin and current.revision and current.library == (marker.library or config.library):
         fetching = Fetching(pinned=current.revision)
@@ -360,7 +342,6 @@ def load_project(
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
     output = combine(render_all(targets, sources))
     paths = set(output.files) | set(output.blocks) | current.paths
-    check_folders(root, paths)
     disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))
     return Project(
         root=root,
