@@ -11,7 +11,7 @@ from pathlib import Path
 
 from rulesync import manifest as manifest_mod
 from rulesync.errors import Deferred, InvalidInput
-from rulesync.fsutil import TMP_MARK, Folders, atomic_write, sweep_temporaries
+from rulesync.fsutil import TMP_MARK, Folders, atomic_write, private_folder, sweep_temporaries
 from rulesync.plan import Kind, Plan
 from rulesync.targets import owner
 
@@ -21,8 +21,8 @@ LEGACY_LOCK = ".cursor/.rulesync.lock"
 
 def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
     """Copy the file `name` of an open folder into `backup_dir` (a symlink as its target
-    text), never reading through a link."""
-    backup_dir.mkdir(parents=True, exist_ok=True)
+    text), never reading through a link: 0600 in folders made 0700, the user's alone."""
+    private_folder(backup_dir)
     target = backup_dir / name
     try:
         fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
@@ -31,12 +31,13 @@ def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
             raise
         # A symlink: its target's text is what the user had there.
         target = backup_dir / f"{name}.symlink.txt"
-        atomic_write(target, (os.readlink(name, dir_fd=dir_fd) + "\n").encode(), sync=False)
+        link = (os.readlink(name, dir_fd=dir_fd) + "\n").encode()
+        atomic_write(target, link, sync=False, mode=0o600)
         return target
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise InvalidInput(f"{backup_dir}: {name} is not a regular file; nothing was saved")
-        atomic_write(target, handle.read(), sync=False)
+        atomic_write(target, handle.read(), sync=False, mode=0o600)
     return target
 
 
@@ -85,7 +86,7 @@ def _prune(folders: Folders, deleted: list[str]) -> None:
         if target is None:
             continue
         folder = path.rpartition("/")[0]
-        while folder and target.claims(f"{folder}/"):
+        while folder and any(f"{folder}/".startswith(o) for o in target.owns if o.endswith("/")):
             candidates.add(folder)
             folder = folder.rpartition("/")[0]
         while folder and any(own.startswith(f"{folder}/") for own in target.folders):

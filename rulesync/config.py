@@ -35,6 +35,9 @@ CONFIG_SCHEMA = Schema(
         Field("max_tier_bytes", Number(low=1, whole=True), Limits().tier_bytes),
         Field("max_tier_rules", Number(low=1, whole=True), Limits().tier_rules),
         Field("max_tiers", Number(low=1, whole=True), Limits().tiers),
+        Field("max_sync_bytes", Number(low=1, whole=True), Limits().sync_bytes),
+        Field("max_sync_files", Number(low=1, whole=True), Limits().sync_files),
+        Field("max_file_bytes", Number(low=1, whole=True), Limits().file_bytes),
     )
 )
 
@@ -150,5 +153,8 @@ def load_config(path: Path | None = None) -> Config:
             tier_bytes=values["max_tier_bytes"],
             tier_rules=values["max_tier_rules"],
             tiers=values["max_tiers"],
+            sync_bytes=values["max_sync_bytes"],
+            sync_files=values["max_sync_files"],
+            file_bytes=values["max_file_bytes"],
         ),
     )

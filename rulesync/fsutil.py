@@ -248,13 +248,16 @@ def _naming(exc: OSError, path: Path) -> OSError:
     return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
-def atomic_write(path: Path, data: bytes, *, sync: bool = True, dir_fd: int | None = None) -> None:
+def atomic_write(
+    path: Path, data: bytes, *, sync: bool = True, dir_fd: int | None = None, mode: int = 0o644
+) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename it in place.
 
     A crash at any point leaves the old file or the new one, never a mix; a leftover temporary
     file carries TMP_MARK in its name so the next run can sweep it. With `dir_fd` (a folder
     opened by open_folder) the file is `path.name` inside that folder, so swapping the folder
     for a symlink meanwhile cannot redirect the write; `path` then only names it in errors.
+    `mode` (less the umask) is the new file's: 0o600 for what only the user may read.
     """
     name = path.name if dir_fd is not None else str(path)
     tmp = temporary_name(path.name)
@@ -262,7 +265,7 @@ def atomic_write(path: Path, data: bytes, *, sync: bool = True, dir_fd: int | No
         tmp = str(path.with_name(tmp))
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(tmp, flags, 0o644, dir_fd=dir_fd)
+        fd = os.open(tmp, flags, mode, dir_fd=dir_fd)
     except OSError as exc:
         raise _naming(exc, path) from None
     try:
@@ -294,6 +297,19 @@ def open_folder(root: Path, folder: Path, *, create: bool = False) -> int:
         if fd is None:
             raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(folder))
         return os.dup(fd)
+
+
+def private_folder(path: Path) -> Path:
+    """Make `path` and any missing folder above it 0700 (the user's alone); return it."""
+    missing = []
+    here = path
+    while not here.exists():
+        missing.append(here)
+        here = here.parent
+    for folder in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            folder.mkdir(mode=0o700)
+    return path
 
 
 def fsync_dir(path: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from pathlib import Path
@@ -12,13 +13,13 @@ from rulesync import manifest as manifest_mod
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput, RulesyncError
-from rulesync.fsutil import atomic_write, read_regular, sha256_hex
+from rulesync.fsutil import atomic_write, private_folder, read_regular, sha256_hex
 from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import Fetching, Inputs, Project, load_project
+from rulesync.project import Fetching, Inputs, Project, load_project, record_path
 from rulesync.targets.blocks import splice
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
@@ -292,6 +293,7 @@ def sync(
             if not has_work and not owed:
                 _record_at_head(git, plan.current)
         if not has_work and not owed:
+            _record_written(project, plan)
             result.seconds = time.perf_counter() - started
             return result
         if git is not None:
@@ -317,11 +319,28 @@ def sync(
                     durable=durable,
                 )
                 result.applied = True
+                _record_written(project, plan)
             if flag is not None and change is not None:
                 result.commit = change.commit(pending, config)
                 flag.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _record_written(project: Project, plan: Plan) -> None:
+    """Record, where no repository can forge it, the bytes rulesync wrote or found to be the
+    library's at each path: the next plan trusts the manifest's claim for exactly these."""
+    record = {a.path: a.sha256 for a in plan.of(Kind.ADD, Kind.UPDATE, Kind.UNCHANGED) if a.sha256}
+    for action in plan.conflicts:
+        if action.path in project.recorded:
+            record[action.path] = project.recorded[action.path]
+    if record == dict(project.recorded):
+        return
+    path = record_path(project.root)
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+    with contextlib.suppress(OSError):  # a lost record only costs backups
+        private_folder(path.parent)
+        atomic_write(path, text.encode("utf-8"), sync=False, mode=0o600)
 
 
 def commit_owed(project: Project, plan: Plan) -> bool:

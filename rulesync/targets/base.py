@@ -168,7 +168,8 @@ class Target(NamedTuple):
     (`attach`, for `rulesync explain`), which rendered files or blocks it reads whole on
     every request (`loaded_whole`: then they, not the rules `attach` brings always, are its
     budget), and the text it writes for a rule it brings in full when that is more than the
-    rule's body (`full_text`; explain counts that)."""
+    rule's body (`full_text`; explain counts that), and the `suffix` of the files it writes
+    in its folders."""
 
     name: str
     owns: tuple[str, ...]
@@ -177,6 +178,9 @@ class Target(NamedTuple):
     attach: Attach = CURSOR_ATTACH
     loaded_whole: tuple[str, ...] = ()
     full_text: Callable[[SourceRule], str] | None = None
+    # The ending of every file it writes in an owned folder: with the folder, the shape of
+    # name it owns (a manifest naming `.cursor/rules/HEAD` names no target's file).
+    suffix: str = ""
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -191,7 +195,12 @@ class Target(NamedTuple):
     def claims(self, path: str) -> bool:
         """True when `path` (project-relative POSIX) is one this target may write: the only
         paths a manifest may name for it, so a crafted manifest cannot reach other files."""
-        return any(path.startswith(o) if o.endswith("/") else path == o for o in self.owns)
+        return any(
+            path.startswith(o) and path.endswith(self.suffix) and len(path) > len(o + self.suffix)
+            if o.endswith("/")
+            else path == o
+            for o in self.owns
+        )
 
     def render(self, rules: Sequence[SourceRule], full_text_at: Locator = nowhere) -> Rendered:
         """Render the tier; `full_text_at` says where another enabled target keeps a rule's

@@ -54,6 +54,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 TARGET = Target(
     name="claude",
     owns=(f"{FOLDER}/",),
+    suffix=".md",
     render_rules=render,
     locate=locate,
     attach={

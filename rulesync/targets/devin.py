@@ -79,6 +79,7 @@ def renderer(name: str, folder: str, tool: str) -> Renderer:
 TARGET = Target(
     name="devin",
     owns=(f"{FOLDER}/",),
+    suffix=".md",
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),
 )
