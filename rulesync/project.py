@@ -14,11 +14,19 @@ from typing import NamedTuple
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config, state_dir
 from rulesync.errors import InvalidInput, RulesyncError, UnsafePath
-from rulesync.fsutil import Folders, is_inside, read_open, read_regular, sha256_hex
+from rulesync.fsutil import (
+    Folders,
+    is_inside,
+    read_open,
+    read_regular,
+    sha256_hex,
+    temporary_name,
+)
 from rulesync.git import GitDirs, find_git
 from rulesync.library import RESERVED_PHASES, Library, Limits, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
+from rulesync.names import NAME_MAX, collision_key
 from rulesync.plan import (
     BROKEN_BLOCK,
     NO_BLOCK,
@@ -424,6 +432,28 @@ def _refuse_large(root: Path, output: Rendered, cap: int) -> None:
             )
 
 
+def _refuse_names(root: Path, output: Rendered) -> None:
+    """Refuse, before any write, target paths that a sync could only half write: a name too
+    long for the file system once the temporary name beside it is added (a nested rule's
+    flattened name), or two paths that are one file where case or Unicode normalisation is
+    ignored (`Foo.mdc` and `foo.mdc`; NFC and NFD forms)."""
+    longest = NAME_MAX - len(temporary_name("").encode())
+    seen: dict[str, str] = {}
+    for path in (*output.files, *output.blocks):
+        name = path.rpartition("/")[2]
+        if len(name.encode("utf-8", "surrogatepass")) > longest:
+            raise InvalidInput(
+                f"{root / path}: the name is longer than the {longest} bytes a target's file "
+                "may have; shorten the rule's name or its folders in the library"
+            )
+        other = seen.setdefault(collision_key(path), path)
+        if other != path:
+            raise InvalidInput(
+                f"{root / path}: `{path}` and `{other}` differ only by case or Unicode "
+                "normalisation: they are one file on macOS and Windows; rename one in the library"
+            )
+
+
 def load_project(
     root: Path, config: Config, fetching: Fetching | None = None, *, pin: bool = False
 ) -> Project:
@@ -452,6 +482,7 @@ def load_project(
     budget.bytes -= estimate
     budget.charge(_written(output), f"write {_written(output)} bytes for its targets")
     _refuse_large(root, output, config.limits.file_bytes)
+    _refuse_names(root, output)
     paths = set(output.files) | set(output.blocks) | current.paths
     budget.files(len(paths))
     disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks), budget)

@@ -143,3 +143,37 @@ def test_read_under_refuses_a_symlink_at_any_depth_and_a_non_folder(tmp_path: Pa
         read_under(tmp_path, "file/f.md", limit=10)
     with pytest.raises(FileNotFoundError):
         read_under(tmp_path, "missing/f.md", limit=10)
+
+
+@pytest.mark.parametrize(
+    ("names", "named"),
+    [
+        (("Foo.mdc", "foo.mdc"), "differ only by case or Unicode normalisation"),
+        (("caf\u00e9.mdc", "cafe\u0301.mdc"), "differ only by case or Unicode normalisation"),
+        (("CON.mdc",), "device name Windows reserves"),
+        (("nul.tar.mdc",), "device name Windows reserves"),
+    ],
+)
+def test_apply_refuses_names_lint_calls_errors_before_any_write(
+    project: Path, library: Path, names: tuple[str, ...], named: str
+) -> None:
+    for name in names:
+        (library / "basic" / name).write_text("---\ndescription: odd\n---\nOdd.\n")
+    for command in ("apply", "check"):
+        proc = rulesync(project, command, check=2)
+        assert named in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert not (project / ".cursor").exists()
+    report = rulesync(project, "lint", str(library), check=1).stdout
+    assert named in report
+
+
+def test_a_nested_rule_whose_flattened_name_is_too_long_is_refused_before_any_write(
+    project: Path, library: Path
+) -> None:
+    nested = library / "basic" / ("a" * 120)
+    nested.mkdir()
+    (nested / ("b" * 120 + ".mdc")).write_text("---\ndescription: deep\n---\nDeep.\n")
+    (project / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, devin]\n")
+    proc = rulesync(project, "apply", check=2)
+    assert ".devin/rules/" in proc.stderr and "longer than the 228 bytes" in proc.stderr
+    assert not (project / ".cursor").exists() and not (project / ".devin").exists()
