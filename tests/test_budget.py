@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.targets.blocks import extract
-from tests.conftest import RULESYNC, rulesync, snapshot
+from tests.conftest import RULESYNC, git, rulesync, snapshot
 
 ALL_TARGETS = "[cursor, agents, claude, copilot, devin, windsurf]"
 # Address space for one rulesync process: far above what a sync of these projects needs,
@@ -106,3 +106,19 @@ def test_six_targets_of_a_tier_just_under_the_default_caps_are_refused_in_bounde
     assert proc.returncode == 2, proc.stderr
     assert "max_sync_bytes" in proc.stderr
     assert not (project / ".cursor").exists()
+
+
+@pytest.mark.slow
+def test_five_thousand_long_named_rules_for_two_targets_commit_through_stdin(
+    project: Path, library: Path
+) -> None:
+    """Paths reach git on stdin: as arguments, 10,000 long paths overflow the command line."""
+    basic = library / "basic"
+    for index in range(4990):
+        name = f"{index:05}-{'keep-the-services-consistent-' * 6}"[:190] + ".mdc"
+        (basic / name).write_bytes(b"---\nalwaysApply: true\n---\nBe consistent.\n")
+    (project / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, claude]\n")
+    rulesync(project, "apply", check=0)
+    committed = git(project, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
+    assert len([p for p in committed if p.startswith((".cursor/rules/", ".claude/rules/"))]) > 9980
+    rulesync(project, "check", check=0)
