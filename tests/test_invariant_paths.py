@@ -13,6 +13,7 @@ import pytest
 
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import Folders, read_under
+from support.service import Daemon
 from tests.conftest import git, rulesync, snapshot
 
 MANIFEST = ".rulesync-manifest.json"
@@ -177,3 +178,21 @@ def test_a_nested_rule_whose_flattened_name_is_too_long_is_refused_before_any_wr
     proc = rulesync(project, "apply", check=2)
     assert ".devin/rules/" in proc.stderr and "longer than the 228 bytes" in proc.stderr
     assert not (project / ".cursor").exists() and not (project / ".devin").exists()
+
+
+def test_the_service_refuses_a_rules_folder_symlinked_to_the_git_dir(
+    project: Path, daemon: Daemon
+) -> None:
+    (project / ".cursor").mkdir()
+    os.symlink("../.git", project / ".cursor" / "rules")
+    head = (project / ".git" / "HEAD").read_bytes()
+    _forge(project, {".cursor/rules/HEAD.mdc": _sha(head)}, ["cursor"])
+    _commit_all(project)
+    before = _git_dir_state(project)
+    rulesync(project, "projects", "add", str(project), check=0)
+    daemon.start(wait=False)  # a fresh log: every record is this service's
+    failed = daemon.wait_event("sync.failed", project=str(project))
+    assert ".cursor/rules: is a symlink" in failed["error"]
+    daemon.wait_event("reconcile.done", cause="startup")
+    assert (project / ".git" / "HEAD").read_bytes() == head
+    assert _git_dir_state(project) == before
