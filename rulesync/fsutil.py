@@ -1,4 +1,5 @@
-"""File-system helpers: the one atomic write, careful reads, and containment checks."""
+"""File-system helpers: the one walk under a project (Folders), the one atomic write, careful
+reads, and containment checks for what lies outside a project (libraries)."""
 
 from __future__ import annotations
 
@@ -255,7 +256,7 @@ def atomic_write(
 
     A crash at any point leaves the old file or the new one, never a mix; a leftover temporary
     file carries TMP_MARK in its name so the next run can sweep it. With `dir_fd` (a folder
-    opened by open_folder) the file is `path.name` inside that folder, so swapping the folder
+    opened by the walk, Folders) the file is `path.name` inside that folder, so swapping the folder
     for a symlink meanwhile cannot redirect the write; `path` then only names it in errors.
     `mode` (less the umask) is the new file's: 0o600 for what only the user may read.
     """
@@ -286,17 +287,6 @@ def atomic_write(
         if isinstance(exc, OSError):
             raise _naming(exc, path) from None
         raise
-
-
-def open_folder(root: Path, folder: Path, *, create: bool = False) -> int:
-    """A descriptor of `folder` (`root` or a folder below it, named lexically), reached by the
-    walk (see Folders); the caller closes it."""
-    relpath = Path(os.path.relpath(folder, root)).as_posix()
-    with Folders(root) as folders:
-        fd = folders.open("" if relpath == "." else relpath, create=create)
-        if fd is None:
-            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(folder))
-        return os.dup(fd)
 
 
 def private_folder(path: Path) -> Path:

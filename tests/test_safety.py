@@ -14,7 +14,7 @@ import pytest
 from rulesync.apply import execute
 from rulesync.config import load_config
 from rulesync.errors import UnsafePath
-from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries, temporary_name
+from rulesync.fsutil import TMP_MARK, Folders, atomic_write, sweep_temporaries, temporary_name
 from rulesync.project import load_project
 from tests.conftest import git, rulesync
 
@@ -185,13 +185,12 @@ def test_a_write_through_the_open_rules_folder_cannot_follow_a_later_swap(
     outside.mkdir()
     rules = project / RULES
     rules.mkdir(parents=True)
-    folder = open_folder(project, rules)
-    try:
+    with Folders(project) as folders:
+        folder = folders.open(".cursor/rules")
+        assert folder is not None
         rules.rename(project / "moved-rules")
         os.symlink(outside, rules)
         atomic_write(rules / "logging.mdc", b"rule\n", dir_fd=folder)
-    finally:
-        os.close(folder)
     assert list(outside.iterdir()) == []
     assert (project / "moved-rules" / "logging.mdc").read_bytes() == b"rule\n"
 
