@@ -330,10 +330,11 @@ def _write(project: Path, path: str, data: bytes) -> None:
 
 
 def _clear(path: Path) -> None:
-    if path.is_symlink() or path.is_file():
-        path.unlink()
-    elif path.is_dir():
+    """Remove whatever is at `path` (a link itself, never what it points to)."""
+    if path.is_dir() and not path.is_symlink():
         shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
 
 
 def run_commands(project: Path) -> tuple[list[str], list[int]]:
