@@ -41,6 +41,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulesync.cli import main
+from rulesync.targets import TARGETS as TARGETS_BY_NAME
 from rulesync.targets import owner
 from rulesync.targets.blocks import BEGIN, END
 from tests.conftest import make_library, make_repo
@@ -212,13 +213,16 @@ def _entries(root: Path, *, skip_git: bool = True) -> dict[str, tuple[str, bytes
     return found
 
 
-def _allowed(rel: str) -> bool:
+OWNED_FOLDERS = tuple(o for t in TARGETS_BY_NAME.values() for o in t.owns if o.endswith("/"))
+
+
+def _allowed(rel: str, kinds: set[str]) -> bool:
     """A path rulesync may create, change or delete: a target's shape of name, the manifest,
-    or a folder on the way to a target's files."""
+    or (a folder) one on the way to or inside a target's folders."""
     if rel == MANIFEST or owner(rel) is not None:
         return True
-    return any(f == rel or f.startswith(rel + "/") for f in FOLDERS) or rel.startswith(
-        ".cursor/rules/"
+    return kinds <= {"dir", ""} and any(
+        o.startswith(rel + "/") or rel.startswith(o) for o in OWNED_FOLDERS
     )
 
 
@@ -384,7 +388,7 @@ def problems_of(
             # A link at a target's path is replaced by `apply --force` (its text saved first);
             # any other is never touched.
             found.append(f"the symlink {rel} was changed or removed")
-        elif not _allowed(rel):
+        elif not _allowed(rel, {before.get(rel, ("", b""))[0], after.get(rel, ("", b""))[0]}):
             found.append(f"{rel} changed, outside every target's shapes")
     if _entries(world.outside, skip_git=False) != outside_before:
         found.append("something outside the project changed")
