@@ -12,7 +12,7 @@ from pathlib import Path
 from rulesync import manifest as manifest_mod
 from rulesync import private
 from rulesync.errors import Deferred, InvalidInput
-from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries
+from rulesync.fsutil import TMP_MARK, Folders, atomic_write, sweep_temporaries
 from rulesync.plan import Kind, Plan
 from rulesync.targets import owner
 
@@ -22,7 +22,7 @@ LEGACY_LOCK = ".cursor/.rulesync.lock"
 
 def _backup(name: str, dir_fd: int, backup_dir: Path) -> Path:
     """Copy the file `name` of an open folder into `backup_dir` (a symlink as its target
-    text), never reading through a link."""
+    text), never reading through a link: 0600 in folders made 0700, the user's alone."""
     private.folder(backup_dir)
     target = backup_dir / name
     try:
@@ -62,42 +62,14 @@ def _current(name: str, dir_fd: int) -> bytes | None:
         return handle.read()
 
 
-class _Folders:
-    """Descriptors of the project's folders, each opened once from the root without
-    following links, so replacing a folder by a symlink while this runs cannot send a write
-    elsewhere."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self._open: dict[str, int] = {}
-
-    def get(self, folder: str, *, create: bool = True) -> int | None:
-        """The open folder (`""`: the root); None when it is missing and not `create`d."""
-        fd = self._open.get(folder)
-        if fd is None:
-            try:
-                fd = open_folder(self.root, self.root / folder, create=create)
-            except FileNotFoundError:
-                if create:
-                    raise
-                return None
-            self._open[folder] = fd
-        return fd
-
-    def close(self) -> None:
-        for fd in self._open.values():
-            os.close(fd)
-        self._open.clear()
-
-
-def _sweep(folders: _Folders, changed: set[str], root_names: set[str]) -> None:
+def _sweep(folders: Folders, changed: set[str], root_names: set[str]) -> None:
     """Remove temporaries a killed run left: in a target's folder all of rulesync's, at the
     root only those of rulesync's own files (the marker is written there by other commands)."""
     for folder in changed - {""}:
-        fd = folders.get(folder, create=False)
+        fd = folders.open(folder, create=False)
         if fd is not None:
             sweep_temporaries(fd)
-    root = folders.get("")
+    root = folders.open("")
     assert root is not None
     for name in os.listdir(root):
         if any(name.startswith(f".{own}{TMP_MARK}") for own in root_names):
@@ -105,7 +77,7 @@ def _sweep(folders: _Folders, changed: set[str], root_names: set[str]) -> None:
                 os.unlink(name, dir_fd=root)
 
 
-def _prune(folders: _Folders, deleted: list[str]) -> None:
+def _prune(folders: Folders, deleted: list[str]) -> None:
     """Remove the folders deletions left empty: inside what each path's target owns, and the
     folders above a target's own (`.claude` above `.claude/rules`), made for it and, once
     empty, mere clutter (rmdir removes an empty folder only)."""
@@ -115,7 +87,7 @@ def _prune(folders: _Folders, deleted: list[str]) -> None:
         if target is None:
             continue
         folder = path.rpartition("/")[0]
-        while folder and target.claims(f"{folder}/"):
+        while folder and any(f"{folder}/".startswith(o) for o in target.owns if o.endswith("/")):
             candidates.add(folder)
             folder = folder.rpartition("/")[0]
         while folder and any(own.startswith(f"{folder}/") for own in target.folders):
@@ -123,7 +95,7 @@ def _prune(folders: _Folders, deleted: list[str]) -> None:
             folder = folder.rpartition("/")[0]
     for folder in sorted(candidates, key=lambda f: -f.count("/")):
         parent, _, name = folder.rpartition("/")
-        fd = folders.get(parent, create=False)
+        fd = folders.open(parent, create=False)
         if fd is not None:
             with contextlib.suppress(OSError):
                 os.rmdir(name, dir_fd=fd)
@@ -149,7 +121,7 @@ def execute(
     (`durable`), since one fsync per rule would dominate a large apply and every file can be
     rewritten from the library. Every write goes through a descriptor of its folder.
     """
-    folders = _Folders(root)
+    folders = Folders(root)
     try:
         return _execute(plan, folders, writes, bases, backup_dir, durable)
     finally:
@@ -158,14 +130,14 @@ def execute(
 
 def _execute(
     plan: Plan,
-    folders: _Folders,
+    folders: Folders,
     writes: Mapping[str, bytes | None],
     bases: Mapping[str, bytes | None],
     backup_dir: Path,
     durable: bool,
 ) -> list[Path]:
     root = folders.root
-    top = folders.get("")
+    top = folders.open("")
     assert top is not None
     changes = plan.changes
     own_root_files = {manifest_mod.MANIFEST} | {a.path for a in changes if "/" not in a.path}
@@ -181,7 +153,7 @@ def _execute(
         path = root / action.path
         folder, _, name = action.path.rpartition("/")
         data = writes[action.path]
-        fd = folders.get(folder, create=data is not None)
+        fd = folders.open(folder, create=data is not None)
         if fd is None:
             continue  # a deletion in a folder that is gone: nothing left to delete
         if action.block and _current(name, fd) != bases.get(action.path):
@@ -207,13 +179,13 @@ def _execute(
     return backups
 
 
-def _remove_legacy(folders: _Folders) -> None:
+def _remove_legacy(folders: Folders) -> None:
     """Delete what versions before targets kept in `.cursor`: the manifest in `.cursor/rules`
     (now moved) and the lock of a project outside git (now at its root)."""
     for path in (manifest_mod.LEGACY_MANIFEST, LEGACY_LOCK):
         folder, _, name = path.rpartition("/")
         try:
-            fd = folders.get(folder, create=False)
+            fd = folders.open(folder, create=False)
         except OSError:
             continue  # a folder turned into something else: the plan's check reports it
         with contextlib.suppress(OSError):

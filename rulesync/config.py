@@ -49,6 +49,9 @@ CONFIG_SCHEMA = Schema(
         Field("prometheus", Text("an http:// or https:// URL")),
         Field("prometheus_timeout", Number(low=0.1), 5.0),
         Field("prometheus_interval", Number(low=60), 900.0),
+        Field("max_sync_bytes", Number(low=1, whole=True), Limits().sync_bytes),
+        Field("max_sync_files", Number(low=1, whole=True), Limits().sync_files),
+        Field("max_file_bytes", Number(low=1, whole=True), Limits().file_bytes),
     )
 )
 
@@ -207,6 +210,9 @@ def load_config(path: Path | None = None) -> Config:
             tier_bytes=values["max_tier_bytes"],
             tier_rules=values["max_tier_rules"],
             tiers=values["max_tiers"],
+            sync_bytes=values["max_sync_bytes"],
+            sync_files=values["max_sync_files"],
+            file_bytes=values["max_file_bytes"],
         ),
         prometheus=values["prometheus"],
         prometheus_timeout=float(values["prometheus_timeout"]),

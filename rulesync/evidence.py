@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import re
-import stat
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -265,29 +264,12 @@ def _read_inside(root: Path, rel: str) -> bytes | None:
     """A regular file of the project, reached from the root without following any symlink
     (None when it is absent, not a regular file, or too large)."""
     from rulesync.errors import RulesyncError
-    from rulesync.fsutil import open_folder
+    from rulesync.fsutil import read_under
 
-    folder, _, name = rel.rpartition("/")
     try:
-        dir_fd = open_folder(root, root / folder if folder else root)
+        return read_under(root, rel, limit=MAX_FILE_BYTES)
     except (OSError, RulesyncError):
         return None
-    try:
-        fd = os.open(
-            name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=dir_fd
-        )
-    except OSError:
-        return None
-    finally:
-        os.close(dir_fd)
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode) or info.st_size > MAX_FILE_BYTES:
-            return None
-        with os.fdopen(fd, "rb", closefd=False) as handle:
-            return handle.read(MAX_FILE_BYTES)
-    finally:
-        os.close(fd)
 
 
 def _json_figure(data: bytes, key: str) -> tuple[float | bool | None, str]:

@@ -1,4 +1,5 @@
-"""File-system helpers: the one atomic write, careful reads, and containment checks."""
+"""File-system helpers: the one walk under a project (Folders), the one atomic write, careful
+reads, and containment checks for what lies outside a project (libraries)."""
 
 from __future__ import annotations
 
@@ -51,9 +52,7 @@ def read_regular(path: Path, *, limit: int, follow: bool = True, what: str = "fi
 
     With follow=False a symlink is refused (O_NOFOLLOW), so nothing is read through it.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow:
-        flags |= os.O_NOFOLLOW
+    flags = _FILE_FLAGS if follow else _FILE_FLAGS | os.O_NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:
@@ -61,23 +60,178 @@ def read_regular(path: Path, *, limit: int, follow: bool = True, what: str = "fi
             raise UnsafePath(f"{path}: is a symlink; rulesync does not read through it") from None
         raise
     try:
-        check_regular(path, os.fstat(fd), limit=limit, what=what)
-        chunks = []
-        remaining = limit + 1
-        while remaining > 0:
-            chunk = os.read(fd, min(remaining, 1 << 20))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            remaining -= len(chunk)
-        data = b"".join(chunks)
-        if len(data) > limit:
-            raise InvalidInput(
-                f"{path}: {what} is larger than the {limit} bytes allowed; shorten it"
-            )
-        return data
+        return read_open(fd, path, limit=limit, what=what)
     finally:
         os.close(fd)
+
+
+_FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+
+
+def read_open(fd: int, path: Path, *, limit: int, what: str = "file", key: str = "") -> bytes:
+    """The bytes of the open regular file `fd` (`path` names it in errors): at most `limit`,
+    never more than `limit + 1` read, so a huge file costs no memory before it is refused;
+    `key` is the config key that raises the limit, named in the refusal."""
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):
+        raise InvalidInput(f"{path}: {what} is not a regular file; replace it with a file")
+    raise_it = f" ({key} in the rulesync config)" if key else ""
+    if info.st_size > limit:
+        raise InvalidInput(
+            f"{path}: {what} is {info.st_size} bytes, more than the {limit} allowed{raise_it}; "
+            "shorten it"
+        )
+    chunks = []
+    remaining = limit + 1
+    while remaining > 0:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    data = b"".join(chunks)
+    if len(data) > limit:
+        raise InvalidInput(
+            f"{path}: {what} is larger than the {limit} bytes allowed{raise_it}; shorten it"
+        )
+    return data
+
+
+# --- the one walk: every path under a project, reached from its root ------------------------
+
+_FOLDER_FLAGS = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
+
+
+def project_parts(relpath: str) -> list[str]:
+    """The components of a project-relative POSIX path (`""`: the root itself); UnsafePath for
+    an absolute path, an empty, `.` or `..` component, or any `.git` (in any case): nothing
+    under a git dir is ever rulesync's to read or write."""
+    if not relpath:
+        return []
+    parts = relpath.split("/")
+    for part in parts:
+        if part in ("", ".", "..") or part.casefold() == ".git" or "\0" in part:
+            raise UnsafePath(f"{relpath}: is not a plain project-relative path outside .git")
+    return parts
+
+
+def _refusal(root: Path, parts: list[str], parent: int) -> InvalidInput:
+    """Why the last of `parts` could not be opened as a folder: a symlink, or something else."""
+    where = root.joinpath(*parts)
+    try:
+        link = stat.S_ISLNK(os.lstat(parts[-1], dir_fd=parent).st_mode)
+    except OSError:
+        link = False
+    if link:
+        return UnsafePath(
+            f"{where}: is a symlink; rulesync follows no link inside a project, so nothing is "
+            "read or written through it; replace it with a folder"
+        )
+    return InvalidInput(f"{where}: exists but is not a folder; move it away")
+
+
+class Folders:
+    """Folders under a project root, each reached from the root one component at a time
+    without following any link (`O_NOFOLLOW` on each step): a symlink anywhere on the way is
+    refused, naming it, and a folder swapped for a link after it was opened cannot redirect
+    what is read or written through its descriptor. Every read, write and deletion under a
+    project goes through this walk. Each folder is opened once; `close` releases them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self._open: dict[str, int] = {}
+
+    def __enter__(self) -> Folders:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def open(self, folder: str, *, create: bool = False) -> int | None:
+        """The descriptor of `folder` (project-relative POSIX; `""`: the root); None when it
+        is missing and not `create`d (missing folders are then made, 0777 less the umask)."""
+        fd = self._open.get(folder)
+        if fd is not None:
+            return fd
+        parts = project_parts(folder)
+        if not parts:
+            fd = os.open(self.root, _FOLDER_FLAGS)
+        else:
+            parent = self.open("/".join(parts[:-1]), create=create)
+            if parent is None:
+                return None
+            fd = self._step(parent, parts, create)
+            if fd is None:
+                return None
+        self._open[folder] = fd
+        return fd
+
+    def _step(self, parent: int, parts: list[str], create: bool) -> int | None:
+        try:
+            return self._child(parent, parts)
+        except FileNotFoundError:
+            if not create:
+                return None
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(parts[-1], 0o777, dir_fd=parent)
+        return self._child(parent, parts)
+
+    def _child(self, parent: int, parts: list[str]) -> int:
+        try:
+            return os.open(parts[-1], _FOLDER_FLAGS | os.O_NOFOLLOW, dir_fd=parent)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                raise _refusal(self.root, parts, parent) from None
+            raise _naming(exc, self.root.joinpath(*parts)) from None
+
+    def close(self) -> None:
+        for fd in self._open.values():
+            os.close(fd)
+        self._open.clear()
+
+
+def open_file(folders: Folders, relpath: str) -> int | None:
+    """A read-only descriptor of the file at `relpath`, reached by the walk and never through a
+    symlink (UnsafePath naming a link there); None when it or its folder is missing."""
+    folder, _, name = relpath.rpartition("/")
+    project_parts(relpath)
+    fd = folders.open(folder)
+    if fd is None:
+        return None
+    try:
+        return os.open(name, _FILE_FLAGS | os.O_NOFOLLOW, dir_fd=fd)
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise UnsafePath(
+                f"{folders.root / relpath}: is a symlink; rulesync does not read through it"
+            ) from None
+        raise _naming(exc, folders.root / relpath) from None
+
+
+def read_under(
+    root: Path,
+    relpath: str,
+    *,
+    limit: int,
+    what: str = "file",
+    key: str = "",
+    folders: Folders | None = None,
+) -> bytes:
+    """The bytes of the regular file `relpath` under `root`, reached by the walk (see
+    Folders); FileNotFoundError when it is missing, InvalidInput past `limit` bytes."""
+    with contextlib.ExitStack() as stack:
+        walk = folders or stack.enter_context(Folders(root))
+        fd = open_file(walk, relpath)
+        if fd is None:
+            raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(root / relpath))
+        try:
+            return read_open(fd, root / relpath, limit=limit, what=what, key=key)
+        finally:
+            os.close(fd)
 
 
 def temporary_name(name: str) -> str:
@@ -102,7 +256,7 @@ def atomic_write(
 
     A crash at any point leaves the old file or the new one, never a mix; a leftover temporary
     file carries TMP_MARK in its name so the next run can sweep it. With `dir_fd` (a folder
-    opened by open_folder) the file is `path.name` inside that folder, so swapping the folder
+    opened by the walk, Folders) the file is `path.name` inside that folder, so swapping the folder
     for a symlink meanwhile cannot redirect the write; `path` then only names it in errors.
     `mode`: the new file's permissions (before the umask).
     """
@@ -133,40 +287,6 @@ def atomic_write(
         if isinstance(exc, OSError):
             raise _naming(exc, path) from None
         raise
-
-
-def open_folder(root: Path, folder: Path, *, create: bool = False) -> int:
-    """A descriptor of `folder` (inside `root`), opened one component at a time from `root`'s
-    real location without following any link, so no later swap can redirect what is
-    written through it. With `create`, missing components are made. The caller closes it.
-    """
-    base = os.path.realpath(root)
-    real = os.path.realpath(folder)
-    if not is_inside(Path(real), Path(base)):
-        raise UnsafePath(f"{folder}: folder leads outside {root} (to {real}); remove the symlink")
-    parts = [p for p in os.path.relpath(real, base).split(os.sep) if p not in ("", ".")]
-    flags = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
-    fd = os.open(base, flags)
-    try:
-        for part in parts:
-            if create:
-                with contextlib.suppress(FileExistsError):
-                    os.mkdir(part, 0o777, dir_fd=fd)
-            try:
-                child = os.open(part, flags | os.O_NOFOLLOW, dir_fd=fd)
-            except OSError as exc:
-                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
-                    raise UnsafePath(
-                        f"{folder}: `{part}` changed into a symlink or a file while rulesync "
-                        "was writing; nothing was written through it"
-                    ) from None
-                raise _naming(exc, folder) from None
-            os.close(fd)
-            fd = child
-    except BaseException:
-        os.close(fd)
-        raise
-    return fd
 
 
 def fsync_dir(path: Path) -> None:

@@ -261,6 +261,11 @@ def finish_interrupted_commit(dirs: GitDirs) -> None:
     note.unlink(missing_ok=True)
 
 
+def _update_index(git: Runner, entries: bytes, env: dict[str, str]) -> None:
+    """Apply `update-index --index-info` entries (NUL-terminated) to the index `env` names."""
+    git.run("update-index", "-z", "--index-info", stdin=entries, env=env)
+
+
 class Snapshot:
     """A commit whose blobs are being stored; `commit` builds it once the caller is ready."""
 
@@ -289,15 +294,19 @@ class Snapshot:
         nobody moved it meanwhile.
         """
         git, work = self._git, self._work
-        update = ["update-index", "--add"]
-        for path, blob in zip(self._written, self._blobs.ids(), strict=True):
-            update += ["--cacheinfo", f"100644,{blob},{path}"]
-        if self._removed:
-            update += ["--force-remove", "--", *self._removed]
         head = head_commit(git)
+        blobs = self._blobs.ids()
+        # Fed on stdin, never as arguments: 5,000 rules for two targets overflow a command line.
+        width = len(blobs[0]) if blobs else len(head or "0" * 40)
+        update = "".join(
+            [
+                *(f"100644 {b}\t{p}\0" for p, b in zip(self._written, blobs, strict=True)),
+                *(f"0 {'0' * width}\t{p}\0" for p in self._removed),
+            ]
+        ).encode("utf-8", "surrogateescape")
         private = {"GIT_INDEX_FILE": str(work / "index")}
         git.run("read-tree", *([head] if head else ["--empty"]), env=private)
-        git.run(*update, env=private)
+        _update_index(git, update, private)
         tree = git.run("write-tree", env=private).strip()
         if head and tree == git.run("rev-parse", f"{head}^{{tree}}").strip():
             # Already committed, perhaps by a run killed before the user's index learnt it.
@@ -317,7 +326,7 @@ class Snapshot:
         self._index_and_head(update, commit, (head or "0" * len(commit), f"commit: {subject}"))
         return commit
 
-    def _index_and_head(self, update: list[str], commit: str, move: tuple[str, str] | None) -> None:
+    def _index_and_head(self, update: bytes, commit: str, move: tuple[str, str] | None) -> None:
         """Give the user's index the committed versions of exactly these paths, as HEAD moves
         from `move[0]` to `commit` (`move`: old sha and reflog message; None: HEAD stays).
 
@@ -343,8 +352,13 @@ class Snapshot:
             if before is not None:
                 shutil.copyfile(index, copy)
             private = {"GIT_INDEX_FILE": str(copy)}
-            saved = self._git.run("ls-files", "-s", "-z", "--", *paths, env=private)
-            self._git.run(*update, env=private)
+            wanted = set(paths)
+            saved = "".join(
+                f"{entry}\0"
+                for entry in self._git.run("ls-files", "-s", "-z", env=private).split("\0")
+                if entry.partition("\t")[2] in wanted
+            )
+            _update_index(self._git, update, private)
             key = _stat_key(copy)
             assert key is not None
             note.write_text(f"{key[0]} {key[1]} {commit}\n", encoding="ascii")

@@ -147,6 +147,11 @@ class Limits(NamedTuple):
     tier_bytes: int = 64 * 1024 * 1024
     tier_rules: int = 5000
     tiers: int = 64
+    # One sync, in total: bytes read (library and project) and written across every target,
+    # files read or written under the project, and the bytes of any one file there.
+    sync_bytes: int = 128 * 1024 * 1024
+    sync_files: int = 30000
+    file_bytes: int = 8 * 1024 * 1024
 
 
 class Criterion(NamedTuple):

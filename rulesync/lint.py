@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import re
-import unicodedata
 from pathlib import Path
 from typing import NamedTuple
 
@@ -20,7 +19,13 @@ from rulesync.globs import untranslatable
 from rulesync.hidden import is_hidden_finding
 from rulesync.library import MAX_RULE_BYTES, TIERS_FILE, Library, load_library
 from rulesync.mdc import Finding, RuleInfo, RuleType, read_rule
-from rulesync.names import RULE_SUFFIX, is_ignored_entry, is_rule_candidate, rule_name_problem
+from rulesync.names import (
+    RULE_SUFFIX,
+    collision_key,
+    is_ignored_entry,
+    is_rule_candidate,
+    rule_name_problem,
+)
 from rulesync.targets.base import split_front_matter
 
 # Characters Windows cannot hold in a file name (the rest of its list are control characters,
@@ -158,16 +163,12 @@ def rule_entries(folder: Path) -> list[tuple[str, Path]]:
     return found
 
 
-def _collision_key(relative: str) -> str:
-    return unicodedata.normalize("NFC", relative).casefold()
-
-
 def collisions(entries: list[tuple[str, Path]]) -> dict[Path, list[Finding]]:
     """Names that differ only by case or Unicode normalisation: an error on each later one."""
     first: dict[str, str] = {}
     found: dict[Path, list[Finding]] = {}
     for relative, path in entries:
-        key = _collision_key(relative)
+        key = collision_key(relative)
         other = first.setdefault(key, relative)
         if other != relative:
             found.setdefault(path, []).append(

@@ -17,7 +17,7 @@ from types import MappingProxyType
 from typing import NamedTuple
 
 from rulesync.errors import InvalidInput, UnsafePath
-from rulesync.fsutil import read_regular
+from rulesync.fsutil import read_under
 from rulesync.names import has_control, valid_rule_name
 from rulesync.targets import owner
 
@@ -189,9 +189,9 @@ def load(root: Path) -> Manifest:
     """Read the project's manifest; the legacy one when there is none yet; else empty."""
     for relpath in (MANIFEST, LEGACY_MANIFEST):
         path = root / relpath
-        try:
-            data = read_regular(path, limit=MAX_MANIFEST_BYTES, follow=False, what="manifest")
-        except (FileNotFoundError, NotADirectoryError):
+        try:  # reached by the one walk: never through a symlinked `.cursor/rules`
+            data = read_under(root, relpath, limit=MAX_MANIFEST_BYTES, what="manifest")
+        except FileNotFoundError:
             continue
         return parse(data, path)
     return EMPTY

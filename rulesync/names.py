@@ -9,6 +9,7 @@ write: plain, valid UTF-8, no control characters, short enough for the temporary
 from __future__ import annotations
 
 import re
+import unicodedata
 
 from rulesync.hidden import HIDDEN, escape_char
 
@@ -24,6 +25,21 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _UNPRINTABLE = re.compile(f"{HIDDEN.pattern}|\r(?!\n)")
 # Lock, swap and backup files of Emacs, vim and others, and Finder's folder settings.
 _DROPPING = re.compile(r"^(\.#.*|#.*#|.*~|\..*\.sw[a-p]|4913|\.DS_Store|\._.*)$")
+
+
+# Device names Windows keeps for itself, with any extension (`CON.mdc` is the console there).
+_RESERVED = frozenset(
+    {"CON", "PRN", "AUX", "NUL"} | {f"{kind}{n}" for kind in ("COM", "LPT") for n in range(1, 10)}
+)
+# A file system allows this many bytes in one name: a target's file name (a nested rule's
+# flattened name included) must fit, or the write fails half way through a sync.
+NAME_MAX = 255
+
+
+def collision_key(relative: str) -> str:
+    """What a path is on a file system that ignores case and Unicode normalisation (macOS,
+    Windows): two paths with one key are one file there."""
+    return unicodedata.normalize("NFC", relative).casefold()
 
 
 def is_ignored_entry(name: str) -> bool:
@@ -52,6 +68,10 @@ def part_problem(name: str) -> str | None:
         return "its name holds an invisible character"
     if len(name.encode("utf-8")) > MAX_RULE_NAME_BYTES:
         return f"its name is longer than {MAX_RULE_NAME_BYTES} bytes"
+    if name.split(".")[0].rstrip(" ").upper() in _RESERVED:
+        return "its name is a device name Windows reserves (CON, NUL, COM1…)"
+    if name.endswith((".", " ")):
+        return "its name ends in a dot or a space, which Windows drops"
     return None
 
 

@@ -120,9 +120,10 @@ def make_plan(
     """Compare desired with the manifest and disk (path → sha256 of the file, or of the block's
     content for a block path; else SYMLINK, NOT_A_FILE, NO_BLOCK or BROKEN_BLOCK; absent:
     missing) and return the plan. Content rulesync did not write is a conflict, never
-    overwritten unless `force`. `provided` (path → every sha256 the library's rules render to
-    there) marks a file's deletion for backup when it is none of them: a manifest edited to
-    claim a file must not make its deletion lose it (a block is only ever rulesync's text).
+    overwritten unless `force`. `provided` (path → every sha256 rulesync is known to have
+    written or the library's rules render to there) marks the replacement or deletion of a
+    file or block the manifest owns for backup when it is none of them: the manifest is a
+    claim, and a manifest edited to claim the user's file must not make rulesync lose it.
     """
     actions: list[Action] = []
     kept: dict[str, str] = {}
@@ -135,10 +136,11 @@ def make_plan(
         if block and have == NO_BLOCK:
             have = None  # the user's file without a block: nothing of rulesync's is there
         owned = have is not None and manifest.owns(path, have)
-        leaving = want is None and not block and owned and provided is not None
-        if leaving and have not in (provided or {}).get(path, ()):
-            # Owned, yet none of the library's renderings: saved before it is deleted.
-            step: tuple[Kind, str, bool] | None = (Kind.DELETE, _NEVER_PROVIDED, True)
+        claimed = owned and have != want and provided is not None
+        if claimed and have not in (provided or {}).get(path, ()):
+            # The manifest's claim alone, never rulesync's bytes: saved before they go.
+            kind = Kind.DELETE if want is None else Kind.UPDATE
+            step: tuple[Kind, str, bool] | None = (kind, _NEVER_PROVIDED, True)
         else:
             step = _step(want, have, owned, force, path, listed, block)
         if step is not None and step[0] is Kind.UNCHANGED and path not in listed:
@@ -164,7 +166,7 @@ def make_plan(
     return Plan(actions=tuple(actions), current=manifest, manifest=new)
 
 
-_NEVER_PROVIDED = "the library never provided these bytes; saved before deleting"
+_NEVER_PROVIDED = "the library never provided these bytes; saved first"
 RELEASED = "you edited it and the tier no longer has it: left in place, now yours"
 CLASH = "your own (unmanaged) file has the path of a library rule"
 BROKEN = "has broken rulesync marker lines"

@@ -3,22 +3,32 @@ of them, the manifest and the files on disk."""
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import TYPE_CHECKING, NamedTuple
 
 from rulesync import hidden
 from rulesync import manifest as manifest_mod
-from rulesync.config import Config, config_dir
-from rulesync.errors import InvalidInput, LibraryMismatch, UnsafePath
-from rulesync.fsutil import ensure_inside, is_inside, sha256_hex
+from rulesync.config import Config, config_dir, state_dir
+from rulesync.errors import InvalidInput, LibraryMismatch, RulesyncError, UnsafePath
+from rulesync.fsutil import (
+    Folders,
+    ensure_inside,
+    is_inside,
+    read_open,
+    read_regular,
+    sha256_hex,
+    temporary_name,
+)
 from rulesync.git import GitDirs, find_git
-from rulesync.library import RESERVED_PHASES, Library, RuleFile, bundled_root, load_library
+from rulesync.library import RESERVED_PHASES, Library, Limits, RuleFile, bundled_root, load_library
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
-from rulesync.names import has_control
+from rulesync.names import NAME_MAX, collision_key, has_control
 from rulesync.plan import (
     BROKEN_BLOCK,
     CLASH,
@@ -66,7 +76,8 @@ class Project(NamedTuple):
     `sources` for the targets;
     `output`: every enabled target's rendering of them; `disk`: the state of each managed or
     desired path (see `plan.make_plan`); `bases`: the current bytes of each block's file
-    (None: absent), from which the file with rulesync's block is made.
+    (None: absent), from which the file with rulesync's block is made; `recorded`: what
+    rulesync last wrote here (see `record_path`).
     """
 
     root: Path
@@ -85,6 +96,7 @@ class Project(NamedTuple):
     library_spec: str = ""
     # `phase: auto`'s measured figures with their sources, for the commit body.
     evidence: tuple[str, ...] = ()
+    recorded: Mapping[str, str] = MappingProxyType({})
 
     @property
     def inputs(self) -> Inputs:
@@ -134,19 +146,24 @@ class Project(NamedTuple):
 
     def plan(self, *, force: bool = False) -> Plan:
         """The plan from this project's current state to its desired files and blocks."""
-        # A manifest can be edited by hand to claim any file: before deleting one, learn
-        # whether its bytes are something the library's rules render to there.
-        leaving = {
-            p
-            for p in set(self.manifest.files) | set(self.manifest.pending)
-            if p in self.disk and p not in self.output.files and p not in self.manifest.blocks
-        }
+        files = {p: sha256_hex(d) for p, d in self.output.files.items()}
+        blocks = {p: sha256_hex(d) for p, d in self.output.blocks.items()}
+        # The manifest is a claim, not a proof (it came with the repository): before bytes it
+        # says are rulesync's are replaced or deleted, learn whether rulesync wrote them here
+        # (the record) or the library's rules render them there; else they are saved first.
+        claimed: dict[str, str] = {}
+        for path in self.manifest.paths:
+            have = self.disk.get(path)
+            want = blocks.get(path) if path in blocks else files.get(path)
+            if have is not None and have != want and self.manifest.owns(path, have):
+                claimed[path] = have
+        unproven = {p: have for p, have in claimed.items() if self.recorded.get(p) != have}
+        provided = provided_hashes(self.library, self.targets, unproven)
+        for path, have in claimed.items():
+            if path not in unproven:
+                provided[path] = frozenset({have})
         plan = make_plan(
-            Desired(
-                files={p: sha256_hex(d) for p, d in self.output.files.items()},
-                blocks={p: sha256_hex(d) for p, d in self.output.blocks.items()},
-                rules=self.rule_of,
-            ),
+            Desired(files=files, blocks=blocks, rules=self.rule_of),
             self.manifest,
             self.disk,
             library=self.library.label,
@@ -154,7 +171,7 @@ class Project(NamedTuple):
             targets=self.targets,
             revision=self.library.revision,
             force=force,
-            provided=provided_hashes(self.library, leaving),
+            provided=provided,
         )
         return plan._replace(actions=tuple(self._name_clash(a) for a in plan.actions))
 
@@ -176,22 +193,39 @@ class Project(NamedTuple):
         return splice(base, content, action.path)
 
 
-def provided_hashes(library: Library, paths: Collection[str]) -> dict[str, frozenset[str]]:
-    """For each of `paths`, the sha256 of everything its target renders there from some tier
-    of the library (each tier rendered only for the targets owning one of the paths)."""
-    if not paths:
+def provided_hashes(
+    library: Library, targets: Iterable[str], claimed: Mapping[str, str]
+) -> dict[str, frozenset[str]]:
+    """For each path of `claimed` (path → the sha256 on disk the manifest claims), the hashes
+    found rendered there (a file, or a block's content) from the library's tiers, beside the
+    enabled `targets`. Tiers are read one at a time, and only until each claim is found or
+    the sync's byte budget is spent: a claim not found is not proven, so costs a backup."""
+    found: dict[str, set[str]] = {p: set() for p in claimed}
+    if not found:
         return {}
-    found: dict[str, set[str]] = {p: set() for p in paths}
-    targets = {t.name: t for t in (owner(p) for p in paths) if t is not None}
-    for rules in library.resolve_all().values():
+    owners = {t.name for t in (owner(p) for p in claimed) if t is not None}
+    names = tuple(dict.fromkeys((*targets, *sorted(owners))))
+    spent = 0
+    for tier in library.tiers:
+        if all(claimed[p] in hashes for p, hashes in found.items()):
+            break
+        try:
+            rules = library.resolve(tier.name)
+        except InvalidInput:
+            continue  # a tier that cannot be read now never provided what is on disk
         sources = [SourceRule(p, r.data) for p, r in rules.items()]
-        for target in targets.values():
-            try:
-                files = target.render(sources).files
-            except InvalidInput:
-                continue  # two rules of that tier collide for this target: it never wrote them
-            for path in found.keys() & files.keys():
-                found[path].add(sha256_hex(files[path]))
+        spent += sum(len(r.data) for r in rules.values())
+        try:
+            rendered = render_all(names, sources)
+        except InvalidInput:
+            continue  # two rules of that tier collide for a target: it never wrote them
+        for output in rendered.values():
+            spent += _written(output)
+            for kind in (output.files, output.blocks):
+                for path in found.keys() & kind.keys():
+                    found[path].add(sha256_hex(kind[path]))
+        if spent > library.limits.sync_bytes:
+            break
     return {p: frozenset(h) for p, h in found.items()}
 
 
@@ -226,6 +260,28 @@ def check_folders(root: Path, paths: Iterable[str]) -> None:
                 ensure_inside(full, root, "folder")
             if os.path.lexists(full) and not full.is_dir():
                 raise InvalidInput(f"{full}: exists but is not a folder; move it away")
+
+
+def record_path(root: Path) -> Path:
+    """Where rulesync records what it wrote in the project at `root`: in the user's state
+    folder, which no repository can forge (path → sha256 of each file or block content)."""
+    tag = sha256_hex(os.fsencode(os.path.realpath(root)))[:16]
+    return state_dir() / "written" / f"{tag}.json"
+
+
+def read_record(root: Path) -> dict[str, str]:
+    """What rulesync last wrote (or found the library's) in the project at `root`; empty
+    when there is no readable record (a missing record only costs backups)."""
+    import json
+
+    try:
+        data = read_regular(record_path(root), limit=manifest_mod.MAX_MANIFEST_BYTES, follow=False)
+        doc = json.loads(data)
+    except (OSError, ValueError, RulesyncError):
+        return {}
+    if not isinstance(doc, dict):
+        return {}
+    return {k: v for k, v in doc.items() if isinstance(k, str) and isinstance(v, str)}
 
 
 def target_folders(names: Iterable[str]) -> tuple[str, ...]:
@@ -421,13 +477,9 @@ def desired_rules(marker: Marker, library: Library, tier: str) -> dict[str, Rule
     return {n: r for n, r in library.resolve(tier).items() if n not in excluded}
 
 
-def _state(fd: int, block: bool, where: str) -> tuple[str, bytes | None]:
-    """The plan's view of an open file: its sha256, or for a block path its block's content
-    sha256 (NO_BLOCK, BROKEN_BLOCK), with the file's bytes for a block path."""
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        return NOT_A_FILE, None
-    with os.fdopen(fd, "rb", closefd=False) as handle:
-        data = handle.read()
+def _state(data: bytes, block: bool, where: str) -> tuple[str, bytes | None]:
+    """The plan's view of a file's bytes: their sha256, or for a block path its block's
+    content sha256 (NO_BLOCK, BROKEN_BLOCK), with the bytes for a block path."""
     if not block:
         return sha256_hex(data), None
     try:
@@ -437,40 +489,121 @@ def _state(fd: int, block: bool, where: str) -> tuple[str, bytes | None]:
     return (NO_BLOCK if content is None else sha256_hex(content)), data
 
 
+class Budget:
+    """One sync's budget, in total (SPEC's bounded resources): bytes read from the library
+    and the project plus bytes written across every target, and files under the project.
+    Each is charged before the work it pays for; going over is a refusal naming the cap and
+    its config key."""
+
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.root = root
+        self.limits = limits
+        self.bytes = 0
+
+    def charge(self, amount: int, what: str) -> None:
+        """Spend `amount` bytes on `what` (say "read the tier"); InvalidInput past the cap."""
+        self.bytes += amount
+        if self.bytes > self.limits.sync_bytes:
+            raise InvalidInput(
+                f"{self.root}: one sync would {what}, going past the {self.limits.sync_bytes} "
+                "bytes read and written in all (max_sync_bytes in the rulesync config); "
+                "raise it, or write fewer targets or rules"
+            )
+
+    def files(self, count: int) -> None:
+        """Refuse a sync touching more than the cap's files under the project."""
+        if count > self.limits.sync_files:
+            raise InvalidInput(
+                f"{self.root}: one sync would read or write {count} files, more than the "
+                f"{self.limits.sync_files} allowed (max_sync_files in the rulesync config); "
+                "raise it, or write fewer targets or rules"
+            )
+
+
 def read_disk(
-    root: Path, paths: Iterable[str], blocks: Collection[str] = ()
+    root: Path, paths: Iterable[str], blocks: Collection[str] = (), budget: Budget | None = None
 ) -> tuple[dict[str, str], dict[str, bytes | None]]:
     """The state of each of `paths` present under `root` (see `plan.make_plan`; absent paths
-    are missing) and, for the `blocks` paths, the file's bytes. Nothing is read through a
-    symlink; each folder is listed once."""
+    are missing) and, for the `blocks` paths, the file's bytes. Every folder on the way is
+    reached by the one walk (fsutil.Folders): a symlink there is refused, naming it; a file
+    that is a symlink is SYMLINK, never read. Each file is read only up to the cap (at most
+    `max_file_bytes`, charged to the sync's `budget`)."""
+    budget = budget or Budget(root, Limits())
+    cap = budget.limits.file_bytes
     found: dict[str, str] = {}
     bases: dict[str, bytes | None] = {}
     by_folder: dict[str, set[str]] = {}
     for path in paths:
         folder, _, name = path.rpartition("/")
         by_folder.setdefault(folder, set()).add(name)
-    for folder, names in by_folder.items():
-        try:
-            entries = [e for e in os.scandir(root / folder) if e.name in names]
-        except (FileNotFoundError, NotADirectoryError):
-            continue
-        for entry in entries:
-            path = f"{folder}/{entry.name}" if folder else entry.name
-            if entry.is_symlink():
-                found[path] = SYMLINK
+    with Folders(root) as folders:
+        for folder, names in sorted(by_folder.items()):
+            fd = folders.open(folder)
+            if fd is None:
                 continue
-            try:
-                fd = os.open(entry.path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
-            except OSError:
-                found[path] = NOT_A_FILE
-                continue
-            try:
-                found[path], data = _state(fd, path in blocks, path)
-            finally:
-                os.close(fd)
-            if path in blocks and found[path] != NOT_A_FILE:
-                bases[path] = data
+            for name in sorted(names & set(os.listdir(fd))):
+                path = f"{folder}/{name}" if folder else name
+                try:
+                    file = os.open(name, _READ | os.O_NOFOLLOW, dir_fd=fd)
+                except OSError as exc:
+                    found[path] = SYMLINK if exc.errno == errno.ELOOP else NOT_A_FILE
+                    continue
+                try:
+                    info = os.fstat(file)
+                    if not stat.S_ISREG(info.st_mode):
+                        found[path] = NOT_A_FILE
+                        continue
+                    budget.charge(min(info.st_size, cap + 1), f"read {root / path}")
+                    data = read_open(file, root / path, limit=cap, key="max_file_bytes")
+                finally:
+                    os.close(file)
+                found[path], base = _state(data, path in blocks, path)
+                if path in blocks:
+                    bases[path] = base
     return found, bases
+
+
+_READ = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+# What a target may add to a rule's text: front matter, a listing line, a path.
+_PER_RULE = 1024
+
+
+def _written(output: Rendered) -> int:
+    return sum(map(len, output.files.values())) + sum(map(len, output.blocks.values()))
+
+
+def _refuse_large(root: Path, output: Rendered, cap: int) -> None:
+    """Refuse to write a file rulesync would refuse to read back (`max_file_bytes`)."""
+    for path, data in (*output.files.items(), *output.blocks.items()):
+        if len(data) > cap:
+            raise InvalidInput(
+                f"{root / path}: would be {len(data)} bytes, more than the {cap} allowed for "
+                "one file (max_file_bytes in the rulesync config); raise it or shorten the rules"
+            )
+
+
+def _refuse_names(root: Path, output: Rendered) -> None:
+    """Refuse, before any write, target paths that a sync could only half write: a name too
+    long for the file system once the temporary name beside it is added (a nested rule's
+    flattened name), or two paths that are one file where case or Unicode normalisation is
+    ignored (`Foo.mdc` and `foo.mdc`; NFC and NFD forms)."""
+    longest = NAME_MAX - len(temporary_name("").encode())
+    seen: dict[str, str] = {}
+    for path in (*output.files, *output.blocks):
+        name = path.rpartition("/")[2]
+        if len(name.encode("utf-8", "surrogatepass")) > longest:
+            raise InvalidInput(
+                f"{root / path}: the name is longer than the {longest} bytes a target's file "
+                "may have; shorten the rule's name or its folders in the library"
+            )
+        other = seen.setdefault(collision_key(path), path)
+        if other != path:
+            raise InvalidInput(
+                f"{root / path}: `{path}` and `{other}` differ only by case or Unicode "
+                "normalisation: they are one file on macOS and Windows; rename one in the library"
+            )
 
 
 def load_project(root: Path, config: Config, fetching: Fetching | None = None) -> Project:
@@ -481,14 +614,19 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
     inputs on every machine.
     """
     marker = load_marker(root)
-    if not os.path.lexists(root / manifest_mod.MANIFEST):
-        check_folders(root, [manifest_mod.LEGACY_MANIFEST])
     current = manifest_mod.load(root)
     library = choose_library(marker, config, fetching, current)
     choice = choose(marker, library, config, current.tier or None)
     tier = choice.tier
     rules = desired_rules(marker, library, tier)
     targets = enabled_targets(marker, config)
+    budget = Budget(root, config.limits)
+    read = sum(len(r.data) for r in rules.values())
+    budget.charge(read, f"read {read} bytes of tier `{tier}`")
+    # Before rendering: what the targets could write at most (each a rule's text and a line
+    # or two about it), so six targets cannot together exhaust the machine.
+    estimate = len(targets) * (read + _PER_RULE * len(rules))
+    budget.charge(estimate, f"write up to {estimate} bytes for {len(targets)} target(s)")
     sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
     if targets == ("cursor",):
         output = combine(render_all(targets, sources))
@@ -510,9 +648,13 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
         )
         output = output._replace(warnings=(*output.warnings, *extra))
     refuse_hidden_output(library, rules, output)
+    budget.bytes -= estimate
+    budget.charge(_written(output), f"write {_written(output)} bytes for its targets")
+    _refuse_large(root, output, config.limits.file_bytes)
+    _refuse_names(root, output)
     paths = set(output.files) | set(output.blocks) | current.paths
-    check_folders(root, paths)
-    disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks))
+    budget.files(len(paths))
+    disk, bases = read_disk(root, paths, set(output.blocks) | set(current.blocks), budget)
     return Project(
         root=root,
         marker=marker,
@@ -529,4 +671,5 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
         bases=bases,
         git=find_git(root),
         library_spec=library_spec(marker, config, current).spec,
+        recorded=read_record(root),
     )

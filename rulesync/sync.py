@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import time
 from collections.abc import Callable
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rulesync import manifest as manifest_mod
+from rulesync import private
 from rulesync.apply import execute
 from rulesync.config import Config, state_dir
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
@@ -20,7 +22,7 @@ from rulesync.gitlog import NO_CHANGE, Change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
 from rulesync.plan import Kind, Plan
-from rulesync.project import Fetching, Inputs, Project, load_project
+from rulesync.project import Fetching, Inputs, Project, load_project, record_path
 from rulesync.targets.blocks import splice
 
 UNCOMMITTED_FLAG = "rulesync-uncommitted"
@@ -361,6 +363,7 @@ def sync(
             if not has_work and not owed:
                 _record_at_head(git, plan.current)
         if not has_work and not owed:
+            _record_written(project, plan)
             result.seconds = time.perf_counter() - started
             return result
         if git is not None:
@@ -387,11 +390,28 @@ def sync(
                     durable=durable,
                 )
                 result.applied = True
+                _record_written(project, plan)
             if flag is not None and to_commit is not None:
                 result.commit = to_commit.commit(pending, config)
                 flag.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _record_written(project: Project, plan: Plan) -> None:
+    """Record, where no repository can forge it, the bytes rulesync wrote or found to be the
+    library's at each path: the next plan trusts the manifest's claim for exactly these."""
+    kept = plan.of(Kind.ADD, Kind.UPDATE, Kind.UNCHANGED, Kind.ADOPT)
+    record = {a.path: a.sha256 for a in kept if a.sha256}
+    for action in plan.conflicts:
+        if action.path in project.recorded:
+            record[action.path] = project.recorded[action.path]
+    if record == dict(project.recorded):
+        return
+    path = record_path(project.root)
+    text = json.dumps(record, sort_keys=True, ensure_ascii=False) + "\n"
+    with contextlib.suppress(OSError):  # a lost record only costs backups
+        private.write(path, text.encode("utf-8"), sync=False)
 
 
 def commit_owed(project: Project, plan: Plan) -> bool:

@@ -14,7 +14,7 @@ import pytest
 from rulesync.apply import execute
 from rulesync.config import load_config
 from rulesync.errors import UnsafePath
-from rulesync.fsutil import TMP_MARK, atomic_write, open_folder, sweep_temporaries, temporary_name
+from rulesync.fsutil import TMP_MARK, Folders, atomic_write, sweep_temporaries, temporary_name
 from rulesync.project import load_project
 from tests.conftest import git, rulesync
 
@@ -27,7 +27,7 @@ def test_cursor_rules_symlink_leaving_the_project_is_refused(project: Path, tmp_
     (project / ".cursor").mkdir()
     os.symlink(outside, project / RULES)
     proc = rulesync(project, "apply", check=2)
-    assert "outside" in proc.stderr and str(project / RULES) in proc.stderr
+    assert f"{project / RULES}: is a symlink" in proc.stderr
     assert list(outside.iterdir()) == []
 
 
@@ -40,11 +40,12 @@ def test_cursor_symlink_leaving_the_project_is_refused(project: Path, tmp_path: 
     assert list(outside.iterdir()) == []
 
 
-def test_cursor_symlink_inside_the_project_is_allowed(project: Path) -> None:
+def test_cursor_symlink_inside_the_project_is_refused_too(project: Path) -> None:
     (project / "shared-cursor").mkdir()
     os.symlink("shared-cursor", project / ".cursor")
-    rulesync(project, "apply", check=0)
-    assert (project / "shared-cursor" / "rules" / "logging.mdc").exists()
+    proc = rulesync(project, "apply", check=2)
+    assert f"{project / '.cursor'}: is a symlink" in proc.stderr
+    assert list((project / "shared-cursor").iterdir()) == []
 
 
 def test_a_managed_rule_replaced_by_a_symlink_is_not_read_or_followed(
@@ -184,13 +185,12 @@ def test_a_write_through_the_open_rules_folder_cannot_follow_a_later_swap(
     outside.mkdir()
     rules = project / RULES
     rules.mkdir(parents=True)
-    folder = open_folder(project, rules)
-    try:
+    with Folders(project) as folders:
+        folder = folders.open(".cursor/rules")
+        assert folder is not None
         rules.rename(project / "moved-rules")
         os.symlink(outside, rules)
         atomic_write(rules / "logging.mdc", b"rule\n", dir_fd=folder)
-    finally:
-        os.close(folder)
     assert list(outside.iterdir()) == []
     assert (project / "moved-rules" / "logging.mdc").read_bytes() == b"rule\n"
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from rulesync.commands._common import config, project_root
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
-from rulesync.fsutil import read_regular
+from rulesync.fsutil import read_under
 from rulesync.library import MAX_RULE_BYTES
 from rulesync.plan import SYMLINK, Action, Kind
 from rulesync.project import Project
@@ -31,7 +31,7 @@ def _file_diff(project: Project, action: Action) -> list[str]:
     elif action.block:
         old = _text(project.bases.get(path) or b"")
     elif present:
-        old = _text(read_regular(project.root / path, limit=MAX_RULE_BYTES, follow=False))
+        old = _text(read_under(project.root, path, limit=MAX_RULE_BYTES))
     else:
         old = []
     data = project.written(action)

@@ -67,12 +67,14 @@ _OWNED_FOLDERS = tuple((o, t) for t in TARGETS.values() for o in t.owns if o.end
 
 
 def owner(path: str) -> Target | None:
-    """The target that may write `path` (project-relative POSIX), enabled or not (the same
-    answer as asking each target's `claims`, looked up once per path of a large manifest)."""
+    """The target that may write `path` (project-relative POSIX), enabled or not: one owning
+    that shape of name (its file, or its folder and suffix), as its `claims` says."""
     found = _OWNED_FILES.get(path)
     if found is not None:
         return found
-    return next((t for prefix, t in _OWNED_FOLDERS if path.startswith(prefix)), None)
+    return next(
+        (t for prefix, t in _OWNED_FOLDERS if path.startswith(prefix) and t.claims(path)), None
+    )
 
 
 def combine(rendered: Mapping[str, Rendered]) -> Rendered:

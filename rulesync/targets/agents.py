@@ -128,6 +128,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 TARGET = Target(
     name="agents",
     owns=(FILE, f"{FOLDER}/"),
+    suffix=".md",
     render_rules=render,
     # Only this target's own render points at these files: others see them as its locate.
     locate=own_path,

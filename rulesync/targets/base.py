@@ -216,7 +216,8 @@ class Target(NamedTuple):
     ending in `/` whose files at any depth it may write), how it renders a tier, where it
     keeps each rule's full text (`locate`), how its assistant reads a project (`reads`: the
     reading model, `rulesync.reading`), and whether it leaves out the Always rules its
-    assistant already reads in other targets' files (`drops_loaded`)."""
+    assistant already reads in other targets' files (`drops_loaded`), and the `suffix` of the
+    files it writes in its folders."""
 
     name: str
     owns: tuple[str, ...]
@@ -226,6 +227,9 @@ class Target(NamedTuple):
     # Leaves out an Always rule its assistant already loads from another enabled target's
     # file (AGENTS.md): planned together, each rule reaches the assistant once.
     drops_loaded: bool = False
+    # The ending of every file it writes in an owned folder: with the folder, the shape of
+    # name it owns (a manifest naming `.cursor/rules/HEAD` names no target's file).
+    suffix: str = ""
 
     @property
     def folders(self) -> tuple[str, ...]:
@@ -240,7 +244,12 @@ class Target(NamedTuple):
     def claims(self, path: str) -> bool:
         """True when `path` (project-relative POSIX) is one this target may write: the only
         paths a manifest may name for it, so a crafted manifest cannot reach other files."""
-        return any(path.startswith(o) if o.endswith("/") else path == o for o in self.owns)
+        return any(
+            path.startswith(o) and path.endswith(self.suffix) and len(path) > len(o + self.suffix)
+            if o.endswith("/")
+            else path == o
+            for o in self.owns
+        )
 
     def render(self, rules: Sequence[SourceRule], full_text_at: Locator = nowhere) -> Rendered:
         """Render the tier; `full_text_at` says where another enabled target keeps a rule's

@@ -12,6 +12,8 @@ block alone disappears with it (`splice` returns None).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from rulesync.errors import InvalidInput
 
 BEGIN = b"<!-- rulesync:begin (managed by rulesync; edits here are replaced) -->"
@@ -31,14 +33,24 @@ def _is_end(line: bytes) -> bool:
     return line.strip() == END
 
 
-def _lines(text: bytes) -> list[tuple[int, bytes]]:
-    """Each line with its offset, line ending included."""
-    found = []
-    position = 0
-    for line in text.splitlines(keepends=True):
-        found.append((position, line))
-        position += len(line)
-    return found
+def _lines(text: bytes) -> Iterator[tuple[int, bytes]]:
+    """Each line that holds rulesync's marker text, with its offset, line ending included
+    (the lines `bytes.splitlines` gives). Only those lines are cut out: a file of millions of
+    short lines costs no more memory than its bytes."""
+    marker = _MARKER_TEXT.encode()
+    end = 0  # every search starts at the last line found: linear in the file's length
+    at = text.find(marker)
+    while at >= 0:
+        start = max(end, max(text.rfind(b"\n", end, at), text.rfind(b"\r", end, at)) + 1)
+        newline = text.find(b"\n", at)
+        stop = newline if newline >= 0 else len(text)
+        ret = text.find(b"\r", at, stop)
+        if ret >= 0:
+            end = ret + 2 if text[ret + 1 : ret + 2] == b"\n" else ret + 1
+        else:
+            end = stop + 1 if newline >= 0 else len(text)
+        yield start, text[start:end]
+        at = text.find(marker, end)
 
 
 def _span(text: bytes, where: str) -> tuple[int, int, int, int] | None:

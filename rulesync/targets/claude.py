@@ -90,6 +90,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 TARGET = Target(
     name="claude",
     owns=(f"{FOLDER}/", f"{SKILLS}/"),
+    suffix=".md",
     render_rules=render,
     locate=locate,
     drops_loaded=True,

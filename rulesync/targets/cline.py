@@ -61,6 +61,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 TARGET = Target(
     name="cline",
     owns=(f"{FOLDER}/",),
+    suffix=".md",
     render_rules=render,
     locate=locate,
     drops_loaded=True,

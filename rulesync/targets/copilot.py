@@ -93,6 +93,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 TARGET = Target(
     name="copilot",
     owns=(INSTRUCTIONS, f"{FOLDER}/"),
+    suffix=".instructions.md",
     render_rules=render,
     locate=locate,
     reads=Reader(

@@ -23,6 +23,7 @@ def render(rules: Sequence[SourceRule], full_text_at: Locator) -> Rendered:
 TARGET = Target(
     name="cursor",
     owns=(f"{FOLDER}/",),
+    suffix=".mdc",
     render_rules=render,
     locate=locate,
     reads=Reader(

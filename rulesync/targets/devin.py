@@ -111,6 +111,7 @@ def reader(assistant: str, folder: str) -> Reader:
 TARGET = Target(
     name="devin",
     owns=(f"{FOLDER}/",),
+    suffix=".md",
     render_rules=renderer("devin", FOLDER, "Devin Desktop"),
     locate=locator(FOLDER),
     reads=reader("Devin Desktop", FOLDER),

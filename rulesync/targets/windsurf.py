@@ -11,6 +11,7 @@ FOLDER = ".windsurf/rules"
 TARGET = Target(
     name="windsurf",
     owns=(f"{FOLDER}/",),
+    suffix=".md",
     render_rules=renderer("windsurf", FOLDER, "Windsurf"),
     locate=locator(FOLDER),
     reads=reader("Windsurf", FOLDER),

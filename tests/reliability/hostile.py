@@ -106,6 +106,25 @@ def _cursor_symlink(repo: Path, outside: Outside) -> None:
     os.symlink(outside.sentinel, repo / ".cursor")
 
 
+def _rules_to_git_dir(repo: Path, outside: Outside) -> None:
+    (repo / MARKER).write_text("phase: basic\n")
+    (repo / ".cursor").mkdir()
+    os.symlink("../.git", repo / RULES)
+    head = (repo / ".git" / "HEAD").read_bytes()
+    doc = {"version": 2, "library": "default", "tier": "basic", "targets": ["cursor"]}
+    doc |= {"files": {f"{RULES.as_posix()}/HEAD.mdc": _sha(head)}, "blocks": {}}
+    (repo / MANIFEST_REL).write_text(json.dumps(doc))
+
+
+def _claude_rules_to_root(repo: Path, outside: Outside) -> None:
+    (repo / MARKER).write_text("phase: basic\ntargets: [cursor, claude]\n")
+    (repo / ".claude").mkdir()
+    os.symlink("..", repo / ".claude" / "rules")
+    doc = {"version": 2, "library": "default", "tier": "basic", "targets": ["cursor", "claude"]}
+    doc |= {"files": {".claude/rules/README.md": "0" * 64}, "blocks": {}}
+    (repo / MANIFEST_REL).write_text(json.dumps(doc))
+
+
 def _managed_rule_symlink(repo: Path, outside: Outside) -> None:
     (repo / MARKER).write_text("phase: basic\n")
     (repo / RULES).mkdir(parents=True)
@@ -178,6 +197,16 @@ def _billion_laughs() -> str:
 CASES = (
     Case("`.cursor/rules` is a symlink to a folder outside", _rules_symlink, (".cursor/rules",)),
     Case("`.cursor` is a symlink to a folder outside", _cursor_symlink, (".cursor",)),
+    Case(
+        "`.cursor/rules` is a symlink to `../.git`, the manifest claiming HEAD",
+        _rules_to_git_dir,
+        (".cursor/rules", "symlink"),
+    ),
+    Case(
+        "`.claude/rules` is a symlink to the project root, the manifest claiming a file there",
+        _claude_rules_to_root,
+        (".claude/rules", "symlink"),
+    ),
     Case(
         "a managed rule replaced by a symlink to a private file",
         _managed_rule_symlink,
