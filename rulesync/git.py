@@ -282,7 +282,7 @@ class Runner:
                 os.killpg(process.pid, signal.SIGKILL)
             process.communicate()
             raise GitTimeout(
-                f"{self.cwd}: git {_command(args)} gave no answer within {timeout:g} s"
+                f"{self.cwd}: git {_command(args)} did not finish within {timeout:g} s"
             ) from None
         except BaseException:
             with contextlib.suppress(ProcessLookupError):

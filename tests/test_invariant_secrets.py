@@ -229,7 +229,10 @@ def test_a_commit_subject_with_escapes_is_shown_escaped(tmp_path: Path) -> None:
     assert "\x1b" not in proc.stdout
     evil = "rulesync: evil \x1b[31mred\x1b[0m \u202egnp.exe"
     author = ["-c", "user.name=rulesync", "-c", "user.email=rulesync@localhost"]
-    git(repo, *author, "commit", "-q", "--allow-empty", "-m", evil)
+    # A commit of the project's history (`log` shows those that touch its manifest).
+    manifest = repo / ".rulesync-manifest.json"
+    manifest.write_text(manifest.read_text() + "\n")
+    git(repo, *author, "commit", "-q", "-am", evil)
     out = rulesync(repo, "log", check=0).stdout + rulesync(repo, "status", check=0).stdout
     assert "evil \\x1b[31mred" in out
     assert "\x1b" not in out and "\u202e" not in out

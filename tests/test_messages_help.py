@@ -33,6 +33,9 @@ CODES = {
     "daemon": {0, 1, 2, 3},
     "service": {0, 2, 3},
     "doctor": {0, 1, 2, 3},
+    "library": {0, 1, 2, 3},  # a library fetch, a commit
+    "import": {0, 1, 2, 3},  # lint finds an error in what was written
+    "fleet": {0, 1, 2, 3},  # a repository behind, drifted or unreachable
 }
 READ_ONLY = ("status", "tiers", "explain", "readiness", "log", "doctor")
 

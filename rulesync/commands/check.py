@@ -37,8 +37,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"drift: {project.tier}: {summary(plan)}, {len(plan.conflicts)} conflict(s)")
         for line in plan_lines(plan):
             print(line)
-        adopting = plan.of(Kind.ADOPT, Kind.RELEASE)
-        if plan.current.legacy or (not plan.changes and not plan.conflicts and not adopting):
+        # Files adopted as they are leave only the manifest to write: say why; files handed
+        # back are their own lines.
+        releasing = plan.of(Kind.RELEASE)
+        if plan.current.legacy or (not plan.changes and not plan.conflicts and not releasing):
             for reason in manifest_reasons(plan):
                 print(f"  {reason}")
         if plan.conflicts:

@@ -9,7 +9,7 @@ import re
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from rulesync.errors import InvalidInput, RulesyncError
+from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
 from rulesync.existing import Skipped
 from rulesync.importer import (
     Imported,
@@ -36,7 +36,7 @@ class Outcome(NamedTuple):
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.errors else 0
+        return EXIT_NOT_IN_SYNC if self.errors else EXIT_OK
 
     def doc(self) -> dict[str, Any]:
         return {

@@ -8,7 +8,7 @@ import argparse
 from rulesync import manifest as manifest_mod
 from rulesync.commands._common import config, project_root, sync_project
 from rulesync.commands.apply import print_result
-from rulesync.errors import InvalidInput
+from rulesync.errors import EXIT_OK, InvalidInput
 from rulesync.marker import parse_marker, read_marker_bytes, with_library, write_marker
 from rulesync.names import has_control
 from rulesync.project import Fetching, choose_library, followed_library
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
             emit_json(doc)
         else:
             print(f"{followed.spec}" + (f" @ {doc['revision']}" if doc["revision"] else ""))
-        return 0
+        return EXIT_OK
     if args.spec is None:
         raise InvalidInput(
             "rulesync library set: name the library (`default`, a folder or URL[#ref])"

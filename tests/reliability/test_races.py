@@ -43,7 +43,8 @@ def save_marker_during_writes(
         return backups
 
     monkeypatch.setattr(rulesync.sync, "execute", execute_then_user_saves)
-    return monkeypatch.undo
+    # Only the step goes back: undo() would also undo the isolated user's environment.
+    return lambda: monkeypatch.setattr(rulesync.sync, "execute", real)
 
 
 def test_a_marker_saved_during_the_writes_is_not_committed_with_the_wrong_rules(
