@@ -155,7 +155,7 @@ def test_fleet_reports_each_repository(fleet: Fleet, tmp_path: Path, count: int)
     for got, want in zip(lines, wanted, strict=False):
         check_line(got, want)
     assert lines[-1]["path"] == unreachable and lines[-1]["state"] == "unreachable"
-    assert "no answer within 3 s" in lines[-1]["why"]
+    assert "did not finish within 3 s" in lines[-1]["why"]
     assert lines[-1]["tier"] is None and lines[-1]["library"] is None
     assert "merge is in progress" in lines[-2]["why"]
     # behind, drifted, conflict, deferred, unreachable

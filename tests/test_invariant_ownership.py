@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from rulesync.config import load_config
 from tests.conftest import git, rulesync
 
 MANIFEST = ".rulesync-manifest.json"
@@ -52,7 +53,12 @@ def test_a_manifest_naming_a_path_no_target_writes_is_refused(
     folder.parent.mkdir(exist_ok=True)
     os.symlink(link, folder)
     (project / ".env").write_text("TOKEN=private\n")
-    doc = {"version": 2, "library": "default", "tier": "basic", "targets": ["cursor", "claude"]}
+    doc = {
+        "version": 2,
+        "library": load_config().library,
+        "tier": "basic",
+        "targets": ["cursor", "claude"],
+    }
     doc |= {"files": {claimed: _sha(b"TOKEN=private\n")}, "blocks": {}}
     (project / MANIFEST).write_text(json.dumps(doc))
     for command in (("apply",), ("check",), ("diff",), ("status",), ("apply", "--force")):
@@ -103,7 +109,12 @@ def test_a_forged_block_claim_cannot_replace_the_teams_agents_text_unsaved(
     end = b"<!-- rulesync:end -->\n"
     (project / "AGENTS.md").write_bytes(begin + team_text + end)
     (project / ".rulesync.yaml").write_text("phase: basic\ntargets: [cursor, agents]\n")
-    doc = {"version": 2, "library": "default", "tier": "basic", "targets": ["cursor", "agents"]}
+    doc = {
+        "version": 2,
+        "library": load_config().library,
+        "tier": "basic",
+        "targets": ["cursor", "agents"],
+    }
     doc |= {"files": {}, "blocks": {"AGENTS.md": _sha(team_text)}}
     (project / MANIFEST).write_text(json.dumps(doc))
     git(project, "add", "-A")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from rulesync.config import load_config
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import Folders, read_under
 from support.service import Daemon
@@ -27,7 +28,7 @@ def _sha(data: bytes) -> str:
 def _forge(project: Path, files: dict[str, str], targets: list[str]) -> None:
     doc = {
         "version": 2,
-        "library": "default",
+        "library": load_config().library,
         "tier": "basic",
         "targets": targets,
         "files": files,

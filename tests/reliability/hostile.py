@@ -111,7 +111,8 @@ def _rules_to_git_dir(repo: Path, outside: Outside) -> None:
     (repo / ".cursor").mkdir()
     os.symlink("../.git", repo / RULES)
     head = (repo / ".git" / "HEAD").read_bytes()
-    doc = {"version": 2, "library": "default", "tier": "basic", "targets": ["cursor"]}
+    library = str(outside.user_library)  # the library the clone was made with
+    doc = {"version": 2, "library": library, "tier": "basic", "targets": ["cursor"]}
     doc |= {"files": {f"{RULES.as_posix()}/HEAD.mdc": _sha(head)}, "blocks": {}}
     (repo / MANIFEST_REL).write_text(json.dumps(doc))
 
@@ -120,7 +121,8 @@ def _claude_rules_to_root(repo: Path, outside: Outside) -> None:
     (repo / MARKER).write_text("phase: basic\ntargets: [cursor, claude]\n")
     (repo / ".claude").mkdir()
     os.symlink("..", repo / ".claude" / "rules")
-    doc = {"version": 2, "library": "default", "tier": "basic", "targets": ["cursor", "claude"]}
+    library = str(outside.user_library)
+    doc = {"version": 2, "library": library, "tier": "basic", "targets": ["cursor", "claude"]}
     doc |= {"files": {".claude/rules/README.md": "0" * 64}, "blocks": {}}
     (repo / MANIFEST_REL).write_text(json.dumps(doc))
 
