@@ -471,7 +471,7 @@ def crash_report(exc: BaseException) -> Path | None:
     import traceback
 
     from rulesync import private
-    from rulesync.config import log_dir
+    from rulesync.paths import log_dir
     from rulesync.redact import scrub
 
     text = scrub(

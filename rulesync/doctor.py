@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from rulesync.config import Config, config_dir, load_config, log_dir
+from rulesync.config import Config, load_config
 from rulesync.errors import RulesyncError
 from rulesync.git import (
     TopPaths,
@@ -24,6 +24,7 @@ from rulesync.git import (
     ignored_paths,
 )
 from rulesync.marker import MARKER
+from rulesync.paths import config_dir, log_dir
 from rulesync.project import Inputs
 from rulesync.registry import load_projects, missing_reason, registry_path
 from rulesync.runtime import running_pid

@@ -294,8 +294,8 @@ def _json_figure(data: bytes, key: str) -> tuple[float | bool | None, str]:
 
 
 def record_path(root: Path) -> Path:
-    from rulesync.config import state_dir
     from rulesync.fsutil import sha256_hex
+    from rulesync.paths import state_dir
 
     tag = sha256_hex(os.fsencode(os.path.realpath(root)))[:12]
     return state_dir() / "evidence" / f"{tag}.json"

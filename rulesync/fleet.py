@@ -18,10 +18,11 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rulesync import manifest as manifest_mod
-from rulesync.config import Config, cache_dir
+from rulesync.config import Config
 from rulesync.errors import GitError, InvalidInput, RulesyncError
 from rulesync.fsutil import sha256_hex
 from rulesync.marker import MARKER
+from rulesync.paths import cache_dir
 from rulesync.report import (
     CONFLICT,
     DRIFT,

@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 
 from rulesync import private
-from rulesync.config import log_dir
+from rulesync.paths import log_dir
 from rulesync.private import FILE_MODE
 from rulesync.terminal import unfiltered
 

@@ -9,8 +9,7 @@ import os
 from pathlib import Path
 
 from rulesync.fsutil import atomic_write
-
-APP = "rulesync"  # the name of rulesync's folder in each of the user's folders
+from rulesync.paths import APP
 
 FILE_MODE = 0o600
 FOLDER_MODE = 0o700

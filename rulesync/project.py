@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from rulesync import hidden
 from rulesync import manifest as manifest_mod
-from rulesync.config import Config, config_dir, state_dir
+from rulesync.config import Config
 from rulesync.errors import InvalidInput, LibraryMismatch, RulesyncError, UnsafePath
 from rulesync.fsutil import (
     Folders,
@@ -29,6 +29,7 @@ from rulesync.library import RESERVED_PHASES, Library, Limits, RuleFile, bundled
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
 from rulesync.names import NAME_MAX, collision_key, has_control
+from rulesync.paths import config_dir, state_dir
 from rulesync.plan import (
     BROKEN_BLOCK,
     CLASH,

@@ -6,8 +6,8 @@ import os
 from pathlib import Path
 
 from rulesync import private
-from rulesync.config import config_dir
 from rulesync.marker import MARKER
+from rulesync.paths import config_dir
 from rulesync.schema import Field, ListOf, Schema, Text, validate
 from rulesync.yamlio import load_mapping
 

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from rulesync import private
-from rulesync.config import cache_dir
 from rulesync.errors import FetchError, GitError, GitTimeout, InvalidInput, LibraryRewritten
 from rulesync.fsutil import sha256_hex
+from rulesync.paths import cache_dir
 from rulesync.redact import redact_url, scrub
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rulesync import private
-from rulesync.config import state_dir
+from rulesync.paths import state_dir
 
 PID_FILE = "daemon.pid"
 STATUS_FILE = "status.json"

@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import NamedTuple
 from xml.sax.saxutils import escape as xml_escape
 
-from rulesync.config import log_dir
 from rulesync.errors import InvalidInput, NoServiceManager, RulesyncError, ServiceError
 from rulesync.fsutil import atomic_write
+from rulesync.paths import log_dir
 from rulesync.runtime import running_pid
 
 UNIT_NAME = "rulesync.service"

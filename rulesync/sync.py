@@ -13,7 +13,7 @@ from typing import NamedTuple
 from rulesync import manifest as manifest_mod
 from rulesync import private
 from rulesync.apply import execute
-from rulesync.config import Config, state_dir
+from rulesync.config import Config
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
 from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
@@ -21,6 +21,7 @@ from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit
 from rulesync.gitlog import NO_CHANGE, Change
 from rulesync.lock import exclusive
 from rulesync.marker import MARKER
+from rulesync.paths import state_dir
 from rulesync.plan import Kind, Plan
 from rulesync.project import Fetching, Inputs, Project, load_project, record_path
 from rulesync.targets.blocks import splice

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 
 from rulesync.cli import guarded
-from rulesync.config import log_dir
 from rulesync.errors import (
     EXIT_INTERNAL,
     EXIT_INVALID,
@@ -21,6 +20,7 @@ from rulesync.errors import (
     FetchError,
     InvalidInput,
 )
+from rulesync.paths import log_dir
 from tests.conftest import RULESYNC, rulesync
 
 RULES = Path(".cursor") / "rules"

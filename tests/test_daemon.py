@@ -523,7 +523,7 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
 def test_a_status_file_a_killed_service_was_writing_is_swept_at_start(
     tmp_path: Path, daemon: Daemon
 ) -> None:
-    from rulesync.config import state_dir
+    from rulesync.paths import state_dir
 
     project = new_project(tmp_path / "p1")
     state_dir().mkdir(parents=True, exist_ok=True)

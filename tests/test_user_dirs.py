@@ -8,7 +8,7 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from rulesync.config import cache_dir, config_dir, log_dir, state_dir
+from rulesync.paths import cache_dir, config_dir, log_dir, state_dir
 from support.env import entries, isolated_env, rulesync_user_paths
 from support.repos import rulesync
 

@@ -12,12 +12,13 @@ import time
 from collections.abc import Iterator
 
 from rulesync import private
-from rulesync.config import load_config, state_dir
+from rulesync.config import load_config
 from rulesync.daemon.worker import Service
 from rulesync.errors import AlreadyRunning, LockBusy
 from rulesync.fsutil import sweep_temporaries
 from rulesync.lock import exclusive
 from rulesync.logs import configure, log_path
+from rulesync.paths import state_dir
 from rulesync.runtime import pid_path, read_pid, remove_pid, write_pid
 
 # SIGTERM / SIGINT: the sync in progress gets this long, so the process is gone within 5 s.

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pytest
 
-from rulesync.config import state_dir
 from rulesync.fsutil import TMP_MARK, temporary_name
+from rulesync.paths import state_dir
 from rulesync.runtime import STATUS_FILE, read_status
 from tests.conftest import git, make_library, make_repo, rule_text, rulesync, snapshot
 from tests.reliability.conftest import Figures

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from rulesync.config import state_dir
 from rulesync.fsutil import atomic_write
+from rulesync.paths import state_dir
 from rulesync.registry import add_project
 from tests.conftest import git, make_repo, snapshot
 from tests.reliability.conftest import Figures
