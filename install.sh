@@ -30,7 +30,8 @@ Running it again updates what changed and nothing else.
   --no-service  do not install or start the service
   --dev         editable install with the test tools (for contributors; never uses pipx)
   --uninstall   remove the venv, the launcher and the service; the registry, the config,
-                the logs and every project are left alone
+                the logs, the --force backups, the library cache and every project are
+                left alone (it says where they are)
   --help        show this help
 
 Environment: RULESYNC_PYTHON (the interpreter to use), RULESYNC_NO_PIPX=1 (skip pipx).
@@ -106,15 +107,21 @@ pipx_venv() {
     [ -n "$venvs" ] && printf '%s/%s' "$venvs" "$DIST"
 }
 
-config_location() {
+# rulesync's folder of one kind, as rulesync works it out: user_folder XDG_VALUE HOME_DEFAULT
+# MACOS_FOLDER (under ~/Library).
+user_folder() {
     if [ "$(uname -s)" = Darwin ]; then
-        printf '%s' "$HOME/Library/Application Support/rulesync"
+        printf '%s/Library/%s/rulesync' "$HOME" "$3"
     else
-        case ${XDG_CONFIG_HOME:-} in
-            /*) printf '%s/rulesync' "$XDG_CONFIG_HOME" ;;
-            *) printf '%s/.config/rulesync' "$HOME" ;;
+        case $1 in
+            /*) printf '%s/rulesync' "$1" ;;
+            *) printf '%s/%s/rulesync' "$HOME" "$2" ;;
         esac
     fi
+}
+
+config_location() {
+    user_folder "${XDG_CONFIG_HOME:-}" .config "Application Support"
 }
 
 # --- uninstall ----------------------------------------------------------------------------
@@ -153,7 +160,15 @@ uninstall() {
     if [ "$removed" = 0 ]; then
         say "rulesync is not installed here; nothing to remove"
     fi
-    say "left alone: the registry and config ($(config_location)), the logs and every project"
+    # What stays is the user's: say where it is, so that removing it too is one step.
+    state=$(user_folder "${XDG_STATE_HOME:-}" .local/state "Application Support")
+    if [ "$(uname -s)" = Darwin ]; then logs="$HOME/Library/Logs/rulesync"; else logs="$state/log"; fi
+    say "left alone, yours to delete if you want them gone too:"
+    say "  the registry and config: $(config_location)"
+    say "  the logs: $logs"
+    say "  the backups \`apply --force\` made: $state/backups"
+    say "  the cache of git-served libraries: $(user_folder "${XDG_CACHE_HOME:-}" .cache Caches)"
+    say "  every project, with its marker, rules and commits"
 }
 
 if [ "$UNINSTALL" = 1 ]; then

@@ -206,6 +206,24 @@ def test_a_launcher_it_did_not_write_is_never_replaced_nor_removed(
     assert snapshot(isolated_user, skip_git=False) == before
 
 
+@pytest.mark.skipif(sys.platform != "linux", reason="the folders named are Linux's")
+def test_uninstall_says_where_what_it_leaves_is(isolated_user: Path, tmp_path: Path) -> None:
+    env = user_env(isolated_user, tmp_path)
+    state = Path(env["XDG_STATE_HOME"]) / "rulesync"
+
+    proc = run_install("--uninstall", env=env)
+
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    left = proc.stdout.split("left alone, yours to delete if you want them gone too:\n", 1)[1]
+    assert left.splitlines() == [
+        f"  the registry and config: {Path(env['XDG_CONFIG_HOME']) / 'rulesync'}",
+        f"  the logs: {state / 'log'}",
+        f"  the backups `apply --force` made: {state / 'backups'}",
+        f"  the cache of git-served libraries: {Path(env['XDG_CACHE_HOME']) / 'rulesync'}",
+        "  every project, with its marker, rules and commits",
+    ]
+
+
 # --- the real install -----------------------------------------------------------------------
 
 
@@ -278,7 +296,7 @@ def test_install_sh_installs_a_working_rulesync_then_changes_nothing_then_uninst
 
     assert gone.returncode == 0, gone.stdout + gone.stderr
     assert f"removed {launcher}" in gone.stdout and f"removed {venv}" in gone.stdout
-    assert "left alone: the registry and config" in gone.stdout
+    assert f"the registry and config: {config}" in gone.stdout
     assert snapshot(home, skip_git=False) == before
     again = run_install("--uninstall", env=env)
     assert again.returncode == 0 and "nothing to remove" in again.stdout

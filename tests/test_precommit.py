@@ -1,7 +1,8 @@
-"""The README's pre-commit snippets, run with the real `pre-commit` on a real project: the
+"""The documented pre-commit snippets, run with the real `pre-commit` on a real project: the
 hook lets a commit through while `.cursor/rules` is in sync and refuses it on drift. The
-snippets are read from README.md, so what a user pastes is what is tested; the repository's
-URL is replaced by a git repository holding this checkout's sources, at a real commit."""
+snippets are read from docs/how-to/ci-and-pre-commit.md, so what a user pastes is what is
+tested; the repository's URL is replaced by a git repository holding this checkout's sources,
+at a real commit."""
 
 from __future__ import annotations
 
@@ -17,21 +18,19 @@ import yaml
 
 from tests.conftest import REPO_ROOT, git, rulesync
 
-README = REPO_ROOT / "README.md"
+GUIDE = REPO_ROOT / "docs" / "how-to" / "ci-and-pre-commit.md"
 # What `pip install` of the hook repository needs: the build recipe and what the wheel holds.
 HOOK_REPO_PARTS = (
     "pyproject.toml", "README.md", ".pre-commit-hooks.yaml", "rulesync", "rules", "service",
 )  # fmt: skip
 
 
-def readme_snippets() -> dict[str, str]:
-    """The README's `.pre-commit-config.yaml` snippets, keyed by their repo (`local` or
+def guide_snippets() -> dict[str, str]:
+    """The guide's `.pre-commit-config.yaml` snippets, keyed by their repo (`local` or
     `<repository-url>`)."""
-    text = README.read_text()
-    section = text[text.index("## `rulesync check` in CI and as a pre-commit hook") :]
-    section = section[: section.index("\n## ", 1)]
+    text = GUIDE.read_text(encoding="utf-8")
     snippets = {}
-    for block in re.findall(r"```yaml\n(.*?)```", section, flags=re.DOTALL):
+    for block in re.findall(r"```yaml\n(.*?)```", text, flags=re.DOTALL):
         config = yaml.safe_load(block)
         if isinstance(config, dict) and "repos" in config:
             snippets[config["repos"][0]["repo"]] = block
@@ -116,8 +115,8 @@ def hook_env(tmp_path: Path, *, with_rulesync: bool) -> dict[str, str]:
     return env
 
 
-def test_readme_has_a_local_and_a_repository_snippet() -> None:
-    snippets = readme_snippets()
+def test_the_guide_has_a_local_and_a_repository_snippet() -> None:
+    snippets = guide_snippets()
     assert set(snippets) == {"local", "<repository-url>"}
     hooks = yaml.safe_load((REPO_ROOT / ".pre-commit-hooks.yaml").read_text())
     (local_hook,) = yaml.safe_load(snippets["local"])["repos"][0]["hooks"]
@@ -129,7 +128,7 @@ def test_readme_has_a_local_and_a_repository_snippet() -> None:
 def test_local_snippet_runs_the_installed_rulesync(project: Path, tmp_path: Path) -> None:
     if not (Path(sys.executable).parent / "rulesync").exists():
         pytest.skip("the `rulesync` command is not installed beside this Python")
-    (project / ".pre-commit-config.yaml").write_text(readme_snippets()["local"])
+    (project / ".pre-commit-config.yaml").write_text(guide_snippets()["local"])
     git(project, "add", ".pre-commit-config.yaml")
 
     assert_hook_guards_commits(project, hook_env(tmp_path, with_rulesync=True))
@@ -142,12 +141,12 @@ def test_repository_snippet_installs_rulesync_from_the_hook_repository_at_a_real
     project: Path, tmp_path: Path
 ) -> None:
     hook_repo, head = hook_repository(tmp_path / "hook-repo")
-    snippet = readme_snippets()["<repository-url>"].replace("<repository-url>", str(hook_repo))
+    snippet = guide_snippets()["<repository-url>"].replace("<repository-url>", str(hook_repo))
     (project / ".pre-commit-config.yaml").write_text(snippet)
     # No `rulesync` on PATH: the hook must run the one pre-commit installed.
     env = hook_env(tmp_path, with_rulesync=False)
 
-    # What the README says to do once: it pins `rev:` to a commit that exists.
+    # What the guide says to do once: it pins `rev:` to a commit that exists.
     proc = pre_commit(project, "autoupdate", env=env)
 
     assert proc.returncode == 0, proc.stdout + proc.stderr
