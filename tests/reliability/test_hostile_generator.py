@@ -293,7 +293,11 @@ def build(world: World, root: Path, recipe: Recipe) -> Path:
                 data = data[data.index(b"\n", start) + 1 : data.rindex(END)]
         claims[kind][path] = _sha(data)
     if recipe.claims:
-        doc = {"version": 2, "library": "default", "tier": "basic", "targets": list(recipe.targets)}
+        # The library the project follows, as its clone was made with: a manifest naming
+        # another is refused as a mismatch before anything else is looked at.
+        followed = {"user": str(world.library), "inside": "team-rules"}
+        library = followed.get(recipe.library, str(world.outside))
+        doc = {"version": 2, "library": library, "tier": "basic", "targets": list(recipe.targets)}
         claims["blocks"] = {p: s for p, s in claims["blocks"].items() if p not in claims["files"]}
         (project / MANIFEST).write_text(json.dumps({**doc, **claims}))
     for path, kind in recipe.degenerate:
