@@ -77,7 +77,7 @@ def round_problems(
         if "Traceback" in err:
             problems.append(f"a traceback reached the user: {err[-300:]!r}")
         if proc.returncode == 1 and not lock_wait:
-            problems += error_line_problems(err, "another rulesync process")
+            problems += error_line_problems(err, "is syncing it (lock")
         elif proc.returncode != 0:
             problems.append(f"apply exited {proc.returncode}: {err.strip()!r}")
     if 0 not in codes:
@@ -136,4 +136,4 @@ def test_concurrent_applies_that_cannot_wait_say_so_in_one_line(
     tmp_path: Path, figures: Figures
 ) -> None:
     log = run_rounds(tmp_path, range(5100, 5120), lock_wait=False)
-    figures.finish(log, "the losers exit 1: `another rulesync process is syncing it`")
+    figures.finish(log, "the losers exit 1: `<who> (pid N) is syncing it`")

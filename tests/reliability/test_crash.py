@@ -173,9 +173,14 @@ def crash_trial(
     edited: str | None = None
     deleted: str | None = None
     managed = sorted(n for n in rule_files(project) if n != "mine.mdc")
+    # The rules the target tier keeps (each tier extends the one before it).
+    chain = bench.tiers[: bench.tiers.index(target) + 1]
+    staying = {p.name for tier in chain for p in (bench.lib / tier).glob("*.mdc")}
     activity = rng.random()
     if activity < 0.15:
-        edited = rng.choice(managed)
+        # An edit of a rule the target tier keeps: a conflict no kill may lose (an edited rule
+        # leaving the tier is handed back to the user instead, tested in test_adopt.py).
+        edited = rng.choice([n for n in managed if n in staying])
         (project / RULES / edited).write_bytes(EDITED)
     elif activity < 0.30:
         deleted = rng.choice(managed)

@@ -204,7 +204,7 @@ def test_the_service_and_concurrent_applies_give_one_result_and_one_commit(
             for proc in procs:
                 _, err = proc.communicate(timeout=60)
                 if proc.returncode == 1:
-                    problems += error_line_problems(err, "another rulesync process")
+                    problems += error_line_problems(err, "is syncing it (lock")
                 elif proc.returncode != 0 or "Traceback" in err:
                     problems.append(f"apply exited {proc.returncode}: {err.strip()!r}")
             problems += wait_converged([project], allowed=[MINE])
