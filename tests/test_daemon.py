@@ -465,6 +465,15 @@ def test_a_burst_of_marker_writes_ends_in_the_final_phase(tmp_path: Path, daemon
     rulesync(project, "check", check=0)
 
 
+def _fds(pid: int) -> dict[str, str]:
+    """The open descriptors of process `pid` and what each points at."""
+    found: dict[str, str] = {}
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):  # closed while we read
+            found[fd] = os.readlink(f"/proc/{pid}/fd/{fd}")
+    return found
+
+
 def _children(pid: int) -> list[int]:
     found: list[int] = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -484,7 +493,7 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
     add_config(debounce_ms=10)
     daemon.start()
     pid = daemon.pid
-    fds_before = len(os.listdir(f"/proc/{pid}/fd"))
+    fds_before = len(_fds(pid))
     peak = [0]
     done = threading.Event()
 
@@ -517,7 +526,12 @@ def test_no_child_processes_pile_up_over_200_syncs(tmp_path: Path, daemon: Daemo
         ).stdout.splitlines() if line.startswith("Z")
     ]  # fmt: skip
     assert zombies == []
-    assert len(os.listdir(f"/proc/{pid}/fd")) <= fds_before + 2
+    # A sync still finishing holds its lock and its git child's pipes for a moment; a leak
+    # stays, so wait for the count to come back and name what is open if it never does.
+    try:
+        wait_for("the service's descriptors back", lambda: len(_fds(pid)) <= fds_before + 2)
+    except AssertionError as gone:
+        raise AssertionError(f"{fds_before} descriptors at start, now {_fds(pid)}") from gone
 
 
 def test_a_status_file_a_killed_service_was_writing_is_swept_at_start(
