@@ -64,6 +64,8 @@ _HYGIENE = {
 # A filter driver is disabled by emptying its programs (verified on git 2.39: an empty
 # clean/smudge/process runs nothing; `required=false` lets the content pass unfiltered).
 _FILTER_KEYS = ("clean", "smudge", "process")
+# What `Runner.settings` reads (an extended regular expression over the lowercased keys).
+_SETTINGS = r"^(filter\..+|user\.(name|email))$"
 # Commands that never convert between work tree and index as rulesync calls them (blobs by
 # id, refs, trees, the bare mirror): they need no look-up of the filter drivers first.
 _NEVER_FILTERS = frozenset(
@@ -71,7 +73,6 @@ _NEVER_FILTERS = frozenset(
         "--version",
         "cat-file",
         "check-ignore",
-        "commit-tree",
         "config",
         "fast-import",
         "fetch",
@@ -80,10 +81,8 @@ _NEVER_FILTERS = frozenset(
         "ls-files",
         "ls-tree",
         "merge-base",
-        "read-tree",
         "rev-parse",
         "update-ref",
-        "write-tree",
     }
 )
 
@@ -189,16 +188,14 @@ class Runner:
 
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
-        self._filters: dict[str, str] | None = None
+        self._settings: dict[str, str] | None = None
 
     def _environment(
         self, args: Sequence[str], extra: Mapping[str, str] | None, hooks: bool
     ) -> dict[str, str]:
         config = dict(_HYGIENE)
         if _command(args) not in _NEVER_FILTERS:
-            if self._filters is None:
-                self._filters = self._filters_off()
-            config.update(self._filters)
+            config.update(_filters_off(self.settings()))
         if hooks:
             del config["core.hooksPath"]
         env = clean_environment()
@@ -206,26 +203,26 @@ class Runner:
         env.update(extra or {})
         return env
 
-    def _filters_off(self) -> dict[str, str]:
-        import subprocess  # loaded by the first git command: reading git state needs none
+    def settings(self) -> dict[str, str]:
+        """The configuration rulesync reads here, from every level, in one git process on
+        first use: the filter drivers' keys and the user's identity (last value wins)."""
+        if self._settings is None:
+            import subprocess  # loaded by the first git command: reading git state needs none
 
-        proc = subprocess.run(
-            ["git", "config", "-z", "--get-regexp", r"^filter\."],
-            cwd=self.cwd,
-            env={**clean_environment(), **_config_environment(_HYGIENE)},
-            capture_output=True,
-            check=False,
-        )
-        drivers = set()
-        for entry in proc.stdout.split(b"\0"):
-            key = entry.split(b"\n", 1)[0].decode("utf-8", "surrogateescape")
-            if key.count(".") >= 2:
-                drivers.add(key[len("filter.") : key.rindex(".")])
-        off: dict[str, str] = {}
-        for driver in sorted(drivers):
-            off.update({f"filter.{driver}.{key}": "" for key in _FILTER_KEYS})
-            off[f"filter.{driver}.required"] = "false"
-        return off
+            proc = subprocess.run(
+                ["git", "config", "-z", "--get-regexp", _SETTINGS],
+                cwd=self.cwd,
+                env={**clean_environment(), **_config_environment(_HYGIENE)},
+                capture_output=True,
+                check=False,
+            )
+            found = {}
+            for entry in proc.stdout.split(b"\0"):
+                key, _, value = entry.decode("utf-8", "surrogateescape").partition("\n")
+                if key:
+                    found[key] = value
+            self._settings = found
+        return self._settings
 
     def output(
         self,
@@ -327,6 +324,20 @@ class Runner:
         )
 
 
+def _filters_off(settings: Mapping[str, str]) -> dict[str, str]:
+    """Configuration emptying the programs of every filter driver `settings` names."""
+    drivers = {
+        key[len("filter.") : key.rindex(".")]
+        for key in settings
+        if key.startswith("filter.") and key.count(".") >= 2
+    }
+    off: dict[str, str] = {}
+    for driver in sorted(drivers):
+        off.update({f"filter.{driver}.{key}": "" for key in _FILTER_KEYS})
+        off[f"filter.{driver}.required"] = "false"
+    return off
+
+
 def _command(args: Sequence[str]) -> str:
     """The git subcommand among `args` (after any `-c name=value` options)."""
     rest = list(args)
@@ -405,15 +416,20 @@ def head_commit(git: Runner) -> str:
     return git.run("rev-parse", "-q", "--verify", "HEAD", check=False).strip()
 
 
-def identity(git: Runner, *scope: str) -> tuple[str, str] | None:
-    name = git.run("config", *scope, "--get", "user.name", check=False).strip()
-    email = git.run("config", *scope, "--get", "user.email", check=False).strip()
+def identity(git: Runner) -> tuple[str, str] | None:
+    """The user's git identity where `git` runs (user.name, user.email), or None when either
+    is unset."""
+    settings = git.settings()
+    name, email = settings.get("user.name", "").strip(), settings.get("user.email", "").strip()
     return (name, email) if name and email else None
 
 
 def global_identity() -> tuple[str, str] | None:
     """The user's global git identity (user.name, user.email), or None when either is unset."""
-    return identity(Runner(Path(os.sep)), "--global")
+    git = Runner(Path(os.sep))
+    name = git.run("config", "--global", "--get", "user.name", check=False).strip()
+    email = git.run("config", "--global", "--get", "user.email", check=False).strip()
+    return (name, email) if name and email else None
 
 
 class LogEntry(NamedTuple):

@@ -1,24 +1,32 @@
 """rulesync's commit: exactly the planned bytes on top of HEAD, and nothing of the user's.
 
-The blobs are stored by one `git fast-import` while the caller writes the work tree; the tree
-is built in a private index; the user's index learns the committed paths only through
-`index.lock`, while HEAD's move is held prepared, so a `git commit` the user makes at the same
-moment never carries rulesync's files. Every git command goes through `git.Runner`.
+One `git fast-import` stores the blobs while the caller writes the work tree, then builds the
+tree and the commit on top of HEAD in the same stream. The user's index is held through
+`index.lock` from before HEAD is read until HEAD has moved, and learns the committed paths
+only while HEAD's move is held prepared, so a `git commit` the user makes at the same moment
+never carries rulesync's files. A commit takes three git processes (`fast-import`,
+`update-index`, `update-ref`) and the one configuration read of `git.Runner.settings`.
+Every git command goes through `git.Runner`.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from rulesync.errors import Deferred, GitError
-from rulesync.git import GitDirs, Runner, failure_cause, find_git, head_commit, identity
-
-if TYPE_CHECKING:
-    import subprocess
+from rulesync.git import (
+    GitDirs,
+    Runner,
+    failure_cause,
+    find_git,
+    head_commit,
+    head_id,
+    identity,
+)
 
 
 class _HeadMove:
@@ -67,6 +75,28 @@ def _commit_environment(git: Runner, author: tuple[str, str]) -> dict[str, str]:
     if identity(git) is None:
         env.update(GIT_COMMITTER_NAME=author[0], GIT_COMMITTER_EMAIL=author[1])
     return env
+
+
+def _ident(person: tuple[str, str], when: float) -> str:
+    """An author or committer line's value as git writes it: name, email, time, zone. What
+    git strips from an identity (angle brackets, line breaks) is stripped here too."""
+    name, email = ("".join(c for c in part if c not in "<>\n\0").strip() for part in person)
+    offset = time.localtime(when).tm_gmtoff // 60
+    sign = "-" if offset < 0 else "+"
+    return f"{name} <{email}> {int(when)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
+
+
+def _quoted(path: str) -> bytes:
+    """A path in fast-import's C-style quoting (any byte a name may hold)."""
+    out = bytearray(b'"')
+    for byte in path.encode("utf-8", "surrogateescape"):
+        if byte in b'"\\':
+            out += b"\\%c" % byte
+        elif byte < 0x20 or byte == 0x7F:
+            out += b"\\%03o" % byte
+        else:
+            out.append(byte)
+    return bytes(out + b'"')
 
 
 def commit_paths(
@@ -161,74 +191,164 @@ def snapshot(top: Path, files: Mapping[str, bytes | None]) -> Iterator[Snapshot]
         git = Runner(top)
         written = sorted(p for p, data in files.items() if data is not None)
         removed = sorted(p for p, data in files.items() if data is None)
-        blobs = _BlobImport(git, dirs.git_dir, work, [files[p] or b"" for p in written])
+        stream = _FastImport(git, dirs.git_dir, work, [files[p] or b"" for p in written])
         try:
-            yield Snapshot(git, dirs, work, written, removed, blobs)
+            yield Snapshot(git, dirs, work, written, removed, stream)
         finally:
-            blobs.wait()
+            stream.finish()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-class _BlobImport:
-    """One `git fast-import` storing blobs from the planned bytes, running beside rulesync.
+# The branch name a commit is built on inside fast-import. It is reset before the stream
+# ends, so fast-import never writes it: the only ref that moves is HEAD's, by `_HeadMove`.
+_SCRATCH = "refs/rulesync/commit"
+
+
+class _FastImport:
+    """One `git fast-import`, running beside rulesync: it stores the blobs from the planned
+    bytes while the caller writes the work tree, then builds the tree and the commit.
 
     One pack for a large apply instead of a loose object per file (git unpacks a small
-    import into loose objects itself, `fastimport.unpackLimit`).
+    import into loose objects itself, `fastimport.unpackLimit`). The blobs are fed by a
+    thread, so rulesync's own writes go on meanwhile; the commit's requests follow on the
+    same stream and fast-import answers them on its stdout.
     """
 
     def __init__(self, git: Runner, git_dir: Path, work: Path, contents: list[bytes]) -> None:
+        import subprocess
+        import threading
+
         self._git = git
         self._git_dir = git_dir
         self._marks = work / "marks"
         self._count = len(contents)
-        self._process: subprocess.Popen[bytes] | None = None
-        self._failure = ""
-        if not contents:
-            return
-        stream = work / "blobs"
-        try:
-            with stream.open("wb") as out:
-                for mark, data in enumerate(contents, 1):
-                    out.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
-                    out.write(data)
-                    out.write(b"\n")
-                out.write(b"done\n")
-        except OSError as exc:
-            # A full disk must say which file it stopped (the error has no name of its own).
-            raise type(exc)(exc.errno, exc.strerror or str(exc), str(stream)) from None
+        self._fed: BaseException | None = None
+        self._error = b""
         # Fast zlib and no delta search: rule files are small, and `git gc` repacks them.
-        args = ["-c", "core.compression=1", "fast-import", "--depth=0", "--quiet", "--done"]
-        with stream.open("rb") as source:
-            self._process = git.start(*args, f"--export-marks={self._marks}", stdin=source)
+        self._process = git.start(
+            "-c",
+            "core.compression=1",
+            "fast-import",
+            "--depth=0",
+            "--quiet",
+            "--done",
+            "--cat-blob-fd=1",
+            f"--export-marks={self._marks}",
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        self._feeder = threading.Thread(target=self._feed, args=(contents,), daemon=True)
+        self._feeder.start()
 
-    def wait(self) -> None:
-        """Let git finish (an abandoned import still completes: no half-written pack)."""
-        process, self._process = self._process, None
-        if process is None:
+    def _feed(self, contents: list[bytes]) -> None:
+        pipe = self._process.stdin
+        assert pipe is not None
+        try:
+            for mark, data in enumerate(contents, 1):
+                pipe.write(b"blob\nmark :%d\ndata %d\n" % (mark, len(data)))
+                pipe.write(data)
+                pipe.write(b"\n")
+            pipe.flush()
+        except BaseException as exc:  # fast-import gone: its own error says why
+            self._fed = exc
+
+    def _send(self, request: bytes) -> None:
+        """Send `request` once the blobs are all sent (GitError when git is gone)."""
+        self._feeder.join()
+        pipe = self._process.stdin
+        assert pipe is not None
+        try:
+            if self._fed is not None:
+                raise BrokenPipeError
+            pipe.write(request)
+            pipe.flush()
+        except (BrokenPipeError, ValueError):
+            self._fail()
+
+    def _answer(self) -> str:
+        pipe = self._process.stdout
+        assert pipe is not None
+        line = pipe.readline()
+        if not line.endswith(b"\n"):
+            self._fail()
+        return line.decode("ascii").rstrip("\n")
+
+    def _fail(self) -> None:
+        self.finish()
+        reason = self._failure or "the stream ended early"
+        raise GitError(f"{self._git.cwd}: git fast-import failed: {reason}")
+
+    def commit(
+        self,
+        head: str,
+        people: tuple[str, str],
+        message: str,
+        written: list[str],
+        removed: list[str],
+    ) -> tuple[str, bool]:
+        """Build the commit of `written` (blobs 1…n, in order) and `removed` on `head` ("":
+        none), with `people` the author and committer lines; return its mark (":n") and
+        whether its tree is HEAD's."""
+        mark = self._count + 1
+        data = message.encode("utf-8")
+        request = [
+            b"commit %s\nmark :%d\n" % (_SCRATCH.encode(), mark),
+            b"author %s\ncommitter %s\n" % (people[0].encode("utf-8"), people[1].encode("utf-8")),
+            b"data %d\n%s\n" % (len(data), data),
+            *([b"from %s\n" % head.encode()] if head else []),
+            *(b"M 100644 :%d %s\n" % (n, _quoted(p)) for n, p in enumerate(written, 1)),
+            *(b"D %s\n" % _quoted(p) for p in removed),
+            b'\nls :%d ""\n' % mark,
+            *([b'ls %s ""\n' % head.encode()] if head else []),
+        ]
+        self._send(b"".join(request))
+        tree = self._answer().split("\t")[0]
+        return f":{mark}", bool(head) and self._answer().split("\t")[0] == tree
+
+    def finish(self) -> None:
+        """End the stream and let git finish: the objects are then in the repository (an
+        abandoned stream still completes: no half-written pack)."""
+        process = self._process
+        if process.returncode is not None:
             return
-        _, err = process.communicate()
+        self._feeder.join()
+        assert process.stdin is not None
+        try:
+            process.stdin.write(b"reset %s\n\ndone\n" % _SCRATCH.encode())
+            process.stdin.close()
+        except (BrokenPipeError, ValueError):
+            pass
+        assert process.stdout is not None and process.stderr is not None
+        process.stdout.read()  # answers no one asked for: none, unless rulesync failed
+        err = process.stderr.read()
+        process.wait()
         if process.returncode != 0:
-            lines = err.decode("utf-8", "replace").strip().splitlines()
-            self._failure = (lines or [f"exit status {process.returncode}"])[0]
             # git leaves a crash report in the git dir; its reason is in the error already.
             (self._git_dir / f"fast_import_crash_{process.pid}").unlink(missing_ok=True)
+        self._error = err
 
-    def ids(self) -> list[str]:
-        """The blob ids, in the order given."""
-        self.wait()
-        if not self._count:
-            return []
+    @property
+    def _failure(self) -> str:
+        if self._process.returncode in (None, 0):
+            return ""
+        lines = self._error.decode("utf-8", "replace").strip().splitlines()
+        return (lines or [f"exit status {self._process.returncode}"])[0]
+
+    def ids(self) -> dict[str, str]:
+        """The object ids by mark (":n"), once the stream is finished."""
+        self.finish()
         if self._failure or not self._marks.is_file():
             reason = self._failure or "no marks written"
             raise GitError(f"{self._git.cwd}: git fast-import failed: {reason}")
-        ids = dict(line.split(maxsplit=1) for line in self._marks.read_text("ascii").splitlines())
-        return [ids[f":{mark}"] for mark in range(1, self._count + 1)]
+        return dict(line.split(maxsplit=1) for line in self._marks.read_text("ascii").splitlines())
 
 
-# A commit step in flight: the user's new index waits in index.lock (a hard link to this
-# inode) while HEAD moves. A run killed then leaves this note, so the next run can finish or
-# undo its own step instead of leaving the user a stale index.lock.
+# A commit in flight: the user's index is held through index.lock (a hard link to a copy in
+# rulesync's folder), first as it was, then as it will be once HEAD has moved. Each line
+# names one of those files (inode, mtime) and the commit it waits for ("-": none). A run
+# killed meanwhile leaves this note, so the next run can finish or undo its own step instead
+# of leaving the user a stale index.lock.
 INDEX_PENDING = "rulesync-index-pending"
 
 
@@ -248,17 +368,110 @@ def finish_interrupted_commit(dirs: GitDirs) -> None:
     """
     note = dirs.git_dir / INDEX_PENDING
     try:
-        fields = note.read_text(encoding="ascii").split()
+        lines = [line.split() for line in note.read_text(encoding="ascii").splitlines()]
     except (OSError, UnicodeDecodeError):
         return
     lock = dirs.git_dir / "index.lock"
     key = _stat_key(lock)
-    if len(fields) == 3 and key is not None and f"{key[0]} {key[1]}" == " ".join(fields[:2]):
-        if head_commit(Runner(dirs.top)) == fields[2]:
+    for fields in lines:
+        if len(fields) != 3 or key is None or f"{key[0]} {key[1]}" != " ".join(fields[:2]):
+            continue
+        if fields[2] != "-" and head_commit(Runner(dirs.top)) == fields[2]:
             os.replace(lock, dirs.git_dir / "index")
         else:
             lock.unlink(missing_ok=True)
+        break
     note.unlink(missing_ok=True)
+
+
+class _UserIndex:
+    """The user's index, held through index.lock while rulesync commits.
+
+    Taken before HEAD is read: `git commit` holds index.lock from before it writes its tree
+    until HEAD has moved, so while rulesync holds it, no `git commit` can move HEAD, and one
+    that read HEAD or the index before is refused when it moves HEAD or takes the lock.
+    """
+
+    def __init__(self, dirs: GitDirs, work: Path) -> None:
+        self._git_dir = dirs.git_dir
+        self._top = dirs.top
+        self._index = dirs.git_dir / "index"
+        self._lock = dirs.git_dir / "index.lock"
+        self._note = dirs.git_dir / INDEX_PENDING
+        self.copy = work / "user-index"
+        self.original = work / "user-index-before"
+        self._notes: list[str] = []
+
+    def _noted(self, path: Path, commit: str) -> None:
+        key = _stat_key(path)
+        assert key is not None
+        self._notes.append(f"{key[0]} {key[1]} {commit}\n")
+        self._note.write_text("".join(self._notes), encoding="ascii")
+
+    def take(self) -> None:
+        """Hold index.lock, holding the index as it is (Deferred while another git holds it,
+        or when it keeps changing)."""
+        import shutil  # only a commit needs it (already loaded by `snapshot`)
+
+        for _ in range(3):
+            before = _stat_key(self._index)
+            self.copy.unlink(missing_ok=True)
+            if before is not None:
+                shutil.copyfile(self._index, self.copy)
+            else:
+                self.copy.write_bytes(b"")
+            self._noted(self.copy, "-")
+            try:
+                os.link(self.copy, self._lock)  # exclusive, like git's own O_EXCL
+            except FileExistsError:
+                self._note.unlink(missing_ok=True)
+                raise Deferred(
+                    f"{self._top}: deferred: index.lock exists: another git process is "
+                    "working; rulesync will commit once it is done"
+                ) from None
+            if _stat_key(self._index) == before:
+                if before is not None:  # kept for `put_back`
+                    os.link(self.copy, self.original)
+                return
+            # The user's git wrote the index between the copy and the lock: copy it again.
+            self.release()
+        raise Deferred(f"{self._top}: deferred: the index keeps changing; rulesync will retry")
+
+    def stage(self, git: Runner, update: bytes, commit: str) -> None:
+        """Hold the index as it will be once HEAD is at `commit`: these entries applied."""
+        private = {"GIT_INDEX_FILE": str(self.copy)}
+        if not self.original.exists():
+            self.copy.unlink()  # from no index at all: git starts an empty one
+        _update_index(git, update, private)
+        self._noted(self.copy, commit)
+        os.replace(self.copy, self._lock)
+
+    def put_in_place(self) -> None:
+        """Let go of index.lock, making what it holds the user's index."""
+        os.replace(self._lock, self._index)
+        self._note.unlink(missing_ok=True)
+        self._notes = []
+
+    def release(self) -> None:
+        """Let go of index.lock, leaving the user's index as it was."""
+        if self._notes:
+            key = _stat_key(self._lock)
+            if key is not None and f"{key[0]} {key[1]} " in "".join(self._notes):
+                self._lock.unlink(missing_ok=True)
+        self._note.unlink(missing_ok=True)
+        self._notes = []
+
+    def put_back(self, git: Runner, paths: list[str], width: int) -> None:
+        """The user's index entries for `paths` as they were before (absent ones removed)."""
+        wanted = set(paths)
+        saved = ""
+        if self.original.exists():
+            listed = git.run("ls-files", "-s", "-z", env={"GIT_INDEX_FILE": str(self.original)})
+            saved = "".join(
+                f"{entry}\0" for entry in listed.split("\0") if entry.partition("\t")[2] in wanted
+            )
+        forget = "".join(f"0 {'0' * width}\t{path}\0" for path in paths)
+        _update_index(git, (forget + saved).encode("utf-8", "surrogateescape"), {})
 
 
 def _update_index(git: Runner, entries: bytes, env: dict[str, str]) -> None:
@@ -276,127 +489,65 @@ class Snapshot:
         work: Path,
         written: list[str],
         removed: list[str],
-        blobs: _BlobImport,
+        stream: _FastImport,
     ) -> None:
         self._git = git
         self._dirs = dirs
         self._work = work
         self._written = written
         self._removed = removed
-        self._blobs = blobs
+        self._stream = stream
 
     def commit(self, message: str, *, author: tuple[str, str]) -> str | None:
         """Commit on top of HEAD and return the sha; None when the files already match HEAD.
 
-        Built with git's plumbing in a private index, so the commit holds what rulesync
-        planned even if an editor saves the marker again meanwhile, and nothing else: the
-        user's staged changes stay staged and out of it. No hook runs. HEAD moves only if
-        nobody moved it meanwhile.
+        The commit holds what rulesync planned even if an editor saves the marker again
+        meanwhile, and nothing else: the user's staged changes stay staged and out of it. No
+        hook runs. The user's index is held from before HEAD is read (`_UserIndex`); HEAD
+        moves only if nobody moved it meanwhile.
         """
-        git, work = self._git, self._work
-        head = head_commit(git)
-        blobs = self._blobs.ids()
+        index = _UserIndex(self._dirs, self._work)
+        index.take()
+        try:
+            return self._commit(index, message, author)
+        finally:
+            index.release()  # unless it was put in place
+
+    def _commit(self, index: _UserIndex, message: str, author: tuple[str, str]) -> str | None:
+        git = self._git
+        head = head_id(self._dirs) or head_commit(git)
+        if not head and not self._written:
+            return None  # nothing to delete from an empty history
+        now = time.time()
+        people = (_ident(author, now), _ident(identity(git) or author, now))
+        mark, same = self._stream.commit(head, people, message, self._written, self._removed)
+        ids = self._stream.ids()
+        blobs = [ids[f":{n}"] for n in range(1, len(self._written) + 1)]
+        commit = ids[mark]
         # Fed on stdin, never as arguments: 5,000 rules for two targets overflow a command line.
-        width = len(blobs[0]) if blobs else len(head or "0" * 40)
         update = "".join(
             [
                 *(f"100644 {b}\t{p}\0" for p, b in zip(self._written, blobs, strict=True)),
-                *(f"0 {'0' * width}\t{p}\0" for p in self._removed),
+                *(f"0 {'0' * len(commit)}\t{p}\0" for p in self._removed),
             ]
         ).encode("utf-8", "surrogateescape")
-        private = {"GIT_INDEX_FILE": str(work / "index")}
-        git.run("read-tree", *([head] if head else ["--empty"]), env=private)
-        _update_index(git, update, private)
-        tree = git.run("write-tree", env=private).strip()
-        if head and tree == git.run("rev-parse", f"{head}^{{tree}}").strip():
+        if same:
             # Already committed, perhaps by a run killed before the user's index learnt it.
-            self._index_and_head(update, head, None)
+            index.stage(git, update, head)
+            index.put_in_place()
             return None
-        (work / "message").write_text(message, encoding="utf-8")
-        commit = git.run(
-            "commit-tree",
-            "--no-gpg-sign",
-            tree,
-            *(["-p", head] if head else []),
-            "-F",
-            str(work / "message"),
-            env=_commit_environment(git, author),
-        ).strip()
+        index.stage(git, update, commit)
         subject = message.splitlines()[0]
-        self._index_and_head(update, commit, (head or "0" * len(commit), f"commit: {subject}"))
-        return commit
-
-    def _index_and_head(self, update: bytes, commit: str, move: tuple[str, str] | None) -> None:
-        """Give the user's index the committed versions of exactly these paths, as HEAD moves
-        from `move[0]` to `commit` (`move`: old sha and reflog message; None: HEAD stays).
-
-        The new index is built in a copy and put in place the way git does, through
-        index.lock, which is held until HEAD's branch is locked and known to be unmoved
-        (a prepared update-ref transaction). `git commit` reads HEAD, then the index, then
-        locks the index and moves HEAD only if it is still where it read it: in whichever
-        order it meets these steps it either sees both of rulesync's changes or fails, so a
-        user's commit can neither take rulesync's paths nor revert them. When HEAD cannot
-        move, the user's index is left (or put back) exactly as it was for these paths and
-        the commit stays owed to the next sync. A run killed before HEAD moves leaves the
-        paths staged; the next sync commits them (the commit is still flagged as owed).
-        """
-        import shutil  # only a commit needs it (already loaded by `snapshot`)
-
-        git_dir, top = self._dirs.git_dir, self._dirs.top
-        index, lock = git_dir / "index", git_dir / "index.lock"
-        copy, note = self._work / "user-index", git_dir / INDEX_PENDING
-        paths = [*self._written, *self._removed]
-        for _ in range(3):
-            before = _stat_key(index)
-            copy.unlink(missing_ok=True)
-            if before is not None:
-                shutil.copyfile(index, copy)
-            private = {"GIT_INDEX_FILE": str(copy)}
-            wanted = set(paths)
-            saved = "".join(
-                f"{entry}\0"
-                for entry in self._git.run("ls-files", "-s", "-z", env=private).split("\0")
-                if entry.partition("\t")[2] in wanted
-            )
-            _update_index(self._git, update, private)
-            key = _stat_key(copy)
-            assert key is not None
-            note.write_text(f"{key[0]} {key[1]} {commit}\n", encoding="ascii")
+        head_move = _HeadMove(git, commit, head or "0" * len(commit), f"commit: {subject}")
+        try:
+            # The index first, while HEAD's move is prepared: a `git commit` that read HEAD
+            # before the move then fails to move it, one that reads it after sees both.
+            index.put_in_place()
             try:
-                os.link(copy, lock)  # exclusive, like git's own O_EXCL, and already complete
-            except FileExistsError:
-                note.unlink(missing_ok=True)
-                raise Deferred(
-                    f"{top}: deferred: index.lock exists: another git process is working; "
-                    "rulesync will commit once it is done"
-                ) from None
-            if _stat_key(index) == before:
-                break
-            # The user's git wrote the index between the copy and the lock: copy it again.
-            lock.unlink(missing_ok=True)
-            note.unlink(missing_ok=True)
-        else:
-            raise Deferred(f"{top}: deferred: the index keeps changing; rulesync will retry")
-        try:
-            head_move = _HeadMove(self._git, commit, *move) if move is not None else None
-        except BaseException:
-            lock.unlink(missing_ok=True)
-            note.unlink(missing_ok=True)
-            raise
-        os.replace(lock, index)
-        note.unlink(missing_ok=True)
-        if head_move is None:
-            return
-        try:
-            head_move.commit()
-        except GitError:
-            self._put_back(paths, saved, len(commit))
-            raise
+                head_move.commit()
+            except GitError:
+                index.put_back(git, [*self._written, *self._removed], len(commit))
+                raise
         finally:
             head_move.close()
-
-    def _put_back(self, paths: list[str], saved: str, width: int) -> None:
-        """The user's index entries for `paths` as they were before (absent ones removed)."""
-        forget = "".join(f"0 {'0' * width}\t{path}\0" for path in paths)
-        entries = (forget + saved).encode("utf-8", "surrogateescape")
-        self._git.run("update-index", "-z", "--index-info", stdin=entries)
+        return commit

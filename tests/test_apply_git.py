@@ -503,3 +503,109 @@ def test_an_index_lock_that_is_not_rulesyncs_is_never_touched(project: Path) -> 
     proc = rulesync(project, "apply", check=1)
     assert "index.lock exists" in proc.stderr
     assert (git_dir / "index.lock").exists()
+
+
+def test_a_phase_change_is_committed_by_five_git_processes(project: Path, tmp_path: Path) -> None:
+    # A wrapper ahead of git on PATH writes down each command rulesync starts, then runs git.
+    shim = tmp_path / "shim"
+    shim.mkdir()
+    log = tmp_path / "git-commands"
+    real_git = shutil.which("git")
+    (shim / "git").write_text(f'#!/bin/sh\necho "$*" >> {log}\nexec {real_git} "$@"\n')
+    (shim / "git").chmod(0o755)
+    env = {**os.environ, "PATH": f"{shim}{os.pathsep}{os.environ['PATH']}"}
+    rulesync(project, "apply", check=0)
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    proc = rulesync(project, "apply", env=env, check=0)
+    assert "committed" in proc.stdout
+    commands = [line.split() for line in log.read_text().splitlines()]
+    started = sorted(next(a for a in c if not a.startswith("-") and "=" not in a) for c in commands)
+    assert started == ["cat-file", "config", "fast-import", "update-index", "update-ref"]
+    assert rulesync_commits(project)[0].startswith("rulesync: phase basic → advanced")
+    assert git(project, "status", "--porcelain") == ""
+    assert git(project, "for-each-ref", "--format=%(refname)") == "refs/heads/main\n"
+
+
+def test_a_user_commit_started_while_rulesync_commits_is_refused_and_carries_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rulesync import gitcommit
+    from rulesync import sync as sync_module
+    from rulesync.config import load_config
+
+    rulesync(project, "apply", check=0)
+    (project / "notes.txt").write_text("the user's work\n")
+    git(project, "add", "notes.txt")
+    real = gitcommit._FastImport.commit
+    refused: list[str] = []
+
+    def user_commits_meanwhile(self: object, *args: object) -> object:
+        # rulesync holds the user's index and is about to build its commit on HEAD.
+        user = subprocess.run(
+            ["git", "commit", "-q", "-m", "user"], cwd=project, capture_output=True, text=True
+        )
+        refused.append(user.stderr if user.returncode else "")
+        return real(self, *args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gitcommit._FastImport, "commit", user_commits_meanwhile)
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    sync_module.sync(project, load_config())
+    monkeypatch.setattr(gitcommit._FastImport, "commit", real)
+    assert len(refused) == 1 and "index.lock" in refused[0]
+    assert rulesync_commits(project)[0].startswith("rulesync: phase basic → advanced")
+    assert "notes.txt" not in git(project, "show", "--name-only", "--format=", "HEAD")
+    # The user's commit, made again, holds the user's file and nothing of rulesync's.
+    git(project, "commit", "-q", "-m", "user")
+    assert git(project, "show", "--name-only", "--format=", "HEAD").split() == ["notes.txt"]
+    assert git(project, "status", "--porcelain") == ""
+
+
+def test_a_run_killed_holding_the_index_before_building_its_commit_lets_it_go(
+    project: Path,
+) -> None:
+    from rulesync.gitcommit import INDEX_PENDING
+
+    rulesync(project, "apply", check=0)
+    (project / "notes.txt").write_text("the user's staged work\n")
+    git(project, "add", "notes.txt")
+    git_dir = project / ".git"
+    before = (git_dir / "index").read_bytes()
+    # What a run killed after taking index.lock, before any commit existed, leaves: the lock
+    # (the user's index as it was) and its note, with no commit named.
+    shutil.copyfile(git_dir / "index", git_dir / "index.lock")
+    lock = (git_dir / "index.lock").stat()
+    (git_dir / INDEX_PENDING).write_text(f"{lock.st_ino} {lock.st_mtime_ns} -\n")
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    rulesync(project, "apply", check=0)
+    assert not (git_dir / "index.lock").exists()
+    assert not (git_dir / INDEX_PENDING).exists()
+    assert rulesync_commits(project)[0].startswith("rulesync: phase basic → advanced")
+    assert before != (git_dir / "index").read_bytes()
+    assert git(project, "status", "--porcelain").splitlines() == ["A  notes.txt"]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ['quote".mdc', "back\\slash.mdc", "tab\there.mdc", "line\nbreak.mdc", "ünï cødé.mdc"],
+)
+def test_a_snapshot_commits_any_path_exactly(project: Path, name: str) -> None:
+    from rulesync.gitcommit import commit_snapshot
+
+    sha = commit_snapshot(
+        project, {f"dir/{name}": b"bytes\n", "README.md": None}, "m\n", author=("a", "a@b")
+    )
+    assert sha == git(project, "rev-parse", "HEAD").strip()
+    listed = git(project, "ls-tree", "-r", "-z", "--name-only", "HEAD").split("\0")
+    assert f"dir/{name}" in listed and "README.md" not in listed
+    assert git(project, "cat-file", "blob", f"HEAD:dir/{name}") == "bytes\n"
+
+
+def test_a_commits_time_and_zone_are_the_ones_git_would_write(project: Path) -> None:
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    env = {**os.environ, "TZ": "Asia/Kolkata"}
+    rulesync(project, "apply", env=env, check=0)
+    subprocess.run(["git", "commit", "-q", "--allow-empty", "-m", "u"], cwd=project, env=env)
+    stamps = git(project, "log", "-2", "--date=raw", "--format=%ad %cd %an").splitlines()
+    assert [s.split()[1] for s in stamps] == ["+0530", "+0530"]
+    assert [s.split()[3] for s in stamps] == ["+0530", "+0530"]
+    assert stamps[1].endswith("rulesync")
