@@ -117,35 +117,42 @@ def commit_paths(
     git = Runner(top)
     existing = [p for p in paths if os.path.lexists(top / p)]
     removed = [p for p in paths if p not in existing]
+    # Paths go on stdin, never as arguments: thousands of rules overflow a command line.
+    from_stdin = ("--pathspec-from-file=-", "--pathspec-file-nul")
     if existing:
-        git.run("add", "-f", "--", *existing)
+        git.run("add", "-f", *from_stdin, stdin=_nul_list(existing))
     if removed:
-        git.run("rm", "--cached", "--quiet", "--ignore-unmatch", "--", *removed)
-        in_head = (
-            set(git.run("ls-tree", "--name-only", "HEAD", "--", *removed).splitlines())
-            if head_commit(git)
-            else set()
+        git.run(
+            "rm", "--cached", "--quiet", "--ignore-unmatch", *from_stdin, stdin=_nul_list(removed)
         )
-        removed = [p for p in removed if p in in_head]
-    targets = existing + removed
+    # What differs from HEAD among them: a removed path HEAD never had is no deletion.
+    staged = set(git.run("diff", "--cached", "--name-only", "--no-renames", "-z").split("\0"))
+    targets = [p for p in paths if p in staged]
     if not targets:
         return None
-    if not git.run("diff", "--cached", "--name-only", "--", *targets).strip():
-        return None
-    git.run(
-        "commit",
-        "--only",
-        "--quiet",
-        "--no-gpg-sign",
-        *([] if run_hooks else ["--no-verify"]),
-        "-m",
-        message,
-        "--",
-        *targets,
-        env=_commit_environment(git, author),
-        hooks=run_hooks,
-    )
+    import tempfile  # only a commit needs it
+
+    # The message lists every path, so it is no argument either (128 KiB at most).
+    with tempfile.TemporaryDirectory(prefix="rulesync-commit-", dir=_dirs(top).git_dir) as work:
+        (Path(work) / "message").write_text(message, encoding="utf-8")
+        git.run(
+            "commit",
+            "--only",
+            "--quiet",
+            "--no-gpg-sign",
+            *([] if run_hooks else ["--no-verify"]),
+            "-F",
+            str(Path(work) / "message"),
+            *from_stdin,
+            stdin=_nul_list(targets),
+            env=_commit_environment(git, author),
+            hooks=run_hooks,
+        )
     return git.run("rev-parse", "HEAD").strip()
+
+
+def _nul_list(paths: Sequence[str]) -> bytes:
+    return "".join(f"{p}\0" for p in paths).encode("utf-8", "surrogateescape")
 
 
 def commit_snapshot(

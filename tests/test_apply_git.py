@@ -609,3 +609,28 @@ def test_a_commits_time_and_zone_are_the_ones_git_would_write(project: Path) -> 
     assert [s.split()[1] for s in stamps] == ["+0530", "+0530"]
     assert [s.split()[3] for s in stamps] == ["+0530", "+0530"]
     assert stamps[1].endswith("rulesync")
+
+
+def test_committing_through_hooks_takes_thousands_of_long_paths(repo: Path, tmp_path: Path) -> None:
+    import resource
+
+    lib = tmp_path / "long"
+    (lib / "basic").mkdir(parents=True)
+    name = "a-rule-with-a-long-and-descriptive-name-" * 2
+    for i in range(1500):
+        (lib / "basic" / f"{name}{i:04}.mdc").write_text(f"---\nalwaysApply: true\n---\n{i}\n")
+    (lib / "tiers.yaml").write_text("tiers:\n  - name: basic\n")
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"library: {lib}\nrun_hooks: true\n")
+    (repo / ".rulesync.yaml").write_text("phase: basic\n")
+
+    def small_stack() -> None:
+        # A command line then holds 128 KiB: 1,500 paths of 100 characters do not fit.
+        resource.setrlimit(resource.RLIMIT_STACK, (512 * 1024, 512 * 1024))
+
+    proc = rulesync(repo, "apply", preexec_fn=small_stack, check=0)
+    assert "committed" in proc.stdout
+    committed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
+    assert len([p for p in committed if p.startswith(".cursor/rules/")]) == 1500
+    assert git(repo, "status", "--porcelain") == ""
