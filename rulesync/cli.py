@@ -310,6 +310,12 @@ def _tiers(p: _Parser) -> None:
 def _lint(p: _Parser) -> None:
     p.add_argument("path", nargs="?", help="library, folder or file (default: the bundled library)")
     p.add_argument("--strict", action="store_true", help="warnings fail too")
+    p.add_argument(
+        "--targets",
+        metavar="A,B,…",
+        help="warn where these targets' assistants would load a rule twice or not at all "
+        "(default: the targets config.yaml enables)",
+    )
 
 
 def _explain(p: _Parser) -> None:

@@ -233,7 +233,32 @@ def _budget_findings(library: Library, tiers_path: Path) -> list[Finding]:
     return findings
 
 
-def _lint_library(root: Path) -> list[FileReport]:
+def _reading_findings(library: Library, targets: tuple[str, ...]) -> list[Finding]:
+    """A warning per tier and assistant that would load some of the tier's rules twice, or
+    reach some from no file, with these targets enabled in a project of no files of its own
+    (the warnings `apply` gives, before any project uses the library)."""
+    if targets == ("cursor",):
+        return []  # one target, read by one assistant: nothing to load twice
+    from rulesync import reading
+    from rulesync.targets import SourceRule, combine, get, render_all
+
+    enabled = [get(name) for name in targets]
+    findings = []
+    for tier in library.tiers:
+        try:
+            rules = library.resolve(tier.name)
+        except RulesyncError:
+            continue  # the rule files' own reports say what is wrong
+        sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
+        output = combine(render_all(targets, sources, {}))
+        for line in reading.tier_warnings({}, enabled, sources, output.files, output.blocks):
+            findings.append(
+                Finding("warning", f"tier `{tier.name}`, targets {', '.join(targets)}: {line}")
+            )
+    return findings
+
+
+def _lint_library(root: Path, targets: tuple[str, ...]) -> list[FileReport]:
     tiers_path = root / TIERS_FILE
     folders: dict[str, list[tuple[str, Path]]] = {}
     try:
@@ -255,7 +280,11 @@ def _lint_library(root: Path) -> list[FileReport]:
         for path, found in collisions(chain).items():
             known = clashes.setdefault(path, [])
             known.extend(f for f in found if f not in known)
-    reports = [FileReport(tiers_path, tuple(_budget_findings(library, tiers_path)))]
+    library_findings = [
+        *_budget_findings(library, tiers_path),
+        *_reading_findings(library, targets),
+    ]
+    reports = [FileReport(tiers_path, tuple(library_findings))]
     for tier in library.tiers:
         reports.extend(_lint_entries(folders[tier.name], clashes))
     return [allow_hidden(r, library) for r in reports]
@@ -276,20 +305,21 @@ def allow_hidden(report: FileReport, library: Library) -> FileReport:
     return report
 
 
-def lint(path: Path) -> Linted:
+def lint(path: Path, targets: tuple[str, ...] = ("cursor",)) -> Linted:
     """Lint a library (a folder with tiers.yaml, or tiers.yaml itself), a folder of `.mdc`
-    files (subfolders included) or one file; InvalidInput when `path` is none of those."""
+    files (subfolders included) or one file; InvalidInput when `path` is none of those.
+    A library's tiers are also read as the assistants of `targets` would load them."""
     if not os.path.lexists(path):
         raise InvalidInput(
             f"{path}: not found; name a library, a folder of {RULE_SUFFIX} files or one file"
         )
     if path.is_dir():
         if (path / TIERS_FILE).exists():
-            return Linted("library", path, _lint_library(path))
+            return Linted("library", path, _lint_library(path, targets))
         entries = rule_entries(path)
         return Linted("folder", path, _lint_entries(entries, collisions(entries)))
     if path.name == TIERS_FILE:
-        return Linted("library", path.parent, _lint_library(path.parent))
+        return Linted("library", path.parent, _lint_library(path.parent, targets))
     if is_ignored_entry(path.name):
         raise InvalidInput(
             f"{path}: an editor's dropping or a hidden file, which rulesync ignores (apply "

@@ -5,6 +5,7 @@ a second front-matter block. The real `rulesync lint` on real files."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from rulesync.targets import SourceRule, render_all
@@ -40,3 +41,62 @@ def test_an_mdc_link_is_reported_and_made_plain_for_the_other_targets(tmp_path: 
 def test_a_second_front_matter_block_is_a_finding(tmp_path: Path) -> None:
     text = "---\nalwaysApply: true\n---\n---\ndescription: again\n---\nBody.\n"
     assert any("second front-matter block" in m for m in findings(tmp_path, text))
+
+
+def _two_tier_library(root: Path) -> Path:
+    (root / "basic").mkdir(parents=True)
+    (root / "more").mkdir()
+    (root / "basic" / "style.mdc").write_text("---\nalwaysApply: true\n---\nWrite clearly.\n")
+    (root / "more" / "py.mdc").write_text("---\nglobs: **/*.py\n---\nType hints.\n")
+    (root / "tiers.yaml").write_text(
+        "tiers:\n  - name: basic\n  - name: more\n    extends: basic\n"
+    )
+    return root
+
+
+def _tiers_warnings(proc_stdout: str) -> list[str]:
+    doc = json.loads(proc_stdout)
+    [tiers] = [f for f in doc["files"] if f["path"].endswith("tiers.yaml")]
+    return [f["message"] for f in tiers["findings"]]
+
+
+def test_lint_says_per_tier_which_assistant_would_load_a_rule_twice_as_apply_does(
+    tmp_path: Path, repo: Path
+) -> None:
+    library = _two_tier_library(tmp_path / "lib")
+    proc = rulesync(tmp_path, "lint", "--json", "--targets", "cursor,agents", str(library))
+    found = _tiers_warnings(proc.stdout)
+    assert [m.split(":", 1)[0] for m in found] == [
+        "tier `basic`, targets cursor, agents",
+        "tier `more`, targets cursor, agents",
+    ]
+    assert all(
+        "Cursor loads 1 rule(s) twice (.cursor/rules and AGENTS.md): style" in m for m in found
+    )
+    # apply, in a project with those targets, says the same once.
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(f"library: {library}\ntargets: [cursor, agents]\n")
+    (repo / ".rulesync.yaml").write_text("phase: basic\n")
+    applied = rulesync(repo, "apply", check=0)
+    [warning] = [line for line in applied.stderr.splitlines() if "twice" in line]
+    assert warning.endswith(found[0].split(": ", 1)[1])
+
+
+def test_lint_reads_the_targets_config_yaml_enables(tmp_path: Path) -> None:
+    library = _two_tier_library(tmp_path / "lib")
+    assert _tiers_warnings(rulesync(tmp_path, "lint", "--json", str(library)).stdout) == []
+    config = Path(os.environ["XDG_CONFIG_HOME"]) / "rulesync" / "config.yaml"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text("targets: [cursor, agents]\n")
+    found = _tiers_warnings(rulesync(tmp_path, "lint", "--json", str(library)).stdout)
+    assert len(found) == 2 and all("Cursor loads 1 rule(s) twice" in m for m in found)
+    strict = rulesync(tmp_path, "lint", "--strict", str(library), check=1)
+    assert "warning(s)" in strict.stdout
+
+
+def test_lint_refuses_an_unknown_target_naming_the_valid_ones(tmp_path: Path) -> None:
+    library = _two_tier_library(tmp_path / "lib")
+    proc = rulesync(tmp_path, "lint", "--targets", "cursor,agnets", str(library), check=2)
+    assert "unknown target 'agnets'" in proc.stderr and "valid targets:" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1

@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from rulesync.commands._common import config
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
 from rulesync.library import bundled_root
 from rulesync.lint import lint
 from rulesync.names import printable
 from rulesync.report import emit_json
+from rulesync.targets import get
 
 
 def shown(text: object) -> str:
@@ -19,7 +21,13 @@ def shown(text: object) -> str:
 
 def run(args: argparse.Namespace) -> int:
     target = Path(args.path) if args.path else bundled_root()
-    linted = lint(target)
+    if args.targets:
+        targets = tuple(name.strip() for name in args.targets.split(",") if name.strip())
+        for name in targets:
+            get(name)  # an unknown name: exit 2, naming the valid ones
+    else:
+        targets = config().targets
+    linted = lint(target, targets)
     reports = linted.reports
     errors = sum(1 for r in reports for f in r.findings if f.level == "error")
     warnings = sum(1 for r in reports for f in r.findings if f.level == "warning")
