@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -16,7 +16,7 @@ from rulesync.apply import execute
 from rulesync.config import Config
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
-from rulesync.git import GitDirs, TopPaths, ensure_not_busy, head_id, show_head_file
+from rulesync.git import GitDirs, Runner, TopPaths, ensure_not_busy, head_id, show_head_file
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.gitlog import NO_CHANGE, Change
 from rulesync.lock import exclusive
@@ -242,6 +242,29 @@ def _library_files(project: Project) -> dict[str, bytes]:
     return found
 
 
+def _library_gone(project: Project, found: Mapping[str, bytes]) -> dict[str, None]:
+    """A library inside the project: the files HEAD has in the tier's folders that are gone
+    from disk (a rule deleted from the library), top-relative. Their deletion goes into the
+    commit with the rules' own, so a clone's library still matches its manifest."""
+    git = project.git
+    assert git is not None and project.library.project is not None
+    rel = TopPaths(project.root, git.top)
+    library = project.library
+    folders = [
+        rel(library.tier_dir(t.name).relative_to(project.root).as_posix())
+        for t in library.chain(project.tier)
+    ]
+    listed = Runner(git.top).run(
+        "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *folders, check=False
+    )
+    kept = {rel(path) for path in found}
+    return {
+        path: None
+        for path in listed.split("\0")
+        if path and path not in kept and not os.path.lexists(git.top / path)
+    }
+
+
 def _commit_for(
     project: Project,
     plan: Plan,
@@ -290,6 +313,8 @@ def _commit_for(
     files[rel(MARKER)] = project.marker.source
     library = _library_files(project)
     files.update((rel(path), data) for path, data in library.items())
+    if library:
+        files.update(_library_gone(project, library))
     change = describe(old, plan, had_file=had_file, keeps_file=keeps_file)
     message = commit_message(
         old,

@@ -181,3 +181,23 @@ def test_import_of_the_shared_corpus_gives_a_library_lint_accepts_and_tiers_list
     corpus: Path, tmp_path: Path
 ) -> None:
     import_corpus(corpus, tmp_path)
+
+
+def test_a_rule_deleted_from_an_in_repository_library_is_deleted_in_the_same_commit(
+    tmp_path: Path,
+) -> None:
+    repo = make_team_repo(tmp_path / "team", claude_link=False)
+    rulesync(repo, "import", "--into", LIBRARY, check=0)
+    (repo / ".rulesync.yaml").write_text(f"phase: basic\nlibrary: {LIBRARY}\n")
+    rulesync(repo, "apply", check=0)
+    gone = sorted((repo / LIBRARY / "basic").glob("*.mdc"))[0]
+    gone.unlink()
+    proc = rulesync(repo, "apply", check=0)
+    assert f"- {RULES}/{gone.name}" in proc.stdout
+    deleted = git(repo, "show", "--diff-filter=D", "--name-only", "--format=", "HEAD").split()
+    assert sorted(deleted) == sorted([f"{RULES}/{gone.name}", f"{LIBRARY}/basic/{gone.name}"])
+    assert git(repo, "status", "--porcelain") == ""
+    # A clone of that commit has the library its manifest was made from.
+    clone = tmp_path / "clone"
+    git(tmp_path, "clone", "-q", str(repo), str(clone))
+    rulesync(clone, "check", check=0)
