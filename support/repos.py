@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from support.counts import check_commit_counts
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # The shared corpus of real rule files, beside the checkout (absent in most places).
 CORPUS = REPO_ROOT.parent / "shared" / "corpus" / "awesome-cursor-rules-mdc"
@@ -121,6 +123,8 @@ def rulesync(
             f"rulesync {' '.join(args)} exited {proc.returncode}, wanted {check}\n"
             f"stdout: {proc.stdout}\nstderr: {proc.stderr}"
         )
+    if args[:1] == ("apply",):
+        check_commit_counts(cwd, proc.stdout)
     return proc
 
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from support.counts import body_counts, console_counts, subject_counts
 from tests.conftest import git, make_repo, rule_text, rulesync, rulesync_commits
 
 RULES = ".cursor/rules"
@@ -75,47 +75,6 @@ def own_files(path: Path) -> dict[str, bytes]:
 
 def set_marker(path: Path, text: str) -> None:
     (path / ".rulesync.yaml").write_text(text)
-
-
-# `basic: +3 ~1 -0, 10 adopted, 1 released` on the console; `(+3 ~1, 10 adopted)` in a
-# commit's subject; `A`, `M`, `D`, `adopt`, `release` lines in its body.
-_CONSOLE = re.compile(r"^\S+: (\+\d+ ~\d+ -\d+(?:, \d+ \w+)*)$", re.MULTILINE)
-_SUBJECT = re.compile(r"\(([^)]*)\)$")
-_WORDS = {"adopted": "adopted", "released": "released"}
-
-
-def _parse_counts(text: str) -> dict[str, int]:
-    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0, "released": 0}
-    for part in text.split(", "):
-        for item in part.split():
-            if item[0] in "+~-":
-                counts[item[0]] = int(item[1:])
-        number, _, word = part.partition(" ")
-        if number.isdigit() and word in _WORDS:
-            counts[_WORDS[word]] = int(number)
-    return counts
-
-
-def console_counts(stdout: str) -> dict[str, int]:
-    match = _CONSOLE.search(stdout)
-    assert match, stdout
-    return _parse_counts(match.group(1))
-
-
-def subject_counts(subject: str) -> dict[str, int]:
-    match = _SUBJECT.search(subject)
-    assert match, subject
-    return _parse_counts(match.group(1))
-
-
-def body_counts(body: str) -> dict[str, int]:
-    counts = {"+": 0, "~": 0, "-": 0, "adopted": 0, "released": 0}
-    signs = {"A": "+", "M": "~", "D": "-", "adopt": "adopted", "release": "released"}
-    for line in body.splitlines()[2:]:
-        code = line.split(" ", 1)[0]
-        if code in signs and " " in line:
-            counts[signs[code]] += 1
-    return counts
 
 
 def applied_and_committed(repo: Path, *args: str) -> tuple[dict[str, int], str, str]:
@@ -380,3 +339,13 @@ def test_editing_a_rule_rulesync_took_over_is_not_a_trap(project: Path, library:
     rulesync(project, "apply", check=0)
     assert mine.read_text() == rule_text("our logging", "We log to stdout.")
     rulesync(project, "check", check=0)
+
+
+def test_the_suites_count_check_sees_a_commit_that_counts_otherwise(project: Path) -> None:
+    from support.counts import check_commit_counts
+
+    git(project, "commit", "-q", "--allow-empty", "-m", "rulesync: install basic rules (+2)\n\nA x")
+    sha = git(project, "rev-parse", "HEAD").strip()
+    check_commit_counts(project, "in sync: basic\n")  # no commit said: nothing to compare
+    with pytest.raises(AssertionError, match="apply said"):
+        check_commit_counts(project, f"basic: +2 ~0 -0\ncommitted {sha[:10]}\n")
