@@ -104,12 +104,15 @@ def describe(
     *,
     had_file: Collection[str] = (),
     keeps_file: Collection[str] = (),
+    at_head: Collection[str] = (),
 ) -> Change:
     """What a sync does from `old` (the manifest committed at HEAD, or the one on disk when
     nothing is committed) to the plan's manifest, each path once: a file whose bytes were
     already the library's is `adopt`; a block put into (or taken out of) a file that was
     (stays) there is `M … (block added)` (`had_file`, `keeps_file`: such block paths); a file
-    `--force` replaced is `M`; a file put back that the manifest already listed is `A`."""
+    `--force` replaced is `M`; a file put back that the manifest already listed is `A`; a file
+    HEAD already holds as committed now (`at_head`: adopted by a run that did not commit) is
+    `adopt`."""
     new = plan.manifest if plan.changes or plan.manifest_changed else plan.current
     delta = manifest_change(old, new)
     actions = {a.path: a for a in plan.actions}
@@ -118,7 +121,7 @@ def describe(
     for path in delta.added:
         action = actions.get(path)
         kind = action.kind if action is not None else None
-        if kind is Kind.ADOPT:
+        if kind is Kind.ADOPT or path in at_head:
             entries[path] = Entry(ADOPTED, path, _BLOCK if path in blocks else "")
         elif path in blocks and path in had_file:
             entries[path] = Entry(MODIFIED, path, "block added")

@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import NamedTuple
 
@@ -265,6 +265,35 @@ def _library_gone(project: Project, found: Mapping[str, bytes]) -> dict[str, Non
     }
 
 
+def _already_at_head(
+    project: Project,
+    files: Mapping[str, bytes | None],
+    added: Iterable[str],
+    writes: Mapping[str, bytes | None],
+) -> set[str]:
+    """Of the paths the manifest newly claims that this run does not write, those HEAD holds
+    with the very bytes committed now: adopted by an earlier run made without a commit."""
+    git = project.git
+    assert git is not None
+    rel = TopPaths(project.root, git.top)
+    wanted = {rel(p): p for p in added if p not in writes and files.get(rel(p)) is not None}
+    if not wanted:
+        return set()
+    import hashlib
+
+    listed = Runner(git.top).run("ls-tree", "-z", "HEAD", "--", *wanted, check=False)
+    found = set()
+    for entry in listed.split("\0"):
+        meta, _, name = entry.partition("\t")
+        oid = meta.rpartition(" ")[2]
+        data = files.get(name)
+        if name in wanted and data is not None:
+            digest = hashlib.sha1 if len(oid) == 40 else hashlib.sha256
+            if digest(b"blob %d\0%s" % (len(data), data)).hexdigest() == oid:
+                found.add(wanted[name])
+    return found
+
+
 def _commit_for(
     project: Project,
     plan: Plan,
@@ -315,7 +344,8 @@ def _commit_for(
     files.update((rel(path), data) for path, data in library.items())
     if library:
         files.update(_library_gone(project, library))
-    change = describe(old, plan, had_file=had_file, keeps_file=keeps_file)
+    adopted = _already_at_head(project, files, manifest_change(old, new).added, writes)
+    change = describe(old, plan, had_file=had_file, keeps_file=keeps_file, at_head=adopted)
     message = commit_message(
         old,
         new,

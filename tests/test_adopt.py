@@ -349,3 +349,18 @@ def test_the_suites_count_check_sees_a_commit_that_counts_otherwise(project: Pat
     check_commit_counts(project, "in sync: basic\n")  # no commit said: nothing to compare
     with pytest.raises(AssertionError, match="apply said"):
         check_commit_counts(project, f"basic: +2 ~0 -0\ncommitted {sha[:10]}\n")
+
+
+def test_a_file_adopted_by_a_run_without_a_commit_is_adopt_in_the_owed_commit(
+    project: Path, library: Path
+) -> None:
+    (project / RULES).mkdir(parents=True)
+    (project / RULES / "logging.mdc").write_bytes((library / "basic/logging.mdc").read_bytes())
+    git(project, "add", "-A")
+    git(project, "commit", "-q", "-m", "our copy of the logging rule")
+    first = rulesync(project, "apply", "--no-commit", check=0)
+    assert console_counts(first.stdout)["adopted"] == 1
+    console, subject, body = applied_and_committed(project)
+    assert subject == "rulesync: install basic rules (+2, 1 adopted)"
+    assert f"adopt {RULES}/logging.mdc" in body.splitlines()
+    assert console == {"+": 2, "~": 0, "-": 0, "adopted": 1, "released": 0}
