@@ -472,31 +472,59 @@ def git_version() -> str | None:
     return Runner(Path(os.sep)).run("--version", check=False).strip() or None
 
 
-def read_tree_files(cwd: Path, revision: str) -> Iterator[tuple[str, bytes]]:
-    """Every regular file of a commit's tree, (path, bytes), read from git's objects: no
-    checkout, so no filter, hook or attribute of the repository applies."""
-    git = Runner(cwd)
-    listing = git.run("ls-tree", "-r", "-z", "--full-tree", f"{revision}^{{commit}}")
+class TreeFile(NamedTuple):
+    """A regular file of a commit's tree: its path, blob id and size."""
+
+    path: str
+    oid: str
+    size: int
+
+
+def tree_files(cwd: Path, revision: str) -> list[TreeFile]:
+    """Every regular file of a commit's tree, with its size, read from git's objects: no
+    checkout, so no filter, hook or attribute of the repository applies. Symlinks (120000)
+    and submodules (160000) are never followed."""
+    listing = Runner(cwd).run("ls-tree", "-r", "-z", "-l", "--full-tree", f"{revision}^{{commit}}")
     files = []
     for entry in listing.split("\0"):
         meta, _, path = entry.partition("\t")
-        mode, kind, sha = [*meta.split(), "", "", ""][:3]
-        # Symlinks (120000) and submodules (160000) are never followed.
-        if kind == "blob" and mode.startswith("100"):
-            files.append((path, sha))
+        mode, kind, oid, size = [*meta.split(), "", "", "", ""][:4]
+        if kind == "blob" and mode.startswith("100") and size.isdigit():
+            files.append(TreeFile(path, oid, int(size)))
+    return files
+
+
+def read_blobs(cwd: Path, files: Sequence[TreeFile]) -> Iterator[tuple[TreeFile, bytes]]:
+    """Each file's bytes, one at a time from one `git cat-file --batch`: only one blob is in
+    memory at once."""
     if not files:
         return
-    request = "".join(f"{sha}\n" for _, sha in files).encode("ascii")
-    status, out, err = git.output("cat-file", "--batch", stdin=request)
-    if status != 0:
-        raise GitError(f"{cwd}: git cat-file failed: {failure_cause(err) or status}")
-    offset = 0
-    for path, _ in files:
-        header_end = out.index(b"\n", offset)
-        size = int(out[offset:header_end].split()[2])
-        start = header_end + 1
-        yield path, out[start : start + size]
-        offset = start + size + 1
+    import subprocess
+    import tempfile
+
+    # The requests come from a file: a pipe written while git's answers fill the other one
+    # would stop both.
+    with tempfile.TemporaryFile() as request:
+        request.write("".join(f"{f.oid}\n" for f in files).encode("ascii"))
+        request.seek(0)
+        process = Runner(cwd).start("cat-file", "--batch", stdin=request, stdout=subprocess.PIPE)
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        for file in files:
+            header = process.stdout.readline().split()
+            if len(header) != 3 or header[1] != b"blob":
+                break
+            data = process.stdout.read(int(header[2]))
+            process.stdout.read(1)  # the newline after each object
+            yield file, data
+        else:
+            return
+    finally:
+        process.stdout.close()
+        err = process.stderr.read()
+        process.wait()
+    cause = failure_cause(err.decode("utf-8", "replace")) or f"exit status {process.returncode}"
+    raise GitError(f"{cwd}: git cat-file failed: {cause}")
 
 
 class TopPaths:

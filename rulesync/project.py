@@ -407,6 +407,7 @@ def choose_library(
             fetched=how.fetched,
             source=config.mirror_of(remote.url),
             timeout=config.fetch_timeout,
+            limits=limits,
         )
         return load_library(folder, remote.label, revision, limits=limits)
     path = Path(spec)

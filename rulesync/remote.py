@@ -9,6 +9,7 @@ half-way never leaves a broken library behind; the last good revision keeps serv
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,8 @@ from rulesync.paths import cache_dir
 from rulesync.redact import redact_url, scrub
 
 if TYPE_CHECKING:
-    from rulesync.git import RemoteRefs
+    from rulesync.git import RemoteRefs, TreeFile
+    from rulesync.library import Limits
 
 _SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
 URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
@@ -325,24 +327,36 @@ def is_fast_forward(cache: Cache, old: str, new: str) -> bool:
     return True
 
 
-def materialise(cache: Cache, revision: str) -> Path:
-    """The library folder for one revision, written from git's objects (no checkout)."""
+# Materialised revisions kept per library (a cache: one pruned is written again from the
+# mirror's objects when a project pinned to it needs it).
+KEEP_TREES = 8
+
+
+def materialise(cache: Cache, revision: str, limits: Limits | None = None) -> Path:
+    """The library folder for one revision, written from git's objects (no checkout), one
+    file at a time. A revision over the limits (any file over `max_file_bytes`, more files
+    than `max_sync_files`, more bytes than `max_sync_bytes`) is refused before any is read."""
     target = cache.tree(revision)
     if target.is_dir():
+        with contextlib.suppress(OSError):
+            os.utime(target)  # recently used: kept by `_prune`
         return target
     import shutil  # only a fetch needs it: every command asks `is_url` of this module
 
-    from rulesync.git import read_tree_files
+    from rulesync.git import read_blobs, tree_files
 
+    files = [f for f in tree_files(cache.mirror, revision) if _safe_name(f.path)]
+    if limits is None:
+        from rulesync.library import Limits
+
+        limits = Limits()
+    _within(cache, revision, files, limits)
     tmp = target.with_name(f".{revision}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
-        for name, data in read_tree_files(cache.mirror, revision):
-            parts = name.split("/")
-            if any(p in ("", ".", "..") for p in parts):
-                continue
-            path = tmp.joinpath(*parts)
+        for file, data in read_blobs(cache.mirror, files):
+            path = tmp.joinpath(*file.path.split("/"))
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         if not (tmp / TIERS_FILE).is_file():
@@ -353,7 +367,47 @@ def materialise(cache: Cache, revision: str) -> Path:
         os.replace(tmp, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    _prune(cache, keep=target)
     return target
+
+
+def _safe_name(path: str) -> bool:
+    return not any(p in ("", ".", "..") for p in path.split("/"))
+
+
+def _within(cache: Cache, revision: str, files: list[TreeFile], limits: Limits) -> None:
+    at = f"library {cache.spec.label} at {revision[:12]}"
+    big = max(files, key=lambda f: f.size, default=None)
+    total = sum(f.size for f in files)
+    if big is not None and big.size > limits.file_bytes:
+        raise InvalidInput(
+            f"{at}: {big.path} is {big.size} bytes, over max_file_bytes ({limits.file_bytes}); "
+            "shrink it in the library, or raise max_file_bytes in the rulesync config"
+        )
+    if len(files) > limits.sync_files:
+        raise InvalidInput(
+            f"{at}: {len(files)} files, over max_sync_files ({limits.sync_files}); "
+            "split the library, or raise max_sync_files in the rulesync config"
+        )
+    if total > limits.sync_bytes:
+        raise InvalidInput(
+            f"{at}: {total} bytes, over max_sync_bytes ({limits.sync_bytes}); "
+            "split the library, or raise max_sync_bytes in the rulesync config"
+        )
+
+
+def _prune(cache: Cache, keep: Path) -> None:
+    """Remove all but the `KEEP_TREES` most recently used revisions' folders (never `keep`)."""
+    import shutil
+
+    folder = keep.parent
+    try:
+        trees = [p for p in folder.iterdir() if p != keep and not p.name.startswith(".")]
+        trees.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    except OSError:
+        return
+    for old in trees[KEEP_TREES - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def library_folder(
@@ -365,6 +419,7 @@ def library_folder(
     fetched: bool = False,
     source: str | None = None,
     timeout: float = FETCH_TIMEOUT,
+    limits: Limits | None = None,
 ) -> tuple[Path, str]:
     """The folder and revision to serve for `spec`.
 
@@ -373,7 +428,7 @@ def library_folder(
     (`fetched`: taken as the fetcher last left the mirror) and its tip served — refusing,
     unless `accept_rewrite`, a branch rewritten (force-pushed) or a tag moved since `pinned`.
     `source`: a mirror to fetch from instead of the spec's URL. A fetch taking longer than
-    `timeout` seconds fails (FetchError).
+    `timeout` seconds fails (FetchError); a revision over `limits` is refused (InvalidInput).
     """
     cache = Cache(spec, source)
     if pinned and not update:
@@ -381,7 +436,7 @@ def library_folder(
             fetch_revision(cache, pinned, timeout=timeout)
             if not _has_commit(cache, pinned):
                 raise FetchError(f"library {spec.label}: revision {pinned[:12]} is not there")
-        return materialise(cache, pinned), pinned
+        return materialise(cache, pinned, limits), pinned
     if fetched and (cache.mirror / "HEAD").exists():
         tip = resolve(cache)
     else:
@@ -391,7 +446,7 @@ def library_folder(
     base = pinned or (cache.served() if update else None)
     if base and tip.revision != base and not accept_rewrite:
         check_moved(spec, base, tip, cache)
-    folder = materialise(cache, tip.revision)
+    folder = materialise(cache, tip.revision, limits)
     cache.set_served(tip.revision)
     return folder, tip.revision
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from support.gitserver import git_daemon as serve_git
-from tests.conftest import git, make_library, make_repo, rulesync, rulesync_commits
+from tests.conftest import git, make_library, make_repo, rulesync, rulesync_commits, snapshot
 
 RULES = Path(".cursor/rules")
 
@@ -258,3 +258,60 @@ def test_git_protocol_from_git_daemon_on_loopback(
     new = remote.commit_and_push("advanced/security.mdc", "---\ndescription: s\n---\nv2\n")
     rulesync(project, "apply", "--update", check=0)
     assert manifest(project)["revision"] == new
+
+
+def test_a_library_revision_over_the_limits_is_refused_before_a_blob_is_read(
+    remote: Remote, tmp_path: Path
+) -> None:
+    import resource
+
+    use_library(f"{remote.url}#main")
+    project = new_project(tmp_path / "p1")
+    rulesync(project, "apply", check=0)
+    # 400 MiB of zeros: a pack of a few hundred KiB that reading whole would need 400 MiB.
+    with (remote.work / "zeros.bin").open("wb") as out:
+        for _ in range(400):
+            out.write(bytes(1024 * 1024))
+    git(remote.work, "add", "zeros.bin")
+    git(remote.work, "commit", "-q", "-m", "a bomb")
+    git(remote.work, "push", "-q", "origin", "main")
+    before = snapshot(project)
+
+    refusal = "zeros.bin is 419430400 bytes, over max_file_bytes"
+    first = rulesync(project, "apply", "--update", check=2)  # fetched, then refused
+    assert refusal in first.stderr and len(first.stderr.strip().splitlines()) == 1
+
+    def small_memory() -> None:
+        limit = 192 * 1024 * 1024  # far below what reading the blob would take
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    # Its objects now in the mirror, the revision is refused again without reading them.
+    again = rulesync(project, "apply", "--update", preexec_fn=small_memory, check=2)
+    assert refusal in again.stderr
+    assert snapshot(project) == before
+    from rulesync.remote import cache_root
+
+    assert [t.name for t in cache_root().glob("*/trees/*")] == [manifest(project)["revision"]]
+
+
+def test_only_the_most_recently_used_library_revisions_stay_materialised(
+    remote: Remote, tmp_path: Path
+) -> None:
+    from rulesync.remote import KEEP_TREES, cache_root
+
+    use_library(f"{remote.url}#main")
+    project = new_project(tmp_path / "p1")
+    pushed = []
+    for i in range(KEEP_TREES + 3):
+        pushed.append(remote.commit_and_push("advanced/monitoring.mdc", f"Watch {i}.\n"))
+        rulesync(project, "apply", "--update", check=0)
+    trees = [p.name for p in cache_root().glob("*/trees/*")]
+    assert len(trees) == KEEP_TREES
+    assert pushed[-1] in trees and pushed[0] not in trees
+    # A project pinned to a pruned revision gets it back from the mirror's objects.
+    (project / ".rulesync-manifest.json").write_text(
+        (project / ".rulesync-manifest.json").read_text().replace(pushed[-1], pushed[0])
+    )
+    rulesync(project, "check", check=1)
+    assert (project / RULES / "monitoring.mdc").read_text() == f"Watch {KEEP_TREES + 2}.\n"
+    assert pushed[0] in [p.name for p in cache_root().glob("*/trees/*")]
