@@ -103,8 +103,9 @@ class Daemon:
         """The command that runs the service."""
         return [*RULESYNC, "daemon"]
 
-    def start(self, *, wait: bool = True) -> Daemon:
-        """Start `rulesync daemon`; with `wait`, return once it has synced every project."""
+    def start(self, *, wait: bool = True, preexec_fn: Callable[[], None] | None = None) -> Daemon:
+        """Start `rulesync daemon`; with `wait`, return once it has synced every project.
+        `preexec_fn` runs in the child before it starts (a resource limit, as a unit sets)."""
         mark = self.mark()
         with self.stderr_path.open("ab") as err:
             self.proc = subprocess.Popen(
@@ -114,6 +115,7 @@ class Daemon:
                 stdin=subprocess.DEVNULL,
                 stdout=err,
                 stderr=err,
+                preexec_fn=preexec_fn,
             )
         if wait:
             self.wait_event("reconcile.done", after=mark, cause="startup")
