@@ -139,12 +139,12 @@ def _remote_line(url: str, cfg: Config, timeout: float) -> ProjectLine:
 
 
 def _fleet_mirror(url: str) -> Path:
-    from rulesync.git import run_git
+    from rulesync.git import init_repository
 
     mirror = fleet_root() / sha256_hex(url.encode())[:16]
     if not (mirror / "HEAD").exists():
         mirror.mkdir(parents=True, exist_ok=True)
-        run_git(mirror, "init", "--quiet", "--bare")
+        init_repository(mirror, bare=True)
     return mirror
 
 
@@ -152,40 +152,26 @@ def _extract(mirror: Path, root: Path) -> bool:
     """Write the marker, the manifest and every path some target owns from the fetched
     commit into `root` (False when the commit has no marker)."""
     from rulesync.fsutil import atomic_write
-    from rulesync.git import Runner
+    from rulesync.git import read_blobs, tree_files
     from rulesync.targets import owner
 
-    git = Runner(mirror)
-    listing = git.run("ls-tree", "-r", "-z", "-l", "--full-tree", "refs/fleet/head^{commit}")
-    wanted: list[tuple[str, str]] = []
+    wanted = []
     total = 0
-    for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        mode, kind, sha, length = [*meta.split(), "", "", "", ""][:4]
-        if kind != "blob" or not mode.startswith("100") or not length.isdigit():
-            continue
+    for file in tree_files(mirror, "refs/fleet/head"):
+        path = file.path
         if path in (MARKER, manifest_mod.MANIFEST) or (
             manifest_mod.path_problem(path) is None and owner(path) is not None
         ):
-            total += int(length)
+            total += file.size
             if total > MAX_READ_BYTES:
                 raise InvalidInput(f"{path}: the rule files are over {MAX_READ_BYTES} bytes")
-            wanted.append((path, sha))
-    if not any(path == MARKER for path, _ in wanted):
+            wanted.append(file)
+    if not any(file.path == MARKER for file in wanted):
         return False
-    request = "".join(f"{sha}\n" for _, sha in wanted).encode("ascii")
-    status, out, err = git.output("cat-file", "--batch", stdin=request)
-    if status != 0:
-        raise GitError(f"{mirror}: git cat-file failed: {err.strip()}")
-    offset = 0
-    for path, _ in wanted:
-        header_end = out.index(b"\n", offset)
-        size = int(out[offset:header_end].split()[2])
-        start = header_end + 1
-        target = root.joinpath(*path.split("/"))
+    for file, data in read_blobs(mirror, wanted):
+        target = root.joinpath(*file.path.split("/"))
         target.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(target, out[start : start + size], sync=False)
-        offset = start + size + 1
+        atomic_write(target, data, sync=False)
     return True
 
 

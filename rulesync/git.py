@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, NamedTuple
 
@@ -22,6 +23,17 @@ if TYPE_CHECKING:
     import subprocess
 
     from rulesync.config import Config
+
+# Set by `rulesync.logs.configure` at the debug level (`-vv`, `log_level: debug`): records
+# each git command rulesync runs, with its exit status (None: started, still running) and its
+# milliseconds. None costs nothing.
+TRACE: Callable[[Sequence[str], int | None, float], None] | None = None
+
+
+def _traced(args: Sequence[str], status: int | None, started: float) -> None:
+    if TRACE is not None:
+        TRACE(args, status, (time.perf_counter() - started) * 1000)
+
 
 # Inherited variables git may keep: they say how the user reaches their servers and which
 # config files are the user's own. Every other GIT_* is dropped: git exports GIT_DIR,
@@ -209,13 +221,16 @@ class Runner:
         if self._settings is None:
             import subprocess  # loaded by the first git command: reading git state needs none
 
+            started = time.perf_counter()
+            args = ["config", "-z", "--get-regexp", _SETTINGS]
             proc = subprocess.run(
-                ["git", "config", "-z", "--get-regexp", _SETTINGS],
+                ["git", *args],
                 cwd=self.cwd,
                 env={**clean_environment(), **_config_environment(_HYGIENE)},
                 capture_output=True,
                 check=False,
             )
+            _traced(args, proc.returncode, started)
             found = {}
             for entry in proc.stdout.split(b"\0"):
                 key, _, value = entry.decode("utf-8", "surrogateescape").partition("\n")
@@ -239,15 +254,18 @@ class Runner:
 
         if timeout is not None:
             return self._bounded(args, env, stdin, hooks, timeout)
+        environment = self._environment(args, env, hooks)
+        started = time.perf_counter()
         proc = subprocess.run(
             ["git", *args],
             cwd=self.cwd,
-            env=self._environment(args, env, hooks),
+            env=environment,
             input=stdin,
             stdin=None if stdin is not None else subprocess.DEVNULL,
             capture_output=True,
             check=False,
         )
+        _traced(args, proc.returncode, started)
         return proc.returncode, proc.stdout, proc.stderr.decode("utf-8", "replace")
 
     def _bounded(
@@ -263,6 +281,7 @@ class Runner:
 
         # A session of its own: a fetch's helpers (git-remote-https, ssh) hold its pipes, so
         # killing git alone would leave the read of its output waiting on them.
+        started = time.perf_counter()
         process = subprocess.Popen(
             ["git", *args],
             cwd=self.cwd,
@@ -286,6 +305,8 @@ class Runner:
                 os.killpg(process.pid, signal.SIGKILL)
             process.wait()
             raise
+        finally:
+            _traced(args, process.returncode, started)
         return process.returncode, out, err.decode("utf-8", "replace")
 
     def run(
@@ -314,10 +335,12 @@ class Runner:
         unless given)."""
         import subprocess  # loaded by the first git command: reading git state needs none
 
+        environment = self._environment(args, None, False)
+        _traced(args, None, time.perf_counter())
         return subprocess.Popen(
             ["git", *args],
             cwd=self.cwd,
-            env=self._environment(args, None, False),
+            env=environment,
             stdin=stdin,
             stdout=subprocess.DEVNULL if stdout is None else stdout,
             stderr=subprocess.PIPE,
@@ -470,6 +493,61 @@ def git_version() -> str | None:
     if not shutil.which("git"):
         return None
     return Runner(Path(os.sep)).run("--version", check=False).strip() or None
+
+
+def init_repository(path: Path, *, bare: bool = False) -> None:
+    """`git init` in the folder `path` (a bare repository with `bare`)."""
+    Runner(path).run("init", "--quiet", *(["--bare"] if bare else []))
+
+
+def set_ref(cwd: Path, ref: str, oid: str, env: Mapping[str, str] | None = None) -> None:
+    """Point `ref` at `oid`."""
+    Runner(cwd).run("update-ref", ref, oid, env=env)
+
+
+def is_ancestor(cwd: Path, old: str, new: str, env: Mapping[str, str] | None = None) -> bool:
+    """True when `new` descends from `old` (or is it)."""
+    status, _, _ = Runner(cwd).output("merge-base", "--is-ancestor", old, new, env=env)
+    return status == 0
+
+
+def commits_between(
+    cwd: Path, old: str, new: str, env: Mapping[str, str] | None = None
+) -> int | None:
+    """How many commits `new` has that `old` does not (None when git cannot say)."""
+    count = Runner(cwd).run("rev-list", "--count", f"{old}..{new}", env=env, check=False)
+    return int(count) if count.strip().isdigit() else None
+
+
+def commit_of(cwd: Path, name: str, env: Mapping[str, str] | None = None) -> str | None:
+    """The commit a ref, tag or id names in the repository at `cwd` (None: none)."""
+    found = Runner(cwd).run(
+        "rev-parse", "--verify", "--quiet", f"{name}^{{commit}}", env=env, check=False
+    )
+    return found.strip() or None
+
+
+def has_commit(cwd: Path, revision: str, env: Mapping[str, str] | None = None) -> bool:
+    """True when the repository at `cwd` holds the commit `revision`."""
+    status, _, _ = Runner(cwd).output("cat-file", "-e", f"{revision}^{{commit}}", env=env)
+    return status == 0
+
+
+def head_entries(top: Path, paths: Sequence[str], *, recursive: bool = False) -> dict[str, str]:
+    """HEAD's blob id for each of `paths` it holds (with `recursive`, for every file under
+    the folders named), top-relative; nothing when HEAD does not exist."""
+    if not paths:
+        return {}
+    listed = Runner(top).run(
+        "ls-tree", "-z", *(["-r"] if recursive else []), "HEAD", "--", *paths, check=False
+    )
+    found = {}
+    for entry in listed.split("\0"):
+        meta, _, path = entry.partition("\t")
+        fields = meta.split()
+        if path and len(fields) == 3 and fields[1] == "blob":
+            found[path] = fields[2]
+    return found
 
 
 class TreeFile(NamedTuple):

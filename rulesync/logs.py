@@ -12,7 +12,7 @@ import logging
 import logging.handlers
 import os
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Mapping, MutableMapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,9 @@ def configure(
         handler.close()
     logger.setLevel(numeric)
     logger.propagate = False
+    from rulesync import git
+
+    git.TRACE = _trace_git if numeric <= logging.DEBUG else None
 
     if log_file is not None:
         private.folder(log_file.parent)
@@ -145,6 +148,12 @@ def configure(
         wrapper_class=structlog.stdlib.BoundLogger,
         cache_logger_on_first_use=False,
     )
+
+
+def _trace_git(args: Sequence[str], status: int | None, ms: float) -> None:
+    """One git command at the debug level: its arguments, exit status and milliseconds."""
+    event = "git.started" if status is None else "git.ran"
+    get_logger().debug(event, argv=" ".join(args), exit=status, ms=round(ms, 1))
 
 
 def configure_cli(verbosity: int) -> None:

@@ -179,14 +179,6 @@ _NETWORK_ENV = {"GIT_LFS_SKIP_SMUDGE": "1"}
 _HEX_REF = re.compile(r"^[0-9a-f]{7,40}$")
 
 
-def _git(cwd: Path, *args: str) -> str:
-    from rulesync.git import run_git
-
-    # The library URL is the user's own, so the user's credential helper and ssh settings
-    # apply; the runner keeps everything else from running.
-    return run_git(cwd, *args, env=_NETWORK_ENV)
-
-
 class Tip(NamedTuple):
     """The commit a spec's ref names, and what kind of ref that is (`branch`, `tag`,
     `commit`)."""
@@ -203,7 +195,9 @@ def _ensure_mirror(cache: Cache) -> None:
         tmp = cache.folder / f"mirror.tmp-{os.getpid()}"
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
-        _git(tmp, "init", "--quiet", "--bare")
+        from rulesync.git import init_repository
+
+        init_repository(tmp, bare=True)
         os.replace(tmp, cache.mirror)
 
 
@@ -273,7 +267,9 @@ def fetch(cache: Cache, *, timeout: float = FETCH_TIMEOUT) -> Tip:
                 env=_NETWORK_ENV,
             )
             if ref is None:
-                _git(cache.mirror, "update-ref", "refs/rulesync/default", wanted)
+                from rulesync.git import set_ref
+
+                set_ref(cache.mirror, "refs/rulesync/default", wanted, env=_NETWORK_ENV)
     except GitError as exc:
         raise _fetch_failed(cache, exc) from None
     return resolve(cache)
@@ -302,14 +298,12 @@ def resolve(cache: Cache) -> Tip:
         if ref
         else [("refs/rulesync/default", "branch")]
     )
+    from rulesync.git import commit_of
+
     for candidate, kind in candidates:
-        try:
-            found = _git(
-                cache.mirror, "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}"
-            )
-        except GitError:
-            continue
-        return Tip(found, kind)
+        found = commit_of(cache.mirror, candidate, env=_NETWORK_ENV)
+        if found is not None:
+            return Tip(found, kind)
     # The repository answered: a ref it does not have is a setting to fix, not a retry.
     raise InvalidInput(
         f"library {cache.spec.label}: ref `{ref}` does not exist there; "
@@ -320,11 +314,9 @@ def resolve(cache: Cache) -> Tip:
 def is_fast_forward(cache: Cache, old: str, new: str) -> bool:
     """True when `new` descends from `old` (the branch was not rewritten)."""
 
-    try:
-        _git(cache.mirror, "merge-base", "--is-ancestor", old, new)
-    except GitError:
-        return False
-    return True
+    from rulesync.git import is_ancestor
+
+    return is_ancestor(cache.mirror, old, new, env=_NETWORK_ENV)
 
 
 # Materialised revisions kept per library (a cache: one pruned is written again from the
@@ -487,19 +479,14 @@ def behind_by(spec: RemoteSpec, revision: str) -> tuple[str | None, int | None]:
         return None, None
     if newest == revision:
         return newest, 0
-    try:
-        count = _git(Cache(spec).mirror, "rev-list", "--count", f"{revision}..{newest}")
-    except GitError:
-        return newest, None
-    return newest, int(count) if count.isdigit() else None
+    from rulesync.git import commits_between
+
+    return newest, commits_between(Cache(spec).mirror, revision, newest, env=_NETWORK_ENV)
 
 
 def _has_commit(cache: Cache, revision: str) -> bool:
     if not (cache.mirror / "HEAD").exists():
         return False
+    from rulesync.git import has_commit
 
-    try:
-        _git(cache.mirror, "cat-file", "-e", f"{revision}^{{commit}}")
-    except GitError:
-        return False
-    return True
+    return has_commit(cache.mirror, revision, env=_NETWORK_ENV)

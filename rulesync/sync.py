@@ -16,7 +16,14 @@ from rulesync.apply import execute
 from rulesync.config import Config
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, InvalidInput, RulesyncError
 from rulesync.fsutil import atomic_write, read_regular, sha256_hex
-from rulesync.git import GitDirs, Runner, TopPaths, ensure_not_busy, head_id, show_head_file
+from rulesync.git import (
+    GitDirs,
+    TopPaths,
+    ensure_not_busy,
+    head_entries,
+    head_id,
+    show_head_file,
+)
 from rulesync.gitcommit import Snapshot, commit_paths, finish_interrupted_commit, snapshot
 from rulesync.gitlog import NO_CHANGE, Change
 from rulesync.lock import exclusive
@@ -254,14 +261,10 @@ def _library_gone(project: Project, found: Mapping[str, bytes]) -> dict[str, Non
         rel(library.tier_dir(t.name).relative_to(project.root).as_posix())
         for t in library.chain(project.tier)
     ]
-    listed = Runner(git.top).run(
-        "ls-tree", "-r", "-z", "--name-only", "HEAD", "--", *folders, check=False
-    )
     kept = {rel(path) for path in found}
+    at_head = head_entries(git.top, folders, recursive=True)
     return {
-        path: None
-        for path in listed.split("\0")
-        if path and path not in kept and not os.path.lexists(git.top / path)
+        path: None for path in at_head if path not in kept and not os.path.lexists(git.top / path)
     }
 
 
@@ -281,11 +284,8 @@ def _already_at_head(
         return set()
     import hashlib
 
-    listed = Runner(git.top).run("ls-tree", "-z", "HEAD", "--", *wanted, check=False)
     found = set()
-    for entry in listed.split("\0"):
-        meta, _, name = entry.partition("\t")
-        oid = meta.rpartition(" ")[2]
+    for name, oid in head_entries(git.top, list(wanted)).items():
         data = files.get(name)
         if name in wanted and data is not None:
             digest = hashlib.sha1 if len(oid) == 40 else hashlib.sha256

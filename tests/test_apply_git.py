@@ -634,3 +634,16 @@ def test_committing_through_hooks_takes_thousands_of_long_paths(repo: Path, tmp_
     committed = git(repo, "show", "--name-only", "--format=", "HEAD").split()
     assert len([p for p in committed if p.startswith(".cursor/rules/")]) == 1500
     assert git(repo, "status", "--porcelain") == ""
+
+
+def test_each_git_command_is_logged_with_its_exit_and_time_at_vv_only(project: Path) -> None:
+    rulesync(project, "apply", check=0)
+    (project / ".rulesync.yaml").write_text("phase: advanced\n")
+    loud = rulesync(project, "-vv", "apply", check=0).stderr.splitlines()
+    ran = [line for line in loud if "event=git.ran" in line]
+    assert any('argv="cat-file blob HEAD:.rulesync-manifest.json" exit=0 ms=' in r for r in ran)
+    assert any('argv="update-index -z --index-info" exit=0' in r for r in ran)
+    assert any("event=git.started" in line and "fast-import" in line for line in loud)
+    (project / ".rulesync.yaml").write_text("phase: basic\n")
+    quiet = rulesync(project, "-v", "apply", check=0).stderr
+    assert "git.ran" not in quiet and "git.started" not in quiet

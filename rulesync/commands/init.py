@@ -16,7 +16,7 @@ from rulesync.config import Config
 from rulesync.errors import EXIT_INVALID, InvalidInput, RulesyncError
 from rulesync.existing import RULE_FOLDERS, Found, scan
 from rulesync.fsutil import is_inside
-from rulesync.git import find_git, run_git
+from rulesync.git import find_git, init_repository
 from rulesync.library import Library
 from rulesync.marker import MARKER, default_marker_text, find_root, parse_marker, write_marker
 from rulesync.project import choose_library, enabled_targets
@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             # the rules' history unless the new folder already sits inside one.
             root.mkdir(parents=True)
             if find_git(root) is None:
-                run_git(root, "init", "--quiet")
+                init_repository(root)
                 print(f"created {root} (a new git repository)")
             else:
                 print(f"created {root}")
