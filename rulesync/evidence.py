@@ -750,6 +750,15 @@ def max_settle_days(library: Library) -> int:
     return max((t.policy.settle_days for t in library.tiers), default=0)
 
 
+class Readiness(NamedTuple):
+    """The next tier above the project's and whether the evidence meets its criteria (None:
+    no tier above), with the words the service logs (`advanced: met, settling 3 of 14 days`)."""
+
+    next_tier: str | None
+    met: bool | None
+    text: str
+
+
 def summary(root: Path, config: Config) -> str:
     """The project's readiness in a few words, as the service logs its changes: the next
     tier's state (`advanced: met, settling 3 of 14 days`), and a demotion `phase: auto`
@@ -757,11 +766,19 @@ def summary(root: Path, config: Config) -> str:
     from rulesync import manifest
     from rulesync.marker import load_marker
     from rulesync.project import choose_library
-    from rulesync.readiness import choose_auto, days_met, evaluate
 
     marker = load_marker(root)
     library = choose_library(marker, config)
-    current = manifest.load(root).tier or None
+    return readiness(root, config, library, marker, manifest.load(root).tier or None).text
+
+
+def readiness(
+    root: Path, config: Config, library: Library, marker: Marker, current: str | None
+) -> Readiness:
+    """The project's readiness from the evidence (`summary`'s words, and the next tier's
+    name and verdict); `current`: the tier the manifest recorded."""
+    from rulesync.readiness import choose_auto, days_met, evaluate
+
     evidence = measure(root, library, marker, config, days=max_settle_days(library))
     names = library.tier_names
     would_demote = None
@@ -770,13 +787,13 @@ def summary(root: Path, config: Config) -> str:
         tier, would_demote = choice.tier, choice.would_demote
     else:
         tier = marker.phase if marker.phase in names else (current or names[0])
+    demote = f"; would demote to {would_demote}" if would_demote else ""
     if names.index(tier) + 1 >= len(names):
-        text = f"{tier}: the highest tier"
-    else:
-        following = library.tier(names[names.index(tier) + 1])
-        state = "not met"
-        if evaluate(following, evidence.values).met:
-            met_for, need = days_met(following, evidence.series()), following.policy.settle_days
-            state = f"met, settling {met_for} of {need} days" if met_for < need else "met"
-        text = f"{following.name}: {state}"
-    return text + (f"; would demote to {would_demote}" if would_demote else "")
+        return Readiness(None, None, f"{tier}: the highest tier{demote}")
+    following = library.tier(names[names.index(tier) + 1])
+    state = "not met"
+    met = evaluate(following, evidence.values).met
+    if met:
+        met_for, need = days_met(following, evidence.series()), following.policy.settle_days
+        state = f"met, settling {met_for} of {need} days" if met_for < need else "met"
+    return Readiness(following.name, met, f"{following.name}: {state}{demote}")

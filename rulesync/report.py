@@ -242,6 +242,7 @@ class ProjectLine:
         "next_tier",
         "path",
         "phase",
+        "readiness",
         "ready",
         "source",
         "state",
@@ -262,11 +263,13 @@ class ProjectLine:
         self.source = "computed"
         # The library's newest revision known here, and how many commits the pinned one is
         # behind it (None: not a git-served library, or unknown); the next tier and whether
-        # the marker's metrics meet its criteria (None: no tier above).
+        # the evidence meets its criteria (None: no tier above, or unknown).
         self.library_newest: str | None = None
         self.behind: int | None = None
         self.next_tier: str | None = None
         self.ready: bool | None = None
+        # The same in words, from the evidence (`advanced: met, settling 3 of 14 days`).
+        self.readiness: str | None = None
 
     def doc(self) -> dict[str, object]:
         """The line as plain JSON data."""
@@ -303,6 +306,7 @@ def from_service(line: ProjectLine, record: dict[str, Any]) -> None:
     line.phase = record.get("phase")
     line.tier = record.get("tier")
     line.last_sync = record.get("last_sync")
+    line.readiness = record.get("readiness")
     if record.get("error"):
         line.state, line.why = FAILING, str(record["error"])
     elif record.get("deferred"):
@@ -329,7 +333,7 @@ def computed_line(line: ProjectLine, root: Path, cfg: Config, *, running: bool) 
     line.phase, line.tier = project.marker.phase, project.tier
     line.library = project.library.label
     line.library_revision = project.library.revision or plan.current.revision or None
-    readiness_of(line, project)
+    readiness_of(line, project, cfg)
     if project.library.revision:
         from rulesync.remote import behind_by, parse_spec
 
@@ -352,20 +356,16 @@ def computed_line(line: ProjectLine, root: Path, cfg: Config, *, running: bool) 
         )
 
 
-def readiness_of(line: ProjectLine, project: Project) -> None:
-    """The tier above the project's, and whether its marker's metrics meet that tier's
-    criteria."""
-    from rulesync.readiness import evaluate
+def readiness_of(line: ProjectLine, project: Project, cfg: Config) -> None:
+    """The tier above the project's, and whether the evidence (the library's metric sources
+    and the marker's pinned figures) meets its criteria."""
+    from rulesync.evidence import readiness
 
-    names = project.library.tier_names
-    if project.tier not in names or names.index(project.tier) + 1 >= len(names):
-        return
-    above = project.library.tier(names[names.index(project.tier) + 1])
-    line.next_tier = above.name
     try:
-        line.ready = evaluate(above, project.marker.metrics).met
-    except RulesyncError:
-        line.ready = None
+        found = readiness(project.root, cfg, project.library, project.marker, project.manifest.tier)
+    except (RulesyncError, OSError):
+        return
+    line.next_tier, line.ready, line.readiness = found
 
 
 def manifest_reasons(plan: Plan) -> list[str]:

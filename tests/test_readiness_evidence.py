@@ -448,3 +448,19 @@ def test_outside_git_the_past_comes_from_the_record_of_measurements(tmp_path: Pa
     assert readiness(folder)["tier"] == "advanced"
     rulesync(folder, "apply", check=0)
     assert (folder / ".cursor/rules/advanced.mdc").exists()
+
+
+def test_projects_list_shows_the_readiness_the_evidence_gives(team: Path) -> None:
+    own_library(team, "  developers: {git: authors, days: 90}\n")
+    marker(team, "phase: basic\nlibrary: rules\n")
+    rulesync(team, "apply", check=0)
+    rulesync(team, "projects", "add", str(team), check=0)
+    # No metric is pinned in the marker: the four people of the last 90 days meet advanced.
+    listed = rulesync(team, "projects", "list", check=None).stdout
+    assert "    readiness: advanced: met\n" in listed
+    [line] = json.loads(rulesync(team, "projects", "list", "--json", check=None).stdout)["projects"]
+    assert (line["next_tier"], line["ready"], line["readiness"]) == (
+        "advanced",
+        True,
+        "advanced: met",
+    )

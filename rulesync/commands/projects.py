@@ -77,6 +77,8 @@ def _list(as_json: bool) -> int:
             if line.library_revision:
                 library += f" @ {line.library_revision[:12]}"
             print(f"    {phase}" + (f"; {library}" if library else ""))
+        if line.readiness:
+            print(f"    readiness: {line.readiness}")
         sync = line.last_sync or "—"
         commit = line.last_commit
         shown = f"{commit['sha'][:10]} {commit['subject']}" if commit else "—"
