@@ -538,16 +538,28 @@ def head_entries(top: Path, paths: Sequence[str], *, recursive: bool = False) ->
     the folders named), top-relative; nothing when HEAD does not exist."""
     if not paths:
         return {}
-    listed = Runner(top).run(
-        "ls-tree", "-z", *(["-r"] if recursive else []), "HEAD", "--", *paths, check=False
-    )
-    found = {}
-    for entry in listed.split("\0"):
-        meta, _, path = entry.partition("\t")
-        fields = meta.split()
-        if path and len(fields) == 3 and fields[1] == "blob":
-            found[path] = fields[2]
+    listed = _ls_tree(top, *(["-r"] if recursive else []), "HEAD", "--", *paths)
+    return {e.path: e.oid for e in listed if e.kind == "blob"}
+
+
+def _ls_tree(cwd: Path, *args: str) -> list[_Listed]:
+    """`git ls-tree -z` (with `-l`: sizes) parsed; symlinks (120000) and submodules (160000)
+    are left out, never followed. Nothing when git cannot list (no such commit)."""
+    status, out, _ = Runner(cwd).output("ls-tree", "-z", *args)
+    found = []
+    for entry in out.split(b"\0") if status == 0 else ():
+        meta, _, raw = entry.partition(b"\t")
+        mode, kind, oid, size = [*meta.decode("ascii", "replace").split(), "", "", "", ""][:4]
+        if kind == "tree" or (kind == "blob" and mode.startswith("100")):
+            found.append(_Listed(os.fsdecode(raw), kind, oid, int(size) if size.isdigit() else 0))
     return found
+
+
+class _Listed(NamedTuple):
+    path: str
+    kind: str  # "blob" or "tree"
+    oid: str
+    size: int
 
 
 class TreeFile(NamedTuple):
@@ -560,16 +572,11 @@ class TreeFile(NamedTuple):
 
 def tree_files(cwd: Path, revision: str) -> list[TreeFile]:
     """Every regular file of a commit's tree, with its size, read from git's objects: no
-    checkout, so no filter, hook or attribute of the repository applies. Symlinks (120000)
-    and submodules (160000) are never followed."""
-    listing = Runner(cwd).run("ls-tree", "-r", "-z", "-l", "--full-tree", f"{revision}^{{commit}}")
-    files = []
-    for entry in listing.split("\0"):
-        meta, _, path = entry.partition("\t")
-        mode, kind, oid, size = [*meta.split(), "", "", "", ""][:4]
-        if kind == "blob" and mode.startswith("100") and size.isdigit():
-            files.append(TreeFile(path, oid, int(size)))
-    return files
+    checkout, so no filter, hook or attribute of the repository applies."""
+    listed = _ls_tree(cwd, "-r", "-l", "--full-tree", f"{revision}^{{commit}}")
+    if not listed:  # a revision git cannot list is an error here, not an empty library
+        Runner(cwd).run("rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}")
+    return [TreeFile(e.path, e.oid, e.size) for e in listed if e.kind == "blob"]
 
 
 def read_blobs(cwd: Path, files: Sequence[TreeFile]) -> Iterator[tuple[TreeFile, bytes]]:
@@ -700,19 +707,10 @@ def tree_entries(top: Path, commit: str, folder: str = "") -> list[TreeEntry]:
     commit's tree; symlinks and submodules are left out, as a walk of the work tree leaves
     them out."""
     spec = f"{commit}:{folder}" if folder else f"{commit}^{{tree}}"
-    status, out, _ = Runner(top).output("ls-tree", "-r", "-t", "-z", spec)
-    if status != 0:
-        return []
-    found = []
-    for entry in out.split(b"\0"):
-        meta, _, path = entry.partition(b"\t")
-        mode, kind, sha = [*meta.decode("ascii", "replace").split(), "", "", ""][:3]
-        name = os.fsdecode(path)
-        if kind == "tree":
-            found.append(TreeEntry(name, True, ""))
-        elif kind == "blob" and mode.startswith("100"):
-            found.append(TreeEntry(name, False, sha))
-    return found
+    return [
+        TreeEntry(e.path, e.kind == "tree", e.oid if e.kind == "blob" else "")
+        for e in _ls_tree(top, "-r", "-t", spec)
+    ]
 
 
 def read_blob(top: Path, blob: str, limit: int) -> bytes | None:
