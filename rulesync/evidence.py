@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.names import has_control, shown_name
+from rulesync.readiness import evaluate
+from rulesync.sources import DEFAULT_BOTS, DEFAULT_DAYS
 
 if TYPE_CHECKING:
     from rulesync.config import Config
@@ -32,15 +34,6 @@ if TYPE_CHECKING:
     from rulesync.marker import Marker
 
 DAY = 86400.0
-KINDS = ("git", "files", "prometheus", "file")
-GIT_MEASURES = ("authors", "commits_per_week", "age_days", "contributors")
-# Default windows, in days, for the git figures that count commits.
-DEFAULT_DAYS = {"authors": 90, "commits_per_week": 28}
-MAX_DAYS = 3650
-# Authors left out of `authors` and `contributors` unless the source says otherwise: bots by
-# their `[bot]` name, and the no-reply mailboxes automation commits from. A person committing
-# from GitHub's private `…@users.noreply.github.com` address is counted.
-DEFAULT_BOTS = r"(?i)\[bot\]|<(no-?reply|bot|actions?)@"
 # A work-tree walk, or one file read for `pattern`, stops at these (a figure past them is
 # unknown: the walk would not be cheap).
 MAX_ENTRIES = 200_000
@@ -49,66 +42,6 @@ MAX_LINE = 4096
 PINNED = "pinned in .rulesync.yaml"
 NOT_MEASURED = "not measured: pin it under `metrics:` in .rulesync.yaml"
 RECORD_POINTS = 1000
-
-
-# Checks of a declaration (library.py calls them; each gives the problem or None) ----------
-
-
-def promql_problem(query: str) -> str | None:
-    """Why `query` cannot be a PromQL expression: empty, a control character, an unclosed
-    quote or an unbalanced bracket."""
-    if not query.strip():
-        return "an empty query"
-    if has_control(query):
-        return "a control character (write the query on one line)"
-    closing = {"(": ")", "[": "]", "{": "}"}
-    stack: list[str] = []
-    quote = ""
-    escaped = False
-    for char in query:
-        if quote:
-            if escaped:
-                escaped = False
-            elif char == "\\" and quote != "`":
-                escaped = True
-            elif char == quote:
-                quote = ""
-        elif char in "\"'`":
-            quote = char
-        elif char in closing:
-            stack.append(closing[char])
-        elif char in ")]}" and (not stack or stack.pop() != char):
-            return f"an unbalanced `{char}`"
-    if quote:
-        return f"an unclosed {quote} quote"
-    if stack:
-        return f"an unclosed bracket (`{stack[-1]}` missing)"
-    return None
-
-
-def path_problem(path: str) -> str | None:
-    """Why `path` (a glob or a file name) cannot name something inside the project."""
-    if not path.strip():
-        return "an empty path"
-    if has_control(path) or "\\" in path:
-        return "a control character or a backslash"
-    if path.startswith(("/", "~")) or re.match(r"[A-Za-z]:", path):
-        return "an absolute path: write it relative to the project's root"
-    parts = path.rstrip("/").split("/")
-    if ".." in parts:
-        return "`..`: it would leave the project"
-    if ".git" in parts:
-        return "`.git`: git's own files are never read"
-    return None
-
-
-def pattern_problem(pattern: str) -> str | None:
-    """Why `pattern` is not a regular expression Python reads."""
-    try:
-        re.compile(pattern)
-    except re.error as exc:
-        return f"not a regular expression ({exc})"
-    return None
 
 
 # Readings ---------------------------------------------------------------------------------
@@ -144,6 +77,18 @@ class Evidence(NamedTuple):
     def series(self) -> list[dict[str, float | bool | None]]:
         """The values now, then a day ago, two days ago, …"""
         return [self.values, *self.past]
+
+    def lines(self) -> tuple[str, ...]:
+        """One line per metric with a source or a pin, for the commit body:
+        `developers = 4 (git: authors in 90 days, 2026-12-07T02:55Z)`."""
+        lines = []
+        for reading in self.now.values():
+            if reading.source == NOT_MEASURED:
+                continue
+            stamp = f", {when(reading.measured)}" if reading.measured else ""
+            line = f"{reading.metric} = {show(reading.value)} ({reading.source}{stamp})"
+            lines.append(line if not has_control(line) else shown_name(line))
+        return tuple(lines)
 
 
 def show(value: float | bool | None) -> str:
@@ -709,8 +654,6 @@ def measure(
                 value=value, source=_plain(reading.source), note=_plain(note or reading.note)
             )
     # The past matters only for a tier met now: how long has it been met?
-    from rulesync.readiness import evaluate
-
     values = {name: r.value for name, r in readings.items()}
     days = min(
         days,
@@ -732,68 +675,6 @@ def measure(
     return Evidence(readings, tuple(past))
 
 
-def evidence_lines(evidence: Evidence) -> tuple[str, ...]:
-    """One line per metric with a source or a pin, for the commit body:
-    `developers = 4 (git: authors in 90 days, 2026-12-07T02:55Z)`."""
-    lines = []
-    for reading in evidence.now.values():
-        if reading.source == NOT_MEASURED:
-            continue
-        stamp = f", {when(reading.measured)}" if reading.measured else ""
-        line = f"{reading.metric} = {show(reading.value)} ({reading.source}{stamp})"
-        lines.append(line if not has_control(line) else shown_name(line))
-    return tuple(lines)
-
-
 def max_settle_days(library: Library) -> int:
     """The longest settling time among the library's tiers."""
     return max((t.policy.settle_days for t in library.tiers), default=0)
-
-
-class Readiness(NamedTuple):
-    """The next tier above the project's and whether the evidence meets its criteria (None:
-    no tier above), with the words the service logs (`advanced: met, settling 3 of 14 days`)."""
-
-    next_tier: str | None
-    met: bool | None
-    text: str
-
-
-def summary(root: Path, config: Config) -> str:
-    """The project's readiness in a few words, as the service logs its changes: the next
-    tier's state (`advanced: met, settling 3 of 14 days`), and a demotion `phase: auto`
-    waits for a person to make."""
-    from rulesync import manifest
-    from rulesync.marker import load_marker
-    from rulesync.project import choose_library
-
-    marker = load_marker(root)
-    library = choose_library(marker, config)
-    return readiness(root, config, library, marker, manifest.load(root).tier or None).text
-
-
-def readiness(
-    root: Path, config: Config, library: Library, marker: Marker, current: str | None
-) -> Readiness:
-    """The project's readiness from the evidence (`summary`'s words, and the next tier's
-    name and verdict); `current`: the tier the manifest recorded."""
-    from rulesync.readiness import choose_auto, days_met, evaluate
-
-    evidence = measure(root, library, marker, config, days=max_settle_days(library))
-    names = library.tier_names
-    would_demote = None
-    if marker.phase == "auto":
-        choice = choose_auto(library, evidence, current)
-        tier, would_demote = choice.tier, choice.would_demote
-    else:
-        tier = marker.phase if marker.phase in names else (current or names[0])
-    demote = f"; would demote to {would_demote}" if would_demote else ""
-    if names.index(tier) + 1 >= len(names):
-        return Readiness(None, None, f"{tier}: the highest tier{demote}")
-    following = library.tier(names[names.index(tier) + 1])
-    state = "not met"
-    met = evaluate(following, evidence.values).met
-    if met:
-        met_for, need = days_met(following, evidence.series()), following.policy.settle_days
-        state = f"met, settling {met_for} of {need} days" if met_for < need else "met"
-    return Readiness(following.name, met, f"{following.name}: {state}{demote}")

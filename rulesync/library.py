@@ -35,6 +35,7 @@ from rulesync.schema import (
     validate,
     where,
 )
+from rulesync.sources import GIT_MEASURES, KINDS
 from rulesync.suggest import did_you_mean
 from rulesync.yamlio import Parsed, load_mapping
 
@@ -84,7 +85,7 @@ POLICY_SCHEMA = Schema(
 )
 # How one metric is measured: exactly one kind key (git, files, prometheus, file) and the
 # options that kind takes (rulesync.evidence measures it; docs/reference/tiers-metrics.md).
-SOURCE_KINDS = ("git", "files", "prometheus", "file")
+SOURCE_KINDS = KINDS
 SOURCE_OPTIONS = {
     "git": ("days", "path", "exclude"),
     "files": ("present", "pattern"),
@@ -95,7 +96,7 @@ SOURCE_SCHEMA = Schema(
     (
         Field(
             "git",
-            Choice(("authors", "commits_per_week", "age_days", "contributors"), noun="git figure"),
+            Choice(GIT_MEASURES, noun="git figure"),
         ),
         Field("files", Text("a glob inside the project")),
         Field("prometheus", Text("a PromQL query")),
@@ -190,7 +191,7 @@ class Source(NamedTuple):
     def describe(self) -> str:
         """`git: authors in 90 days`, `files: src/*/domains/*/`, `prometheus: up`, …"""
         if self.kind == "git":
-            from rulesync.evidence import DEFAULT_DAYS
+            from rulesync.sources import DEFAULT_DAYS
 
             days = self.days or DEFAULT_DAYS.get(self.what)
             text = f"git: {self.what.replace('_', ' ')}"
@@ -513,7 +514,7 @@ def _sources(
     """The checked `metrics:` section: each entry one kind with that kind's options, a
     PromQL query that parses, a path or glob that stays inside the project, a metric some
     criterion names."""
-    from rulesync.evidence import path_problem, pattern_problem, promql_problem
+    from rulesync.sources import path_problem, pattern_problem, promql_problem
 
     named = {c.metric for t in tiers for c in t.criteria}
     sources: dict[str, Source] = {}

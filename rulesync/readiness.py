@@ -227,6 +227,4 @@ def choose_auto(library: Library, evidence: Evidence, current: str | None) -> Au
         if names.index(highest_now) < names.index(current):
             would_demote = highest_now
         chosen, reasons = current, ()
-    from rulesync.evidence import evidence_lines
-
-    return AutoChoice(chosen, reasons, evidence_lines(evidence), would_demote, tuple(settling))
+    return AutoChoice(chosen, reasons, evidence.lines(), would_demote, tuple(settling))

@@ -6,7 +6,7 @@ import json
 import re
 import sys
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync import manifest as manifest_mod
 from rulesync.config import Config
@@ -19,6 +19,8 @@ from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from rulesync.library import Library
+    from rulesync.marker import Marker
     from rulesync.project import Project
 
 _JSON_HIDDEN = re.compile(f"{HIDDEN.pattern}|[\ud800-\udfff]|\r")
@@ -356,11 +358,58 @@ def computed_line(line: ProjectLine, root: Path, cfg: Config, *, running: bool) 
         )
 
 
+class Readiness(NamedTuple):
+    """The next tier above the project's and whether the evidence meets its criteria (None:
+    no tier above), with the words the service logs (`advanced: met, settling 3 of 14 days`)."""
+
+    next_tier: str | None
+    met: bool | None
+    text: str
+
+
+def readiness_summary(root: Path, config: Config) -> str:
+    """The project's readiness in a few words, as the service logs its changes: the next
+    tier's state (`advanced: met, settling 3 of 14 days`), and a demotion `phase: auto`
+    waits for a person to make."""
+    from rulesync.marker import load_marker
+    from rulesync.project import choose_library
+
+    marker = load_marker(root)
+    library = choose_library(marker, config)
+    return readiness(root, config, library, marker, manifest_mod.load(root).tier or None).text
+
+
+def readiness(
+    root: Path, config: Config, library: Library, marker: Marker, current: str | None
+) -> Readiness:
+    """The project's readiness from the evidence (`summary`'s words, and the next tier's
+    name and verdict); `current`: the tier the manifest recorded."""
+    from rulesync.evidence import max_settle_days, measure
+    from rulesync.readiness import choose_auto, days_met, evaluate
+
+    evidence = measure(root, library, marker, config, days=max_settle_days(library))
+    names = library.tier_names
+    would_demote = None
+    if marker.phase == "auto":
+        choice = choose_auto(library, evidence, current)
+        tier, would_demote = choice.tier, choice.would_demote
+    else:
+        tier = marker.phase if marker.phase in names else (current or names[0])
+    demote = f"; would demote to {would_demote}" if would_demote else ""
+    if names.index(tier) + 1 >= len(names):
+        return Readiness(None, None, f"{tier}: the highest tier{demote}")
+    following = library.tier(names[names.index(tier) + 1])
+    state = "not met"
+    met = evaluate(following, evidence.values).met
+    if met:
+        met_for, need = days_met(following, evidence.series()), following.policy.settle_days
+        state = f"met, settling {met_for} of {need} days" if met_for < need else "met"
+    return Readiness(following.name, met, f"{following.name}: {state}{demote}")
+
+
 def readiness_of(line: ProjectLine, project: Project, cfg: Config) -> None:
     """The tier above the project's, and whether the evidence (the library's metric sources
     and the marker's pinned figures) meets its criteria."""
-    from rulesync.evidence import readiness
-
     try:
         found = readiness(project.root, cfg, project.library, project.marker, project.manifest.tier)
     except (RulesyncError, OSError):

@@ -126,10 +126,10 @@ MEASURE_CAUSES = ("startup", "timer")
 def measure_readiness(project: ProjectState, config: Config, log: Logger) -> None:
     """Measure the project's readiness again (git and files each time; Prometheus at most once
     its interval) and log a change of it."""
-    from rulesync.evidence import summary
+    from rulesync.report import readiness_summary
 
     try:
-        now = summary(project.root, config)
+        now = readiness_summary(project.root, config)
     except (RulesyncError, OSError) as exc:
         log.debug("readiness.unmeasured", error=str(exc))
         return
