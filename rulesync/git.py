@@ -78,6 +78,7 @@ _HYGIENE = {
 _FILTER_KEYS = ("clean", "smudge", "process")
 # What `Runner.settings` reads (an extended regular expression over the lowercased keys).
 _SETTINGS = r"^(filter\..+|user\.(name|email))$"
+_SETTINGS_ARGS = ("config", "-z", "--get-regexp", _SETTINGS)
 # Commands that never convert between work tree and index as rulesync calls them (blobs by
 # id, refs, trees, the bare mirror): they need no look-up of the filter drivers first.
 _NEVER_FILTERS = frozenset(
@@ -201,6 +202,7 @@ class Runner:
     def __init__(self, cwd: Path) -> None:
         self.cwd = cwd
         self._settings: dict[str, str] | None = None
+        self._pending: tuple[subprocess.Popen[bytes], float] | None = None
 
     def _environment(
         self, args: Sequence[str], extra: Mapping[str, str] | None, hooks: bool
@@ -219,25 +221,36 @@ class Runner:
         """The configuration rulesync reads here, from every level, in one git process on
         first use: the filter drivers' keys and the user's identity (last value wins)."""
         if self._settings is None:
-            import subprocess  # loaded by the first git command: reading git state needs none
-
-            started = time.perf_counter()
-            args = ["config", "-z", "--get-regexp", _SETTINGS]
-            proc = subprocess.run(
-                ["git", *args],
-                cwd=self.cwd,
-                env={**clean_environment(), **_config_environment(_HYGIENE)},
-                capture_output=True,
-                check=False,
-            )
-            _traced(args, proc.returncode, started)
+            self.read_settings_ahead()
+            assert self._pending is not None
+            process, started = self._pending
+            out, _ = process.communicate()
+            _traced(_SETTINGS_ARGS, process.returncode, started)
+            self._pending = None
             found = {}
-            for entry in proc.stdout.split(b"\0"):
+            for entry in out.split(b"\0"):
                 key, _, value = entry.decode("utf-8", "surrogateescape").partition("\n")
                 if key:
                     found[key] = value
             self._settings = found
         return self._settings
+
+    def read_settings_ahead(self) -> None:
+        """Start reading `settings` now, in the background (a commit asks for them later)."""
+        if self._settings is not None or self._pending is not None:
+            return
+        import subprocess  # loaded by the first git command: reading git state needs none
+
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            ["git", *_SETTINGS_ARGS],
+            cwd=self.cwd,
+            env={**clean_environment(), **_config_environment(_HYGIENE)},
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        self._pending = (process, started)
 
     def output(
         self,

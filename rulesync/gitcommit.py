@@ -196,6 +196,7 @@ def snapshot(top: Path, files: Mapping[str, bytes | None]) -> Iterator[Snapshot]
     work = Path(tempfile.mkdtemp(prefix="rulesync-commit-", dir=dirs.git_dir))
     try:
         git = Runner(top)
+        git.read_settings_ahead()  # the committer's identity, read while the files are written
         written = sorted(p for p, data in files.items() if data is not None)
         removed = sorted(p for p, data in files.items() if data is None)
         stream = _FastImport(git, dirs.git_dir, work, [files[p] or b"" for p in written])
