@@ -299,10 +299,11 @@ class _FastImport:
         none), with `people` the author and committer lines; return its mark (":n") and
         whether its tree is HEAD's."""
         mark = self._count + 1
-        data = message.encode("utf-8")
+        data = message.encode("utf-8", "surrogateescape")
         request = [
             b"commit %s\nmark :%d\n" % (_SCRATCH.encode(), mark),
-            b"author %s\ncommitter %s\n" % (people[0].encode("utf-8"), people[1].encode("utf-8")),
+            b"author %s\ncommitter %s\n"
+            % tuple(p.encode("utf-8", "surrogateescape") for p in people),
             b"data %d\n%s\n" % (len(data), data),
             *([b"from %s\n" % head.encode()] if head else []),
             *(b"M 100644 :%d %s\n" % (n, _quoted(p)) for n, p in enumerate(written, 1)),
