@@ -61,10 +61,24 @@ class Hidden(NamedTuple):
         return f"{self.code_point} {self.name}"
 
 
+# Every byte of visible ASCII text: never a hidden character, never part of a longer one.
+_SHOWN_ASCII = bytes((0x09, 0x0A, 0x0D, *range(0x20, 0x7F)))
+
+
+def may_hold(data: bytes) -> bool:
+    """False when `data` surely holds no hidden character: the scan reads only what is left
+    once every visible ASCII byte is dropped (usually nothing). A UTF-8 character's bytes are
+    all non-ASCII, so dropping ASCII bytes keeps each character whole; True is only a maybe."""
+    rest = data.translate(None, _SHOWN_ASCII)
+    return bool(rest) and HIDDEN.search(rest.decode("utf-8", "replace")) is not None
+
+
 def find(text: str, *, limit: int = 0, allowed: frozenset[str] = frozenset()) -> list[Hidden]:
     """The hidden characters in `text` (at most `limit`, 0: all), but those in `allowed`; a
     byte order mark as the first character is not one."""
     found: list[Hidden] = []
+    if not may_hold(text.encode("utf-8", "surrogatepass")):
+        return found
     start = 1 if text.startswith(BOM) else 0
     for match in HIDDEN.finditer(text, start):
         if match.group() in allowed:
@@ -107,7 +121,7 @@ def refusal(
     """The one-line refusal for a rule's (or a written file's) bytes holding a hidden
     character (but those `allowed`), naming `where:line:col` and the code point; None when
     there is none."""
-    if HIDDEN.search(decode(data)) is None:
+    if not may_hold(data):
         return None
     first = find(decode(data), limit=1, allowed=allowed)
     if not first:

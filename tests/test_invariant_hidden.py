@@ -11,6 +11,8 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rulesync import hidden
 from tests.conftest import git, make_library, make_repo, rule_text, rulesync
@@ -50,6 +52,27 @@ def test_every_format_character_is_hidden() -> None:
         assert hidden.HIDDEN.match(char)
     for char in ("a", "é", "→", "✅", "\t", "\n", "\r", "\ufe0f", "中"):
         assert not hidden.HIDDEN.match(char)
+
+
+def test_the_quick_scan_misses_no_hidden_character() -> None:
+    every = [chr(c) for c in range(sys.maxunicode + 1) if hidden.HIDDEN.match(chr(c))]
+    # Beside plain text, after a stray byte and after a cut-off character of another.
+    for before in (b"plain ", b"\xe2 ", b"\xe2\x80", b"\xf0\x9f", b"\xff"):
+        for char in every:
+            data = before + char.encode("utf-8") + b" text\n"
+            assert hidden.may_hold(data), (before, f"U+{ord(char):04X}")
+            assert hidden.refusal("x.mdc", data) is not None, (before, f"U+{ord(char):04X}")
+    assert not hidden.may_hold("plain text, é → ✅ 中\n".encode())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.binary(max_size=64) | st.text(max_size=32).map(lambda t: t.encode("utf-8", "replace")))
+def test_the_quick_scan_agrees_with_the_full_scan(data: bytes) -> None:
+    text = data.decode("utf-8", "replace")
+    start = 1 if text.startswith(hidden.BOM) else 0
+    every = [m.group() for m in hidden.HIDDEN.finditer(text, start)]
+    assert hidden.may_hold(data) or not every
+    assert [h.char for h in hidden.find(text)] == every
 
 
 def test_find_reports_line_column_and_code_point() -> None:
