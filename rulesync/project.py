@@ -140,7 +140,7 @@ class Project(NamedTuple):
         for name in self.targets:
             target = get(name)
             for source in self.sources:
-                path = target.locate(source)
+                path = target.where(source)
                 if path is not None and path in self.output.files:
                     found[path] = source.stem
         return found

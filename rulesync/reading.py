@@ -28,7 +28,7 @@ from typing import NamedTuple
 from rulesync.errors import InvalidInput
 from rulesync.explain import Cost, cost
 from rulesync.globs import Dialect, matches
-from rulesync.mdc import RuleType, read_rule
+from rulesync.mdc import RuleType
 from rulesync.targets import Target
 from rulesync.targets.base import (
     Fact,
@@ -37,6 +37,7 @@ from rulesync.targets.base import (
     Rendered,
     Source,
     SourceRule,
+    rule_info,
     split_front_matter,
 )
 from rulesync.targets.blocks import find_block
@@ -273,11 +274,8 @@ def _walk(root_fd: int, folder: str, found: _Read, depth: int) -> None:
             found.add(path, data)
 
 
-# What each kind of source loads.
-
-
-# Each assistant's walk reads the same rule files: their front matter is read once.
-_rule_info = lru_cache(maxsize=16384)(read_rule)
+# What each kind of source loads (each assistant's walk reads the same rule files: their
+# front matter is read once, `rule_info`).
 
 
 def _text(data: bytes) -> str:
@@ -348,9 +346,11 @@ class _Walk:
         self.costs: list[Cost] = []
         self.items: list[Item] = []
 
-    def _cost(self, path: str, loads: str, text: str) -> None:
+    def _cost(self, path: str, loads: str, text: str | bytes) -> None:
+        """Count what loading `text` costs (given as a file's bytes: that file's body, worked
+        out only when costs are counted)."""
         if self.counting:
-            self.costs.append(cost(path, loads, text))
+            self.costs.append(cost(path, loads, _body(text) if isinstance(text, bytes) else text))
 
     def under(self, folder: str) -> list[str]:
         return sorted(p for p in self.files if p.startswith(folder))
@@ -358,15 +358,18 @@ class _Walk:
     def name(self, path: str) -> str:
         return self.origins.get(path, path)
 
-    def rule_file(self, path: str, how: How, text: str, glob: str = "") -> None:
-        """A file holding one rule's text (or the user's own rule)."""
+    def rule_file(self, path: str, how: How, text: str | bytes, glob: str = "") -> None:
+        """A file holding one rule's text, or the bytes of the file whose body it is (the
+        user's own rule too)."""
         rule = self.origins.get(path)
         if how is How.ALWAYS:
             self._cost(path, "full text", text)
         if rule is not None:
             self.items.append(Item(rule, how, path, glob))
 
-    def glob_file(self, path: str, globs: Sequence[str], dialect: Dialect, text: str) -> None:
+    def glob_file(
+        self, path: str, globs: Sequence[str], dialect: Dialect, text: str | bytes
+    ) -> None:
         if not self.path:
             # The budget: a glob matching every file (`**/*`) is loaded on every request.
             everywhere = next((g for g in globs if _everywhere(g, dialect)), "")
@@ -402,9 +405,17 @@ class _Walk:
         return len(kept)
 
 
+_WILDCARDS = str.maketrans("", "", "*?/")
+
+
 @lru_cache(maxsize=4096)
 def _everywhere(glob: str, dialect: Dialect) -> bool:
     """True for a glob that matches every file (tried on a root file and a deep one)."""
+    plain = glob.strip().removeprefix("./")
+    if not any(c in plain for c in "[{\\") and plain.translate(_WILDCARDS) not in ("", "."):
+        # Each of its other characters must be met, in order, in a path it matches, and the
+        # three paths share only a `.`: most globs (`**/*.py`) end here, never compiled.
+        return False
     return all(matches(glob, p, dialect) for p in ("a.x", "b/c/d.y", ".e"))
 
 
@@ -456,7 +467,7 @@ def _source(walk: _Walk, source: Source) -> None:
         for path in walk.under(source.path):
             if not path.endswith(".mdc"):
                 continue
-            info = _rule_info(files[path])
+            info = rule_info(files[path])
             kind_of = info.rule_type
             if kind_of is RuleType.ALWAYS:
                 walk.rule_file(path, How.ALWAYS, info.body.strip())
@@ -487,9 +498,9 @@ def _source(walk: _Walk, source: Source) -> None:
                 continue
             paths = _list(_keys(files[path]).get("paths"))
             if paths:
-                walk.glob_file(path, paths, Dialect.ROOTED, _body(files[path]))
+                walk.glob_file(path, paths, Dialect.ROOTED, files[path])
             else:
-                walk.rule_file(path, How.ALWAYS, _body(files[path]))
+                walk.rule_file(path, How.ALWAYS, files[path])
     elif kind == "skills":
         for path in walk.under(source.path):
             if not path.endswith("/SKILL.md"):
@@ -510,7 +521,7 @@ def _source(walk: _Walk, source: Source) -> None:
             apply_to = _list(keys.get("applyTo"))
             description = keys.get("description", "")
             if apply_to:
-                walk.glob_file(path, apply_to, Dialect.ROOTED, _body(files[path]))
+                walk.glob_file(path, apply_to, Dialect.ROOTED, files[path])
             else:
                 text = description if isinstance(description, str) else ""
                 walk.described(path, text, How.REQUESTABLE if text else How.MANUAL)
@@ -521,11 +532,12 @@ def _source(walk: _Walk, source: Source) -> None:
             data = files[path]
             keys = _keys(data)
             trigger = keys.get("trigger", "")
-            cut = source.limit and len(_text(data)) > source.limit
+            # No more characters than bytes: a file within the limit in bytes is not decoded.
+            cut = source.limit and len(data) > source.limit and len(_text(data)) > source.limit
             if trigger == "always_on":
-                walk.rule_file(path, How.TRUNCATED if cut else How.ALWAYS, _body(data))
+                walk.rule_file(path, How.TRUNCATED if cut else How.ALWAYS, data)
             elif trigger == "glob":
-                walk.glob_file(path, _list(keys.get("globs")), walk.dialect, _body(data))
+                walk.glob_file(path, _list(keys.get("globs")), walk.dialect, data)
             elif trigger == "model_decision":
                 description = keys.get("description", "")
                 walk.described(path, description if isinstance(description, str) else "")
@@ -545,15 +557,13 @@ def _source(walk: _Walk, source: Source) -> None:
             inclusion = keys.get("inclusion", "always")
             description = keys.get("description", "")
             if inclusion == "fileMatch":
-                walk.glob_file(
-                    path, _list(keys.get("fileMatchPattern")), Dialect.ROOTED, _body(data)
-                )
+                walk.glob_file(path, _list(keys.get("fileMatchPattern")), Dialect.ROOTED, data)
             elif inclusion == "auto":
                 walk.described(path, description if isinstance(description, str) else "")
             elif inclusion == "manual":
                 walk.described(path, "", How.MANUAL)
             else:
-                walk.rule_file(path, How.ALWAYS, _body(data))
+                walk.rule_file(path, How.ALWAYS, data)
 
 
 def _cut_all(walk: _Walk, path: str) -> int:
@@ -781,7 +791,7 @@ def origins(
     skip = set(shared)
     for target in targets:
         for rule in sources:
-            path = target.locate(rule)
+            path = target.where(rule)
             if path is not None and path in files and path not in found and path not in skip:
                 found[path] = rule.stem
     return found

@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rulesync import reading
 from rulesync.globs import Dialect, matches, translate
@@ -253,6 +255,21 @@ def test_a_translated_pattern_matches_in_the_rooted_dialect_what_cursor_matches(
     assert any(matches(t, "other/place.txt", Dialect.ROOTED) for t in translated) is matches(
         pattern, "other/place.txt"
     )
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.text(alphabet="*?/.ae]{},!\\ ", max_size=10)
+    | st.sampled_from(
+        ["**/*", "**", "*", "/**", "./**", "**/", "*.*", "{**,x}", "[!x]*", "**/*.py"]
+    ),
+    st.sampled_from(list(Dialect)),
+)
+def test_a_glob_is_found_to_match_every_file_exactly_when_it_matches_all_three_paths(
+    glob: str, dialect: Dialect
+) -> None:
+    three = all(matches(glob, p, dialect) for p in ("a.x", "b/c/d.y", ".e"))
+    assert reading._everywhere(glob, dialect) is three
 
 
 def test_a_negation_cannot_be_translated_and_is_warned() -> None:

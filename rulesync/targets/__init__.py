@@ -54,7 +54,7 @@ def _full_text_locator(targets: Sequence[Target]) -> Locator:
 
     def locate(rule: SourceRule) -> str | None:
         for target in targets:
-            path = target.locate(rule)
+            path = target.where(rule)
             if path is not None:
                 return path
         return None

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
+from functools import lru_cache
 from types import MappingProxyType
 from typing import NamedTuple
 
@@ -82,13 +83,18 @@ def split_front_matter(data: bytes) -> tuple[bytes, bytes]:
     return b"", data
 
 
+# A rule's front matter, read once per distinct bytes: every target asks for it, and the
+# reading model asks again of the very bytes the cursor target writes.
+rule_info = lru_cache(maxsize=16384)(read_rule)
+
+
 class SourceRule:
     """One rule of the resolved tier: its path inside the tier and its exact `.mdc` bytes.
 
-    A plain class, not a NamedTuple: every target reads `info`, `body` and `text`, each
-    worked out once and kept here."""
+    A plain class, not a NamedTuple: every target reads `info`, `body` and `text`, and where
+    each target writes it (`Target.where`), each worked out once and kept here."""
 
-    __slots__ = ("_body", "_info", "_text", "data", "path")
+    __slots__ = ("_body", "_info", "_text", "data", "path", "placed")
 
     def __init__(self, path: str, data: bytes) -> None:
         self.path = path
@@ -96,6 +102,8 @@ class SourceRule:
         self._info: RuleInfo | None = None
         self._body: bytes | None = None
         self._text: str | None = None
+        # A target's `locate` → the path it gives this rule.
+        self.placed: dict[Locator, str | None] = {}
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, SourceRule):
@@ -109,7 +117,7 @@ class SourceRule:
     def info(self) -> RuleInfo:
         """The rule's front matter as Cursor reads it (description, globs, rule type)."""
         if self._info is None:
-            self._info = read_rule(self.data)
+            self._info = rule_info(self.data)
         return self._info
 
     @property
@@ -240,6 +248,16 @@ class Target(NamedTuple):
                 o.removesuffix("/") if o.endswith("/") else o.rpartition("/")[0] for o in self.owns
             )
         )
+
+    def where(self, rule: SourceRule) -> str | None:
+        """`locate(rule)`, worked out once per rule: planning several targets together asks
+        it of every target for every rule more than once."""
+        placed = rule.placed
+        try:
+            return placed[self.locate]
+        except KeyError:
+            path = placed[self.locate] = self.locate(rule)
+            return path
 
     def claims(self, path: str) -> bool:
         """True when `path` (project-relative POSIX) is one this target may write: the only
