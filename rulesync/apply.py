@@ -150,7 +150,7 @@ def _execute(
         pending = plan.current._replace(pending={a.path: a.sha256 for a in written})
         atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable, dir_fd=top)
     for action in changes:
-        path = root / action.path
+        path = f"{root}/{action.path}"  # names it in errors; each write is through `fd`
         folder, _, name = action.path.rpartition("/")
         data = writes[action.path]
         fd = folders.open(folder, create=data is not None)
@@ -163,11 +163,12 @@ def _execute(
         if data is not None:
             atomic_write(path, data, sync=False, dir_fd=fd)
             continue
-        if _exists(name, fd):
-            try:
-                os.unlink(name, dir_fd=fd)
-            except OSError as exc:
-                raise type(exc)(exc.errno, exc.strerror, str(path)) from None
+        try:
+            os.unlink(name, dir_fd=fd)
+        except FileNotFoundError:
+            pass  # gone already
+        except OSError as exc:
+            raise type(exc)(exc.errno, exc.strerror, path) from None
         deleted.append(action.path)
     if changes or plan.manifest_changed:
         atomic_write(manifest_path, manifest_mod.dumps(plan.manifest), sync=durable, dir_fd=top)

@@ -239,31 +239,35 @@ def temporary_name(name: str) -> str:
 
     Random, not the pid: two threads of one process writing the same file must not share it.
     """
-    import secrets  # only a write needs it; it loads `random` and `hmac` besides
-
-    return f".{name}{TMP_MARK}{secrets.token_hex(6)}"
+    return f".{name}{TMP_MARK}{os.urandom(6).hex()}"
 
 
-def _naming(exc: OSError, path: Path) -> OSError:
+def _naming(exc: OSError, path: Path | str) -> OSError:
     """`exc` with the file it concerns, so "No space left on device" says which file."""
     return type(exc)(exc.errno, exc.strerror or str(exc), str(path))
 
 
 def atomic_write(
-    path: Path, data: bytes, *, sync: bool = True, dir_fd: int | None = None, mode: int = 0o644
+    path: Path | str,
+    data: bytes,
+    *,
+    sync: bool = True,
+    dir_fd: int | None = None,
+    mode: int = 0o644,
 ) -> None:
     """Write `data` to `path` through a temporary file in the same folder, then rename it in place.
 
     A crash at any point leaves the old file or the new one, never a mix; a leftover temporary
     file carries TMP_MARK in its name so the next run can sweep it. With `dir_fd` (a folder
-    opened by the walk, Folders) the file is `path.name` inside that folder, so swapping the folder
-    for a symlink meanwhile cannot redirect the write; `path` then only names it in errors.
-    `mode`: the new file's permissions (before the umask).
+    opened by the walk, Folders) the file is `path`'s last component inside that folder, so
+    swapping the folder for a symlink meanwhile cannot redirect the write; `path` then only
+    names it in errors. `mode`: the new file's permissions (before the umask).
     """
-    name = path.name if dir_fd is not None else str(path)
-    tmp = temporary_name(path.name)
+    folder, name = os.path.split(os.fspath(path))
+    tmp = temporary_name(name)
     if dir_fd is None:
-        tmp = str(path.with_name(tmp))
+        name = os.fspath(path)
+        tmp = os.path.join(folder, tmp)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(tmp, flags, mode, dir_fd=dir_fd)

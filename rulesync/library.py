@@ -422,9 +422,14 @@ class Library(NamedTuple):
     def _read(self, tier: str, name: str) -> RuleFile:
         path = self.tier_dir(tier) / name
         # Inside the project nothing is read through a link, even one swapped in since the
-        # check; elsewhere a link was checked to stay in the tier folders.
-        follow = self.project is None and os.path.islink(path)
-        data = read_regular(path, limit=MAX_RULE_BYTES, follow=follow, what="rule file")
+        # check; elsewhere a link was checked to stay in the tier folders. Opened without
+        # following first: a plain rule costs no second lstat.
+        try:
+            data = read_regular(path, limit=MAX_RULE_BYTES, follow=False, what="rule file")
+        except UnsafePath:
+            if self.project is not None:
+                raise
+            data = read_regular(path, limit=MAX_RULE_BYTES, what="rule file")
         return RuleFile(name=name, tier=tier, path=path, data=data, sha256=sha256_hex(data))
 
     def _refuse_ignored(self, names: Mapping[str, str]) -> None:

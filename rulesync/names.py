@@ -23,6 +23,8 @@ _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # What a terminal would act on or not show: the hidden characters, and a carriage return
 # that does not end a line (it would let the rest of the line overwrite its start).
 _UNPRINTABLE = re.compile(f"{HIDDEN.pattern}|\r(?!\n)")
+# A byte that is not UTF-8, as os.listdir gives it (surrogateescape).
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 # Lock, swap and backup files of Emacs, vim and others, and Finder's folder settings.
 _DROPPING = re.compile(r"^(\.#.*|#.*#|.*~|\..*\.sw[a-p]|4913|\.DS_Store|\._.*)$")
 
@@ -56,7 +58,7 @@ def part_problem(name: str) -> str | None:
     """Why `name` cannot be one part of a rule's path, a tier's subfolder or the rule file
     itself (None when it can). One line, lower case."""
     # os.listdir hands undecodable bytes over as lone surrogates (surrogateescape).
-    if any("\udc80" <= c <= "\udcff" for c in name):
+    if not name.isascii() and _ESCAPED_BYTE.search(name):
         return "its name is not valid UTF-8"
     if "/" in name or "\\" in name:
         return "its name holds a path separator"

@@ -78,7 +78,8 @@ class Project(NamedTuple):
     `output`: every enabled target's rendering of them; `disk`: the state of each managed or
     desired path (see `plan.make_plan`); `bases`: the current bytes of each block's file
     (None: absent), from which the file with rulesync's block is made; `recorded`: what
-    rulesync last wrote here (see `record_path`).
+    rulesync last wrote here (see `record_path`); `digests`: the sha256 of each desired file
+    and block content, each worked out once (`output_digests`).
     """
 
     root: Path
@@ -98,6 +99,7 @@ class Project(NamedTuple):
     # `phase: auto`'s measured figures with their sources, for the commit body.
     evidence: tuple[str, ...] = ()
     recorded: Mapping[str, str] = MappingProxyType({})
+    digests: Mapping[str, str] = MappingProxyType({})
 
     @property
     def inputs(self) -> Inputs:
@@ -147,8 +149,9 @@ class Project(NamedTuple):
 
     def plan(self, *, force: bool = False) -> Plan:
         """The plan from this project's current state to its desired files and blocks."""
-        files = {p: sha256_hex(d) for p, d in self.output.files.items()}
-        blocks = {p: sha256_hex(d) for p, d in self.output.blocks.items()}
+        digests = self.digests
+        files = {p: digests[p] for p in self.output.files}
+        blocks = {p: digests[p] for p in self.output.blocks}
         # The manifest is a claim, not a proof (it came with the repository): before bytes it
         # says are rulesync's are replaced or deleted, learn whether rulesync wrote them here
         # (the record) or the library's rules render them there; else they are saved first.
@@ -228,6 +231,17 @@ def provided_hashes(
         if spent > library.limits.sync_bytes:
             break
     return {p: frozenset(h) for p, h in found.items()}
+
+
+def output_digests(output: Rendered, rules: Mapping[str, RuleFile]) -> dict[str, str]:
+    """The sha256 of each desired file and block content, each hashed once: a file that is a
+    rule's very bytes (each of the cursor target's) has the digest the library read it with."""
+    # While `rules` holds each rule's bytes, no other live object shares their id.
+    known = {id(rule.data): rule.sha256 for rule in rules.values()}
+    return {
+        path: known.get(id(data)) or sha256_hex(data)
+        for path, data in (*output.files.items(), *output.blocks.items())
+    }
 
 
 def refuse_hidden_output(library: Library, rules: dict[str, RuleFile], output: Rendered) -> None:
@@ -674,4 +688,5 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
         git=find_git(root),
         library_spec=library_spec(marker, config, current).spec,
         recorded=read_record(root),
+        digests=output_digests(output, rules),
     )

@@ -320,7 +320,7 @@ def _commit_for(
         content: bytes | None = None
         if path in managed:
             content = (project.output.blocks if block else project.output.files).get(path)
-            if content is None or sha256_hex(content) != managed[path]:
+            if content is None or project.digests[path] != managed[path]:
                 continue  # a conflict keeps the user's file, which rulesync never commits
         if not block:
             files[name] = content
