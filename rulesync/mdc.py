@@ -94,6 +94,8 @@ def _strip_comment(value: str) -> str:
 
 def _split_commas(value: str) -> list[str]:
     """Split on commas outside `{…}`; each part stripped, empty parts dropped."""
+    if "{" not in value:
+        return [p.strip() for p in value.split(",") if p.strip()]
     parts = []
     depth = 0
     current: list[str] = []

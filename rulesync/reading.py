@@ -637,6 +637,8 @@ def simulate(
 
 
 _FULL = (How.ALWAYS, How.GLOB)
+# The verdicts of a file that holds a rule's full text, whatever the file worked on.
+_FULL_TEXT = frozenset({How.ALWAYS, How.GLOB, How.NOT_ATTACHED})
 
 
 class Verdict(NamedTuple):
@@ -710,18 +712,24 @@ def findings(
     hidden: dict[str, str] = {}
     cut: dict[str, str] = {}
     for rule in rules:
-        items = [i for i in by_rule.get(rule, []) if i.how is not How.SHADOWED]
+        got = by_rule.get(rule)
+        if not got:
+            lost.append(rule)
+            continue
+        items = [i for i in got if i.how is not How.SHADOWED]
+        if not items:
+            hidden[rule] = got[0].source  # each file holding it is hidden behind another
+            continue
+        if len(items) == 1:  # one file brings it: neither twice nor cut beside an Always
+            if items[0].how is How.TRUNCATED:
+                cut[rule] = items[0].source
+            continue
         truncated = [i for i in items if i.how is How.TRUNCATED]
         if truncated and not any(i.how is How.ALWAYS for i in items):
             cut[rule] = truncated[0].source
-        full = {i.source for i in items if i.how in (How.ALWAYS, How.GLOB, How.NOT_ATTACHED)}
+        full = {i.source for i in items if i.how in _FULL_TEXT}
         if len(full) > 1:
             twice[rule] = tuple(sorted(full))
-        shadowed = [i for i in by_rule.get(rule, []) if i.how is How.SHADOWED]
-        if not items and shadowed:
-            hidden[rule] = shadowed[0].source
-        elif not items:
-            lost.append(rule)
     found: list[Finding] = []
     if twice:
         sources = tuple(sorted({s for v in twice.values() for s in v}))
@@ -868,8 +876,9 @@ def loaded_elsewhere(
 ) -> set[str]:
     """The Always rules `target`'s assistant loads on every request from files other enabled
     targets write (`others`' renderings), beside the project's own files."""
-    if target.reads is None:
-        return set()
+    always = {s.stem for s in sources if s.info.rule_type is RuleType.ALWAYS}
+    if target.reads is None or not always:
+        return set()  # only an Always rule is ever left out: with none, nothing to simulate
     from rulesync.targets import combine
 
     out = combine(others)
@@ -877,7 +886,6 @@ def loaded_elsewhere(
     files = after_apply({p: d for p, d in disk.items() if p not in mine}, out.files, out.blocks)
     found = origins([t for t in targets if t is not target], sources, files, out.blocks)
     load = simulate(target.reads, files, "", found, costs=False)
-    always = {s.stem for s in sources if s.info.rule_type is RuleType.ALWAYS}
     return {i.rule for i in load.items if i.how is How.ALWAYS and i.rule in always}
 
 

@@ -94,14 +94,17 @@ class SourceRule:
     A plain class, not a NamedTuple: every target reads `info`, `body` and `text`, and where
     each target writes it (`Target.where`), each worked out once and kept here."""
 
-    __slots__ = ("_body", "_info", "_text", "data", "path", "placed")
+    __slots__ = ("_body", "_info", "_text", "_utf8", "data", "path", "placed", "stem")
 
     def __init__(self, path: str, data: bytes) -> None:
         self.path = path
         self.data = data
+        # The path without its `.mdc` suffix: `frontend/react` for `frontend/react.mdc`.
+        self.stem = path[: -len(RULE_SUFFIX)] if path.endswith(RULE_SUFFIX) else path
         self._info: RuleInfo | None = None
         self._body: bytes | None = None
         self._text: str | None = None
+        self._utf8: bool | None = None
         # A target's `locate` → the path it gives this rule.
         self.placed: dict[Locator, str | None] = {}
 
@@ -119,11 +122,6 @@ class SourceRule:
         if self._info is None:
             self._info = rule_info(self.data)
         return self._info
-
-    @property
-    def stem(self) -> str:
-        """The path without its `.mdc` suffix: `frontend/react` for `frontend/react.mdc`."""
-        return self.path[: -len(RULE_SUFFIX)] if self.path.endswith(RULE_SUFFIX) else self.path
 
     @property
     def name(self) -> str:
@@ -152,11 +150,13 @@ class SourceRule:
 
     @property
     def is_utf8(self) -> bool:
-        try:
-            self.data.decode("utf-8")
-        except UnicodeDecodeError:
-            return False
-        return True
+        if self._utf8 is None:
+            try:
+                self.data.decode("utf-8")
+                self._utf8 = True
+            except UnicodeDecodeError:
+                self._utf8 = False
+        return self._utf8
 
 
 class Rendered(NamedTuple):
