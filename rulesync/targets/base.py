@@ -6,7 +6,6 @@ bytes and never touches the disk. Writing, conflicts and commits belong to the e
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
@@ -277,10 +276,13 @@ class Target(NamedTuple):
 
 def yaml_quote(text: str) -> str:
     """`text` as a YAML double-quoted scalar that every YAML parser reads back exactly."""
-    quoted = json.dumps(text, ensure_ascii=False)
+    from json.encoder import encode_basestring  # only a target with front matter needs it
+
+    quoted = encode_basestring(text)  # json.dumps(text, ensure_ascii=False), without its setup
     return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 
 
+@lru_cache(maxsize=4096)
 def yaml_value(text: str) -> str:
     """A keyword such as `always_on` as is (tools that read front matter line by line see
     it unchanged); anything else, globs and descriptions included, double-quoted."""
