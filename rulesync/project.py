@@ -652,7 +652,7 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
         # twice, or reach from no file, is said once per assistant.
         from rulesync import reading
 
-        own = reading.own_files(reading.read_project(root), current.files)
+        own = reading.own_files(reading.read_project(root, skip=current.files), current.files)
         output = combine(render_all(targets, sources, own))
         extra = reading.tier_warnings(
             own,

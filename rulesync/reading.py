@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 import re
 import stat
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
@@ -206,10 +206,13 @@ def _read_fd(fd: int, left: int = MAX_FILE) -> bytes | None:
         os.close(fd)
 
 
-def read_project(root: Path, extra: Iterable[str] = ()) -> dict[str, bytes]:
+def read_project(
+    root: Path, extra: Iterable[str] = (), skip: Collection[str] = ()
+) -> dict[str, bytes]:
     """Every instruction file of the project an assistant may read (rulesync's and the
     user's): the known root files, the known folders at any depth, the AGENTS.md and
-    CLAUDE.md of the folders on the way to each of `extra` paths. Symlinks are skipped; at
+    CLAUDE.md of the folders on the way to each of `extra` paths; no file at a `skip` path
+    (rulesync's own files, which `own_files` leaves out anyway). Symlinks are skipped; at
     most MAX_FILES files, MAX_TOTAL bytes, MAX_DEPTH folders deep are read."""
     found = _Read()
     try:
@@ -223,13 +226,13 @@ def read_project(root: Path, extra: Iterable[str] = ()) -> dict[str, bytes]:
             for depth in range(1, len(parts) + 1):
                 folder = "/".join(parts[:depth])
                 names |= {f"{folder}/AGENTS.md", f"{folder}/CLAUDE.md"}
-        for name in sorted(names):
+        for name in sorted(names - set(skip)):
             fd = _open_under(root_fd, name.split("/"), directory=False)
             data = _read_fd(fd, _left(found)) if fd is not None else None
             if data is not None:
                 found.add(name, data)
         for folder in _FOLDERS:
-            _walk(root_fd, folder, found, 0)
+            _walk(root_fd, folder, found, 0, skip)
     finally:
         os.close(root_fd)
     return dict(found)
@@ -249,24 +252,27 @@ def _left(found: _Read) -> int:
     return MAX_TOTAL - found.total
 
 
-def _walk(root_fd: int, folder: str, found: _Read, depth: int) -> None:
+def _walk(root_fd: int, folder: str, found: _Read, depth: int, skip: Collection[str] = ()) -> None:
     if depth > MAX_DEPTH:
         return
     fd = _open_under(root_fd, folder.split("/"), directory=True)
     if fd is None:
         return
     try:
-        entries = sorted(os.listdir(fd))
+        with os.scandir(fd) as listing:
+            entries = sorted((e.name, e.is_dir(follow_symlinks=False)) for e in listing)
     finally:
         os.close(fd)
-    for name in entries:
+    for name, is_dir in entries:
         if len(found) >= MAX_FILES:
             return
         path = f"{folder}/{name}"
+        if path in skip and not is_dir:
+            continue
         sub = _open_under(root_fd, path.split("/"), directory=True)
         if sub is not None:
             os.close(sub)
-            _walk(root_fd, path, found, depth + 1)
+            _walk(root_fd, path, found, depth + 1, skip)
             continue
         fd = _open_under(root_fd, path.split("/"), directory=False)
         data = _read_fd(fd, _left(found)) if fd is not None else None

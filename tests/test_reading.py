@@ -391,3 +391,17 @@ def test_a_changed_claude_md_wakes_the_service_as_it_changes_the_plan() -> None:
     for name in ("CLAUDE.md", "CLAUDE.local.md", "AGENTS.md"):
         assert is_relevant(WatchKind.MARKER, {name}, is_self=False), name
     assert not is_relevant(WatchKind.MARKER, {"README.md"}, is_self=False)
+
+
+def test_reading_a_project_skips_rulesyncs_own_files_and_keeps_the_users(tmp_path: Path) -> None:
+    rules = tmp_path / ".cursor" / "rules"
+    (rules / "team").mkdir(parents=True)
+    (rules / "ours.mdc").write_text("rulesync's\n")
+    (rules / "mine.mdc").write_text("the user's\n")
+    (rules / "team" / "theirs.mdc").write_text("the user's too\n")
+    (tmp_path / "AGENTS.md").write_text("# notes\n")
+    # A manifest naming a folder as its file cannot hide what the folder holds.
+    skip = {".cursor/rules/ours.mdc", ".cursor/rules/team", "AGENTS.md"}
+    found = reading.read_project(tmp_path, skip=skip)
+    assert sorted(found) == [".cursor/rules/mine.mdc", ".cursor/rules/team/theirs.mdc"]
+    assert reading.own_files(found, skip) == reading.own_files(reading.read_project(tmp_path), skip)
