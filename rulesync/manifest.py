@@ -84,7 +84,26 @@ def dumps(manifest: Manifest) -> bytes:
     doc["blocks"] = dict(sorted(manifest.blocks.items()))
     if manifest.pending:
         doc["pending"] = dict(sorted(manifest.pending.items()))
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    return (_indented(doc) + "\n").encode("utf-8")
+
+
+def _indented(doc: dict[str, object]) -> str:
+    """`json.dumps(doc, indent=2, ensure_ascii=False)` for the manifest's shape (strings, an
+    int, a list of strings, objects of strings): the same text, through json's C string
+    encoder, where `indent` would take json's pure-Python encoder for 4,000 entries."""
+    from json.encoder import encode_basestring as quote
+
+    lines = []
+    for key, value in doc.items():
+        if isinstance(value, dict) and value:
+            items = ",\n".join(f"    {quote(k)}: {quote(v)}" for k, v in value.items())
+            shown = f"{{\n{items}\n  }}"
+        elif isinstance(value, list) and value:
+            shown = "[\n" + ",\n".join(f"    {quote(v)}" for v in value) + "\n  ]"
+        else:
+            shown = json.dumps(value, ensure_ascii=False)
+        lines.append(f"  {quote(key)}: {shown}")
+    return "{\n" + ",\n".join(lines) + "\n}"
 
 
 _REPAIR = "delete the manifest and run `rulesync apply` (files equal to the library are adopted)"

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from rulesync.manifest import Manifest
+import json
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rulesync.manifest import VERSION, Manifest, dumps
 from rulesync.plan import (
     BROKEN_BLOCK,
     NO_BLOCK,
@@ -156,3 +161,39 @@ def test_a_legacy_manifest_always_changes_so_it_is_moved() -> None:
 def test_changing_the_targets_alone_changes_the_manifest() -> None:
     m = Manifest("lib", "basic", {"a.mdc": "1"}, targets=("cursor", "agents"))
     assert plan({"a.mdc": "1"}, m, {"a.mdc": "1"}).manifest_changed
+
+
+_TEXT = st.text(max_size=12)
+_HASHES = st.dictionaries(_TEXT, _TEXT, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    _TEXT,
+    _TEXT,
+    _HASHES,
+    _HASHES,
+    _HASHES,
+    st.none() | st.text(min_size=1, max_size=3),
+    st.lists(_TEXT, max_size=3).map(tuple),
+)
+def test_a_manifest_is_written_byte_for_byte_as_json_with_a_two_space_indent(
+    library: str,
+    tier: str,
+    files: dict[str, str],
+    blocks: dict[str, str],
+    pending: dict[str, str],
+    revision: str | None,
+    targets: tuple[str, ...],
+) -> None:
+    manifest = Manifest(library, tier, files, blocks, pending, revision, targets)
+    doc: dict[str, object] = {"version": VERSION, "library": library, "tier": tier}
+    if revision:
+        doc["revision"] = revision
+    doc["targets"] = list(targets)
+    doc["files"] = dict(sorted(files.items()))
+    doc["blocks"] = dict(sorted(blocks.items()))
+    if pending:
+        doc["pending"] = dict(sorted(pending.items()))
+    expected = json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    assert dumps(manifest) == expected.encode("utf-8", "surrogatepass")
