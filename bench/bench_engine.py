@@ -6,7 +6,7 @@ beside what it costs `cp -r`. Writes its section of bench/RESULTS.md; then the
 cold start (`check` and a no-op `apply` beside a bare `python -c pass`, with what their
 imports cost) in a section of its own.
 
-    python bench/bench_engine.py [--runs N] [--start-only]
+    python bench/bench_engine.py [--runs N] [--start-only | --engine-only]
 """
 
 from __future__ import annotations
@@ -261,6 +261,9 @@ def main() -> None:
     parser.add_argument(
         "--start-only", action="store_true", help="measure the cold start alone (its section)"
     )
+    parser.add_argument(
+        "--engine-only", action="store_true", help="measure the engine alone (its section)"
+    )
     parser.add_argument("--corpus", type=Path, default=CORPUS, help="the rule corpus folder")
     parser.add_argument(
         "--settle",
@@ -394,8 +397,10 @@ def main() -> None:
         "For scale, measured on this kind of machine: Node `rulesync generate --check` 0.72 s "
         "(21 rules); Node `rulesync generate` 2.9 s for 1,354 rules.",
     ]
-    write_section("bench_engine", "\n".join(lines))
-    cold_start(args.runs, args.corpus, "python bench/bench_engine.py")
+    command = "python bench/bench_engine.py" + (" --engine-only" if args.engine_only else "")
+    write_section("bench_engine", "\n".join(lines), command)
+    if not args.engine_only:
+        cold_start(args.runs, args.corpus, command)
 
 
 if __name__ == "__main__":
