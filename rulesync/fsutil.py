@@ -84,11 +84,14 @@ def read_open(fd: int, path: Path, *, limit: int, what: str = "file", key: str =
     chunks = []
     remaining = limit + 1
     while remaining > 0:
-        chunk = os.read(fd, min(remaining, 1 << 20))
+        want = min(remaining, 1 << 20)
+        chunk = os.read(fd, want)
         if not chunk:
             break
         chunks.append(chunk)
         remaining -= len(chunk)
+        if len(chunk) < want:
+            break  # a regular file reads short only at its end: no read more to learn it
     data = b"".join(chunks)
     if len(data) > limit:
         raise InvalidInput(

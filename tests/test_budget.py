@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from rulesync.errors import InvalidInput
+from rulesync.fsutil import read_under
 from rulesync.targets.blocks import extract
 from tests.conftest import RULESYNC, git, rulesync, snapshot
 
@@ -122,3 +124,15 @@ def test_five_thousand_long_named_rules_for_two_targets_commit_through_stdin(
     committed = git(project, "ls-tree", "-r", "--name-only", "HEAD").splitlines()
     assert len([p for p in committed if p.startswith((".cursor/rules/", ".claude/rules/"))]) > 9980
     rulesync(project, "check", check=0)
+
+
+@pytest.mark.parametrize("size", [0, 1, 4096, (1 << 20) - 1, 1 << 20, (1 << 20) + 1, (3 << 20) + 5])
+def test_a_file_within_the_cap_is_read_whole_and_one_past_it_is_refused(
+    tmp_path: Path, size: int
+) -> None:
+    data = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    (tmp_path / "f").write_bytes(data)
+    assert read_under(tmp_path, "f", limit=size) == data
+    if size:
+        with pytest.raises(InvalidInput, match="more than the"):
+            read_under(tmp_path, "f", limit=size - 1)
