@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import itertools
 import os
 import stat
 from pathlib import Path
@@ -240,9 +241,22 @@ def read_under(
 def temporary_name(name: str) -> str:
     """A fresh hidden name beside `name`, carrying TMP_MARK so a later sweep finds it.
 
-    Random, not the pid: two threads of one process writing the same file must not share it.
+    A random tag of this process and a count, not the pid nor a random draw per file (a
+    syscall each): two threads of one process writing the same file never share a name.
     """
-    return f".{name}{TMP_MARK}{os.urandom(6).hex()}"
+    return f".{name}{TMP_MARK}{_TAG}{next(_NAMES) & 0xFFFFFF:06x}"
+
+
+def _new_tag() -> None:
+    global _TAG, _NAMES
+    _TAG = os.urandom(3).hex()
+    _NAMES = itertools.count()
+
+
+_TAG = ""
+_NAMES = itertools.count()
+_new_tag()
+os.register_at_fork(after_in_child=_new_tag)  # a forked child draws a tag of its own
 
 
 def _naming(exc: OSError, path: Path | str) -> OSError:

@@ -241,3 +241,23 @@ def test_a_committed_manifest_cannot_forge_lines_of_rulesyncs_commit_message(
     assert problem in proc.stderr and str(manifest) in proc.stderr
     assert git(project, "rev-parse", "HEAD") == head
     assert "Rulesync-" not in git(project, "log", "-1", "--format=%B")
+
+
+def test_temporary_names_differ_across_threads_and_in_a_forked_child() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(lambda _: temporary_name("a.mdc"), range(4000)))
+    assert len(set(names)) == len(names)
+    assert all(n.startswith(f".a.mdc{TMP_MARK}") and len(n) == len(names[0]) for n in names)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child writes its next name and leaves at once
+        os.write(write, temporary_name("a.mdc").encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = os.read(read, 200).decode()
+    os.close(read)
+    tag = len(f".a.mdc{TMP_MARK}")
+    assert child[tag : tag + 6] != names[0][tag : tag + 6]
