@@ -250,8 +250,9 @@ def quiet_note(loads: list[float]) -> str:
         return f"The machine was quiet (1-minute load average {shown} at start / middle / end)."
     return (
         f"The machine was not quiet (1-minute load average {shown} at start / middle / end, "
-        f"{cores} cores): other work shared it, so the figures are upper bounds and the "
-        "ratios, taken from interleaved runs, are the steadier measure."
+        f"{cores} cores): other work shared its CPU and disk, so every figure is an upper "
+        "bound, and a ratio leans towards what the busier resource (the disk: file counts) "
+        "makes of it."
     )
 
 
