@@ -150,7 +150,7 @@ def _execute(
         pending = plan.current._replace(pending={a.path: a.sha256 for a in written})
         atomic_write(manifest_path, manifest_mod.dumps(pending), sync=durable, dir_fd=top)
     for action in changes:
-        path = f"{root}/{action.path}"  # names it in errors; each write is through `fd`
+        path = os.path.join(root, action.path)  # names it in errors; writes go through `fd`
         folder, _, name = action.path.rpartition("/")
         data = writes[action.path]
         fd = folders.open(folder, create=data is not None)

@@ -69,7 +69,7 @@ def read_regular(path: Path, *, limit: int, follow: bool = True, what: str = "fi
 _FILE_FLAGS = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
 
 
-def read_open(fd: int, path: Path, *, limit: int, what: str = "file", key: str = "") -> bytes:
+def read_open(fd: int, path: Path | str, *, limit: int, what: str = "file", key: str = "") -> bytes:
     """The bytes of the open regular file `fd` (`path` names it in errors): at most `limit`,
     never more than `limit + 1` read, so a huge file costs no memory before it is refused;
     `key` is the config key that raises the limit, named in the refusal."""

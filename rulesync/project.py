@@ -569,8 +569,9 @@ def read_disk(
                     if not stat.S_ISREG(info.st_mode):
                         found[path] = NOT_A_FILE
                         continue
-                    budget.charge(min(info.st_size, cap + 1), f"read {root / path}")
-                    data = read_open(file, root / path, limit=cap, key="max_file_bytes")
+                    where = os.path.join(root, path)  # names it in a refusal; no Path per file
+                    budget.charge(min(info.st_size, cap + 1), f"read {where}")
+                    data = read_open(file, where, limit=cap, key="max_file_bytes")
                 finally:
                     os.close(file)
                 found[path], base = _state(data, path in blocks, path)
