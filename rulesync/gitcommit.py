@@ -86,10 +86,17 @@ def _ident(person: tuple[str, str], when: float) -> str:
     return f"{name} <{email}> {int(when)} {sign}{abs(offset) // 60:02d}{abs(offset) % 60:02d}"
 
 
+# The bytes fast-import's quoting escapes: control bytes, DEL, the quote and the backslash.
+_ESCAPED = bytes(range(0x20)) + b'"\\\x7f'
+
+
 def _quoted(path: str) -> bytes:
     """A path in fast-import's C-style quoting (any byte a name may hold)."""
+    raw = path.encode("utf-8", "surrogateescape")
+    if len(raw.translate(None, _ESCAPED)) == len(raw):  # the usual name: nothing to escape
+        return b'"%s"' % raw
     out = bytearray(b'"')
-    for byte in path.encode("utf-8", "surrogateescape"):
+    for byte in raw:
         if byte in b'"\\':
             out += b"\\%c" % byte
         elif byte < 0x20 or byte == 0x7F:
