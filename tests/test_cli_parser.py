@@ -7,7 +7,8 @@ import argparse
 
 import pytest
 
-from rulesync.cli import EXITS, build_parser
+from rulesync.arguments import EXITS, build_parser
+from rulesync.cli import QUICK_FLAGS, quick_arguments
 
 
 @pytest.mark.parametrize(
@@ -83,3 +84,58 @@ def test_help_wraps_to_the_terminal_width(
     assert max(len(line) for line in options) <= columns - 2
     wrapped = any(line.startswith(" " * 10) for line in options)
     assert wrapped == (columns < 100)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["check"],
+        ["check", "--json", "--verbose"],
+        ["-C", "x", "-v", "--verbose", "check", "--verbose"],
+        ["-C", "x", "-C", "check", "apply"],
+        ["apply"],
+        ["apply", "--dry-run", "--no-commit", "--force", "--update", "--accept-rewrite", "--json"],
+        ["-v", "apply", "--force", "--force"],
+    ],
+)
+def test_a_plain_check_or_apply_is_read_as_argparse_reads_it(argv: list[str]) -> None:
+    quick = quick_arguments(argv)
+    assert quick is not None
+    assert vars(quick) == vars(build_parser().parse_args(argv))
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["--help"],
+        ["check", "-h"],
+        ["--version"],
+        ["status"],
+        ["apply", "--dry"],  # argparse's abbreviation
+        ["-vv", "check"],
+        ["-C"],
+        ["-C", "-x", "check"],
+        ["check", "-v"],  # a global option after the command: argparse says where it goes
+        ["check", "--json=1"],
+        ["--json", "check"],
+        ["check", "--", "x"],
+        ["check", "--update"],  # apply's flag
+    ],
+)
+def test_anything_else_is_left_to_argparse_and_its_messages(argv: list[str]) -> None:
+    assert quick_arguments(argv) is None
+
+
+@pytest.mark.parametrize("command", sorted(QUICK_FLAGS))
+def test_the_quick_reader_knows_every_option_of_its_commands(command: str) -> None:
+    parser = build_parser()
+    parser.parse_args([command])  # builds the command's own parser
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    options = {
+        option: action.dest
+        for action in sub._name_parser_map[command]._actions
+        for option in action.option_strings
+        if option.startswith("--") and option != "--help"
+    }
+    assert options == QUICK_FLAGS[command]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rulesync.cli import build_parser
+from rulesync.arguments import build_parser
 from tests.conftest import rulesync
 
 # The codes each command can return: 2 (usage, invalid input) and 3 (a bug) for all; 1 where

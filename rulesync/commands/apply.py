@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from rulesync.commands._common import config, project_root, sync_project
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
@@ -20,6 +20,9 @@ from rulesync.report import (
     summary,
 )
 from rulesync.sync import SyncResult, inspect
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def print_result(result: SyncResult) -> None:

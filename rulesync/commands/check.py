@@ -3,7 +3,7 @@ would produce."""
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from rulesync.commands._common import config, project_root
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK
@@ -21,6 +21,9 @@ from rulesync.report import (
     yours_lines,
 )
 from rulesync.sync import inspect
+
+if TYPE_CHECKING:
+    import argparse
 
 
 def run(args: argparse.Namespace) -> int:
