@@ -219,6 +219,19 @@ class Tier(NamedTuple):
     policy: Policy = Policy()
 
 
+class AutoChoice(NamedTuple):
+    """What `phase: auto` selects from the evidence: the tier, the criteria that moved it
+    (with their sources), every measured figure (for the commit body), the tier the figures
+    point below the current one (never taken by itself), and the tiers met now but still
+    settling as (tier, days met, days needed)."""
+
+    tier: str
+    reasons: tuple[str, ...] = ()
+    evidence: tuple[str, ...] = ()
+    would_demote: str | None = None
+    settling: tuple[tuple[str, int, int], ...] = ()
+
+
 class RuleFile(NamedTuple):
     """One rule as the library provides it: its path inside the tier (`frontend/react.mdc`),
     the tier that supplied it, bytes and digest."""

@@ -21,8 +21,9 @@ MAX_RULE_NAME_BYTES = 200
 # line somewhere (a commit message's trailers, a log line) or acts on a terminal.
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # What a terminal would act on or not show: the hidden characters, and a carriage return
-# that does not end a line (it would let the rest of the line overwrite its start).
-_UNPRINTABLE = re.compile(f"{HIDDEN.pattern}|\r(?!\n)")
+# that does not end a line (it would let the rest of the line overwrite its start). Compiled
+# when first used (`re` keeps it): most text printed is plain ASCII.
+_UNPRINTABLE = f"{HIDDEN.pattern}|\r(?!\n)"
 # A byte that is not UTF-8, as os.listdir gives it (surrogateescape).
 _ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
 # Lock, swap and backup files of Emacs, vim and others, and Finder's folder settings.
@@ -104,7 +105,7 @@ def printable(text: str) -> str:
     if text.isascii() and text.isprintable():
         return text
     text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
-    return _UNPRINTABLE.sub(lambda m: escape_char(m.group()), text)
+    return re.sub(_UNPRINTABLE, lambda m: escape_char(m.group()), text)
 
 
 def shown_name(name: str) -> str:

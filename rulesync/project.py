@@ -9,7 +9,7 @@ import stat
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple
 
 from rulesync import hidden
 from rulesync import manifest as manifest_mod
@@ -25,7 +25,15 @@ from rulesync.fsutil import (
     temporary_name,
 )
 from rulesync.git import GitDirs, find_git
-from rulesync.library import RESERVED_PHASES, Library, Limits, RuleFile, bundled_root, load_library
+from rulesync.library import (
+    RESERVED_PHASES,
+    AutoChoice,
+    Library,
+    Limits,
+    RuleFile,
+    bundled_root,
+    load_library,
+)
 from rulesync.manifest import Manifest
 from rulesync.marker import Marker, load_marker
 from rulesync.names import NAME_MAX, collision_key, has_control
@@ -47,9 +55,6 @@ from rulesync.schema import shown, where
 from rulesync.suggest import did_you_mean
 from rulesync.targets import Rendered, SourceRule, combine, get, owner, render_all
 from rulesync.targets.blocks import extract, splice
-
-if TYPE_CHECKING:
-    from rulesync.readiness import AutoChoice
 
 # The subfolders of targets' folders (a tier's nested rules) whose changes are watched.
 NESTED_RULE_FOLDERS = 8
@@ -449,8 +454,6 @@ def choose(
 ) -> AutoChoice:
     """The tier the marker's phase names, or the one `auto` selects from the evidence (never
     below `current`, the tier last applied), with the reasons and the measured figures."""
-    from rulesync.readiness import AutoChoice
-
     if marker.metrics or marker.phase == "auto":
         # Only metrics or `auto` need the criteria: a plain `phase:` never loads them.
         from rulesync.readiness import check_metrics

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.errors import InvalidInput
-from rulesync.library import Criterion, Library, Policy, Tier
+from rulesync.library import AutoChoice, Criterion, Library, Policy, Tier
 from rulesync.suggest import did_you_mean
 
 if TYPE_CHECKING:
@@ -166,19 +166,6 @@ def auto_tier(library: Library, metrics: Mapping[str, Any]) -> tuple[str, list[s
             chosen = tier.name
             reasons = [r.describe() for r in readiness.results if r.met]
     return chosen, reasons
-
-
-class AutoChoice(NamedTuple):
-    """What `phase: auto` selects from the evidence: the tier, the criteria that moved it
-    (with their sources), every measured figure (for the commit body), the tier the figures
-    point below the current one (never taken by itself), and the tiers met now but still
-    settling as (tier, days met, days needed)."""
-
-    tier: str
-    reasons: tuple[str, ...] = ()
-    evidence: tuple[str, ...] = ()
-    would_demote: str | None = None
-    settling: tuple[tuple[str, int, int], ...] = ()
 
 
 def days_met(tier: Tier, series: Sequence[Mapping[str, Any]]) -> int:

@@ -14,18 +14,18 @@ import re
 
 # Parameter names (any case) whose value is a credential: `token`, `access_token`,
 # `private_token`, `api_key`, `key`, `password`, `secret`, `sig`, `auth`, `X-Amz-Signature`…
-_SECRET_PARAM = re.compile(
-    r"^(?:[\w.-]*[_.-])?(?:token|key|password|passwd|pwd|secret|signature|sig|auth|"
-    r"authorization|credentials?)$",
-    re.IGNORECASE,
+# Both patterns are compiled when first used (`re` keeps them): most runs print no URL.
+_SECRET_PARAM = (
+    r"(?i)^(?:[\w.-]*[_.-])?(?:token|key|password|passwd|pwd|secret|signature|sig|auth|"
+    r"authorization|credentials?)$"
 )
 # A `scheme://` URL inside free text: up to a blank, a quote or a bracket that ends it.
-_URL_IN_TEXT = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s'\"<>`]+")
+_URL_IN_TEXT = r"[A-Za-z][A-Za-z0-9+.-]{0,30}://[^\s'\"<>`]+"
 
 
 def _parameters(text: str) -> str:
     """`a=1&token=x&b=2` without its credential parameters (`a=1&b=2`)."""
-    kept = [p for p in text.split("&") if not _SECRET_PARAM.match(p.partition("=")[0])]
+    kept = [p for p in text.split("&") if not re.match(_SECRET_PARAM, p.partition("=")[0])]
     return "&".join(kept)
 
 
@@ -54,4 +54,4 @@ def scrub(text: str) -> str:
     """`text` (a message, git's error, a log value) with every URL in it redacted."""
     if "://" not in text:
         return text
-    return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+    return re.sub(_URL_IN_TEXT, lambda m: redact_url(m.group(0)), text)

@@ -23,7 +23,8 @@ if TYPE_CHECKING:
     from rulesync.marker import Marker
     from rulesync.project import Project
 
-_JSON_HIDDEN = re.compile(f"{HIDDEN.pattern}|[\ud800-\udfff]|\r")
+# Compiled when first used (`re` keeps it): only a JSON document needs it.
+_JSON_HIDDEN = f"{HIDDEN.pattern}|[\ud800-\udfff]|\r"
 SIGNS = {
     Kind.ADD: "+",
     Kind.UPDATE: "~",
@@ -44,7 +45,7 @@ def json_escape_hidden(text: str) -> str:
         units = [int.from_bytes(data[i : i + 2], "little") for i in range(0, len(data), 2)]
         return "".join(f"\\u{unit:04x}" for unit in units)
 
-    return _JSON_HIDDEN.sub(escaped, text)
+    return re.sub(_JSON_HIDDEN, escaped, text)
 
 
 def emit_json(doc: Any) -> None:

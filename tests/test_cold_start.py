@@ -22,12 +22,22 @@ sys.exit(code)
 """
 # What these runs must not pay for: PyYAML (the marker, config.yaml and tiers.yaml are read
 # by rulesync's own reader of their plain subset), dataclasses and the inspect/ast/dis it
-# brings, shutil with bz2 and lzma, and what only the service, lint or doctor use.
+# brings, shutil with bz2 and lzma, argparse with gettext (a plain `check` or `apply` is read
+# without it), `secrets` with random and hmac (a temporary name takes os.urandom's bytes), the
+# readiness criteria a plain `phase:` never consults, and what only the service, lint or
+# doctor use.
 NOT_NEEDED = (
     "yaml",
     "dataclasses",
     "inspect",
     "shutil",
+    "argparse",
+    "gettext",
+    "rulesync.arguments",
+    "secrets",
+    "random",
+    "hmac",
+    "rulesync.readiness",
     "watchdog",
     "structlog",
     "platformdirs",
