@@ -113,7 +113,7 @@ def _mirrors(raw: object, path: Path) -> tuple[tuple[str, str], ...]:
     """`mirrors:` as (library URL, mirror) pairs: each a repository URL (a mirror may also be
     a folder's absolute path)."""
     from rulesync.errors import InvalidInput
-    from rulesync.remote import is_url
+    from rulesync.spec import is_url
 
     pairs = []
     for original, mirror in dict(raw or {}).items():  # type: ignore[call-overload]
@@ -137,7 +137,7 @@ def load_config(path: Path | None = None) -> Config:
     author = Config().commit_author
     if values["commit_author"] is not None:
         author = _author(values["commit_author"])
-    from rulesync.remote import is_url, parse_spec
+    from rulesync.spec import is_url, parse_spec
 
     library: str = values["library"]
     libraries: list[str] = list(values["libraries"])

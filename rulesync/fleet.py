@@ -49,7 +49,7 @@ def fleet_root() -> Path:
 
 def sources(given: Sequence[str], registry: bool) -> list[str]:
     """The repositories to read: those given (URLs or folders), then the registry's."""
-    from rulesync.remote import is_url
+    from rulesync.spec import is_url
 
     found = [g if is_url(g) else os.path.abspath(os.path.expanduser(g)) for g in given]
     if registry:
@@ -65,7 +65,7 @@ def survey(
     repositories: Iterable[str], cfg: Config, *, timeout: float = FLEET_TIMEOUT
 ) -> list[ProjectLine]:
     """One line per repository, in the order given."""
-    from rulesync.remote import is_url
+    from rulesync.spec import is_url
 
     # What each project follows is its own: the user's default library plays no part.
     reading = cfg._replace(library="default")
@@ -178,7 +178,7 @@ def _extract(mirror: Path, root: Path) -> bool:
 def _library_url(root: Path) -> str | None:
     """The repository URL the extracted project follows (marker, else manifest), if any."""
     from rulesync.marker import load_marker
-    from rulesync.remote import is_url, parse_spec
+    from rulesync.spec import is_url, parse_spec
 
     try:
         spec = load_marker(root).library or manifest_mod.load(root).library
@@ -207,7 +207,8 @@ def _last_rulesync_commit(mirror: Path, cfg: Config) -> dict[str, str] | None:
 def _behind(line: ProjectLine, fetched: set[str], timeout: float) -> None:
     """The library's newest revision (fetched once per library in a run) and how far the
     line's pinned revision is behind it."""
-    from rulesync.remote import Cache, behind_by, fetch, is_url, parse_spec
+    from rulesync.remote import Cache, behind_by, fetch
+    from rulesync.spec import is_url, parse_spec
 
     label, revision = line.library, line.library_revision
     if not label or not revision or not is_url(label):

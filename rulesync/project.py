@@ -109,7 +109,7 @@ class Project(NamedTuple):
     @property
     def inputs(self) -> Inputs:
         """The files and folders this load read (what a change to would change the plan)."""
-        from rulesync.remote import is_url
+        from rulesync.spec import is_url
 
         folders = target_folders(self.targets)
         # A tier's subfolders (`frontend/react.mdc`) become folders inside a target's own:
@@ -376,7 +376,7 @@ def library_spec(marker: Marker, config: Config, recorded: Manifest) -> Followed
             f"{where_from}: library {shown(spec)} holds a control character or a line "
             "separator; name the library plainly"
         )
-    from rulesync.remote import is_url, parse_spec
+    from rulesync.spec import is_url, parse_spec
 
     if source == "config" or not is_url(spec):
         return Followed(spec, source)
@@ -404,10 +404,10 @@ def choose_library(
     limits = config.limits
     if spec == "default":
         return load_library(bundled_root(), "default", limits=limits)
-    from rulesync.remote import is_url
+    from rulesync.spec import is_url, parse_spec
 
     if is_url(spec):
-        from rulesync.remote import library_folder, parse_spec
+        from rulesync.remote import library_folder
 
         remote = parse_spec(spec)
         if source != "config" and not _trusted_url(remote.url, marker.root, config):

@@ -22,13 +22,14 @@ from rulesync.errors import FetchError, GitError, GitTimeout, InvalidInput, Libr
 from rulesync.fsutil import sha256_hex
 from rulesync.paths import cache_dir
 from rulesync.redact import redact_url, scrub
+from rulesync.spec import SCP_LIKE, RemoteSpec
+from rulesync.spec import is_url as is_url  # asked of this module by the service too
+from rulesync.spec import parse_spec as parse_spec
 
 if TYPE_CHECKING:
     from rulesync.git import RemoteRefs, TreeFile
     from rulesync.library import Limits
 
-_SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9._-]+:")
-URL_PREFIXES = ("https://", "http://", "ssh://", "git://", "file://")
 TIERS_FILE = "tiers.yaml"
 _SHA = re.compile(r"^[0-9a-f]{40}$")
 # A fetch's deadline (`fetch_timeout` in the rulesync config).
@@ -36,38 +37,6 @@ FETCH_TIMEOUT = 120.0
 
 
 Rewritten = LibraryRewritten
-
-
-def is_url(spec: str) -> bool:
-    """True when a library setting names a git repository rather than a folder."""
-    return spec.startswith(URL_PREFIXES) or bool(_SCP_LIKE.match(spec))
-
-
-class RemoteSpec(NamedTuple):
-    """A library URL and the ref it follows (None: the repository's default branch)."""
-
-    url: str
-    ref: str | None
-
-    @property
-    def label(self) -> str:
-        """The spec as recorded, printed and logged: the URL without its credentials."""
-        url = redact_url(self.url)
-        return f"{url}#{self.ref}" if self.ref else url
-
-
-def parse_spec(spec: str) -> RemoteSpec:
-    """`URL` or `URL#ref` (a branch, a tag or a commit)."""
-    url, sep, ref = spec.partition("#")
-    shown = redact_url(spec)
-    if url.startswith("-"):
-        # git would read it as an option (`--upload-pack=…`), not as a repository.
-        raise InvalidInput(f"library `{shown}`: a repository URL cannot start with `-`")
-    if sep and not ref:
-        raise InvalidInput(f"library `{shown}`: nothing after `#`; name a branch, tag or commit")
-    if ref.startswith("-") or any(c.isspace() for c in ref) or ".." in ref:
-        raise InvalidInput(f"library `{shown}`: `{ref}` is not a valid ref name")
-    return RemoteSpec(url, ref or None)
 
 
 _DEFAULT_PORTS = {"https": 443, "http": 80, "ssh": 22, "git": 9418}
@@ -89,7 +58,7 @@ def location(url: str) -> Location | None:
     None for `file://`, a local path or anything unparsable."""
     from urllib.parse import urlsplit
 
-    match = _SCP_LIKE.match(url)
+    match = SCP_LIKE.match(url)
     if match and "://" not in url:
         host = url.split("@", 1)[1].split(":", 1)[0]
         return Location("ssh", host.lower(), 22)
@@ -188,7 +157,7 @@ class Tip(NamedTuple):
 
 
 def _ensure_mirror(cache: Cache) -> None:
-    import shutil  # only a fetch needs it: every command asks `is_url` of this module
+    import shutil  # only a fetch needs it
 
     private.folder(cache.folder)
     if not (cache.mirror / "HEAD").exists():
@@ -333,7 +302,7 @@ def materialise(cache: Cache, revision: str, limits: Limits | None = None) -> Pa
         with contextlib.suppress(OSError):
             os.utime(target)  # recently used: kept by `_prune`
         return target
-    import shutil  # only a fetch needs it: every command asks `is_url` of this module
+    import shutil  # only a fetch needs it
 
     from rulesync.git import read_blobs, tree_files
 

@@ -338,7 +338,8 @@ def computed_line(line: ProjectLine, root: Path, cfg: Config, *, running: bool) 
     line.library_revision = project.library.revision or plan.current.revision or None
     readiness_of(line, project, cfg)
     if project.library.revision:
-        from rulesync.remote import behind_by, parse_spec
+        from rulesync.remote import behind_by
+        from rulesync.spec import parse_spec
 
         line.library_newest, line.behind = behind_by(
             parse_spec(project.library.label), project.library.revision

@@ -24,7 +24,8 @@ sys.exit(code)
 # by rulesync's own reader of their plain subset), dataclasses and the inspect/ast/dis it
 # brings, shutil with bz2 and lzma, argparse with gettext (a plain `check` or `apply` is read
 # without it), `secrets` with random and hmac (a temporary name takes os.urandom's bytes), the
-# readiness criteria a plain `phase:` never consults, and what only the service, lint or
+# readiness criteria a plain `phase:` never consults, the fetching of a git-served library (a
+# folder's spec is told from a URL by rulesync.spec), and what only the service, lint or
 # doctor use.
 NOT_NEEDED = (
     "yaml",
@@ -38,6 +39,7 @@ NOT_NEEDED = (
     "random",
     "hmac",
     "rulesync.readiness",
+    "rulesync.remote",
     "watchdog",
     "structlog",
     "platformdirs",

@@ -7,7 +7,8 @@ import json
 import os
 from pathlib import Path
 
-from rulesync.remote import Cache, fetch, parse_spec
+from rulesync.remote import Cache, fetch
+from rulesync.spec import parse_spec
 from tests.conftest import git, make_library, rulesync
 
 

@@ -17,7 +17,7 @@ from rulesync.report import emit_json
 
 def _checked_spec(spec: str) -> str:
     """`spec` as typed, refused when it cannot be a library setting."""
-    from rulesync.remote import is_url, parse_spec
+    from rulesync.spec import is_url, parse_spec
 
     if not spec.strip() or has_control(spec):
         raise InvalidInput(

@@ -40,7 +40,8 @@ def run(args: argparse.Namespace) -> int:
     newest = None
     rewritten = False
     if project.library.revision:
-        from rulesync.remote import Cache, is_fast_forward, newest_fetched, parse_spec
+        from rulesync.remote import Cache, is_fast_forward, newest_fetched
+        from rulesync.spec import parse_spec
 
         spec = parse_spec(project.library_spec)
         newest = newest_fetched(spec)

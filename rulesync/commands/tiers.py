@@ -23,7 +23,7 @@ def _library(spec: str | None, cfg: Config) -> tuple[Library, str | None, Marker
     if spec == "default":
         return load_library(bundled_root(), "default", limits=cfg.limits), None, None
     if spec:
-        from rulesync.remote import is_url
+        from rulesync.spec import is_url
 
         if is_url(spec):
             # Typed by the user, so trusted as the config's own library is: fetched, and
