@@ -1,7 +1,5 @@
 """User-level settings: config.yaml, checked against its schema."""
 
-from __future__ import annotations
-
 import os
 from pathlib import Path
 from typing import NamedTuple

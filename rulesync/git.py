@@ -7,8 +7,6 @@ inherited environment run or redirect it: no hooks (unless the user opts in for 
 no fsmonitor, no filter programs, no `GIT_DIR`/`GIT_INDEX_FILE`/`GIT_WORK_TREE` from a caller.
 """
 
-from __future__ import annotations
-
 import contextlib
 import os
 import time
@@ -343,7 +341,7 @@ class Runner:
 
     def start(
         self, *args: str, stdin: IO[bytes] | int, stdout: int | None = None
-    ) -> subprocess.Popen[bytes]:
+    ) -> "subprocess.Popen[bytes]":
         """Start `git args` here, its stderr kept for `Popen.communicate` (stdout: discarded
         unless given)."""
         import subprocess  # loaded by the first git command: reading git state needs none
@@ -555,6 +553,13 @@ def head_entries(top: Path, paths: Sequence[str], *, recursive: bool = False) ->
     return {e.path: e.oid for e in listed if e.kind == "blob"}
 
 
+class _Listed(NamedTuple):
+    path: str
+    kind: str  # "blob" or "tree"
+    oid: str
+    size: int
+
+
 def _ls_tree(cwd: Path, *args: str) -> list[_Listed]:
     """`git ls-tree -z` (with `-l`: sizes) parsed; symlinks (120000) and submodules (160000)
     are left out, never followed. Nothing when git cannot list (no such commit)."""
@@ -566,13 +571,6 @@ def _ls_tree(cwd: Path, *args: str) -> list[_Listed]:
         if kind == "tree" or (kind == "blob" and mode.startswith("100")):
             found.append(_Listed(os.fsdecode(raw), kind, oid, int(size) if size.isdigit() else 0))
     return found
-
-
-class _Listed(NamedTuple):
-    path: str
-    kind: str  # "blob" or "tree"
-    oid: str
-    size: int
 
 
 class TreeFile(NamedTuple):
@@ -820,7 +818,7 @@ def remote_url(top: Path, name: str = "origin") -> str | None:
 
 
 def project_history(
-    root: Path, git: GitDirs, cfg: Config, limit: int | None = None
+    root: Path, git: GitDirs, cfg: "Config", limit: int | None = None
 ) -> list[LogEntry]:
     """rulesync's commits for the project at `root`, newest first: those that touch its
     manifest (every rulesync commit does), so a project nested in the same repository, or

@@ -1,7 +1,5 @@
 """rulesync's commit messages: built from the manifests before and after, and read back. Pure."""
 
-from __future__ import annotations
-
 from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 

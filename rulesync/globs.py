@@ -23,8 +23,6 @@ times the glob's — and a brace product past MAX_BRACE_PATTERNS is refused befo
 written out.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable
 from enum import StrEnum

@@ -19,8 +19,6 @@ unless the library's `tiers.yaml` lists the rule under `allow_hidden_characters`
 Each is shown escaped (`\\u200b`) wherever rulesync prints it.
 """
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 

@@ -1,7 +1,5 @@
 """The rules library: `tiers.yaml`, one folder per tier, and tier resolution through `extends`."""
 
-from __future__ import annotations
-
 import os
 import stat
 from collections.abc import Callable, Mapping, Sequence

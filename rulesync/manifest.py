@@ -7,8 +7,6 @@ alone. Versions before targets kept it in `.cursor/rules`, keyed by rule name: t
 read when the new one is absent (`legacy`), and the next sync moves it.
 """
 
-from __future__ import annotations
-
 import json
 import re
 from collections.abc import Mapping

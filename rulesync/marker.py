@@ -1,7 +1,5 @@
 """The phase marker `.rulesync.yaml`: finding the project root, loading it, setting the phase."""
 
-from __future__ import annotations
-
 import os
 import re
 from collections.abc import Mapping

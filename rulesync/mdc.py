@@ -6,8 +6,6 @@ one comma-separated line, and `alwaysApply` is Always only when it is the bare w
 Rule files are never re-serialised: rulesync copies their bytes.
 """
 
-from __future__ import annotations
-
 import re
 from enum import StrEnum
 from typing import NamedTuple

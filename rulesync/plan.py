@@ -5,8 +5,6 @@ rulesync's block in a file the user also writes (`AGENTS.md`) follow the same ru
 block, "on disk" means the content between its marker lines.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType

@@ -1,8 +1,6 @@
 """Loading one project: marker, library, desired rules and every enabled target's rendering
 of them, the manifest and the files on disk."""
 
-from __future__ import annotations
-
 import errno
 import os
 import stat

@@ -15,12 +15,23 @@ same `FILE:LINE:` prefix.
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync.errors import InvalidInput
 from rulesync.names import shown_name
 from rulesync.suggest import did_you_mean
 from rulesync.yamlio import KeyPath, Parsed
+
+# Every kind of value a schema describes: the classes below, some of which hold one. For the
+# type checker it is their union; at run time any NamedTuple, so that no field's annotation is
+# a string, which typing compiles (and the first compile in a process sets up all of `ast`, a
+# few percent of a short command's start).
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    Kind: TypeAlias = "Text | Flag | Number | Choice | ListOf | MapOf | AnyOf | Schema"
+else:
+    Kind = tuple
 
 
 class Text(NamedTuple):
@@ -67,7 +78,7 @@ class ListOf(NamedTuple):
     one; `unique` (items of text or choices): repeats are dropped, the first kept. `noun`
     names the items in messages (`tier 2`, or `tier `basic`` when an item has a `name`)."""
 
-    item: "Kind"
+    item: Kind
     what: str = "a list"
     lone: bool = False
     non_empty: bool = False
@@ -79,7 +90,7 @@ class MapOf(NamedTuple):
     """A mapping of free names to `value`s (the marker's `metrics`); `noun` names an entry in
     messages (`metric `developers``)."""
 
-    value: "Kind"
+    value: Kind
     what: str = "a mapping of name: value"
     noun: str = ""
 
@@ -87,7 +98,7 @@ class MapOf(NamedTuple):
 class AnyOf(NamedTuple):
     """The first of `kinds` the value fits."""
 
-    kinds: tuple["Kind", ...]
+    kinds: tuple[Kind, ...]
     what: str
 
 
@@ -97,7 +108,7 @@ class Field(NamedTuple):
     `example` as the fix to show."""
 
     name: str
-    kind: "Kind"
+    kind: Kind
     default: Any = None
     required: bool = False
     example: str = ""
@@ -115,9 +126,6 @@ class Schema(NamedTuple):
 
     def describe(self) -> str:
         return self.what or f"a mapping with {', '.join(self.keys)}"
-
-
-Kind = Text | Flag | Number | Choice | ListOf | MapOf | AnyOf | Schema
 
 
 class Problem(NamedTuple):

@@ -3,8 +3,6 @@
 Every command asks this of the settings it reads; fetching and caching a repository's
 revisions (`rulesync.remote`) is loaded only for a library served from git."""
 
-from __future__ import annotations
-
 import re
 from typing import NamedTuple
 

@@ -1,7 +1,5 @@
 """One sync of one project: load → plan → apply → commit. Shared by the CLI and the service."""
 
-from __future__ import annotations
-
 import contextlib
 import json
 import os

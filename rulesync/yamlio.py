@@ -7,8 +7,6 @@ its path (`("tiers", 1, "name")`), so the user's mapping holds only what the use
 (nearly every real file) never loads PyYAML; anything else goes to PyYAML, errors and all.
 """
 
-from __future__ import annotations
-
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -46,7 +44,7 @@ def line_at(lines: Mapping[KeyPath, int], path: KeyPath) -> int:
     return 0
 
 
-def _positions(loader: Any, root: yaml.Node, data: Any) -> dict[KeyPath, int]:
+def _positions(loader: Any, root: "yaml.Node", data: Any) -> dict[KeyPath, int]:
     """The line of each key and list item under `root`, walking the nodes beside the data
     they were built into (iteratively: nesting depth is the user's to choose)."""
     import yaml  # already loaded by the caller; see parse_with_pyyaml
@@ -99,7 +97,7 @@ def _indented_with_tab(text: str, line: int) -> bool:
     return "\t" in row[: len(row) - len(row.lstrip(" \t"))]
 
 
-def _refuse_duplicate_keys(root: yaml.Node, path: Path, what: str) -> None:
+def _refuse_duplicate_keys(root: "yaml.Node", path: Path, what: str) -> None:
     """Refuse a mapping that names a key twice: PyYAML keeps the last one silently, so a
     second `phase:` line would quietly win over the first."""
     import yaml  # already loaded by the caller; see parse_with_pyyaml

@@ -12,11 +12,20 @@ import pytest
 from rulesync.cli import main
 from tests.conftest import rulesync
 
-# Run the command as the console script does, then list every module it loaded.
+# Run the command as the console script does, then list the source texts it compiled (not a
+# module's file, which importlib hands over as bytes) and every module it loaded.
 PROBE = """
-import sys
+import builtins, sys
+compiled = []
+original = builtins.compile
+def compile(source, *args, **kwargs):
+    if isinstance(source, str):
+        compiled.append(source)
+    return original(source, *args, **kwargs)
+builtins.compile = compile
 from rulesync.cli import main
 code = main(sys.argv[1:])
+print(repr(compiled))
 print(" ".join(sorted(sys.modules)))
 sys.exit(code)
 """
@@ -24,9 +33,9 @@ sys.exit(code)
 # by rulesync's own reader of their plain subset), dataclasses and the inspect/ast/dis it
 # brings, shutil with bz2 and lzma, argparse with gettext (a plain `check` or `apply` is read
 # without it), `secrets` with random and hmac (a temporary name takes os.urandom's bytes), the
-# readiness criteria a plain `phase:` never consults, the fetching of a git-served library (a
-# folder's spec is told from a URL by rulesync.spec), and what only the service, lint or
-# doctor use.
+# readiness criteria and evidence a plain `phase:` never consults (tiers.yaml's sources are
+# checked by the library), the fetching of a git-served library (a folder's spec is told from
+# a URL by rulesync.spec), and what only the service, lint or doctor use.
 NOT_NEEDED = (
     "yaml",
     "dataclasses",
@@ -39,6 +48,7 @@ NOT_NEEDED = (
     "random",
     "hmac",
     "rulesync.readiness",
+    "rulesync.evidence",
     "rulesync.remote",
     "watchdog",
     "structlog",
@@ -50,10 +60,8 @@ NOT_NEEDED = (
 )
 
 
-@pytest.mark.parametrize("command", ["check", "apply"])
-def test_a_run_on_the_bundled_library_loads_no_module_it_does_not_need(
-    command: str, tmp_path: Path
-) -> None:
+def probe(command: str, tmp_path: Path) -> list[str]:
+    """The probe's output lines for `command` run in a new project on the bundled library."""
     rulesync(tmp_path, "init", "app", check=0)
     proc = subprocess.run(
         [sys.executable, "-c", PROBE, command],
@@ -64,12 +72,27 @@ def test_a_run_on_the_bundled_library_loads_no_module_it_does_not_need(
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("in sync: basic")
-    loaded = set(proc.stdout.splitlines()[-1].split())
+    return proc.stdout.splitlines()
+
+
+@pytest.mark.parametrize("command", ["check", "apply"])
+def test_a_run_on_the_bundled_library_loads_no_module_it_does_not_need(
+    command: str, tmp_path: Path
+) -> None:
+    loaded = set(probe(command, tmp_path)[-1].split())
     assert "rulesync.sync" in loaded  # the probe saw the run's own modules
     assert sorted(loaded.intersection(NOT_NEEDED)) == []
     if command == "check":
         # check compares files with what apply would write: it starts no git process.
         assert "subprocess" not in loaded
+
+
+@pytest.mark.parametrize("command", ["check", "apply"])
+def test_a_run_compiles_no_source_text(command: str, tmp_path: Path) -> None:
+    # typing compiles a NamedTuple field's annotation when it is a string (a module with
+    # `from __future__ import annotations`, or a quoted name), and the first compile in a
+    # process sets up all of `ast`: a few percent of a short run.
+    assert probe(command, tmp_path)[-2] == "[]"
 
 
 def test_the_command_ends_at_once_with_its_whole_output_and_its_exit_code(

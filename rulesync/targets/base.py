@@ -4,8 +4,6 @@ A target is pure: it turns the resolved tier (a sequence of `SourceRule`) into `
 bytes and never touches the disk. Writing, conflicts and commits belong to the engine.
 """
 
-from __future__ import annotations
-
 import re
 from collections.abc import Callable, Mapping, Sequence
 from enum import StrEnum
