@@ -1,11 +1,10 @@
 """Turning plans and results into text for people and JSON for tools."""
 
-from __future__ import annotations
-
 import json
 import re
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from rulesync import manifest as manifest_mod
@@ -17,8 +16,6 @@ from rulesync.hidden import HIDDEN
 from rulesync.plan import BROKEN, UNFORCEABLE, Action, Kind, Plan
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from rulesync.library import Library
     from rulesync.marker import Marker
     from rulesync.project import Project
@@ -95,7 +92,7 @@ def plan_report(
     }
 
 
-def inspected_report(project: Project, plan: Plan, **extra: Any) -> dict[str, Any]:
+def inspected_report(project: "Project", plan: Plan, **extra: Any) -> dict[str, Any]:
     """`plan_report` for a project read without syncing it (check, diff, apply --dry-run)."""
     return plan_report(
         project.marker.phase, project.tier, project.targets, project.output.warnings, plan, **extra
@@ -202,7 +199,7 @@ def conflict_hint(plan: Plan) -> str:
     return f"rulesync: {len(plan.conflicts)} conflict(s) left as they are; {conflict_advice(plan)}"
 
 
-def yours_doc(project: Project) -> dict[str, list[str]]:
+def yours_doc(project: "Project") -> dict[str, list[str]]:
     """Per tool, the repository's own rule files beside rulesync's (not managed, left alone)."""
     from rulesync.existing import scan, yours
 
@@ -382,7 +379,7 @@ def readiness_summary(root: Path, config: Config) -> str:
 
 
 def readiness(
-    root: Path, config: Config, library: Library, marker: Marker, current: str | None
+    root: Path, config: Config, library: "Library", marker: "Marker", current: str | None
 ) -> Readiness:
     """The project's readiness from the evidence (`summary`'s words, and the next tier's
     name and verdict); `current`: the tier the manifest recorded."""
@@ -409,7 +406,7 @@ def readiness(
     return Readiness(following.name, met, f"{following.name}: {state}{demote}")
 
 
-def readiness_of(line: ProjectLine, project: Project, cfg: Config) -> None:
+def readiness_of(line: ProjectLine, project: "Project", cfg: Config) -> None:
     """The tier above the project's, and whether the evidence (the library's metric sources
     and the marker's pinned figures) meets its criteria."""
     try:
