@@ -223,8 +223,12 @@ def cold_start(runs: int, corpus: Path = CORPUS, command: str = "") -> None:
         "the plan; then the process ends once its exit functions have run and its output is "
         "flushed, without the interpreter's teardown of every module (about a tenth of a short "
         "run). "
-        f"A no-op `apply` takes {_ms(noop - check)} more than `check`: the lock, and HEAD's id "
-        "read from git's own files to know no commit is owed ("
+        + (
+            f"A no-op `apply` takes {_ms(noop - check)} more than `check`"
+            if noop >= check
+            else f"A no-op `apply` took {_ms(check - noop)} less than `check` here (noise)"
+        )
+        + ": it adds the lock, and HEAD's id read from git's own files to know no commit is owed ("
         + (
             "no git process: HEAD and the manifest are the ones last found matching"
             if "subprocess" not in apply_imports
