@@ -240,7 +240,7 @@ def _reading_findings(library: Library, targets: tuple[str, ...]) -> list[Findin
     if targets == ("cursor",):
         return []  # one target, read by one assistant: nothing to load twice
     from rulesync import reading
-    from rulesync.targets import SourceRule, combine, get, render_all
+    from rulesync.targets import SourceRule, combine, get
 
     enabled = [get(name) for name in targets]
     findings = []
@@ -250,7 +250,7 @@ def _reading_findings(library: Library, targets: tuple[str, ...]) -> list[Findin
         except RulesyncError:
             continue  # the rule files' own reports say what is wrong
         sources = tuple(SourceRule(p, r.data) for p, r in rules.items())
-        output = combine(render_all(targets, sources, {}))
+        output = combine(reading.plan_together(targets, sources, {}))
         for line in reading.tier_warnings({}, enabled, sources, output.files, output.blocks):
             findings.append(
                 Finding("warning", f"tier `{tier.name}`, targets {', '.join(targets)}: {line}")

@@ -655,7 +655,7 @@ def load_project(root: Path, config: Config, fetching: Fetching | None = None) -
         from rulesync import reading
 
         own = reading.own_files(reading.read_project(root, skip=current.files), current.files)
-        output = combine(render_all(targets, sources, own))
+        output = combine(reading.plan_together(targets, sources, own))
         extra = reading.tier_warnings(
             own,
             [get(n) for n in targets],

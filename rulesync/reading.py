@@ -29,7 +29,7 @@ from rulesync.errors import InvalidInput
 from rulesync.explain import Cost, cost
 from rulesync.globs import Dialect, matches
 from rulesync.mdc import RuleType
-from rulesync.targets import Target
+from rulesync.targets import Target, get, render, render_all
 from rulesync.targets.base import (
     Fact,
     How,
@@ -895,6 +895,31 @@ def loaded_elsewhere(
     return {i.rule for i in load.items if i.how is How.ALWAYS and i.rule in always}
 
 
+def plan_together(
+    names: Sequence[str], rules: Sequence[SourceRule], disk: Mapping[str, bytes]
+) -> dict[str, Rendered]:
+    """The named targets' renderings planned together beside the project's own instruction
+    files (`disk`): a target that `drops_loaded` leaves out the Always rules its assistant
+    reads, by the reading model, in the others' files once written (Claude Code and Devin
+    Desktop read AGENTS.md), so that no assistant loads a rule twice where one copy does."""
+    targets = [get(name) for name in names]
+    first = render_all(names, rules)
+    planned = {}
+    for target in targets:
+        others = {n: r for n, r in first.items() if n != target.name}
+        dropped = (
+            loaded_elsewhere(target, targets, rules, others, disk)
+            if target.drops_loaded and others
+            else set()
+        )
+        if dropped:
+            kept = [r for r in rules if r.stem not in dropped]
+            planned[target.name] = render(target, targets, kept)
+        else:
+            planned[target.name] = first[target.name]
+    return planned
+
+
 def enabled_readers(targets: Sequence[Target]) -> list[Reader]:
     """The assistants a set of targets is written for: each target's, then, when AGENTS.md
     is written, every assistant that reads only AGENTS.md."""
@@ -950,6 +975,7 @@ __all__ = [
     "loaded_elsewhere",
     "origins",
     "own_files",
+    "plan_together",
     "read_project",
     "readers",
     "simulate",

@@ -16,6 +16,7 @@ from rulesync import reading
 from rulesync.globs import Dialect, matches, translate
 from rulesync.library import bundled_root
 from rulesync.mdc import RuleType
+from rulesync.reading import plan_together
 from rulesync.targets import TARGETS, SourceRule, combine, get, render_all
 from rulesync.targets.base import How
 from tests.conftest import git, make_repo, rulesync
@@ -138,15 +139,15 @@ def test_a_claude_md_without_the_import_makes_claude_write_its_always_rules_itse
     ]
     names = ("agents", "claude")
     # No CLAUDE.md: Claude Code reads AGENTS.md, where the Always rule is.
-    fresh = render_all(names, rules, {})["claude"].files
+    fresh = plan_together(names, rules, {})["claude"].files
     assert ".claude/rules/core.md" not in fresh and ".claude/rules/py.md" in fresh
     # A CLAUDE.md that does not import AGENTS.md hides it: the rule must be in .claude/rules.
-    hidden = render_all(names, rules, {"CLAUDE.md": b"# Ours\n"})["claude"].files
+    hidden = plan_together(names, rules, {"CLAUDE.md": b"# Ours\n"})["claude"].files
     assert hidden[".claude/rules/core.md"] == b"Core.\n"
     # `@AGENTS.md` in CLAUDE.md brings it back (not inside a code span).
-    imported = render_all(names, rules, {"CLAUDE.md": b"# Ours\n\n@AGENTS.md\n"})["claude"]
+    imported = plan_together(names, rules, {"CLAUDE.md": b"# Ours\n\n@AGENTS.md\n"})["claude"]
     assert ".claude/rules/core.md" not in imported.files
-    quoted = render_all(names, rules, {"CLAUDE.md": b"See `@AGENTS.md`.\n"})["claude"]
+    quoted = plan_together(names, rules, {"CLAUDE.md": b"See `@AGENTS.md`.\n"})["claude"]
     assert ".claude/rules/core.md" in quoted.files
 
 
@@ -329,7 +330,7 @@ def test_codex_cuts_the_whole_agents_md_and_the_rules_past_the_cut_are_named() -
     assert codex is not None
     texts = {r.stem: r.text for r in rules}
     # The user's 36 KB of notes: rulesync's block goes first, so the cut falls on them.
-    out = combine(render_all(["agents"], rules[::2], {}))
+    out = combine(plan_together(["agents"], rules[::2], {}))
     user = {"AGENTS.md": b"# Ours\n\n" + b"Long notes.\n" * 3000}
     files = reading.after_apply(user, out.files, out.blocks)
     assert files["AGENTS.md"].startswith(b"<!-- rulesync:begin")
@@ -337,7 +338,7 @@ def test_codex_cuts_the_whole_agents_md_and_the_rules_past_the_cut_are_named() -
     load = reading.simulate(codex, files, "src/a.py", {})
     assert sum(c.bytes for c in load.costs) == 32 * 1024
     # A block over the cut loses the rules after it: named, with what they cost.
-    out = combine(render_all(["agents"], rules, {}))
+    out = combine(plan_together(["agents"], rules, {}))
     files = reading.after_apply({}, out.files, out.blocks)
     found = reading.findings(codex, files, {}, texts)
     assert [(f.kind, f.rules) for f in found] == [("truncated", ("py",))]

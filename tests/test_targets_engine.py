@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from rulesync.library import bundled_root, load_library
-from rulesync.targets import Rendered, SourceRule, combine, render_all
+from rulesync.reading import plan_together
+from rulesync.targets import Rendered, SourceRule, combine
 from rulesync.targets.blocks import extract
 from tests.conftest import git, make_repo, rulesync, rulesync_commits, snapshot
 from tests.test_daemon_support import Daemon
@@ -37,7 +38,7 @@ def expected(tier: str, targets: Sequence[str] = ALL, exclude: Sequence[str] = (
         if path.removesuffix(".mdc") not in exclude
     ]
     # Planned together, as apply plans them for a project with no instruction file of its own.
-    return combine(render_all(targets, rules, {}))
+    return combine(plan_together(targets, rules, {}))
 
 
 def write_marker(project: Path, phase: str, targets: Sequence[str] = ALL, extra: str = "") -> None:

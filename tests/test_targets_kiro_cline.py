@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from rulesync import reading
+from rulesync.reading import plan_together
 from rulesync.targets import SourceRule, combine, render_all
 from rulesync.targets.base import How, split_front_matter
 from tests.conftest import make_repo, rulesync
@@ -62,7 +63,7 @@ def test_cline_writes_always_and_scoped_rules_and_leaves_the_others_to_agents_md
 
 def test_with_agents_md_kiro_and_cline_load_each_rule_once_none_lost() -> None:
     names = ("agents", "kiro", "cline")
-    out = combine(render_all(names, RULES, {}))
+    out = combine(plan_together(names, RULES, {}))
     # Both read AGENTS.md: the Always rule is not written again in their folders.
     assert ".kiro/steering/core.md" not in out.files
     assert ".clinerules/core.md" not in out.files

@@ -27,7 +27,7 @@ from rulesync.mdc import RuleType
 from rulesync.project import choose_library, choose_tier, desired_rules, enabled_targets
 from rulesync.report import emit_json
 from rulesync.suggest import did_you_mean
-from rulesync.targets import SourceRule, Target, combine, get, render_all
+from rulesync.targets import SourceRule, Target, combine, get
 from rulesync.targets.base import CURSOR_ATTACH, How, Reader
 
 ESTIMATE = "estimated tokens: ASCII characters / 4 + 1 per other character"
@@ -65,7 +65,7 @@ class _Tier:
         self.origin = {n: r.tier for n, r in desired.items()}
         self.enabled = enabled
         # As apply renders them: planned together, beside the project's own files.
-        self.rendered = render_all([t.name for t in enabled], self.sources, disk)
+        self.rendered = reading.plan_together([t.name for t in enabled], self.sources, disk)
 
     @property
     def stems(self) -> list[str]:

@@ -108,37 +108,11 @@ def render(target: Target, enabled: Sequence[Target], rules: Sequence[SourceRule
     return target.render(rules, _full_text_locator([t for t in enabled if t is not target]))
 
 
-def render_all(
-    names: Sequence[str],
-    rules: Sequence[SourceRule],
-    disk: Mapping[str, bytes] | None = None,
-) -> dict[str, Rendered]:
-    """Each named target's rendering of the tier, in the order given, beside the others.
-
-    Given the project's own instruction files (`disk`), the targets are planned together: a
-    target that `drops_loaded` leaves out the Always rules its assistant reads, by the
-    reading model, in the others' files once written (Claude Code and Devin Desktop read
-    AGENTS.md), so that no assistant loads a rule twice where one copy does."""
+def render_all(names: Sequence[str], rules: Sequence[SourceRule]) -> dict[str, Rendered]:
+    """Each named target's rendering of the tier, in the order given, beside the others
+    (`rulesync.reading.plan_together` plans them from what each assistant loads)."""
     targets = [get(name) for name in names]
-    first = {target.name: render(target, targets, rules) for target in targets}
-    if disk is None:
-        return first
-    from rulesync.reading import loaded_elsewhere
-
-    planned = {}
-    for target in targets:
-        others = {n: r for n, r in first.items() if n != target.name}
-        dropped = (
-            loaded_elsewhere(target, targets, rules, others, disk)
-            if target.drops_loaded and others
-            else set()
-        )
-        if dropped:
-            kept = [r for r in rules if r.stem not in dropped]
-            planned[target.name] = render(target, targets, kept)
-        else:
-            planned[target.name] = first[target.name]
-    return planned
+    return {target.name: render(target, targets, rules) for target in targets}
 
 
 __all__ = [
