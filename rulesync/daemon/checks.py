@@ -1,35 +1,66 @@
-"""Library folders checked on a timer instead of watched: a chain of tiers too long to give
-each folder a watch (and a thread) costs one listing per folder per check, whatever its size."""
+"""What watched and unwatched folders hold, compared without reading a file: a stat of each
+entry that matters. A chain of library tiers too long to give each folder a watch is checked on
+a timer (`FolderChecks`: one listing per folder per check, whatever its size), and the
+reconcile timer re-reads only the projects whose folders changed since their last sync (`scan`).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import NamedTuple
+
+from rulesync.daemon.events import WatchKind, is_relevant
 
 # Seconds between two checks of the folders no watch covers.
 CHECK_INTERVAL = 2.0
 
-Fingerprint = tuple[tuple[str, int, int, int], ...]
+# (path, inode, size, mtime, ctime) of each entry that matters; a folder itself as
+# (path, device, inode, 0, 0), or (path, -1, -1, -1, -1) when it cannot be listed.
+Entry = tuple[str, int, int, int, int]
+Fingerprint = tuple[Entry, ...]
 
 
-def fingerprint(folders: Iterable[str]) -> Fingerprint:
-    """What a check compares: each rule file's folder, name, inode, size and mtime."""
-    seen: list[tuple[str, int, int, int]] = []
-    for folder in folders:
+class Scan(NamedTuple):
+    """What a set of folders held, and per folder the newest change time (ctime, which no
+    program can set back) of the folder and the entries that matter in it."""
+
+    entries: Fingerprint
+    newest: dict[str, int]
+
+
+def scan(watched: Mapping[str, WatchKind]) -> Scan:
+    """Stat the entries of each folder (resolved path → kind) that a change event in it would
+    wake the service for: the same names `is_relevant` lets through."""
+    seen: list[Entry] = []
+    newest: dict[str, int] = {}
+    for folder, kind in watched.items():
         try:
+            st = os.stat(folder)
             entries = list(os.scandir(folder))
         except OSError:
-            seen.append((folder, -1, -1, -1))  # gone: its return is a change too
+            seen.append((folder, -1, -1, -1, -1))  # gone: its return is a change too
+            newest[folder] = -1
             continue
+        seen.append((folder, st.st_dev, st.st_ino, 0, 0))
+        latest = st.st_ctime_ns
         for entry in entries:
-            if not entry.name.endswith(".mdc"):
+            if not is_relevant(kind, (entry.name,), is_self=False):
                 continue
             try:
                 st = entry.stat()
             except OSError:
+                seen.append((entry.path, -1, -1, -1, -1))  # a dangling link
                 continue
-            seen.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns))
-    return tuple(sorted(seen))
+            seen.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+            latest = max(latest, st.st_ctime_ns)
+        newest[folder] = latest
+    return Scan(tuple(sorted(seen)), newest)
+
+
+def fingerprint(folders: Iterable[str]) -> Fingerprint:
+    """What a check of library folders compares: each rule file's inode, size and times."""
+    return scan(dict.fromkeys(folders, WatchKind.LIBRARY)).entries
 
 
 class FolderChecks:

@@ -351,6 +351,10 @@ class Watcher:
         """Folders watched right now (each is one inotify watch or one polled folder)."""
         return len(self._watches)
 
+    def owned(self, owner: str) -> dict[str, WatchKind]:
+        """The folders `owner` is subscribed to now (resolved path → kind)."""
+        return dict(self._owned.get(owner, {}))
+
     def is_polled(self, owner: str) -> bool:
         """Whether `owner`'s folders are polled rather than watched by inotify."""
         return owner in self.polled or "*" in self.polled
