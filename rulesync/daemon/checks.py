@@ -29,33 +29,47 @@ class Scan(NamedTuple):
     newest: dict[str, int]
 
 
-def scan(watched: Mapping[str, WatchKind]) -> Scan:
+# What one folder held: its entries, and the newest change time among them.
+Folder = tuple[list[Entry], int]
+
+
+def scan(watched: Mapping[str, WatchKind], shared: dict[str, Folder] | None = None) -> Scan:
     """Stat the entries of each folder (resolved path → kind) that a change event in it would
-    wake the service for: the same names `is_relevant` lets through."""
+    wake the service for: the same names `is_relevant` lets through. Library folders found in
+    `shared` are not listed again, and are added to it (one listing per pass over projects)."""
     seen: list[Entry] = []
     newest: dict[str, int] = {}
     for folder, kind in watched.items():
-        try:
-            st = os.stat(folder)
-            entries = list(os.scandir(folder))
-        except OSError:
-            seen.append((folder, -1, -1, -1, -1))  # gone: its return is a change too
-            newest[folder] = -1
-            continue
-        seen.append((folder, st.st_dev, st.st_ino, 0, 0))
-        latest = st.st_ctime_ns
-        for entry in entries:
-            if not is_relevant(kind, (entry.name,), is_self=False):
-                continue
-            try:
-                st = entry.stat()
-            except OSError:
-                seen.append((entry.path, -1, -1, -1, -1))  # a dangling link
-                continue
-            seen.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
-            latest = max(latest, st.st_ctime_ns)
-        newest[folder] = latest
+        if shared is not None and kind == WatchKind.LIBRARY:
+            held = shared.get(folder)
+            if held is None:
+                held = shared[folder] = _list(folder, kind)
+        else:
+            held = _list(folder, kind)
+        seen += held[0]
+        newest[folder] = held[1]
     return Scan(tuple(sorted(seen)), newest)
+
+
+def _list(folder: str, kind: WatchKind) -> Folder:
+    try:
+        st = os.stat(folder)
+        entries = list(os.scandir(folder))
+    except OSError:
+        return [(folder, -1, -1, -1, -1)], -1  # gone: its return is a change too
+    seen: list[Entry] = [(folder, st.st_dev, st.st_ino, 0, 0)]
+    latest = st.st_ctime_ns
+    for entry in entries:
+        if not is_relevant(kind, (entry.name,), is_self=False):
+            continue
+        try:
+            st = entry.stat()
+        except OSError:
+            seen.append((entry.path, -1, -1, -1, -1))  # a dangling link
+            continue
+        seen.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+        latest = max(latest, st.st_ctime_ns)
+    return seen, latest
 
 
 def fingerprint(folders: Iterable[str]) -> Fingerprint:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from rulesync import __version__, private
 from rulesync.config import Config, load_config
-from rulesync.daemon.checks import FolderChecks, Scan, scan
+from rulesync.daemon.checks import Folder, FolderChecks, Scan, scan
 from rulesync.daemon.events import (
     REGISTRY_OWNER,
     Changed,
@@ -88,6 +88,9 @@ class Service:
         # so an idle project costs nothing per event. Projects whose library is git-served.
         self._active: set[str] = set()
         self._remote: set[str] = set()
+        # Library folders as last listed, shared by every project following them; listed
+        # again at each timer pass and after any change in a library.
+        self._libraries: dict[str, Folder] = {}
         self._status_dirty = True
 
     # Requests from other threads ------------------------------------------------------------
@@ -258,6 +261,8 @@ class Service:
                 first = self._registry_event[0] if self._registry_event else now
                 self._registry_event = (first, now)
             case Changed(owner, kind, saved):
+                if kind == WatchKind.LIBRARY:
+                    self._libraries.clear()
                 project = self.projects.get(owner)
                 if project is not None:
                     busy = lambda: _busy(project.root)  # noqa: E731
@@ -305,13 +310,14 @@ class Service:
         the rest, enough for each to be read at least once every FULL_CYCLE seconds."""
         changed: list[ProjectState] = []
         unchanged: list[ProjectState] = []
+        self._libraries.clear()  # listed once for every project
         for project in self.projects.values():
-            (unchanged if self._unchanged(project) else changed).append(project)
+            (unchanged if self._unchanged(project, self._libraries) else changed).append(project)
         turn = math.ceil(len(self.projects) * self.config.reconcile_interval / FULL_CYCLE)
         unchanged.sort(key=lambda p: p.read_at)
         return changed + unchanged[:turn]
 
-    def _unchanged(self, project: ProjectState) -> bool:
+    def _unchanged(self, project: ProjectState, shared: dict[str, Folder]) -> bool:
         """True when nothing the project's last sync read can have changed: it succeeded, its
         folders are watched through inotify, nothing is pending, and its watched folders and
         HEAD are as they were just after it."""
@@ -320,15 +326,11 @@ class Service:
         key = project.key
         if self.watcher.is_polled(key) or key in self.watcher.unwatched:
             return False
-        return self._look(project, self.watcher.owned(key)) == project.seen
-
-    @staticmethod
-    def _look(project: ProjectState, watched: dict[str, WatchKind]) -> tuple[object, ...] | None:
-        """The project's HEAD and watched folders as they are now (None: HEAD cannot be read
-        without git, so a change cannot be ruled out)."""
         git = find_git(project.root)
         head = head_id(git) if git is not None else None
-        return None if head is None else (head, scan(watched).entries)
+        if head is None or head != project.seen[0]:
+            return False  # HEAD moved, or cannot be read without git
+        return scan(self.watcher.owned(key), shared).entries == project.seen[1]
 
     def _measure_some(self) -> None:
         """Measure the readiness owed, a slice at a time, while no sync is due."""
@@ -407,7 +409,9 @@ class Service:
         looked = None
         project.seen = None
         if synced_at is not None:
-            looked = scan(self.watcher.owned(project.key))
+            for path in fresh:
+                self._libraries.pop(path, None)  # a folder watched anew is listed anew
+            looked = scan(self.watcher.owned(project.key), self._libraries)
             head = head_id(git) if git is not None else None
             project.seen = None if head is None else (head, looked.entries)
         idle = project.due(self.debounce, self.max_delay) is None
