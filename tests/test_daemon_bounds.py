@@ -14,6 +14,7 @@ import pytest
 
 from rulesync.daemon import MAX_PROJECT_WATCHES
 from rulesync.daemon.schedule import STAMP_SLACK
+from rulesync.library import STABLE_AFTER, load_library
 from rulesync.registry import registry_path
 from tests.conftest import git, rule_text, rulesync
 from tests.test_daemon_support import (
@@ -213,3 +214,30 @@ def test_the_reconcile_timer_reads_only_what_changed_and_the_rest_in_turn(
     git(moved, "commit", "-q", "--allow-empty", "-m", "elsewhere")
     later = _timer_passes(daemon, daemon.mark(), 2)
     assert str(moved) in later[0] | later[1]
+
+
+def test_a_library_is_loaded_once_while_what_it_was_loaded_from_stays_as_it_was(
+    library: Path,
+) -> None:
+    # The service loads the library of each of its projects at every sync: thousands of
+    # times the same folder.
+    time.sleep(STABLE_AFTER + 0.1)  # sets the precondition; nothing is measured
+    first = load_library(library, "mine")
+    assert load_library(library, "mine") is first
+    assert load_library(library, "another label") is not first
+
+    tiers = library / "tiers.yaml"
+    tiers.write_text(tiers.read_text().replace("one developer", "one person"))
+    changed = load_library(library, "mine")
+    assert changed.tier("basic").description == "one person"
+    # Read moments after a change, it is not kept: a second change within the clock's grain
+    # could leave every time as it was.
+    assert load_library(library, "mine") is not changed
+
+    # A tier's folder replaced by a link to another is a change too.
+    time.sleep(STABLE_AFTER + 0.1)
+    kept = load_library(library, "mine")
+    assert load_library(library, "mine") is kept
+    (library / "basic").rename(library / "old-basic")
+    (library / "basic").symlink_to(library / "advanced")
+    assert load_library(library, "mine") is not kept
