@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
 from rulesync.daemon.events import WatchKind, is_relevant
+from rulesync.git import GitDirs, head_id
 
 # Seconds between two checks of the folders no watch covers.
 CHECK_INTERVAL = 2.0
@@ -70,6 +71,45 @@ def _list(folder: str, kind: WatchKind) -> Folder:
         seen.append((entry.path, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
         latest = max(latest, st.st_ctime_ns)
     return seen, latest
+
+
+class Seen(NamedTuple):
+    """A project as its last successful sync left it: the files HEAD's commit is read from,
+    their stat, and its watched folders' entries."""
+
+    head_files: tuple[str, ...]
+    head_stats: tuple[tuple[int, ...] | None, ...]
+    entries: Fingerprint
+
+
+def head_files(git: GitDirs) -> tuple[str, ...] | None:
+    """The files HEAD's commit is read from (HEAD, the branch's loose ref, packed-refs), whose
+    stat tells whether HEAD moved; None where HEAD cannot be read without git."""
+    if head_id(git) is None:
+        return None
+    folder = os.fspath(git.git_dir)
+    files = [os.path.join(folder, "HEAD"), os.path.join(folder, "packed-refs")]
+    try:
+        with open(files[0], "rb") as handle:
+            text = handle.read(1024).decode("utf-8", "replace").strip()
+    except OSError:
+        return None
+    if text.startswith("ref: "):
+        files.append(os.path.join(folder, *text.removeprefix("ref: ").split("/")))
+    return tuple(files)
+
+
+def file_stats(paths: Iterable[str]) -> tuple[tuple[int, ...] | None, ...]:
+    """Inode, size and times of each file (None: missing), never through a link."""
+    found: list[tuple[int, ...] | None] = []
+    for path in paths:
+        try:
+            st = os.stat(path, follow_symlinks=False)
+        except OSError:
+            found.append(None)
+            continue
+        found.append((st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(found)
 
 
 def fingerprint(folders: Iterable[str]) -> Fingerprint:

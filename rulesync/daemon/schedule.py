@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rulesync.daemon.checks import Seen
 from rulesync.daemon.events import WatchKind, backoff_delay, debounce_due
 from rulesync.project import Inputs
 from rulesync.runtime import ProjectStatus
@@ -63,7 +64,7 @@ class ProjectState:
         self.inputs: Inputs | None = None  # what its last successful sync read
         # Its folders and HEAD as they were just after its last successful sync (None: the
         # next reconcile must read it), and when a sync last read it (monotonic seconds).
-        self.seen: tuple[object, ...] | None = None
+        self.seen: Seen | None = None
         self.read_at = float("-inf")
         self.status = ProjectStatus()
 

@@ -20,7 +20,15 @@ from pathlib import Path
 
 from rulesync import __version__, private
 from rulesync.config import Config, load_config
-from rulesync.daemon.checks import Folder, FolderChecks, Scan, scan
+from rulesync.daemon.checks import (
+    Folder,
+    FolderChecks,
+    Scan,
+    Seen,
+    file_stats,
+    head_files,
+    scan,
+)
 from rulesync.daemon.events import (
     REGISTRY_OWNER,
     Changed,
@@ -37,7 +45,7 @@ from rulesync.daemon.outcome import FETCHED, attempt, measure_readiness
 from rulesync.daemon.schedule import FULL_CYCLE, REWATCH, STAMP_SLACK, ProjectState
 from rulesync.daemon.watch import Watcher, default_library, plan_watches
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, RulesyncError
-from rulesync.git import busy_reason, find_git, head_id
+from rulesync.git import busy_reason, find_git
 from rulesync.logs import Logger, configure, get_logger, log_path
 from rulesync.registry import load_projects, registry_path
 from rulesync.runtime import write_status
@@ -326,11 +334,10 @@ class Service:
         key = project.key
         if self.watcher.is_polled(key) or key in self.watcher.unwatched:
             return False
-        git = find_git(project.root)
-        head = head_id(git) if git is not None else None
-        if head is None or head != project.seen[0]:
-            return False  # HEAD moved, or cannot be read without git
-        return scan(self.watcher.owned(key), shared).entries == project.seen[1]
+        seen = project.seen
+        if file_stats(seen.head_files) != seen.head_stats:
+            return False  # HEAD moved (or was rewritten)
+        return scan(self.watcher.owned(key), shared).entries == seen.entries
 
     def _measure_some(self) -> None:
         """Measure the readiness owed, a slice at a time, while no sync is due."""
@@ -412,8 +419,9 @@ class Service:
             for path in fresh:
                 self._libraries.pop(path, None)  # a folder watched anew is listed anew
             looked = scan(self.watcher.owned(project.key), self._libraries)
-            head = head_id(git) if git is not None else None
-            project.seen = None if head is None else (head, looked.entries)
+            files = head_files(git) if git is not None else None
+            if files is not None:  # else HEAD cannot be read without git: read it each pass
+                project.seen = Seen(files, file_stats(files), looked.entries)
         idle = project.due(self.debounce, self.max_delay) is None
         unseen = [path for path in fresh if plan.watched[path] != WatchKind.GIT]
         if idle and unseen and _changed_since(looked, unseen, synced_at):
