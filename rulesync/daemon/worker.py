@@ -420,8 +420,12 @@ class Service:
                 self._libraries.pop(path, None)  # a folder watched anew is listed anew
             looked = scan(self.watcher.owned(project.key), self._libraries)
             files = head_files(git) if git is not None else None
-            if files is not None:  # else HEAD cannot be read without git: read it each pass
-                project.seen = Seen(files, file_stats(files), looked.entries)
+            stats = file_stats(files) if files is not None else ()
+            # HEAD unreadable without git, or moved since the sync began (its own commit,
+            # or another beside it, which nothing watches): the next pass reads it again.
+            settled = synced_at - int(STAMP_SLACK * 1e9)
+            if files is not None and all(s is None or s[-1] < settled for s in stats):
+                project.seen = Seen(files, stats, looked.entries)
         idle = project.due(self.debounce, self.max_delay) is None
         unseen = [path for path in fresh if plan.watched[path] != WatchKind.GIT]
         if idle and unseen and _changed_since(looked, unseen, synced_at):
