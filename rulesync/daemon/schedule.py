@@ -25,6 +25,10 @@ STAMP_SLACK = 2.0
 # Every project is read again at least this often (seconds), changed or not: the reconcile
 # timer re-reads the projects whose folders changed, and these in turn, the least recent first.
 FULL_CYCLE = 3600.0
+# A project's watched folders are listed at one timer pass in this many, a share of the
+# projects at each (their change events stand for them between); HEAD's files, which nothing
+# watches, are looked at every pass.
+LIST_EVERY = 4
 
 
 def now_iso() -> str:

@@ -42,7 +42,13 @@ from rulesync.daemon.events import (
 )
 from rulesync.daemon.fetcher import Fetcher
 from rulesync.daemon.outcome import FETCHED, attempt, measure_readiness
-from rulesync.daemon.schedule import FULL_CYCLE, REWATCH, STAMP_SLACK, ProjectState
+from rulesync.daemon.schedule import (
+    FULL_CYCLE,
+    LIST_EVERY,
+    REWATCH,
+    STAMP_SLACK,
+    ProjectState,
+)
 from rulesync.daemon.watch import Watcher, default_library, plan_watches
 from rulesync.errors import EXIT_NOT_IN_SYNC, EXIT_OK, RulesyncError
 from rulesync.git import busy_reason, find_git
@@ -89,6 +95,7 @@ class Service:
         self._reconciling: set[str] = set()
         self._reconcile_cause = "startup"
         self._reconcile_read = 0
+        self._passes = 0  # timer passes so far
         # Projects whose readiness is owed since their start-up or registration sync,
         # measured once no sync is due.
         self._measure: deque[str] = deque()
@@ -319,16 +326,19 @@ class Service:
         changed: list[ProjectState] = []
         unchanged: list[ProjectState] = []
         self._libraries.clear()  # listed once for every project
-        for project in self.projects.values():
-            (unchanged if self._unchanged(project, self._libraries) else changed).append(project)
+        self._passes += 1
+        for i, project in enumerate(self.projects.values()):
+            listed = i % LIST_EVERY == self._passes % LIST_EVERY
+            same = self._unchanged(project, self._libraries, listed=listed)
+            (unchanged if same else changed).append(project)
         turn = math.ceil(len(self.projects) * self.config.reconcile_interval / FULL_CYCLE)
         unchanged.sort(key=lambda p: p.read_at)
         return changed + unchanged[:turn]
 
-    def _unchanged(self, project: ProjectState, shared: dict[str, Folder]) -> bool:
+    def _unchanged(self, project: ProjectState, shared: dict[str, Folder], *, listed: bool) -> bool:
         """True when nothing the project's last sync read can have changed: it succeeded, its
-        folders are watched through inotify, nothing is pending, and its watched folders and
-        HEAD are as they were just after it."""
+        folders are watched through inotify, nothing is pending, its HEAD is as it was just
+        after it, and so are its watched folders when `listed` (else their events vouch)."""
         if project.seen is None or project.due(self.debounce, self.max_delay) is not None:
             return False
         key = project.key
@@ -337,7 +347,7 @@ class Service:
         seen = project.seen
         if file_stats(seen.head_files) != seen.head_stats:
             return False  # HEAD moved (or was rewritten)
-        return scan(self.watcher.owned(key), shared).entries == seen.entries
+        return not listed or scan(self.watcher.owned(key), shared).entries == seen.entries
 
     def _measure_some(self) -> None:
         """Measure the readiness owed, a slice at a time, while no sync is due."""
