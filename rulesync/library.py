@@ -2,6 +2,7 @@
 
 import os
 import stat
+import time
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
@@ -629,7 +630,60 @@ def _check_inside_project(root: Path, project: Path) -> None:
         )
 
 
+# Libraries loaded, kept while the folders and the tiers.yaml they were loaded from are as they
+# were (a long-lived process, the service, loads one library for each of thousands of
+# projects): (folder, label, revision, limits, project) → (signature, library).
+_LOADED: dict[tuple[object, ...], tuple[tuple[tuple[int, ...], ...], Library]] = {}
+_LOADED_MAX = 32
+# A library whose files changed this recently (seconds) when it was loaded is not kept: a
+# filesystem stamps times from a coarse clock, so a second change so soon may leave them as
+# they were.
+STABLE_AFTER = 2.0
+
+
+def _signature(root: Path, tiers: Sequence[str]) -> tuple[tuple[int, ...], ...] | None:
+    """What load_library read a library from, as stat sees it: its folder, tiers.yaml and each
+    tier's folder, each followed and not (a link swapped is a change too)."""
+    seen = []
+    try:
+        for path in (root, root / TIERS_FILE, *(root / name for name in tiers)):
+            for follow in (False, True):
+                st = os.stat(path, follow_symlinks=follow)
+                seen.append(
+                    (st.st_dev, st.st_ino, st.st_mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+                )
+    except OSError:
+        return None
+    return tuple(seen)
+
+
 def load_library(
+    root: Path,
+    label: str,
+    revision: str | None = None,
+    *,
+    limits: Limits | None = None,
+    project: Path | None = None,
+) -> Library:
+    """Load `tiers.yaml` from a library folder and check every tier's folder stays inside it;
+    the library loaded before when nothing it was loaded from changed since."""
+    limits = limits or Limits()
+    key = (str(root), label, revision, limits, str(project) if project else None)
+    kept = _LOADED.get(key)
+    if kept is not None and _signature(root, kept[1].tier_names) == kept[0]:
+        return kept[1]
+    started = time.time_ns()
+    library = _load_library(root, label, revision, limits=limits, project=project)
+    signature = _signature(root, library.tier_names)
+    settled = started - int(STABLE_AFTER * 1e9)
+    if signature is not None and all(entry[-1] < settled for entry in signature):
+        if len(_LOADED) >= _LOADED_MAX:
+            _LOADED.clear()
+        _LOADED[key] = (signature, library)
+    return library
+
+
+def _load_library(
     root: Path,
     label: str,
     revision: str | None = None,

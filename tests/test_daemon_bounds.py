@@ -6,14 +6,25 @@ real service, counted from /proc."""
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from rulesync.daemon import MAX_PROJECT_WATCHES
+from rulesync.daemon.schedule import STAMP_SLACK
+from rulesync.library import STABLE_AFTER, load_library
 from rulesync.registry import registry_path
-from tests.conftest import rule_text, rulesync
-from tests.test_daemon_support import Daemon, config_file, new_project, wait_commits
+from tests.conftest import git, rule_text, rulesync
+from tests.test_daemon_support import (
+    Daemon,
+    add_config,
+    config_file,
+    new_project,
+    wait_commits,
+    wait_for,
+)
 
 # More tier folders than any sane bound on threads; each tier extends the one before it.
 TIERS = 300
@@ -129,3 +140,104 @@ def test_doctor_counts_the_folders_the_service_watches_from_what_the_load_read(
         *(real(library / tier) for tier in ("basic", "advanced", "enterprise")),
     }
     assert registered.watched == expected
+
+
+def _in_sync(tmp_path: Path, count: int) -> list[Path]:
+    """`count` registered projects already applied and committed, none changed within the
+    time a filesystem's coarse clock may hide."""
+    projects = [new_project(tmp_path / f"p{i}") for i in range(count)]
+    for project in projects:
+        rulesync(project, "apply", check=0)
+    time.sleep(STAMP_SLACK + 0.1)  # sets the precondition; nothing is measured
+    return projects
+
+
+def _reads(daemon: Daemon, after: int, until: int | None = None) -> dict[str, int]:
+    """How many syncs started for each project between two log positions."""
+    records = daemon.records()[after:until]
+    return Counter(r["project"] for r in records if r.get("event") == "sync.started")
+
+
+def test_each_project_is_read_once_by_the_start_up_pass(
+    tmp_path: Path, library: Path, daemon: Daemon
+) -> None:
+    # A project's rules folder is watched once its first sync has read it; a second read to
+    # cover that moment is owed only when something in the folder changed since the sync began.
+    add_config(log_level="debug")
+    projects = _in_sync(tmp_path, 6)
+    daemon.start()
+    records = daemon.records()
+    until = next(i for i, r in enumerate(records) if r.get("event") == "reconcile.done")
+    assert _reads(daemon, 0, until) == {str(p): 1 for p in projects}
+    assert records[until]["cause"] == "startup" and records[until]["read"] == len(projects)
+
+    # A folder the first sync creates is still looked at once more after its watch exists.
+    fresh = new_project(tmp_path / "fresh")
+    assert wait_commits(fresh, 1)[0].startswith("rulesync: install basic rules")
+    daemon.wait_event("sync.started", project=str(fresh), cause="rewatch")
+
+
+def _timer_passes(daemon: Daemon, after: int, count: int) -> list[set[str]]:
+    """The projects each of the next `count` timer passes after log position `after` read."""
+    wait_for(
+        f"{count} timer passes",
+        lambda: len(daemon.events("reconcile.done", after=after, cause="timer")) >= count,
+    )
+    records = daemon.records()
+    ends = [
+        i
+        for i, r in enumerate(records)
+        if i >= after and r.get("event") == "reconcile.done" and r.get("cause") == "timer"
+    ][:count]
+    starts = [after, *(end + 1 for end in ends[:-1])]
+    return [
+        {r["project"] for r in records[start:end] if r.get("event") == "sync.started"}
+        for start, end in zip(starts, ends, strict=True)
+    ]
+
+
+def test_the_reconcile_timer_reads_only_what_changed_and_the_rest_in_turn(
+    tmp_path: Path, library: Path, daemon: Daemon
+) -> None:
+    add_config(log_level="debug", reconcile_interval=1)
+    projects = _in_sync(tmp_path, 6)
+    daemon.start()
+    # With one-second passes, one unchanged project a pass is read in turn (so each is read
+    # at least once an hour), not all six.
+    passes = _timer_passes(daemon, daemon.mark(), 3)
+    assert [len(read) for read in passes] == [1, 1, 1]
+    assert set().union(*passes) <= {str(p) for p in projects}
+
+    # HEAD moving is nothing a watch sees (the git dir is not watched): the next passes find
+    # it, though the project was the last one read in turn (its turn is five passes away).
+    moved = Path(next(iter(passes[-1])))
+    git(moved, "commit", "-q", "--allow-empty", "-m", "elsewhere")
+    later = _timer_passes(daemon, daemon.mark(), 2)
+    assert str(moved) in later[0] | later[1]
+
+
+def test_a_library_is_loaded_once_while_what_it_was_loaded_from_stays_as_it_was(
+    library: Path,
+) -> None:
+    # The service loads the library of each of its projects at every sync: thousands of
+    # times the same folder.
+    time.sleep(STABLE_AFTER + 0.1)  # sets the precondition; nothing is measured
+    first = load_library(library, "mine")
+    assert load_library(library, "mine") is first
+    assert load_library(library, "another label") is not first
+
+    tiers = library / "tiers.yaml"
+    tiers.write_text(tiers.read_text().replace("one developer", "one person"))
+    changed = load_library(library, "mine")
+    assert changed.tier("basic").description == "one person"
+    # Read moments after a change, it is not kept: a second change within the clock's grain
+    # could leave every time as it was.
+    assert load_library(library, "mine") is not changed
+
+    # A tier's folder replaced by a link to another is a change too.
+    time.sleep(STABLE_AFTER + 0.1)
+    kept = load_library(library, "mine")
+    assert load_library(library, "mine") is kept
+    (library / "basic").rename(library / "old-basic")
+    (library / "basic").symlink_to(library / "advanced")
+    assert load_library(library, "mine") is not kept

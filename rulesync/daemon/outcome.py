@@ -68,9 +68,9 @@ def _within(deadline: float, run: Callable[[], SyncResult], project: ProjectStat
     return outcome
 
 
-def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> None:
+def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> bool:
     """Sync `project` once (`cause` is why) and record the outcome; nothing it raises escapes,
-    so one project's failure never stops the others."""
+    so one project's failure never stops the others. True when the sync ran to its end."""
     from rulesync.sync import sync
 
     started = time.perf_counter()
@@ -115,12 +115,8 @@ def attempt(project: ProjectState, config: Config, cause: str, log: Logger) -> N
         failed(project, f"internal error: {exc!r}", cause, log, logged=True)
     else:
         synced(project, result, time.perf_counter() - started, log)
-        if cause in MEASURE_CAUSES:
-            measure_readiness(project, config, log)
-
-
-# The reconciles (start-up and the timer) on which a project's readiness is measured again.
-MEASURE_CAUSES = ("startup", "timer")
+        return True
+    return False
 
 
 def measure_readiness(project: ProjectState, config: Config, log: Logger) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from rulesync.daemon.checks import Seen
 from rulesync.daemon.events import WatchKind, backoff_delay, debounce_due
 from rulesync.project import Inputs
 from rulesync.runtime import ProjectStatus
@@ -18,6 +19,16 @@ RETRY = "retry"
 # A look once more after a sync whose folders were watched anew (a change in them before
 # their watch existed went unseen).
 REWATCH = "rewatch"
+# A change made this long (seconds) before a sync started may carry a change time older than
+# its start: filesystems stamp times from a coarse clock, some to the second or two.
+STAMP_SLACK = 2.0
+# Every project is read again at least this often (seconds), changed or not: the reconcile
+# timer re-reads the projects whose folders changed, and these in turn, the least recent first.
+FULL_CYCLE = 3600.0
+# A project's watched folders are listed at one timer pass in this many, a share of the
+# projects at each (their change events stand for them between); HEAD's files, which nothing
+# watches, are looked at every pass.
+LIST_EVERY = 4
 
 
 def now_iso() -> str:
@@ -37,8 +48,10 @@ class ProjectState:
         "last_activity",
         "last_event",
         "pending_at",
+        "read_at",
         "retry_at",
         "root",
+        "seen",
         "status",
     )
 
@@ -53,6 +66,10 @@ class ProjectState:
         self.burst_after_quiet = False
         self.failures = 0
         self.inputs: Inputs | None = None  # what its last successful sync read
+        # Its folders and HEAD as they were just after its last successful sync (None: the
+        # next reconcile must read it), and when a sync last read it (monotonic seconds).
+        self.seen: Seen | None = None
+        self.read_at = float("-inf")
         self.status = ProjectStatus()
 
     @property

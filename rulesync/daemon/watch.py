@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -61,6 +62,8 @@ LIBRARY_TIER_WATCHES = 8
 # the library's size).
 TARGET_FOLDERS = len({f for t in TARGETS.values() for f in t.folders if f})
 MAX_PROJECT_WATCHES = 3 + LIBRARY_TIER_WATCHES + TARGET_FOLDERS + NESTED_RULE_FOLDERS
+# Seconds a reading of the mount table serves for (a folder mounted since is seen after it).
+MOUNTS_TTL = 1.0
 # Only the kinds of event that follow a write: opens and reads (ours included) never wake us.
 EVENT_FILTER: list[type[FileSystemEvent]] = [
     FileCreatedEvent,
@@ -134,8 +137,11 @@ class Handler(FileSystemEventHandler):
         self.path = path
         self.post = post
         self.log = log
-        # Replaced whole (never mutated) by the worker, so the observer thread reads it safely.
-        self.subscribers: frozenset[tuple[WatchKind, str]] = frozenset()
+        # Owner → kind. Changed by the worker and read by the reading thread, both holding
+        # the lock: a folder every project shares (a library's) has thousands of subscribers,
+        # and copying them all at each subscription would cost each start-up pass N².
+        self.subscribers: dict[str, WatchKind] = {}
+        self.lock = threading.Lock()
         self.deleted = False  # the kernel dropped its inotify watch
 
     def dispatch(self, event: FileSystemEvent) -> None:
@@ -173,7 +179,9 @@ class Handler(FileSystemEventHandler):
     def _changed(self, event_type: str, src: str, dest: str, is_self: bool) -> None:
         try:
             names = {n for n in (src, dest) if n}
-            for kind, owner in self.subscribers:
+            with self.lock:
+                subscribers = list(self.subscribers.items())
+            for owner, kind in subscribers:
                 if not is_relevant(kind, names, is_self=is_self):
                     continue
                 saved = kind == WatchKind.MARKER and saves_marker(event_type, src, dest)
@@ -274,7 +282,15 @@ class _Watch:
         self.token = token  # inotify: the reader's watch and callback
         self.observed = observed  # polling: the observer's watch and its emitter
         self.emitter = emitter
-        self.subscribers: dict[str, WatchKind] = {}  # owner → kind
+        self.subscribers = handler.subscribers  # owner → kind, changed only through these
+
+    def set(self, owner: str, kind: WatchKind) -> None:
+        with self.handler.lock:
+            self.subscribers[owner] = kind
+
+    def remove(self, owner: str) -> None:
+        with self.handler.lock:
+            self.subscribers.pop(owner, None)
 
     def stale(self) -> bool:
         """True once the folder was replaced: the kernel dropped its watch, or its emitter
@@ -282,9 +298,6 @@ class _Watch:
         hands a freed one straight out again)."""
         dead = self.handler.deleted or (self.emitter is not None and not self.emitter.is_alive())
         return dead or self.identity != _identity(self.path)
-
-    def publish(self) -> None:
-        self.handler.subscribers = frozenset((k, o) for o, k in self.subscribers.items())
 
 
 def _identity(path: str) -> tuple[int, int] | None:
@@ -308,6 +321,7 @@ class Watcher:
         self.polling: BaseObserver | None = None
         self.polled: dict[str, str] = {}  # owner → why it is polled (logged once)
         self.unwatched: set[str] = set()  # owners a watch was refused to (logged once)
+        self._mounts: tuple[float, list[tuple[str, str]]] = (float("-inf"), [])
 
     def start(self) -> None:
         """Start the inotify reader (or, when no inotify instance can be had, only polling)."""
@@ -351,6 +365,10 @@ class Watcher:
         """Folders watched right now (each is one inotify watch or one polled folder)."""
         return len(self._watches)
 
+    def owned(self, owner: str) -> dict[str, WatchKind]:
+        """The folders `owner` is subscribed to now (resolved path → kind)."""
+        return dict(self._owned.get(owner, {}))
+
     def is_polled(self, owner: str) -> bool:
         """Whether `owner`'s folders are polled rather than watched by inotify."""
         return owner in self.polled or "*" in self.polled
@@ -378,10 +396,8 @@ class Watcher:
                 if current is None:
                     continue
                 fresh.append(path)
-            current.subscribers.update(others)
-            current.subscribers[owner] = kind
-            current.publish()
-            for subscriber, subscribed_kind in current.subscribers.items():
+            for subscriber, subscribed_kind in (*others.items(), (owner, kind)):
+                current.set(subscriber, subscribed_kind)
                 self._owned.setdefault(subscriber, {})[path] = subscribed_kind
         if not self._owned.get(owner):
             self._owned.pop(owner, None)
@@ -398,8 +414,7 @@ class Watcher:
         current = self._watches.get(path)
         if current is None:
             return
-        current.subscribers.pop(owner, None)
-        current.publish()
+        current.remove(owner)
         if not current.subscribers:
             self._drop(current)
 
@@ -420,7 +435,7 @@ class Watcher:
         handler = Handler(path, self._post, self._log)
         why = self.polled.get(owner) or self.polled.get("*")
         if why is None:
-            fstype = filesystem_type(path, mount_table())
+            fstype = filesystem_type(path, self._mount_table())
             if needs_polling(fstype):
                 why = f"network filesystem ({fstype})"
                 self._fall_back(owner, why)
@@ -448,6 +463,16 @@ class Watcher:
             return None
         emitter = next((e for e in observer.emitters if e.watch == observed), None)
         return self._add(_Watch(path, identity, handler, observed=observed, emitter=emitter))
+
+    def _mount_table(self) -> list[tuple[str, str]]:
+        """The mounts, read again once MOUNTS_TTL has passed: a pass watching thousands of
+        folders reads them once, not once per folder."""
+        read_at, table = self._mounts
+        now = time.monotonic()
+        if now - read_at >= MOUNTS_TTL:
+            table = mount_table()
+            self._mounts = (now, table)
+        return table
 
     def _add(self, watch: _Watch) -> _Watch:
         self._watches[watch.path] = watch
