@@ -29,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._results import median, percentile, write_section
 from rulesync.registry import add_project
+from support.daemon import Daemon, inotify_usage, manifest_tier, new_project
 from support.env import isolated_env
 from support.repos import make_library, rulesync, rulesync_commits
-from support.service import Daemon, manifest_tier, new_project
 
 PHASES = ("basic", "advanced")
 
@@ -82,13 +82,7 @@ def status_field(pid: int, name: str) -> int:
 
 
 def inotify_watches(pid: int) -> int:
-    total = 0
-    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
-        try:
-            total += info.read_text().count("inotify wd:")
-        except OSError:
-            continue
-    return total
+    return inotify_usage(pid)[0]
 
 
 # The three measurements -------------------------------------------------------------------

@@ -28,8 +28,8 @@ from rulesync.paths import config_dir, log_dir
 from rulesync.project import Inputs
 from rulesync.registry import load_projects, missing_reason, registry_path
 from rulesync.runtime import running_pid
-from rulesync.service import LABEL, UNIT_NAME, Manager, ServiceStatus
 from rulesync.targets import owner
+from rulesync.units import LABEL, UNIT_NAME, Manager, ServiceStatus
 
 if TYPE_CHECKING:
     from rulesync.project import Project
@@ -433,7 +433,7 @@ def _arg(path: Path) -> str:
 
 def run_checks() -> list[Check]:
     """Every check, in the order the report prints them."""
-    from rulesync import service
+    from rulesync import units
 
     config_check, config = check_config()
     checks = [check_git(git_version())]
@@ -448,7 +448,7 @@ def run_checks() -> list[Check]:
     registered = check_registry(config)
     projects = registered.projects
     watches = None if registered.watched is None else len(registered.watched)
-    state = service.status(service.find_manager())
+    state = units.status(units.find_manager())
     checks.append(check_inotify(read_inotify(state.pid), projects, sys.platform, watches))
     checks.append(check_service(state, projects))
     checks += registered.checks

@@ -78,7 +78,7 @@ def rulesync_user_paths(home: Path, environ: dict[str, str]) -> tuple[Path, ...]
     return (
         *(base / "rulesync" for base in bases),
         home / ".local" / "bin" / "rulesync",
-        home / ".config" / "systemd" / "user" / "rulesync.service",
+        home / ".config" / "systemd" / "user" / "rulesync.units",
         home / "Library" / "LaunchAgents" / "com.rulesync.daemon.plist",
     )
 

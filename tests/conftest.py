@@ -9,49 +9,9 @@ from pathlib import Path
 
 import pytest
 
-# The helpers live in `support` so that the benchmarks share them without importing tests;
-# test files import them from here.
-from support.env import (
-    USER_UNSET,
-    entries,
-    isolated_env,
-    rulesync_user_paths,
-    snapshot,
-    stop_process,
-    user_env,
-)
-from support.repos import (
-    CORPUS,
-    REPO_ROOT,
-    RULESYNC,
-    git,
-    make_corpus_library,
-    make_library,
-    make_repo,
-    rule_text,
-    rulesync,
-    rulesync_commits,
-)
-from support.service import Daemon
-
-__all__ = [
-    "CORPUS",
-    "REPO_ROOT",
-    "RULESYNC",
-    "USER_UNSET",
-    "git",
-    "isolated_env",
-    "make_corpus_library",
-    "make_library",
-    "make_repo",
-    "rule_text",
-    "rulesync",
-    "rulesync_commits",
-    "snapshot",
-    "stop_process",
-    "user_env",
-]
-
+from support.daemon import Daemon
+from support.env import USER_UNSET, entries, rulesync_user_paths, user_env
+from support.repos import CORPUS, git, make_library, make_repo
 
 # Read once, before any test changes the environment.
 REAL_USER_PATHS = rulesync_user_paths(Path(os.path.expanduser("~")), dict(os.environ))

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.counts import body_counts, console_counts, subject_counts
-from tests.conftest import git, make_repo, rule_text, rulesync, rulesync_commits
+from support.repos import git, make_repo, rule_text, rulesync, rulesync_commits
 
 RULES = ".cursor/rules"
 USER_AGENTS = "# Agents\n\nRun `make check` before pushing. Keep this text.\n"

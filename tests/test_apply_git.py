@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, make_repo, rulesync, rulesync_commits, snapshot
+from support.env import snapshot
+from support.repos import git, make_repo, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
 

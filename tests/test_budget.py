@@ -15,7 +15,8 @@ import pytest
 from rulesync.errors import InvalidInput
 from rulesync.fsutil import read_under
 from rulesync.targets.blocks import extract
-from tests.conftest import RULESYNC, git, rulesync, snapshot
+from support.env import snapshot
+from support.repos import RULESYNC, git, rulesync
 
 ALL_TARGETS = "[cursor, agents, claude, copilot, devin, windsurf]"
 # Address space for one rulesync process: far above what a sync of these projects needs,

@@ -10,7 +10,7 @@ from rulesync.explain import always_on, total_tokens
 from rulesync.library import Library, bundled_root, load_library
 from rulesync.lint import lint_path
 from rulesync.mdc import RuleType, read_rule
-from tests.conftest import REPO_ROOT, git, rulesync, rulesync_commits
+from support.repos import REPO_ROOT, git, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
 

@@ -21,7 +21,7 @@ from rulesync.errors import (
     InvalidInput,
 )
 from rulesync.paths import log_dir
-from tests.conftest import RULESYNC, rulesync
+from support.repos import RULESYNC, rulesync
 
 RULES = Path(".cursor") / "rules"
 

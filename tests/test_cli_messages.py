@@ -7,7 +7,7 @@ import json
 import os
 from pathlib import Path
 
-from tests.conftest import git, make_repo, rulesync
+from support.repos import git, make_repo, rulesync
 
 RULES = Path(".cursor") / "rules"
 

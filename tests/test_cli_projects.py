@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import git, rulesync
-from tests.test_daemon_support import Daemon, new_project, wait_for
+from support.daemon import Daemon, new_project, wait_for
+from support.repos import git, rulesync
 
 RULES = Path(".cursor") / "rules"
 

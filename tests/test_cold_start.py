@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.cli import main
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 # Run the command as the console script does, then list the source texts it compiled (not a
 # module's file, which importlib hands over as bytes) and every module it loaded.
@@ -54,7 +54,7 @@ NOT_NEEDED = (
     "structlog",
     "platformdirs",
     "rulesync.daemon",
-    "rulesync.service",
+    "rulesync.units",
     "rulesync.lint",
     "rulesync.doctor",
 )

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, rulesync, rulesync_commits
+from support.repos import git, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
 

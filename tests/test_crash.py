@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.fsutil import TMP_MARK
-from tests.conftest import RULESYNC, git, make_corpus_library, make_repo, rulesync
+from support.repos import RULESYNC, git, make_corpus_library, make_repo, rulesync
 
 RULES = Path(".cursor/rules")
 MINE = b"---\ndescription: the user's own rule\n---\nnever lose me\n"

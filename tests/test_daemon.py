@@ -17,12 +17,10 @@ from pathlib import Path
 import pytest
 
 from rulesync.runtime import read_status
-from tests.conftest import git, make_library, rulesync
-from tests.test_daemon_support import (
+from support.daemon import (
     DEADLINE,
     Daemon,
     add_config,
-    commits,
     config_file,
     manifest_tier,
     new_project,
@@ -30,6 +28,8 @@ from tests.test_daemon_support import (
     wait_commits,
     wait_for,
 )
+from support.repos import git, make_library, rulesync
+from support.repos import rulesync_commits as commits
 
 
 @pytest.fixture

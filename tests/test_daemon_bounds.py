@@ -16,15 +16,16 @@ from rulesync.daemon import MAX_PROJECT_WATCHES
 from rulesync.daemon.schedule import STAMP_SLACK
 from rulesync.library import STABLE_AFTER, load_library
 from rulesync.registry import registry_path
-from tests.conftest import git, rule_text, rulesync
-from tests.test_daemon_support import (
+from support.daemon import (
     Daemon,
     add_config,
     config_file,
+    inotify_usage,
     new_project,
     wait_commits,
     wait_for,
 )
+from support.repos import git, rule_text, rulesync
 
 # More tier folders than any sane bound on threads; each tier extends the one before it.
 TIERS = 300
@@ -56,18 +57,11 @@ def _threads(pid: int) -> int:
 
 
 def _inotify_instances(pid: int) -> int:
-    links = (os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir() if f.is_symlink())
-    return sum(1 for target in links if target == "anon_inode:inotify")
+    return inotify_usage(pid)[1]
 
 
 def _inotify_watches(pid: int) -> int:
-    total = 0
-    for info in Path(f"/proc/{pid}/fdinfo").iterdir():
-        try:
-            total += info.read_text().count("inotify wd:")
-        except OSError:
-            continue
-    return total
+    return inotify_usage(pid)[0]
 
 
 def test_a_300_tier_library_costs_a_bounded_number_of_threads_and_watches(

@@ -26,7 +26,7 @@ from rulesync.daemon import (
     Fatal,
     Message,
     ProjectState,
-    Service,
+    Reconciler,
     Stop,
     Watcher,
     backoff_delay,
@@ -38,8 +38,8 @@ from rulesync.daemon import (
     saves_marker,
 )
 from rulesync.logs import LOGGER, configure, get_logger
-from tests.conftest import rulesync
-from tests.test_daemon_support import DEADLINE, new_project
+from support.daemon import DEADLINE, new_project
+from support.repos import rulesync
 
 
 @pytest.fixture
@@ -304,7 +304,7 @@ def test_a_rules_folder_a_sync_recreated_is_looked_at_once_more_after_it_is_watc
     # A rule deleted between the sync that recreated the folder and the new watch would be
     # unseen until the reconcile; the worker closes that gap with one more (no-op) sync.
     root = new_project(tmp_path / "p1", register=False)
-    service = Service(Config(library=str(library), libraries=(library,)))
+    service = Reconciler(Config(library=str(library), libraries=(library,)))
     service.watcher.start()
     try:
         project = service.add(root, 0.0, "test")
@@ -332,7 +332,7 @@ def test_a_dead_observer_makes_the_service_exit_non_zero(
     # observer thread itself; the service must notice at its next reconcile and give up.
     new_project(tmp_path / "p1")
     config = Config(library=str(library), libraries=(library,), reconcile_interval=1.0)
-    service = Service(config)
+    service = Reconciler(config)
     outcome: list[int] = []
     worker = threading.Thread(target=lambda: outcome.append(service.run()), daemon=True)
     worker.start()
@@ -352,7 +352,7 @@ def test_a_stop_and_a_fatal_error_are_told_apart_though_they_carry_the_same_word
 ) -> None:
     # Messages are tuples, so these two are equal as values; the worker dispatches on their
     # kind, and only the fatal one makes the service exit non-zero.
-    service = Service(Config(library=str(library), libraries=(library,)))
+    service = Reconciler(Config(library=str(library), libraries=(library,)))
     service.queue.put(message)
     assert service.run() == exit_code
     stopped = [r for r in _records(json_log) if r["event"] == "daemon.stopped"]

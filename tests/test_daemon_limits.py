@@ -15,14 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import rulesync
-from tests.test_daemon_support import (
-    Daemon,
-    commits,
-    new_project,
-    set_phase,
-    wait_commits,
-)
+from support.daemon import Daemon, inotify_usage, new_project, set_phase, wait_commits
+from support.repos import rulesync
+from support.repos import rulesync_commits as commits
 
 
 def _namespaces_work() -> str | None:
@@ -61,14 +56,8 @@ class NamespacedDaemon(Daemon):
         return ["unshare", "--user", "--map-root-user", "sh", "-c", script, sys.executable]
 
     def inotify_watches(self) -> int:
-        """inotify watches the service holds now (from /proc/<pid>/fdinfo)."""
-        total = 0
-        for info in Path(f"/proc/{self.pid}/fdinfo").iterdir():
-            try:
-                total += info.read_text().count("inotify wd:")
-            except OSError:
-                continue
-        return total
+        """inotify watches the service holds now."""
+        return inotify_usage(self.pid)[0]
 
     def set_namespace_limit(self, name: str, value: int) -> None:
         """Write one of /proc/sys/user/max_inotify_* inside the service's user namespace."""

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from support.repos import REPO_ROOT
 
 GUIDE = REPO_ROOT / "docs" / "getting-started.md"
 README = REPO_ROOT / "README.md"

@@ -14,8 +14,8 @@ import pytest
 
 from rulesync import doctor
 from rulesync.doctor import FAIL, OK, WARN, Check, InotifyLimits
-from rulesync.service import Manager, ServiceStatus
-from tests.conftest import git, rulesync
+from rulesync.units import Manager, ServiceStatus
+from support.repos import git, rulesync
 
 AUTHOR = ("rulesync", "rulesync@localhost")
 SYSTEMD = Manager("systemd", Path("/home/u/.config/systemd/user/rulesync.service"), None)

@@ -10,7 +10,7 @@ import pytest
 
 from rulesync.explain import How, always_on, estimate_tokens, explain_file, glob_matches
 from rulesync.mdc import read_rule
-from tests.conftest import git, make_repo, rulesync
+from support.repos import git, make_repo, rulesync
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from support.gitserver import git_daemon, silent_server
-from tests.conftest import git, make_repo, rulesync
+from support.repos import git, make_repo, rulesync
 from tests.test_remote_library import Remote
 
 RULES = Path(".cursor/rules")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.git import GitDirs, find_git, head_id
-from tests.conftest import git, rulesync, rulesync_commits
+from support.repos import git, rulesync, rulesync_commits
 
 
 def _dirs(repo: Path) -> GitDirs:

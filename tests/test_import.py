@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.mdc import RuleType, read_rule
-from tests.conftest import git, make_library, rulesync, rulesync_commits
+from support.repos import git, make_library, rulesync, rulesync_commits
 from tests.test_adopt import OWN_RULES, RULES, make_team_repo, own_files
 
 LIBRARY = ".rulesync/library"

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, rulesync, rulesync_commits
+from support.repos import git, rulesync, rulesync_commits
 from tests.test_adopt import OWN_RULES, RULES, make_team_repo, own_files
 
 

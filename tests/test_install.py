@@ -19,7 +19,8 @@ import pytest
 import yaml
 
 from rulesync import __version__
-from tests.conftest import REPO_ROOT, git, make_repo, snapshot
+from support.env import snapshot
+from support.repos import REPO_ROOT, git, make_repo
 
 INSTALL_SH = REPO_ROOT / "install.sh"
 SH = shutil.which("sh") or "/bin/sh"

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from rulesync.globs import MAX_BRACE_PATTERNS, expand_braces, glob_matches
 from rulesync.suggest import did_you_mean
-from support.service import Daemon, add_config, config_file, new_project, wait_commits
-from tests.conftest import make_library, make_repo, rule_text, rulesync
+from support.daemon import Daemon, add_config, config_file, new_project, wait_commits
+from support.repos import make_library, make_repo, rule_text, rulesync
 
 
 class SilentServer:

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rulesync import hidden
-from tests.conftest import git, make_library, make_repo, rule_text, rulesync
+from support.repos import git, make_library, make_repo, rule_text, rulesync
 
 ZWSP = "\u200b"
 RLO = "\u202e"
@@ -154,7 +154,7 @@ def test_the_text_written_into_agents_md_is_scanned(tmp_path: Path) -> None:
 
 
 def test_the_service_refuses_the_rule_and_keeps_running(tmp_path: Path) -> None:
-    from support.service import Daemon
+    from support.daemon import Daemon
 
     library_with(tmp_path, f"Be kind.{ZWSP}")
     repo = project(tmp_path / "p")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.config import load_config
-from tests.conftest import git, rulesync
+from support.repos import git, rulesync
 
 MANIFEST = ".rulesync-manifest.json"
 RULES = Path(".cursor/rules")

@@ -14,8 +14,9 @@ import pytest
 from rulesync.config import load_config
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.fsutil import Folders, read_under
-from support.service import Daemon
-from tests.conftest import git, rulesync, snapshot
+from support.daemon import Daemon
+from support.env import snapshot
+from support.repos import git, rulesync
 
 MANIFEST = ".rulesync-manifest.json"
 COMMANDS = (("apply",), ("check",), ("diff",), ("status",), ("apply", "--force"))

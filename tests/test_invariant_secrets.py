@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.redact import redact_url, scrub
-from tests.conftest import git, make_library, make_repo, rulesync
+from support.repos import git, make_library, make_repo, rulesync
 
 TOKEN = "glpat-SECRET0123456789"
 
@@ -118,7 +118,7 @@ def test_a_token_in_an_unreachable_library_url_is_not_in_the_error(tmp_path: Pat
 
 
 def test_the_service_log_keeps_no_token(tmp_path: Path) -> None:
-    from support.service import Daemon
+    from support.daemon import Daemon
 
     use_library(f"http://oauth2:{TOKEN}@127.0.0.1:9/rules.git?access_token={TOKEN}")
     repo = project(tmp_path / "p")
@@ -188,7 +188,7 @@ def test_a_backup_of_a_private_file_stays_private(tmp_path: Path) -> None:
 
 
 def test_the_log_and_status_files_are_private(tmp_path: Path) -> None:
-    from support.service import Daemon
+    from support.daemon import Daemon
 
     repo = project(tmp_path / "p", "phase: basic\n")
     git(repo, "add", ".rulesync.yaml")

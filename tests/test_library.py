@@ -10,7 +10,7 @@ import pytest
 from rulesync.errors import InvalidInput, UnsafePath
 from rulesync.library import Library, Limits, load_library
 from rulesync.names import valid_rule_name
-from tests.conftest import make_library, rulesync
+from support.repos import make_library, rulesync
 
 
 def test_extends_inherits_and_a_higher_tier_replaces_a_same_named_rule(tmp_path: Path) -> None:

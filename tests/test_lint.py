@@ -13,7 +13,7 @@ import pytest
 
 from rulesync.lint import lint, lint_path
 from rulesync.names import MAX_RULE_NAME_BYTES, rule_name_problem
-from tests.conftest import REPO_ROOT, rulesync
+from support.repos import REPO_ROOT, rulesync
 
 GOOD = b"---\ndescription: fine\nglobs:\nalwaysApply: false\n---\nbody\n"
 ALWAYS = b"---\nalwaysApply: true\n---\n" + b"word " * 400 + b"\n"

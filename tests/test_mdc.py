@@ -92,7 +92,7 @@ def test_lint_reports_every_file_even_after_a_bad_one(tmp_path: Path) -> None:
 
 
 def test_lint_command_exit_codes(tmp_path: Path) -> None:
-    from tests.conftest import rulesync
+    from support.repos import rulesync
 
     good = tmp_path / "good.mdc"
     good.write_bytes(b"---\ndescription: fine\nglobs:\nalwaysApply: false\n---\nbody\n")

@@ -4,7 +4,6 @@ of every target."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
@@ -12,22 +11,14 @@ import pytest
 
 from rulesync import doctor
 from rulesync.doctor import InotifyLimits
-from support.service import Daemon
-from tests.conftest import rulesync
+from support.daemon import Daemon, inotify_usage
+from support.repos import rulesync
 
 LINUX_INOTIFY = Path("/proc/sys/fs/inotify/max_user_watches").exists()
 
 
 def _watches_of(pid: int) -> int:
-    count = 0
-    for fd in os.listdir(f"/proc/{pid}/fd"):
-        try:
-            if os.readlink(f"/proc/{pid}/fd/{fd}") == "anon_inode:inotify":
-                info = Path(f"/proc/{pid}/fdinfo/{fd}").read_text()
-                count += info.count("inotify wd:")
-        except OSError:
-            continue
-    return count
+    return inotify_usage(pid)[0]
 
 
 @pytest.mark.skipif(not LINUX_INOTIFY, reason="needs Linux inotify")
@@ -65,7 +56,7 @@ def test_the_pre_commit_hook_describes_every_targets_files() -> None:
     import yaml
 
     from rulesync.targets import TARGETS
-    from tests.conftest import REPO_ROOT
+    from support.repos import REPO_ROOT
 
     text = (REPO_ROOT / ".pre-commit-hooks.yaml").read_text()
     (hook,) = yaml.safe_load(text)

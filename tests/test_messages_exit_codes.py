@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT
+from support.repos import REPO_ROOT
 
 PACKAGE = REPO_ROOT / "rulesync"
 SOURCES = sorted([*(PACKAGE / "commands").glob("*.py"), *(PACKAGE / "daemon").glob("*.py")])

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rulesync.arguments import build_parser
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 # The codes each command can return: 2 (usage, invalid input) and 3 (a bug) for all; 1 where
 # the command can find something out of sync, or something that failed for the next run.

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 RULES = Path(".cursor") / "rules"
 

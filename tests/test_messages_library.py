@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rulesync.remote import Cache, fetch
 from rulesync.spec import parse_spec
-from tests.conftest import git, make_library, rulesync
+from support.repos import git, make_library, rulesync
 
 
 def _served_library(base: Path) -> Path:

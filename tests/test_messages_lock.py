@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 from rulesync.lock import exclusive
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 
 def _wait_at_most(seconds: float, library: Path) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.conftest import git, rulesync
+from support.repos import git, rulesync
 
 API = "services/api"
 

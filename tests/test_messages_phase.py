@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, rulesync
+from support.repos import git, rulesync
 
 
 def _start_a_conflicting_rebase(project: Path) -> None:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from support.service import Daemon
-from tests.conftest import rulesync
+from support.daemon import Daemon
+from support.repos import rulesync
 
 
 def test_status_of_an_unregistered_project_says_the_service_never_syncs_it(

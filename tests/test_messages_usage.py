@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 
 def test_an_unknown_option_gets_the_commands_usage_and_a_suggestion(project: Path) -> None:

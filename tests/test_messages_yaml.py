@@ -10,7 +10,7 @@ import pytest
 
 from rulesync.errors import InvalidInput
 from rulesync.yamlio import parse_mapping
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 FILE = Path("settings.yaml")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO_ROOT, git, rulesync
+from support.repos import REPO_ROOT, git, rulesync
 
 GUIDE = REPO_ROOT / "docs" / "how-to" / "ci-and-pre-commit.md"
 # What `pip install` of the hook repository needs: the build recipe and what the wheel holds.

@@ -11,7 +11,7 @@ import pytest
 from rulesync.errors import InvalidInput
 from rulesync.library import Criterion, Library, bundled_root, load_library
 from rulesync.readiness import auto_tier, check_metrics, evaluate
-from tests.conftest import git, rulesync, rulesync_commits
+from support.repos import git, rulesync, rulesync_commits
 
 BUNDLED = load_library(bundled_root(), "default")
 
@@ -87,7 +87,7 @@ def test_auto_selects_basic_advanced_and_enterprise_at_the_policy_boundaries() -
 
 
 def test_policy_counts_groups(tmp_path: Path) -> None:
-    from tests.conftest import make_library
+    from support.repos import make_library
 
     lib = load_library(make_library(tmp_path / "lib"), "t")
     ent = lib.tier("enterprise")  # min_groups 1, group_met all

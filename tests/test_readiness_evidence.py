@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import git, make_repo, rulesync, rulesync_commits
+from support.repos import git, make_repo, rulesync, rulesync_commits
 
 DAY = 86400
 

@@ -16,8 +16,9 @@ from typing import NamedTuple
 import pytest
 
 from rulesync.prometheus import public_url, query, query_range
-from support.service import wait_for
-from tests.conftest import git, rulesync, stop_process
+from support.daemon import wait_for
+from support.env import stop_process
+from support.repos import git, rulesync
 
 PROMETHEUS = Path("/usr/bin/prometheus")
 PROMTOOL = Path("/usr/bin/promtool")
@@ -241,7 +242,7 @@ def test_phase_auto_settles_on_prometheus_history(
     """The window comes from Prometheus itself: a figure above the threshold only since
     yesterday does not promote with a settling time of two days; one above it for three days
     does."""
-    from tests.conftest import make_repo
+    from support.repos import make_repo
 
     def project(name: str, query_text: str) -> Path:
         root = make_repo(tmp_path / name)

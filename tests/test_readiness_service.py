@@ -10,8 +10,8 @@ import threading
 import time
 from pathlib import Path
 
-from support.service import Daemon, add_config, new_project, wait_for
-from tests.conftest import git
+from support.daemon import Daemon, add_config, new_project, wait_for
+from support.repos import git
 
 
 def commit_as(repo: Path, name: str, email: str, days_ago: float = 0) -> None:

@@ -19,7 +19,7 @@ from rulesync.mdc import RuleType
 from rulesync.reading import plan_together
 from rulesync.targets import TARGETS, SourceRule, combine, get, render_all
 from rulesync.targets.base import How
-from tests.conftest import git, make_repo, rulesync
+from support.repos import git, make_repo, rulesync
 
 RUNBOOK = "---\ndescription:\nglobs:\nalwaysApply: false\n---\n# Runbook\n\nPage the on-call.\n"
 ALL = ("cursor", "agents", "claude", "copilot", "devin", "windsurf")
@@ -356,7 +356,7 @@ def test_zed_reads_only_the_first_file_of_its_list() -> None:
 
 
 def test_the_docs_table_cites_every_source_of_the_reading_model() -> None:
-    from tests.conftest import REPO_ROOT
+    from support.repos import REPO_ROOT
 
     text = (REPO_ROOT / "docs/how-to/targets-and-assistants.md").read_text()
     for reader in reading.readers(TARGETS.values()):

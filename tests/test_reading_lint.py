@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 
 from rulesync.targets import SourceRule, render_all
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 
 def findings(tmp_path: Path, text: str) -> list[str]:

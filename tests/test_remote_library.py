@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from support.env import snapshot
 from support.gitserver import git_daemon as serve_git
-from tests.conftest import git, make_library, make_repo, rulesync, rulesync_commits, snapshot
+from support.repos import git, make_library, make_repo, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
 

@@ -16,7 +16,7 @@ from rulesync.config import load_config
 from rulesync.errors import UnsafePath
 from rulesync.fsutil import TMP_MARK, Folders, atomic_write, sweep_temporaries, temporary_name
 from rulesync.project import load_project
-from tests.conftest import git, rulesync
+from support.repos import git, rulesync
 
 RULES = Path(".cursor/rules")
 

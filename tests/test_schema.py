@@ -29,7 +29,7 @@ from rulesync.schema import (
     validate,
 )
 from rulesync.yamlio import parse_mapping
-from tests.conftest import rulesync
+from support.repos import rulesync
 
 FILE = Path("/p/settings.yaml")
 

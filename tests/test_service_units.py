@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from rulesync import service
+from rulesync import units as unit_files
 from rulesync.errors import InvalidInput
-from tests.conftest import REPO_ROOT, rulesync, snapshot
+from support.env import snapshot
+from support.repos import REPO_ROOT, rulesync
 
 SYSTEMD_ANALYZE = "/usr/bin/systemd-analyze"
 needs_systemd_analyze = pytest.mark.skipif(
@@ -66,8 +67,8 @@ def unit_lines(text: str) -> list[str]:
 
 @needs_systemd_analyze
 def test_rendered_unit_passes_systemd_analyze_verify(tmp_path: Path) -> None:
-    text = service.render("systemd")
-    unit = tmp_path / "units" / service.UNIT_NAME
+    text = unit_files.render("systemd")
+    unit = tmp_path / "units" / unit_files.UNIT_NAME
     unit.parent.mkdir()
     unit.write_text(text)
     assert verify(unit, tmp_path) == ""
@@ -78,9 +79,9 @@ def test_enabled_unit_joins_the_session_without_an_ordering_cycle(tmp_path: Path
     # As `systemctl --user enable` leaves it: default.target wants the unit.
     units = tmp_path / "units"
     (units / "default.target.wants").mkdir(parents=True)
-    (units / service.UNIT_NAME).write_text(service.render("systemd"))
-    (units / "default.target.wants" / service.UNIT_NAME).symlink_to(f"../{service.UNIT_NAME}")
-    assert verify(units / service.UNIT_NAME, tmp_path, "default.target", unit_path=units) == ""
+    (units / unit_files.UNIT_NAME).write_text(unit_files.render("systemd"))
+    (units / "default.target.wants" / unit_files.UNIT_NAME).symlink_to(f"../{unit_files.UNIT_NAME}")
+    assert verify(units / unit_files.UNIT_NAME, tmp_path, "default.target", unit_path=units) == ""
 
 
 @needs_systemd_analyze
@@ -88,14 +89,16 @@ def test_unit_quotes_paths_with_spaces_percent_and_dollar(tmp_path: Path) -> Non
     odd = tmp_path / "my tools 100% $HOME"
     (odd / "bin").mkdir(parents=True)
     program = odd / "bin" / "rulesync"
-    program.symlink_to(service.daemon_command()[0])
-    spec = service.UnitSpec(
+    program.symlink_to(unit_files.daemon_command()[0])
+    spec = unit_files.UnitSpec(
         command=(str(program), "daemon", "--tag=$HOME"),
         path=f"{odd / 'bin'}:/usr/bin:/bin",
         environment=(("XDG_CONFIG_HOME", str(odd / "config")),),
     )
-    text = service.render_systemd_unit(service.template_text(service.SYSTEMD_TEMPLATE), spec)
-    unit = tmp_path / service.UNIT_NAME
+    text = unit_files.render_systemd_unit(
+        unit_files.template_text(unit_files.SYSTEMD_TEMPLATE), spec
+    )
+    unit = tmp_path / unit_files.UNIT_NAME
     unit.write_text(text)
     # verify checks that ExecStart's program exists: wrong unescaping would point elsewhere.
     assert verify(unit, tmp_path) == ""
@@ -103,8 +106,8 @@ def test_unit_quotes_paths_with_spaces_percent_and_dollar(tmp_path: Path) -> Non
 
 
 def test_unit_holds_restart_limits_journal_and_the_absolute_daemon_command() -> None:
-    lines = unit_lines(service.render("systemd"))
-    command = service.daemon_command()
+    lines = unit_lines(unit_files.render("systemd"))
+    command = unit_files.daemon_command()
     assert os.path.isabs(command[0]) and os.access(command[0], os.X_OK)
     assert command[-1] == "daemon"
     assert "ExecStart=" + " ".join(command) in lines
@@ -122,7 +125,7 @@ def test_unit_holds_restart_limits_journal_and_the_absolute_daemon_command() -> 
 
 
 def test_unit_path_finds_git_and_carries_the_users_xdg_folders() -> None:
-    lines = unit_lines(service.render("systemd"))
+    lines = unit_lines(unit_files.render("systemd"))
     git_dir = os.path.dirname(shutil.which("git") or "/usr/bin/git")
     (path_line,) = [line for line in lines if line.startswith("Environment=PATH=")]
     assert git_dir in path_line.removeprefix("Environment=PATH=").split(":")
@@ -131,35 +134,37 @@ def test_unit_path_finds_git_and_carries_the_users_xdg_folders() -> None:
 
 
 def test_systemd_quote_escapes_specifiers_variables_and_quotes() -> None:
-    assert service.systemd_quote("/usr/bin/rulesync") == "/usr/bin/rulesync"
-    assert service.systemd_quote("/a b/rulesync") == '"/a b/rulesync"'
-    assert service.systemd_quote("/x%y/$HOME") == "/x%%y/$$HOME"
-    assert service.systemd_quote('say "hi"') == '"say \\"hi\\""'
-    assert service.systemd_quote("PATH=/a$b", variables=False) == "PATH=/a$b"
+    assert unit_files.systemd_quote("/usr/bin/rulesync") == "/usr/bin/rulesync"
+    assert unit_files.systemd_quote("/a b/rulesync") == '"/a b/rulesync"'
+    assert unit_files.systemd_quote("/x%y/$HOME") == "/x%%y/$$HOME"
+    assert unit_files.systemd_quote('say "hi"') == '"say \\"hi\\""'
+    assert unit_files.systemd_quote("PATH=/a$b", variables=False) == "PATH=/a$b"
 
 
 def test_a_line_break_in_a_path_is_refused_not_rendered() -> None:
-    spec = service.UnitSpec(command=("/opt/x\nExecStartPre=/bin/evil", "daemon"), path="/bin")
-    template = service.template_text(service.SYSTEMD_TEMPLATE)
+    spec = unit_files.UnitSpec(command=("/opt/x\nExecStartPre=/bin/evil", "daemon"), path="/bin")
+    template = unit_files.template_text(unit_files.SYSTEMD_TEMPLATE)
     with pytest.raises(InvalidInput):
-        service.render_systemd_unit(template, spec)
+        unit_files.render_systemd_unit(template, spec)
 
 
 def test_unit_files_in_service_are_the_templates_the_package_renders() -> None:
-    for name in (service.SYSTEMD_TEMPLATE, service.LAUNCHD_TEMPLATE):
-        assert service.template_text(name) == (REPO_ROOT / "service" / name).read_text()
-        assert service.OWNER_MARK in service.template_text(name)
+    for name in (unit_files.SYSTEMD_TEMPLATE, unit_files.LAUNCHD_TEMPLATE):
+        assert unit_files.template_text(name) == (REPO_ROOT / "service" / name).read_text()
+        assert unit_files.OWNER_MARK in unit_files.template_text(name)
 
 
 # --- the launchd agent ----------------------------------------------------------------------
 
 
 def test_plist_parses_and_holds_the_required_keys() -> None:
-    spec = service.current_spec("launchd")
-    text = service.render_launchd_plist(service.template_text(service.LAUNCHD_TEMPLATE), spec)
+    spec = unit_files.current_spec("launchd")
+    text = unit_files.render_launchd_plist(
+        unit_files.template_text(unit_files.LAUNCHD_TEMPLATE), spec
+    )
     agent = plistlib.loads(text.encode("utf-8"))
     assert agent["Label"] == "com.rulesync.daemon"
-    assert agent["ProgramArguments"] == list(service.daemon_command())
+    assert agent["ProgramArguments"] == list(unit_files.daemon_command())
     assert os.path.isabs(agent["ProgramArguments"][0])
     assert agent["RunAtLoad"] is True
     assert agent["KeepAlive"] == {"SuccessfulExit": False}
@@ -171,10 +176,12 @@ def test_plist_parses_and_holds_the_required_keys() -> None:
 
 
 def test_plist_escapes_xml_in_paths() -> None:
-    spec = service.UnitSpec(
+    spec = unit_files.UnitSpec(
         command=("/Users/a&b/<bin>/rulesync", "daemon"), path="/opt/a&b:/usr/bin", log_dir="/l&g"
     )
-    text = service.render_launchd_plist(service.template_text(service.LAUNCHD_TEMPLATE), spec)
+    text = unit_files.render_launchd_plist(
+        unit_files.template_text(unit_files.LAUNCHD_TEMPLATE), spec
+    )
     agent = plistlib.loads(text.encode("utf-8"))
     assert agent["ProgramArguments"] == ["/Users/a&b/<bin>/rulesync", "daemon"]
     assert agent["EnvironmentVariables"]["PATH"] == "/opt/a&b:/usr/bin"
@@ -203,9 +210,9 @@ def test_install_dry_run_prints_the_unit_and_commands_and_changes_nothing(
 ) -> None:
     before = snapshot(isolated_user, skip_git=False)
     proc = rulesync(tmp_path, "service", "install", "--dry-run", check=0)
-    unit = isolated_user / ".config" / "systemd" / "user" / service.UNIT_NAME
+    unit = isolated_user / ".config" / "systemd" / "user" / unit_files.UNIT_NAME
     assert f"would write {unit} (new)" in proc.stdout
-    assert "ExecStart=" + " ".join(service.daemon_command()) in proc.stdout
+    assert "ExecStart=" + " ".join(unit_files.daemon_command()) in proc.stdout
     assert "systemctl --user enable rulesync.service" in proc.stdout
     assert "no user service manager is reachable" in proc.stdout
     assert snapshot(isolated_user, skip_git=False) == before
@@ -231,12 +238,12 @@ def test_uninstall_removes_our_unit_and_its_enablement_link_and_nothing_else(
     before = snapshot(isolated_user, skip_git=False)
     # As install left it: the unit, and the link (and folder) `systemctl enable` made.
     (units / "default.target.wants").mkdir()
-    (units / service.UNIT_NAME).write_text(service.render("systemd"))
-    (units / "default.target.wants" / service.UNIT_NAME).symlink_to(units / service.UNIT_NAME)
+    (units / unit_files.UNIT_NAME).write_text(unit_files.render("systemd"))
+    (units / "default.target.wants" / unit_files.UNIT_NAME).symlink_to(units / unit_files.UNIT_NAME)
 
     proc = rulesync(tmp_path, "service", "uninstall", check=0)
 
-    assert f"removed {units / service.UNIT_NAME}" in proc.stdout
+    assert f"removed {units / unit_files.UNIT_NAME}" in proc.stdout
     assert snapshot(isolated_user, skip_git=False) == before
     again = rulesync(tmp_path, "service", "uninstall", check=0)
     assert "not installed" in again.stdout
@@ -246,7 +253,7 @@ def test_uninstall_removes_our_unit_and_its_enablement_link_and_nothing_else(
 def test_uninstall_and_install_leave_a_unit_they_did_not_write_alone(
     isolated_user: Path, no_user_manager: Path, tmp_path: Path
 ) -> None:
-    unit = isolated_user / ".config" / "systemd" / "user" / service.UNIT_NAME
+    unit = isolated_user / ".config" / "systemd" / "user" / unit_files.UNIT_NAME
     unit.parent.mkdir(parents=True)
     unit.write_text("[Service]\nExecStart=/usr/local/bin/my-own-rulesync\n")
     proc = rulesync(tmp_path, "service", "uninstall", check=2)
@@ -262,22 +269,22 @@ def test_undo_after_a_failed_step_removes_the_new_unit_and_the_folders_it_made(
     home = tmp_path / "home"
     home.mkdir()
     before = snapshot(home, skip_git=False)
-    unit = home / ".config" / "systemd" / "user" / service.UNIT_NAME
-    undo = service.Undo()
-    service.write_unit(unit, service.render("systemd"), undo)
+    unit = home / ".config" / "systemd" / "user" / unit_files.UNIT_NAME
+    undo = unit_files.Undo()
+    unit_files.write_unit(unit, unit_files.render("systemd"), undo)
     assert unit.is_file()
     undo.run()  # what install does when systemctl then fails
     assert snapshot(home, skip_git=False) == before
 
 
 def test_undo_after_a_failed_step_puts_the_previous_unit_back(tmp_path: Path) -> None:
-    unit = tmp_path / "user" / service.UNIT_NAME
+    unit = tmp_path / "user" / unit_files.UNIT_NAME
     unit.parent.mkdir()
-    old = service.render("systemd").replace("MemoryMax=512M", "MemoryMax=1G")
+    old = unit_files.render("systemd").replace("MemoryMax=512M", "MemoryMax=1G")
     unit.write_text(old)
-    undo = service.Undo()
-    service.write_unit(unit, service.render("systemd"), undo)
+    undo = unit_files.Undo()
+    unit_files.write_unit(unit, unit_files.render("systemd"), undo)
     assert unit.read_text() != old
     undo.run()
     assert unit.read_text() == old
-    assert sorted(p.name for p in unit.parent.iterdir()) == [service.UNIT_NAME]
+    assert sorted(p.name for p in unit.parent.iterdir()) == [unit_files.UNIT_NAME]

@@ -18,8 +18,9 @@ from rulesync.library import bundled_root, load_library
 from rulesync.reading import plan_together
 from rulesync.targets import Rendered, SourceRule, combine
 from rulesync.targets.blocks import extract
-from tests.conftest import git, make_repo, rulesync, rulesync_commits, snapshot
-from tests.test_daemon_support import Daemon
+from support.daemon import Daemon
+from support.env import snapshot
+from support.repos import git, make_repo, rulesync, rulesync_commits
 
 ALL = ("cursor", "agents", "claude", "copilot", "devin")
 MANIFEST = ".rulesync-manifest.json"

@@ -12,7 +12,7 @@ from rulesync import reading
 from rulesync.reading import plan_together
 from rulesync.targets import SourceRule, combine, render_all
 from rulesync.targets.base import How, split_front_matter
-from tests.conftest import make_repo, rulesync
+from support.repos import make_repo, rulesync
 
 RULES = [
     SourceRule("core.mdc", b"---\nalwaysApply: true\n---\nCore.\n"),

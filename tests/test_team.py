@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
+from support.daemon import Daemon
+from support.env import isolated_env
 from support.gitserver import git_daemon
-from support.service import Daemon
-from tests.conftest import git, isolated_env, make_library, make_repo, rulesync, rulesync_commits
+from support.repos import git, make_library, make_repo, rulesync, rulesync_commits
 from tests.test_remote_library import Remote
 
 RULES = Path(".cursor/rules")

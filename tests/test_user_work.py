@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.conftest import git, rulesync, rulesync_commits
+from support.repos import git, rulesync, rulesync_commits
 
 RULES = Path(".cursor/rules")
 

@@ -15,7 +15,7 @@ from rulesync.errors import InvalidInput
 from rulesync.marker import MARKER, default_marker_text
 from rulesync.registry import registry_path
 from rulesync.yamlsubset import parse_simple
-from tests.conftest import REPO_ROOT, rulesync
+from support.repos import REPO_ROOT, rulesync
 
 FILE = Path("settings.yaml")
 

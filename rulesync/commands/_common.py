@@ -59,7 +59,7 @@ def service_note(root: Path) -> str:
 
 def registration_note(root: Path) -> str:
     """What registering `root` means right now: the service syncs it, or nothing does yet."""
-    from rulesync.service import find_manager
+    from rulesync.units import find_manager
 
     pid = watched_by_service(root)
     if pid is not None:

@@ -7,14 +7,14 @@ import argparse
 import shlex
 import sys
 
-from rulesync import service
+from rulesync import units
 from rulesync.errors import EXIT_INVALID, EXIT_OK, InvalidInput
 from rulesync.report import emit_json
 
 NAMES = {"systemd": "systemd user manager", "launchd": "launchd (gui domain)", None: "none"}
 
 
-def _no_manager(manager: service.Manager) -> int:
+def _no_manager(manager: units.Manager) -> int:
     print(
         f"rulesync: no user service manager is reachable here: {manager.unreachable}",
         file=sys.stderr,
@@ -28,14 +28,14 @@ def _no_manager(manager: service.Manager) -> int:
             "On a machine with systemd, `loginctl enable-linger $USER` (once) gives you a user "
             "manager that runs without a login."
         )
-    lines += service.manual_hint()
+    lines += units.manual_hint()
     print("\n".join(lines), file=sys.stderr)
     return EXIT_INVALID
 
 
-def _install(manager: service.Manager, dry_run: bool) -> int:
+def _install(manager: units.Manager, dry_run: bool) -> int:
     if dry_run:
-        plan = service.plan_install(manager)
+        plan = units.plan_install(manager)
         state = "unchanged" if not plan.changed else ("changed" if plan.existed else "new")
         print(f"would write {plan.path} ({state}):")
         for line in plan.text.splitlines():
@@ -51,7 +51,7 @@ def _install(manager: service.Manager, dry_run: bool) -> int:
         return EXIT_OK
     if not manager.reachable:
         return _no_manager(manager)
-    result = service.install(manager)
+    result = units.install(manager)
     if not result.changed:
         print(f"already installed and running: {result.path}; nothing changed")
         return EXIT_OK
@@ -64,8 +64,8 @@ def _install(manager: service.Manager, dry_run: bool) -> int:
     return EXIT_OK
 
 
-def _uninstall(manager: service.Manager, dry_run: bool) -> int:
-    result = service.uninstall(manager, dry_run=dry_run)
+def _uninstall(manager: units.Manager, dry_run: bool) -> int:
+    result = units.uninstall(manager, dry_run=dry_run)
     for action in result.actions:
         print(action)
     if result.changed and not dry_run:
@@ -73,8 +73,8 @@ def _uninstall(manager: service.Manager, dry_run: bool) -> int:
     return EXIT_OK
 
 
-def _status(manager: service.Manager, as_json: bool) -> int:
-    state = service.status(manager)
+def _status(manager: units.Manager, as_json: bool) -> int:
+    state = units.status(manager)
     if as_json:
         unit = state.manager.unit_path
         emit_json(
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
     """Install, remove or inspect the user service."""
     if args.json and args.action not in (None, "status"):
         raise InvalidInput(f"rulesync service {args.action} --json: only `status` prints JSON")
-    manager = service.find_manager()
+    manager = units.find_manager()
     if args.action == "install":
         if manager.kind is None and not args.dry_run:
             return _no_manager(manager)

@@ -33,7 +33,7 @@ from rulesync.daemon.mounts import filesystem_type, mount_table, needs_polling, 
 from rulesync.daemon.process import run_daemon, single_instance
 from rulesync.daemon.schedule import ProjectState
 from rulesync.daemon.watch import MAX_PROJECT_WATCHES, Watcher, WatchPlan, plan_watches
-from rulesync.daemon.worker import Service
+from rulesync.daemon.worker import Reconciler
 from rulesync.errors import AlreadyRunning
 from rulesync.runtime import ProjectStatus
 
@@ -52,8 +52,8 @@ __all__ = [
     "Message",
     "ProjectState",
     "ProjectStatus",
+    "Reconciler",
     "Reload",
-    "Service",
     "Stop",
     "WatchKind",
     "WatchPlan",

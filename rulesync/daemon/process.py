@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from rulesync import private
 from rulesync.config import load_config
-from rulesync.daemon.worker import Service
+from rulesync.daemon.worker import Reconciler
 from rulesync.errors import AlreadyRunning, LockBusy
 from rulesync.fsutil import sweep_temporaries
 from rulesync.lock import exclusive
@@ -56,7 +56,7 @@ def single_instance() -> Iterator[None]:
             remove_pid()
 
 
-def _watch_threads(service: Service) -> None:
+def _watch_threads(service: Reconciler) -> None:
     previous = threading.excepthook
 
     def hook(args: threading.ExceptHookArgs) -> None:
@@ -73,7 +73,7 @@ def run_daemon(*, verbose: int = 0) -> int:
     with single_instance():
         level = "debug" if verbose else None
         configure(level or config.log_level, log_file=log_path(), console=True)
-        service = Service(config, log_level=level)
+        service = Reconciler(config, log_level=level)
         wake_r, wake_w = os.pipe()
         os.set_blocking(wake_w, False)
         previous = {sig: signal.signal(sig, lambda *_: None) for sig in _SIGNALS}

@@ -63,7 +63,7 @@ MIN_MAX_DELAY = 1.0
 MEASURE_SLICE = 0.02
 
 
-class Service:
+class Reconciler:
     """The worker: owns every project's state, the watches, and the sync loop."""
 
     def __init__(

@@ -21,7 +21,8 @@ from rulesync.manifest import MANIFEST
 from rulesync.manifest import parse as parse_manifest
 from rulesync.marker import parse_marker
 from rulesync.names import valid_rule_name
-from tests.conftest import RULESYNC, git, stop_process
+from support.env import stop_process
+from support.repos import RULESYNC, git
 
 RULES = Path(".cursor/rules")
 RULES_REL = RULES.as_posix()
@@ -468,8 +469,10 @@ def quiet_status(repo: Path, *paths: str) -> list[str]:
 
 
 @dataclass
-class Daemon:
-    """The real `rulesync daemon`, one subprocess at a time, its output kept per start."""
+class TrialDaemon:
+    """The real `rulesync daemon` for the crash and restart trials: killed and started again
+    within one trial, in a session of its own, its output kept per start (the everyday
+    harness is `support.daemon.Daemon`)."""
 
     workdir: Path
     proc: subprocess.Popen[bytes] | None = None

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import git, make_library, make_repo, rulesync, snapshot
+from support.env import snapshot
+from support.repos import git, make_library, make_repo, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MANIFEST_REL,

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, rulesync
+from support.repos import git, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MANIFEST_REL as MANIFEST
 from tests.reliability.harness import MARKER

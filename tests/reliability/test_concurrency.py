@@ -16,7 +16,7 @@ import pytest
 
 from rulesync.config import load_config
 from rulesync.sync import inspect
-from tests.conftest import git, make_repo, rulesync
+from support.repos import git, make_repo, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,

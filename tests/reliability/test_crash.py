@@ -27,7 +27,7 @@ import pytest
 from rulesync.config import load_config
 from rulesync.manifest import MANIFEST
 from rulesync.sync import inspect, sync
-from tests.conftest import git, make_corpus_library, make_repo, rulesync
+from support.repos import git, make_corpus_library, make_repo, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,

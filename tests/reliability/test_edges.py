@@ -32,7 +32,9 @@ import pytest
 from rulesync.fsutil import TMP_MARK, temporary_name
 from rulesync.paths import state_dir
 from rulesync.runtime import STATUS_FILE, read_status
-from tests.conftest import git, make_library, make_repo, rule_text, rulesync, snapshot
+from support.daemon import Daemon, add_config, new_project, set_phase, wait_commits, wait_for
+from support.env import snapshot
+from support.repos import git, make_library, make_repo, rule_text, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,
@@ -47,14 +49,6 @@ from tests.reliability.harness import (
     rule_files,
     start_rulesync,
     write_user_config,
-)
-from tests.test_daemon_support import (
-    Daemon,
-    add_config,
-    new_project,
-    set_phase,
-    wait_commits,
-    wait_for,
 )
 
 

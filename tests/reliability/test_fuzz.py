@@ -29,7 +29,7 @@ from rulesync.mdc import read_rule
 from rulesync.plan import Desired, Plan, make_plan
 from rulesync.project import read_disk
 from rulesync.yamlio import parse_mapping
-from tests.conftest import snapshot
+from support.env import snapshot
 from tests.reliability.conftest import Figures
 
 EXAMPLES = 200

@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import git, make_repo, rulesync, rulesync_commits, snapshot
+from support.daemon import Daemon, set_phase, wait_commits
+from support.env import snapshot
+from support.repos import git, make_repo, rulesync, rulesync_commits
 from tests.reliability.conftest import Figures
-from tests.test_daemon_support import Daemon, set_phase, wait_commits
 from tests.test_remote_library import Remote, use_library
 
 HOOKS = (

@@ -27,7 +27,8 @@ import pytest
 
 from rulesync.config import load_config
 from rulesync.sync import UNCOMMITTED_FLAG, inspect
-from tests.conftest import git, make_repo, rulesync, snapshot
+from support.env import snapshot
+from support.repos import git, make_repo, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import rulesync
+from support.repos import rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import RULES
 from tests.reliability.hostile import (

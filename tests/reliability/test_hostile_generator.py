@@ -44,7 +44,7 @@ from rulesync.cli import main
 from rulesync.targets import TARGETS as TARGETS_BY_NAME
 from rulesync.targets import owner
 from rulesync.targets.blocks import BEGIN, END
-from tests.conftest import make_library, make_repo
+from support.repos import make_library, make_repo
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import write_user_config
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.conftest import git, make_library, make_repo, rulesync, snapshot
+from support.env import snapshot
+from support.repos import git, make_library, make_repo, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MARKER, error_line_problems, head, write_user_config
 from tests.reliability.hostile import COMMANDS, check_cases

@@ -36,9 +36,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rulesync.remote import cache_root
+from support.daemon import Daemon, config_file, new_project, set_phase, wait_commits
 from support.gitserver import git_daemon
-from support.service import Daemon, config_file, new_project, set_phase, wait_commits
-from tests.conftest import git, make_library, make_repo, rulesync
+from support.repos import git, make_library, make_repo, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import write_user_config
 from tests.reliability.test_hostile_generator import _allowed, _entries, run_commands

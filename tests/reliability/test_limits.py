@@ -27,12 +27,13 @@ import pytest
 
 from rulesync.daemon import MAX_PROJECT_WATCHES
 from rulesync.names import MAX_RULE_NAME_BYTES
-from tests.conftest import RULESYNC, git, make_library, make_repo, rule_text, rulesync, snapshot
+from support.daemon import Daemon, new_project, set_phase, wait_commits
+from support.env import snapshot
+from support.repos import RULESYNC, git, make_library, make_repo, rule_text, rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MARKER, error_line_problems, head, write_user_config
 from tests.reliability.hostile import COMMANDS, check_cases
 from tests.test_daemon_bounds import _inotify_watches, _threads
-from tests.test_daemon_support import Daemon, new_project, set_phase, wait_commits
 
 SECTION = "Limits"
 HOSTILE_INSIDE = "Hostile libraries inside the project"

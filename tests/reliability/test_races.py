@@ -22,8 +22,8 @@ import pytest
 import rulesync.sync
 from rulesync.config import load_config
 from rulesync.sync import sync
-from tests.conftest import git
-from tests.conftest import rulesync as run_rulesync
+from support.repos import git
+from support.repos import rulesync as run_rulesync
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import MARKER, HistoryAudit
 

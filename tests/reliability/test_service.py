@@ -20,15 +20,16 @@ import pytest
 from rulesync.fsutil import atomic_write
 from rulesync.paths import state_dir
 from rulesync.registry import add_project
-from tests.conftest import git, make_repo, snapshot
+from support.env import snapshot
+from support.repos import git, make_repo
 from tests.reliability.conftest import Figures
 from tests.reliability.harness import (
     MARKER,
     RULES,
     RULES_REL,
     TIERS,
-    Daemon,
     HistoryAudit,
+    TrialDaemon,
     TrialLog,
     UserWork,
     chosen_seeds,
@@ -51,8 +52,8 @@ MINE = f"?? {RULES_REL}/mine.mdc"
 
 
 @pytest.fixture
-def daemon(tmp_path: Path) -> Iterator[Daemon]:
-    service = Daemon(tmp_path)
+def daemon(tmp_path: Path) -> Iterator[TrialDaemon]:
+    service = TrialDaemon(tmp_path)
     yield service
     service.stop()
 
@@ -82,7 +83,7 @@ def make_fleet(
     return fleet, users
 
 
-def service_problems(service: Daemon) -> list[str]:
+def service_problems(service: TrialDaemon) -> list[str]:
     """What must never appear in the service's output."""
     output = service.output()
     return [f"the service logged {w!r}" for w in ("Traceback", "sync.crashed") if w in output]
@@ -92,7 +93,7 @@ def service_problems(service: Daemon) -> list[str]:
 
 
 def test_sigkill_of_the_service_at_random_points_then_its_restart_converges(
-    tmp_path: Path, daemon: Daemon, figures: Figures
+    tmp_path: Path, daemon: TrialDaemon, figures: Figures
 ) -> None:
     lib = make_tiered_library(tmp_path / "library").root
     write_user_config(lib)
@@ -180,7 +181,7 @@ def test_sigkill_of_the_service_at_random_points_then_its_restart_converges(
 
 
 def test_the_service_and_concurrent_applies_give_one_result_and_one_commit(
-    tmp_path: Path, daemon: Daemon, figures: Figures
+    tmp_path: Path, daemon: TrialDaemon, figures: Figures
 ) -> None:
     lib = make_tiered_library(tmp_path / "library").root
     write_user_config(lib)
@@ -228,7 +229,7 @@ STORM_ROUNDS = 40
 
 
 def test_a_storm_of_marker_writes_across_50_projects_ends_in_each_final_phase(
-    tmp_path: Path, daemon: Daemon, figures: Figures
+    tmp_path: Path, daemon: TrialDaemon, figures: Figures
 ) -> None:
     lib = make_tiered_library(tmp_path / "library").root
     write_user_config(lib)
@@ -289,7 +290,7 @@ def test_a_storm_of_marker_writes_across_50_projects_ends_in_each_final_phase(
 
 
 def test_the_service_refuses_hostile_projects_and_keeps_serving_the_others(
-    tmp_path: Path, daemon: Daemon, figures: Figures
+    tmp_path: Path, daemon: TrialDaemon, figures: Figures
 ) -> None:
     outside = make_outside(tmp_path / "outside")
     clones = [craft_and_clone(tmp_path, case, i, outside) for i, case in enumerate(CASES)]

@@ -173,3 +173,19 @@ class Daemon:
     def stop(self) -> int | None:
         """SIGTERM, then SIGKILL if it lingers; return its exit code."""
         return None if self.proc is None else stop_process(self.proc)
+
+
+def inotify_usage(pid: int) -> tuple[int, int]:
+    """The inotify watches and instances process `pid` holds now, counted from /proc (the
+    tests' own count, beside the one `rulesync doctor` makes)."""
+    watches = instances = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != "anon_inode:inotify":
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}", encoding="ascii") as info:
+                watches += sum(1 for line in info if line.startswith("inotify wd:"))
+            instances += 1
+        except OSError:
+            continue  # closed while counted
+    return watches, instances
